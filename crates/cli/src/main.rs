@@ -1,0 +1,237 @@
+//! The `icsrange` binary: command-line parsing and wiring; no simulation logic lives here.
+//!
+//! Exit codes are a contract other tools rely on: 0 success, 1 the power flow did not
+//! converge (results still printed), 2 bad input (one line on stderr naming file, line and
+//! column).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use gridsim::pf::{self, PfError, PfOptions, PfSolution, PfWorkspace, QLimits, Start};
+
+mod dto;
+
+#[derive(Debug, Parser)]
+#[command(name = "icsrange", version, about = "A cyber range for power-grid and pipeline defenders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Solve the AC power flow of a MATPOWER case.
+    Pf(PfArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct PfArgs {
+    /// A MATPOWER case file (format version 2).
+    case: PathBuf,
+    /// Where Newton-Raphson starts.
+    #[arg(long, value_enum, default_value_t = StartArg::Flat)]
+    start: StartArg,
+    /// Convergence tolerance on the largest P/Q mismatch, p.u.
+    #[arg(long, default_value_t = 1e-8)]
+    tol: f64,
+    /// Newton iteration limit.
+    #[arg(long, default_value_t = 20)]
+    max_iter: u32,
+    /// Enforce generator reactive limits (PV buses become PQ at their limit).
+    #[arg(long)]
+    q_limits: bool,
+    /// Print one JSON object to stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StartArg {
+    Flat,
+    Case,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Time flat-start power flows: with topology caches kept, and from scratch.
+    Pf {
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
+        /// Timed runs per case (after two warm-up runs).
+        #[arg(long, default_value_t = 15)]
+        runs: usize,
+    },
+}
+
+/// Bad input: reported on one line, exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if let Some(BadInput(msg)) = err.downcast_ref::<BadInput>() {
+                eprintln!("error: {msg}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Pf(args) => run_pf(&args),
+        Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
+    }
+}
+
+fn load_case(path: &Path) -> anyhow::Result<gridsim::Case> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let text = String::from_utf8_lossy(&bytes);
+    gridsim::matpower::parse(&text).map_err(|e| {
+        anyhow::Error::new(BadInput(format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            e.pos.line,
+            e.pos.col,
+            e.kind
+        )))
+    })
+}
+
+fn run_pf(args: &PfArgs) -> anyhow::Result<ExitCode> {
+    if !(args.tol.is_finite() && args.tol > 0.0) {
+        return Err(BadInput(format!("--tol must be a positive number, not {}", args.tol)).into());
+    }
+    let case = load_case(&args.case)?;
+    let opts = PfOptions {
+        tol_pu: args.tol,
+        max_iter: args.max_iter,
+        start: match args.start {
+            StartArg::Flat => Start::Flat,
+            StartArg::Case => Start::Case,
+        },
+        q_limits: if args.q_limits { QLimits::Enforce } else { QLimits::Ignore },
+    };
+    let started = Instant::now();
+    let outcome = pf::solve(&case, &mut PfWorkspace::new(), &opts);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (sol, failure) = match outcome {
+        Ok(sol) => (sol, None),
+        Err(PfError::NotConverged { iterations, mismatch_pu, bus, last }) => {
+            (*last, Some((iterations, mismatch_pu, bus)))
+        }
+    };
+    if args.json {
+        let out = dto::PfJson::new(&case, &sol, failure.map(|f| (f.1, f.2)));
+        let text = serde_json::to_string(&out).context("serialising the result")?;
+        println!("{text}");
+    } else {
+        print_summary(&args.case, &case, &sol, elapsed_ms);
+    }
+    if let Some((iterations, mismatch_pu, bus)) = failure {
+        eprintln!(
+            "error: no convergence after {iterations} iterations: mismatch {mismatch_pu:.1e} p.u. at bus {bus}"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(path: &Path, case: &gridsim::Case, sol: &PfSolution, elapsed_ms: f64) {
+    let live = || sol.vm_pu.iter().copied().filter(|&v| v > 0.0);
+    let vmin = live().fold(f64::INFINITY, f64::min);
+    let vmax = live().fold(f64::NEG_INFINITY, f64::max);
+    let dead: usize = sol.islands.iter().filter(|i| i.reference.is_none()).map(|i| i.buses.len()).sum();
+    println!("case        {}", path.display());
+    println!("buses       {}", case.buses.len());
+    println!("branches    {}", case.branches.len());
+    println!("generators  {}", case.gens.len());
+    println!("islands     {} ({dead} buses de-energised)", sol.islands.len());
+    println!("iterations  {}", sol.iterations);
+    println!("mismatch    {:.2e} p.u.", sol.max_mismatch_pu);
+    println!("time        {elapsed_ms:.3} ms");
+    println!("losses      {:.3} MW, {:.3} MVAr", sol.losses_mw, sol.losses_mvar);
+    println!("slack       {:.3} MW", sol.slack_p_mw());
+    if vmin.is_finite() {
+        println!("|V| min/max {vmin:.4} / {vmax:.4} p.u.");
+    }
+}
+
+fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
+    let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Flat, q_limits: QLimits::Ignore };
+    println!("{:<18} {:>6} {:>8} {:>10} {:>10} {:>10}", "case", "buses", "branches", "iterations", "median_ms", "cold_ms");
+    let mut code = ExitCode::SUCCESS;
+    for path in paths {
+        let case = load_case(path)?;
+        let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into());
+        let mut ws = PfWorkspace::new();
+        let mut iterations = 0;
+        let mut solve = |ws: &mut PfWorkspace| -> Result<f64, PfError> {
+            let t = Instant::now();
+            let sol = pf::solve(&case, ws, &opts)?;
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            iterations = sol.iterations;
+            std::hint::black_box(sol);
+            Ok(ms)
+        };
+        let timed = |solve: &mut dyn FnMut(&mut PfWorkspace) -> Result<f64, PfError>,
+                     ws: &mut PfWorkspace,
+                     cold: bool|
+         -> Result<f64, PfError> {
+            let mut times = Vec::with_capacity(runs);
+            for k in 0..runs + 2 {
+                if cold {
+                    ws.clear();
+                }
+                let ms = solve(ws)?;
+                if k >= 2 {
+                    times.push(ms);
+                }
+            }
+            Ok(median(&mut times))
+        };
+        match timed(&mut solve, &mut ws, false).and_then(|warm| Ok((warm, timed(&mut solve, &mut ws, true)?))) {
+            Ok((warm_ms, cold_ms)) => println!(
+                "{:<18} {:>6} {:>8} {:>10} {:>10.4} {:>10.4}",
+                name,
+                case.buses.len(),
+                case.branches.len(),
+                iterations,
+                warm_ms,
+                cold_ms
+            ),
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    if n % 2 == 1 { times[n / 2] } else { 0.5 * (times[n / 2 - 1] + times[n / 2]) }
+}
