@@ -91,7 +91,11 @@ impl PfJson {
                 .gens
                 .iter()
                 .zip(&sol.gens)
-                .map(|(g, o)| GenJson { bus: case.bus(g.bus).id.0, pg_mw: finite(o.pg_mw), qg_mvar: finite(o.qg_mvar) })
+                .map(|(g, o)| GenJson {
+                    bus: case.bus(g.bus).id.0,
+                    pg_mw: finite(o.pg_mw),
+                    qg_mvar: finite(o.qg_mvar),
+                })
                 .collect(),
             islands: sol
                 .islands

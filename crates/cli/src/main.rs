@@ -105,17 +105,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn load_case(path: &Path) -> anyhow::Result<gridsim::Case> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
     let text = String::from_utf8_lossy(&bytes);
     gridsim::matpower::parse(&text).map_err(|e| {
-        anyhow::Error::new(BadInput(format!(
-            "{}:{}:{}: {}",
-            path.display(),
-            e.pos.line,
-            e.pos.col,
-            e.kind
-        )))
+        anyhow::Error::new(BadInput(format!("{}:{}:{}: {}", path.display(), e.pos.line, e.pos.col, e.kind)))
     })
 }
 
@@ -180,11 +173,15 @@ fn print_summary(path: &Path, case: &gridsim::Case, sol: &PfSolution, elapsed_ms
 
 fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
     let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Flat, q_limits: QLimits::Ignore };
-    println!("{:<18} {:>6} {:>8} {:>10} {:>10} {:>10}", "case", "buses", "branches", "iterations", "median_ms", "cold_ms");
+    println!(
+        "{:<18} {:>6} {:>8} {:>10} {:>10} {:>10}",
+        "case", "buses", "branches", "iterations", "median_ms", "cold_ms"
+    );
     let mut code = ExitCode::SUCCESS;
     for path in paths {
         let case = load_case(path)?;
-        let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into());
+        let name =
+            path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into());
         let mut ws = PfWorkspace::new();
         let mut iterations = 0;
         let mut solve = |ws: &mut PfWorkspace| -> Result<f64, PfError> {
@@ -211,7 +208,8 @@ fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
             }
             Ok(median(&mut times))
         };
-        match timed(&mut solve, &mut ws, false).and_then(|warm| Ok((warm, timed(&mut solve, &mut ws, true)?))) {
+        match timed(&mut solve, &mut ws, false).and_then(|warm| Ok((warm, timed(&mut solve, &mut ws, true)?)))
+        {
             Ok((warm_ms, cold_ms)) => println!(
                 "{:<18} {:>6} {:>8} {:>10} {:>10.4} {:>10.4}",
                 name,

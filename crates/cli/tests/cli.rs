@@ -1,6 +1,8 @@
 //! The `icsrange` command-line contract, run as a real process: output shape, exit codes,
 //! and one-line errors that name the line and column.
 
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -89,7 +91,9 @@ fn pf_summary_names_the_figures() {
     let out = icsrange(&["pf", repo_case("case14.m").to_str().unwrap(), "--start", "case"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in ["buses       14", "branches    20", "iterations  2", "losses", "|V| min/max 1.0100 / 1.0900", "time"] {
+    for needle in
+        ["buses       14", "branches    20", "iterations  2", "losses", "|V| min/max 1.0100 / 1.0900", "time"]
+    {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }

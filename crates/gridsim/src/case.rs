@@ -117,11 +117,7 @@ impl Case {
     /// Builds a case. Bus ids must be unique and every `BusIdx` in `gens` and `branches`
     /// must be in range; the parser guarantees both.
     pub fn new(base_mva: f64, buses: Vec<Bus>, gens: Vec<Gen>, branches: Vec<Branch>) -> Case {
-        let index = buses
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.id, BusIdx(i as u32)))
-            .collect();
+        let index = buses.iter().enumerate().map(|(i, b)| (b.id, BusIdx(i as u32))).collect();
         Case { base_mva, buses, gens, branches, index }
     }
 

@@ -12,9 +12,9 @@
 //! - `FaerLu`: faer's general sparse LU with partial pivoting on the scalar matrix. It is the
 //!   fallback when a static pivot is too small, and the oracle in tests.
 
+use faer::Mat;
 use faer::sparse::SparseColMat;
 use faer::sparse::linalg::solvers::{Lu, SymbolicLu};
-use faer::Mat;
 
 /// A 2×2 block, row-major: `[a, b, c, d]` is `[[a, b], [c, d]]`.
 pub type Block = [f64; 4];

@@ -57,13 +57,7 @@ pub enum ErrorKind {
     #[error("`mpc.{field}` has no rows")]
     EmptyMatrix { field: &'static str },
     #[error("{table} row {row}: {column} is {value}, which is {why}")]
-    BadValue {
-        table: &'static str,
-        row: usize,
-        column: &'static str,
-        value: f64,
-        why: &'static str,
-    },
+    BadValue { table: &'static str, row: usize, column: &'static str, value: f64, why: &'static str },
     #[error("bus number {0} appears twice in `mpc.bus`")]
     DuplicateBus(u32),
     #[error("{table} row {row}: bus {bus} is not in `mpc.bus`")]
@@ -255,10 +249,7 @@ impl<'a> Lexer<'a> {
         let literal = &self.text[start..self.at];
         match literal.parse::<f64>() {
             Ok(v) => Ok(Tok::Number(v)),
-            Err(_) => Err(ParseError {
-                pos,
-                kind: ErrorKind::ExpectedNumber { found: literal.to_string() },
-            }),
+            Err(_) => Err(ParseError { pos, kind: ErrorKind::ExpectedNumber { found: literal.to_string() } }),
         }
     }
 }
@@ -463,7 +454,10 @@ impl<'a> Reader<'a> {
                     row.push((v, pos));
                 }
                 other => {
-                    return Err(ParseError { pos, kind: ErrorKind::ExpectedNumber { found: other.describe() } });
+                    return Err(ParseError {
+                        pos,
+                        kind: ErrorKind::ExpectedNumber { found: other.describe() },
+                    });
                 }
             }
         }
@@ -520,10 +514,9 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
     };
     let mut matrix = |name: &'static str| -> Result<Matrix, ParseError> {
         match fields.remove(name) {
-            Some(Value::Matrix(m)) if m.rows.is_empty() => Err(ParseError {
-                pos: m.open.unwrap_or(start),
-                kind: ErrorKind::EmptyMatrix { field: name },
-            }),
+            Some(Value::Matrix(m)) if m.rows.is_empty() => {
+                Err(ParseError { pos: m.open.unwrap_or(start), kind: ErrorKind::EmptyMatrix { field: name } })
+            }
             Some(Value::Matrix(m)) => Ok(m),
             Some(Value::Scalar(_, pos)) => Err(ParseError {
                 pos,
@@ -572,7 +565,7 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
             pmin_mw: t.not_nan(9, "Pmin")?,
         });
         let g = &gens[r];
-        if g.in_service && !(g.vg_pu > 0.0) {
+        if g.in_service && g.vg_pu <= 0.0 {
             return Err(t.bad(5, "Vg", g.vg_pu, "not a positive voltage set point"));
         }
     }
@@ -596,7 +589,10 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
             angmax_deg: t.not_nan(12, "angmax")?,
         };
         if br.r_pu == 0.0 && br.x_pu == 0.0 {
-            return Err(ParseError { pos: branch_m.pos(r, 2), kind: ErrorKind::ZeroImpedance { row: r + 1 } });
+            return Err(ParseError {
+                pos: branch_m.pos(r, 2),
+                kind: ErrorKind::ZeroImpedance { row: r + 1 },
+            });
         }
         if br.tap_ratio < 0.0 {
             return Err(t.bad(8, "ratio", br.tap_ratio, "a negative tap ratio"));
@@ -713,10 +709,7 @@ mod tests {
     fn errors_name_line_and_column() {
         assert_eq!(err(""), "line 1, column 1: empty file: no MATPOWER case here");
         assert_eq!(err("% only a comment\n"), "line 1, column 1: empty file: no MATPOWER case here");
-        assert_eq!(
-            err(&MINI.replace("mpc.baseMVA = 100;", "")),
-            "line 9, column 1: missing `mpc.baseMVA`"
-        );
+        assert_eq!(err(&MINI.replace("mpc.baseMVA = 100;", "")), "line 9, column 1: missing `mpc.baseMVA`");
         assert_eq!(
             err(&MINI.replace(" 7 1 10 5", " 7 1 ten 5")),
             "line 5, column 6: expected a number, found `ten`"

@@ -56,9 +56,7 @@ impl Default for PfOptions {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PfError {
-    #[error(
-        "no convergence after {iterations} iterations: mismatch {mismatch_pu:.1e} p.u. at bus {bus}"
-    )]
+    #[error("no convergence after {iterations} iterations: mismatch {mismatch_pu:.1e} p.u. at bus {bus}")]
     NotConverged {
         iterations: u32,
         mismatch_pu: f64,
@@ -224,15 +222,8 @@ impl PfWorkspace {
         let lu = BlockLu::analyze(&bp);
         self.analyses += 1;
         self.have_solution = false;
-        self.topo = Some(Topology {
-            live_branch,
-            bus_isolated,
-            pattern,
-            island_of,
-            n_islands,
-            lu,
-            fallback: None,
-        });
+        self.topo =
+            Some(Topology { live_branch, bus_isolated, pattern, island_of, n_islands, lu, fallback: None });
     }
 }
 
@@ -321,9 +312,8 @@ fn assign_roles(case: &Case, ws: &mut PfWorkspace) -> Vec<Island> {
             has_gen[unit.bus.get()] = true;
         }
     }
-    let mut islands: Vec<Island> = (0..topo.n_islands)
-        .map(|_| Island { buses: Vec::new(), reference: None, slack_p_mw: 0.0 })
-        .collect();
+    let mut islands: Vec<Island> =
+        (0..topo.n_islands).map(|_| Island { buses: Vec::new(), reference: None, slack_p_mw: 0.0 }).collect();
     for i in 0..n {
         if let Some(isl) = islands.get_mut(topo.island_of[i] as usize) {
             isl.buses.push(BusIdx(i as u32));
@@ -451,7 +441,8 @@ fn newton(ws: &mut PfWorkspace, opts: &PfOptions, max_iter: u32) -> NewtonOutcom
     let n = ws.vm.len();
     let (mut norm, mut worst) = mismatch(ws);
     let mut iterations = 0;
-    while !(norm < opts.tol_pu) && iterations < max_iter {
+    // `mismatch` never returns NaN (it maps NaN to infinity).
+    while norm >= opts.tol_pu && iterations < max_iter {
         if !norm.is_finite() {
             break;
         }

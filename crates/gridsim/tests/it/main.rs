@@ -1,5 +1,7 @@
 //! Integration tests of the grid crate: one binary, one module per feature.
 
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
 mod matpower_cases;
 mod reference_solutions;
 mod solver;

@@ -6,7 +6,12 @@ use gridsim::pf::{self, PfOptions, PfWorkspace, Start};
 use crate::{case_files, load};
 
 fn column(v: &serde_json::Value, name: &str) -> Vec<f64> {
-    v[name].as_array().unwrap_or_else(|| panic!("column {name}")).iter().map(|x| x.as_f64().unwrap()).collect()
+    v[name]
+        .as_array()
+        .unwrap_or_else(|| panic!("column {name}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -60,7 +65,10 @@ fn flat_start_matches_every_reference() {
         assert!(dloss < 1e-3, "{name}: losses off by {dloss:e} MW");
         let dslack = (s["slack_p_mw"].as_f64().unwrap() - sol.slack_p_mw()).abs();
         assert!(dslack < 1e-3, "{name}: slack P off by {dslack:e} MW");
-        eprintln!("{name}: {} it, dVm {dvm:.1e}, dVa {dva:.1e}, dflow {dflow:.1e}, dQg {dqg:.1e}", sol.iterations);
+        eprintln!(
+            "{name}: {} it, dVm {dvm:.1e}, dVa {dva:.1e}, dflow {dflow:.1e}, dQg {dqg:.1e}",
+            sol.iterations
+        );
         checked += 1;
     }
     assert!(checked >= 4);
@@ -75,6 +83,11 @@ fn case_start_takes_the_reference_iteration_count() {
         let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Case, ..PfOptions::default() };
         let sol = pf::solve(&case, &mut PfWorkspace::new(), &opts).unwrap();
         let expected = r["iterations"]["case_start_tol_1e-8"].as_i64().unwrap();
-        assert!((i64::from(sol.iterations) - expected).abs() <= 1, "{}: {} vs {expected}", path.display(), sol.iterations);
+        assert!(
+            (i64::from(sol.iterations) - expected).abs() <= 1,
+            "{}: {} vs {expected}",
+            path.display(),
+            sol.iterations
+        );
     }
 }

@@ -62,7 +62,8 @@ fn block_lu_agrees_with_faer_on_every_case_pattern() {
         let case = load(&path);
         for (seed, boost) in [(1, 40.0), (2, 8.0)] {
             let (pattern, values, rhs) = random_system(&case, seed, boost);
-            let bp = BlockPattern { n: pattern.n_buses, row_ptr: &pattern.row_ptr, col_idx: &pattern.col_idx };
+            let bp =
+                BlockPattern { n: pattern.n_buses, row_ptr: &pattern.row_ptr, col_idx: &pattern.col_idx };
             let mut ours = BlockLu::analyze(&bp);
             let mut faer = FaerLu::analyze(&bp);
             ours.factor(&values).expect("non-singular");
@@ -72,7 +73,11 @@ fn block_lu_agrees_with_faer_on_every_case_pattern() {
             faer.solve_in_place(&mut x_faer);
             let scale = x_faer.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let diff = x_ours.iter().zip(&x_faer).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(diff <= 1e-9 * scale, "{}: seed {seed}: differs by {diff:e} (scale {scale:e})", path.display());
+            assert!(
+                diff <= 1e-9 * scale,
+                "{}: seed {seed}: differs by {diff:e} (scale {scale:e})",
+                path.display()
+            );
             let res = residual(&pattern, &values, &x_ours, &rhs);
             assert!(res < 1e-9, "{}: residual {res:e}", path.display());
             // A second factorisation on the same symbolic analysis gives the same answer.
@@ -128,7 +133,10 @@ fn assert_balanced(case: &Case, sol: &PfSolution) {
         .map(|(b, &vm)| if vm > 0.0 { b.pd_mw + b.gs_mw * vm * vm } else { 0.0 })
         .sum();
     let branch_loss: f64 = sol.branches.iter().map(|f| f.pf_mw + f.pt_mw).sum();
-    assert!((gen_p - load_p - branch_loss).abs() < 1e-5, "P balance off: {gen_p} vs {load_p} + {branch_loss}");
+    assert!(
+        (gen_p - load_p - branch_loss).abs() < 1e-5,
+        "P balance off: {gen_p} vs {load_p} + {branch_loss}"
+    );
     assert!((branch_loss - sol.losses_mw).abs() < 1e-9);
 }
 
