@@ -174,8 +174,8 @@ fn print_summary(path: &Path, case: &gridsim::Case, sol: &PfSolution, elapsed_ms
 fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
     let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Flat, q_limits: QLimits::Ignore };
     println!(
-        "{:<18} {:>6} {:>8} {:>10} {:>10} {:>10}",
-        "case", "buses", "branches", "iterations", "median_ms", "cold_ms"
+        "{:<18} {:>6} {:>8} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "case", "buses", "branches", "iterations", "median_ms", "cold_ms", "lu_blocks", "block_flops"
     );
     let mut code = ExitCode::SUCCESS;
     for path in paths {
@@ -210,15 +210,21 @@ fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
         };
         match timed(&mut solve, &mut ws, false).and_then(|warm| Ok((warm, timed(&mut solve, &mut ws, true)?)))
         {
-            Ok((warm_ms, cold_ms)) => println!(
-                "{:<18} {:>6} {:>8} {:>10} {:>10.4} {:>10.4}",
-                name,
-                case.buses.len(),
-                case.branches.len(),
-                iterations,
-                warm_ms,
-                cold_ms
-            ),
+            Ok((warm_ms, cold_ms)) => {
+                // Fill of the factorisation: 2x2 blocks in L and U, multiply-adds per refactor.
+                let (lu_blocks, block_flops) = ws.factor_stats().unwrap_or((0, 0));
+                println!(
+                    "{:<18} {:>6} {:>8} {:>10} {:>10.4} {:>10.4} {:>10} {:>12}",
+                    name,
+                    case.buses.len(),
+                    case.branches.len(),
+                    iterations,
+                    warm_ms,
+                    cold_ms,
+                    lu_blocks,
+                    block_flops
+                );
+            }
             Err(e) => {
                 eprintln!("error: {name}: {e}");
                 code = ExitCode::from(1);
