@@ -14,6 +14,15 @@ use gridsim::pf::{self, PfError, PfOptions, PfSolution, PfWorkspace, QLimits, St
 
 mod dto;
 
+/// `println!` without the panic on a closed pipe (`icsrange pf c.m --json | head -c1`): a
+/// reader that goes away early must not turn a converged solve into a crash.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "icsrange", version, about = "A cyber range for power-grid and pipeline defenders")]
 struct Cli {
@@ -138,7 +147,7 @@ fn run_pf(args: &PfArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let out = dto::PfJson::new(&case, &sol, failure.map(|f| (f.1, f.2)));
         let text = serde_json::to_string(&out).context("serialising the result")?;
-        println!("{text}");
+        out!("{text}");
     } else {
         print_summary(&args.case, &case, &sol, elapsed_ms);
     }
@@ -156,26 +165,33 @@ fn print_summary(path: &Path, case: &gridsim::Case, sol: &PfSolution, elapsed_ms
     let vmin = live().fold(f64::INFINITY, f64::min);
     let vmax = live().fold(f64::NEG_INFINITY, f64::max);
     let dead: usize = sol.islands.iter().filter(|i| i.reference.is_none()).map(|i| i.buses.len()).sum();
-    println!("case        {}", path.display());
-    println!("buses       {}", case.buses.len());
-    println!("branches    {}", case.branches.len());
-    println!("generators  {}", case.gens.len());
-    println!("islands     {} ({dead} buses de-energised)", sol.islands.len());
-    println!("iterations  {}", sol.iterations);
-    println!("mismatch    {:.2e} p.u.", sol.max_mismatch_pu);
-    println!("time        {elapsed_ms:.3} ms");
-    println!("losses      {:.3} MW, {:.3} MVAr", sol.losses_mw, sol.losses_mvar);
-    println!("slack       {:.3} MW", sol.slack_p_mw());
+    out!("case        {}", path.display());
+    out!("buses       {}", case.buses.len());
+    out!("branches    {}", case.branches.len());
+    out!("generators  {}", case.gens.len());
+    out!("islands     {} ({dead} buses de-energised)", sol.islands.len());
+    out!("iterations  {}", sol.iterations);
+    out!("mismatch    {:.2e} p.u.", sol.max_mismatch_pu);
+    out!("time        {elapsed_ms:.3} ms");
+    out!("losses      {:.3} MW, {:.3} MVAr", sol.losses_mw, sol.losses_mvar);
+    out!("slack       {:.3} MW", sol.slack_p_mw());
     if vmin.is_finite() {
-        println!("|V| min/max {vmin:.4} / {vmax:.4} p.u.");
+        out!("|V| min/max {vmin:.4} / {vmax:.4} p.u.");
     }
 }
 
 fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
     let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Flat, q_limits: QLimits::Ignore };
-    println!(
+    out!(
         "{:<18} {:>6} {:>8} {:>10} {:>10} {:>10} {:>10} {:>12}",
-        "case", "buses", "branches", "iterations", "median_ms", "cold_ms", "lu_blocks", "block_flops"
+        "case",
+        "buses",
+        "branches",
+        "iterations",
+        "median_ms",
+        "cold_ms",
+        "lu_blocks",
+        "block_flops"
     );
     let mut code = ExitCode::SUCCESS;
     for path in paths {
@@ -213,7 +229,7 @@ fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
             Ok((warm_ms, cold_ms)) => {
                 // Fill of the factorisation: 2x2 blocks in L and U, multiply-adds per refactor.
                 let (lu_blocks, block_flops) = ws.factor_stats().unwrap_or((0, 0));
-                println!(
+                out!(
                     "{:<18} {:>6} {:>8} {:>10} {:>10.4} {:>10.4} {:>10} {:>12}",
                     name,
                     case.buses.len(),

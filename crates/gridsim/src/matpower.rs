@@ -54,6 +54,14 @@ pub enum ErrorKind {
     UnclosedString,
     #[error("unexpected character `{0}`")]
     UnexpectedChar(char),
+    #[error("{what} is not supported: write plain numbers")]
+    Unsupported { what: String },
+    #[error("{table} row {row} has {found} columns; at least {needed} are needed (through `{last}`)")]
+    ShortRow { table: &'static str, row: usize, found: usize, needed: usize, last: &'static str },
+    #[error(
+        "branch row {row}: the admittance of r = {r_pu:?}, x = {x_pu:?}, ratio = {ratio:?} is not finite"
+    )]
+    InfiniteAdmittance { row: usize, r_pu: f64, x_pu: f64, ratio: f64 },
     #[error("`mpc.{field}` has no rows")]
     EmptyMatrix { field: &'static str },
     #[error("{table} row {row}: {column} is {value}, which is {why}")]
@@ -199,7 +207,7 @@ impl<'a> Lexer<'a> {
                 }
             }
             Tok::Str
-        } else if "[]{}()=;,:+-*/'^<>~&|!@$\"`\\".contains(c) {
+        } else if "[]{}()=;,:+-*/'^<>~&|!@$\"`\\.".contains(c) {
             self.bump();
             Tok::Sym(c)
         } else {
@@ -314,6 +322,17 @@ impl<'a> Reader<'a> {
             let (pos, tok) = self.next()?;
             match tok {
                 Tok::Eof => return Ok(fields),
+                Tok::Word(w)
+                    if matches!(w, "mpc.baseMVA" | "mpc.bus" | "mpc.gen" | "mpc.branch")
+                        && self.peek()?.1 == Tok::Sym('(') =>
+                {
+                    // `mpc.bus(:, PD) = ...` rewrites data; silently skipping it would
+                    // solve a different case than the file describes.
+                    return Err(ParseError {
+                        pos,
+                        kind: ErrorKind::Unsupported { what: format!("indexed assignment to `{w}`") },
+                    });
+                }
                 Tok::Word(w) if w.starts_with("mpc.") && self.peek()?.1 == Tok::Sym('=') => {
                     self.next()?;
                     let field = &w[4..];
@@ -403,6 +422,19 @@ impl<'a> Reader<'a> {
             }
             _ => None,
         };
+        if value.is_some() {
+            // Only `;`, `,`, a newline or the end may follow: `mpc.baseMVA = 1e3/10;` is an
+            // expression this reader does not evaluate.
+            let (pos, tok) = self.peek()?.clone();
+            if !matches!(tok, Tok::Sym(';' | ',') | Tok::Newline | Tok::Eof) {
+                return Err(ParseError {
+                    pos,
+                    kind: ErrorKind::Unsupported {
+                        what: format!("an expression (`{}`) in the value of `mpc.{field}`", tok.describe()),
+                    },
+                });
+            }
+        }
         self.skip_statement()?;
         Ok(value)
     }
@@ -512,9 +544,9 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
         }
         None => return Err(ParseError { pos: end, kind: ErrorKind::Missing("baseMVA") }),
     };
-    let mut matrix = |name: &'static str| -> Result<Matrix, ParseError> {
+    let mut matrix = |name: &'static str, may_be_empty: bool| -> Result<Matrix, ParseError> {
         match fields.remove(name) {
-            Some(Value::Matrix(m)) if m.rows.is_empty() => {
+            Some(Value::Matrix(m)) if m.rows.is_empty() && !may_be_empty => {
                 Err(ParseError { pos: m.open.unwrap_or(start), kind: ErrorKind::EmptyMatrix { field: name } })
             }
             Some(Value::Matrix(m)) => Ok(m),
@@ -529,9 +561,23 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
             None => Err(ParseError { pos: end, kind: ErrorKind::Missing(name) }),
         }
     };
-    let bus_m = matrix("bus")?;
-    let gen_m = matrix("gen")?;
-    let branch_m = matrix("branch")?;
+    let bus_m = matrix("bus", false)?;
+    let gen_m = matrix("gen", true)?;
+    let branch_m = matrix("branch", true)?;
+    // MATPOWER's caseformat: padding is fine past these columns, not before (a missing
+    // status column would silently take a branch out of service).
+    for (m, table, needed, last) in
+        [(&bus_m, "bus", 13, "Vmin"), (&gen_m, "gen", 10, "Pmin"), (&branch_m, "branch", 11, "status")]
+    {
+        for (r, row) in m.rows.iter().enumerate() {
+            if row.len() < needed {
+                return Err(ParseError {
+                    pos: m.pos(r, needed),
+                    kind: ErrorKind::ShortRow { table, row: r + 1, found: row.len(), needed, last },
+                });
+            }
+        }
+    }
 
     let buses = build_buses(&bus_m)?;
     let mut index: HashMap<u32, BusIdx> = HashMap::with_capacity(buses.len());
@@ -565,8 +611,8 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
             pmin_mw: t.not_nan(9, "Pmin")?,
         });
         let g = &gens[r];
-        if g.in_service && g.vg_pu <= 0.0 {
-            return Err(t.bad(5, "Vg", g.vg_pu, "not a positive voltage set point"));
+        if g.in_service && !(0.0 < g.vg_pu && g.vg_pu <= 10.0) {
+            return Err(t.bad(5, "Vg", g.vg_pu, "not a voltage set point between 0 and 10 p.u."));
         }
     }
 
@@ -596,6 +642,18 @@ fn build_case(mut fields: HashMap<String, Value>, end: Pos) -> Result<Case, Pars
         }
         if br.tap_ratio < 0.0 {
             return Err(t.bad(8, "ratio", br.tap_ratio, "a negative tap ratio"));
+        }
+        let y = crate::ybus::BranchAdmittance::of(&br);
+        if ![y.yff, y.yft, y.ytf, y.ytt].iter().all(|v| v.is_finite()) {
+            return Err(ParseError {
+                pos: branch_m.pos(r, 2),
+                kind: ErrorKind::InfiniteAdmittance {
+                    row: r + 1,
+                    r_pu: br.r_pu,
+                    x_pu: br.x_pu,
+                    ratio: br.tap_ratio,
+                },
+            });
         }
         branches.push(br);
     }
@@ -696,7 +754,7 @@ mod tests {
 
     #[test]
     fn ragged_rows_commas_comments_and_cells() {
-        let text = "mpc.baseMVA=100 ; % base\nmpc.bus_name = { 'a ''b'' }'; 'c' };\nmpc.bus = [1, 3, 0, 0 % short row\n2 2 1 2 0 0 1 1 0 0 1 1.1 0.9 ...\n ];\nmpc.gen=[2 10 0 1 -1 1 100 1 10 0; ];\nmpc.branch=[1 2 -0.01 -.1 0 0 0 0 1.05 -3.5 1];";
+        let text = "mpc.baseMVA=100 ; % base\nmpc.bus_name = { 'a ''b'' }'; 'c' };\nmpc.bus = [1, 3, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0.9 % commas\n2 2 1 2 0 0 1 1 0 0 1 1.1 0.9 ...\n ];\nmpc.gen=[2 10 0 1 -1 1 100 1 10 0; ];\nmpc.branch=[1 2 -0.01 -.1 0 0 0 0 1.05 -3.5 1];\nx = y .* 2 .^ 3;";
         let case = parse(text).expect("parses");
         assert_eq!(case.buses[0].vmax_pu, 0.0);
         assert_eq!(case.buses[1].kind, BusType::Pv);
@@ -730,5 +788,21 @@ mod tests {
         assert_eq!(err("mpc.bus = [1 2 3"), "line 1, column 11: `[` opened here is never closed");
         assert_eq!(err("mpc.x = 'abc"), "line 1, column 9: string is never closed");
         assert_eq!(err("mpc.baseMVA = 1e999x;"), "line 1, column 15: expected a number, found `1e999x`");
+        assert_eq!(
+            err(&MINI.replace("mpc.baseMVA = 100;", "mpc.baseMVA = 1e3/10;")),
+            "line 2, column 18: an expression (`/`) in the value of `mpc.baseMVA` is not supported: write plain numbers"
+        );
+        assert_eq!(
+            err(&format!("{MINI}mpc.bus(:, 3) = 0;\n")),
+            "line 9, column 1: indexed assignment to `mpc.bus` is not supported: write plain numbers"
+        );
+        assert_eq!(
+            err(&MINI.replace(" 0 0 0 0 1 -360 360]", " 0 0 0]")),
+            "line 8, column 36: branch row 1 has 9 columns; at least 11 are needed (through `status`)"
+        );
+        assert_eq!(
+            err(&MINI.replace("0.01 0.1", "0 1e-200")),
+            "line 8, column 19: branch row 1: the admittance of r = 0.0, x = 1e-200, ratio = 0.0 is not finite"
+        );
     }
 }

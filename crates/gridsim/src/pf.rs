@@ -103,7 +103,10 @@ pub struct PfSolution {
     /// In the case's generator order; zero for generators out of service or de-energised.
     pub gens: Vec<GenOutput>,
     pub islands: Vec<Island>,
+    /// Active power lost in branches (sum of the power entering both ends).
     pub losses_mw: f64,
+    /// Reactive power absorbed by branches, line charging included (so often negative);
+    /// MATPOWER reports the I²X part and the charging separately.
     pub losses_mvar: f64,
 }
 
@@ -127,6 +130,8 @@ enum Role {
 #[derive(Debug)]
 struct Topology {
     live_branch: Vec<bool>,
+    /// Endpoints of every branch: a rewired branch is a new topology.
+    ends: Vec<(BusIdx, BusIdx)>,
     bus_isolated: Vec<bool>,
     pattern: YbusPattern,
     /// Island number of each bus, `u32::MAX` for isolated buses.
@@ -190,11 +195,15 @@ impl PfWorkspace {
             && t.live_branch.len() == case.branches.len()
             && t.bus_isolated.len() == n
             && (0..n).all(|i| t.bus_isolated[i] == bus_isolated(i))
-            && (0..case.branches.len()).all(|k| t.live_branch[k] == live(k))
+            && (0..case.branches.len()).all(|k| {
+                let br = &case.branches[k];
+                t.live_branch[k] == live(k) && t.ends[k] == (br.from, br.to)
+            })
         {
             return;
         }
         let live_branch: Vec<bool> = (0..case.branches.len()).map(live).collect();
+        let ends = case.branches.iter().map(|br| (br.from, br.to)).collect();
         let bus_isolated: Vec<bool> = (0..n).map(bus_isolated).collect();
         let pattern = YbusPattern::new(case, &live_branch);
         // Connected components of the live network.
@@ -222,8 +231,16 @@ impl PfWorkspace {
         let lu = BlockLu::analyze(&bp);
         self.analyses += 1;
         self.have_solution = false;
-        self.topo =
-            Some(Topology { live_branch, bus_isolated, pattern, island_of, n_islands, lu, fallback: None });
+        self.topo = Some(Topology {
+            live_branch,
+            ends,
+            bus_isolated,
+            pattern,
+            island_of,
+            n_islands,
+            lu,
+            fallback: None,
+        });
     }
 }
 
@@ -242,7 +259,8 @@ pub fn solve(case: &Case, ws: &mut PfWorkspace, opts: &PfOptions) -> Result<PfSo
     let mut iterations = 0;
     loop {
         fill_sbus(case, ws, &q_fixed);
-        let outcome = newton(ws, opts, opts.max_iter.saturating_sub(iterations));
+        // Each reactive-limit round restarts the iteration count, as MATPOWER's runpf does.
+        let outcome = newton(ws, opts, opts.max_iter);
         iterations += outcome.iterations;
         if !outcome.converged {
             let last = results(case, ws, &islands, &q_fixed, iterations, outcome.mismatch_pu);
@@ -250,7 +268,7 @@ pub fn solve(case: &Case, ws: &mut PfWorkspace, opts: &PfOptions) -> Result<PfSo
             return Err(PfError::NotConverged {
                 iterations,
                 mismatch_pu: outcome.mismatch_pu,
-                bus: case.buses[outcome.worst_bus].id,
+                bus: case.buses.get(outcome.worst_bus).map_or(BusId(0), |b| b.id),
                 last: Box::new(last),
             });
         }
@@ -366,7 +384,9 @@ fn initial_voltage(case: &Case, ws: &mut PfWorkspace, start: Start) {
     for i in 0..n {
         let bus = &case.buses[i];
         let role = ws.roles[i];
-        if warm && ws.vm[i] > 0.0 && ws.vm[i].is_finite() && ws.va[i].is_finite() {
+        // Reference buses always take the case's angle, also on a warm start: the reference
+        // may have moved to another bus, or its angle may have been edited.
+        if warm && role != Role::Ref && ws.vm[i] > 0.0 && ws.vm[i].is_finite() && ws.va[i].is_finite() {
             continue;
         }
         let (vm, va) = match start {
@@ -561,7 +581,7 @@ fn results(
         .va
         .iter()
         .zip(&ws.roles)
-        .map(|(&a, &r)| if a.is_finite() && r != Role::Dead { a.to_degrees() } else { 0.0 })
+        .map(|(&a, &r)| if a.is_finite() && r != Role::Dead { wrap_deg(a.to_degrees()) } else { 0.0 })
         .collect();
 
     let mut losses = C64::new(0.0, 0.0);
@@ -636,7 +656,7 @@ fn results(
             Island { slack_p_mw, ..isl.clone() }
         })
         .collect();
-    PfSolution {
+    let mut sol = PfSolution {
         iterations,
         max_mismatch_pu: mismatch_pu,
         vm_pu,
@@ -646,6 +666,39 @@ fn results(
         islands,
         losses_mw: losses.re,
         losses_mvar: losses.im,
+    };
+    sanitise(&mut sol);
+    sol
+}
+
+/// An angle in degrees brought into (-180, 180], as MATPOWER's `angle(V)`.
+fn wrap_deg(deg: f64) -> f64 {
+    let w = deg.rem_euclid(360.0);
+    if w > 180.0 { w - 360.0 } else { w }
+}
+
+/// The last line of defence for "no NaN in a result": a non-finite value (possible only from
+/// extreme data, e.g. a hand-built case with |V| = 1e200) becomes 0.
+fn sanitise(sol: &mut PfSolution) {
+    let fix = |v: &mut f64| {
+        if !v.is_finite() {
+            *v = 0.0;
+        }
+    };
+    sol.vm_pu.iter_mut().chain(sol.va_deg.iter_mut()).for_each(fix);
+    for f in &mut sol.branches {
+        [&mut f.pf_mw, &mut f.qf_mvar, &mut f.pt_mw, &mut f.qt_mvar].into_iter().for_each(fix);
+    }
+    for g in &mut sol.gens {
+        [&mut g.pg_mw, &mut g.qg_mvar].into_iter().for_each(fix);
+    }
+    for isl in &mut sol.islands {
+        fix(&mut isl.slack_p_mw);
+    }
+    fix(&mut sol.losses_mw);
+    fix(&mut sol.losses_mvar);
+    if sol.max_mismatch_pu.is_nan() {
+        sol.max_mismatch_pu = f64::INFINITY;
     }
 }
 
@@ -682,7 +735,15 @@ fn split_q(case: &Case, list: &[usize], q_total: f64, gens: &mut [GenOutput]) {
     let sum_mn: f64 = mn.iter().sum();
     let sum_r: f64 = range.iter().sum();
     let lam = if sum_r != 0.0 { (q_total - sum_mn) / sum_r } else { 0.0 };
-    for (k, &g) in list.iter().enumerate() {
-        gens[g].qg_mvar = mn[k] + range[k] * lam;
+    let shares: Vec<f64> = (0..list.len()).map(|k| mn[k] + range[k] * lam).collect();
+    if shares.iter().all(|q| q.is_finite()) {
+        for (&g, q) in list.iter().zip(shares) {
+            gens[g].qg_mvar = q;
+        }
+    } else {
+        // Limits so large that the proportional split overflows: share equally.
+        for &g in list {
+            gens[g].qg_mvar = q_total / list.len() as f64;
+        }
     }
 }

@@ -289,3 +289,44 @@ fn reactive_limits_switch_pv_buses_to_pq() {
     assert!(limited.max_mismatch_pu < 1e-8);
     assert_balanced(&case, &limited);
 }
+
+#[test]
+fn a_rewired_branch_is_a_new_topology() {
+    let mut case = repo_case("case9.m");
+    let mut ws = PfWorkspace::new();
+    pf::solve(&case, &mut ws, &opts(Start::Flat)).unwrap();
+    // Same counts and statuses, different wiring: 8-9 becomes 8-5.
+    case.branches[7].to = case.bus_idx(BusId(5)).unwrap();
+    let rewired = pf::solve(&case, &mut ws, &opts(Start::Flat)).unwrap();
+    assert_eq!(ws.analyses, 2);
+    assert_eq!(rewired, pf::solve(&case, &mut PfWorkspace::new(), &opts(Start::Flat)).unwrap());
+}
+
+#[test]
+fn warm_start_after_the_reference_moves_matches_a_cold_solve() {
+    let mut case = repo_case("case9.m");
+    let mut ws = PfWorkspace::new();
+    pf::solve(&case, &mut ws, &opts(Start::Flat)).unwrap();
+    case.gens[0].in_service = false; // the slack unit trips; bus 2 becomes the reference
+    let warm = pf::solve(&case, &mut ws, &opts(Start::Warm)).unwrap();
+    let cold = pf::solve(&case, &mut PfWorkspace::new(), &opts(Start::Flat)).unwrap();
+    assert_eq!(warm.islands[0].reference, case.bus_idx(BusId(2)));
+    let dva = warm.va_deg.iter().zip(&cold.va_deg).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(dva < 1e-6, "warm and cold angles differ by {dva:e} deg");
+}
+
+#[test]
+fn a_case_without_generators_is_dark_not_an_error() {
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases/case9.m"),
+    )
+    .unwrap();
+    let start = text.find("mpc.gen = [").unwrap();
+    let end = start + text[start..].find("];").unwrap() + 2;
+    let no_gen = format!("{}mpc.gen = [];{}", &text[..start], &text[end..]);
+    let case = gridsim::matpower::parse(&no_gen).unwrap();
+    let sol = pf::solve(&case, &mut PfWorkspace::new(), &opts(Start::Flat)).unwrap();
+    assert!(sol.islands.iter().all(|i| i.reference.is_none()));
+    assert!(sol.vm_pu.iter().all(|&v| v == 0.0));
+    assert_finite(&sol);
+}
