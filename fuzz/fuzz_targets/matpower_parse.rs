@@ -6,16 +6,7 @@ use gridsim::pf::{self, PfError, PfOptions, PfSolution, PfWorkspace, QLimits, St
 use libfuzzer_sys::fuzz_target;
 
 fn assert_finite(sol: &PfSolution) {
-    let values = sol
-        .vm_pu
-        .iter()
-        .chain(&sol.va_deg)
-        .copied()
-        .chain(sol.branches.iter().flat_map(|f| [f.pf_mw, f.qf_mvar, f.pt_mw, f.qt_mvar]))
-        .chain(sol.gens.iter().flat_map(|g| [g.pg_mw, g.qg_mvar]));
-    for v in values {
-        assert!(v.is_finite(), "non-finite value in a power-flow result");
-    }
+    assert!(sol.is_finite(), "non-finite value in a power-flow result");
 }
 
 fuzz_target!(|data: &[u8]| {

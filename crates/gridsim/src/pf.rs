@@ -111,6 +111,23 @@ pub struct PfSolution {
 }
 
 impl PfSolution {
+    /// Whether every number in the result is finite (the solver guarantees it; tests and the
+    /// fuzz target check it).
+    pub fn is_finite(&self) -> bool {
+        let flows = self.branches.iter().flat_map(|f| [f.pf_mw, f.qf_mvar, f.pt_mw, f.qt_mvar]);
+        let gens = self.gens.iter().flat_map(|g| [g.pg_mw, g.qg_mvar]);
+        let islands = self.islands.iter().map(|i| i.slack_p_mw);
+        self.vm_pu
+            .iter()
+            .chain(&self.va_deg)
+            .copied()
+            .chain(flows)
+            .chain(gens)
+            .chain(islands)
+            .chain([self.losses_mw, self.losses_mvar])
+            .all(f64::is_finite)
+    }
+
     /// Active power of all reference generators.
     pub fn slack_p_mw(&self) -> f64 {
         self.islands.iter().map(|i| i.slack_p_mw).sum()
