@@ -23,6 +23,8 @@ macro_rules! out {
     }};
 }
 
+mod sim;
+
 #[derive(Debug, Parser)]
 #[command(name = "icsrange", version, about = "A cyber range for power-grid and pipeline defenders")]
 struct Cli {
@@ -34,6 +36,8 @@ struct Cli {
 enum Command {
     /// Solve the AC power flow of a MATPOWER case.
     Pf(PfArgs),
+    /// Run the grid's dynamics (breakers, frequency, protection, load shedding) over time.
+    Sim(sim::SimArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -76,6 +80,8 @@ enum BenchCommand {
         #[arg(long, default_value_t = 15)]
         runs: usize,
     },
+    /// Simulated seconds per wall-clock second of `icsrange sim` runs.
+    Sim(sim::BenchSimArgs),
 }
 
 /// Bad input: reported on one line, exit code 2.
@@ -109,7 +115,9 @@ impl std::error::Error for BadInput {}
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pf(args) => run_pf(&args),
+        Command::Sim(args) => sim::run(&args),
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
+        Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
     }
 }
 
@@ -134,6 +142,7 @@ fn run_pf(args: &PfArgs) -> anyhow::Result<ExitCode> {
             StartArg::Case => Start::Case,
         },
         q_limits: if args.q_limits { QLimits::Enforce } else { QLimits::Ignore },
+        damped: false,
     };
     let started = Instant::now();
     let outcome = pf::solve(&case, &mut PfWorkspace::new(), &opts);
@@ -181,7 +190,7 @@ fn print_summary(path: &Path, case: &gridsim::Case, sol: &PfSolution, elapsed_ms
 }
 
 fn run_bench_pf(paths: &[PathBuf], runs: usize) -> anyhow::Result<ExitCode> {
-    let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Flat, q_limits: QLimits::Ignore };
+    let opts = PfOptions { tol_pu: 1e-8, max_iter: 30, start: Start::Flat, ..PfOptions::default() };
     out!(
         "{:<18} {:>6} {:>8} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "case",

@@ -1,4 +1,5 @@
-//! Grid simulation for icsrange: MATPOWER cases, Y-bus and Newton-Raphson AC power flow.
+//! Grid simulation for icsrange: MATPOWER cases, Y-bus, Newton-Raphson AC power flow, and the
+//! dynamics of exercises (breakers, islands, frequency, protection, load shedding).
 //!
 //! This crate is pure: it does no I/O, reads no clock and spawns nothing. Callers pass text
 //! in (`matpower::parse`) and get data out (`pf::solve`).
@@ -12,9 +13,11 @@
 //! ```
 
 pub mod case;
+pub mod dynamics;
 pub mod lu;
 pub mod matpower;
 pub mod pf;
+pub mod sim;
 pub mod ybus;
 
 pub use case::{Branch, Bus, BusId, BusIdx, BusType, Case, Gen};

@@ -46,11 +46,15 @@ pub struct PfOptions {
     pub max_iter: u32,
     pub start: Start,
     pub q_limits: QLimits,
+    /// Damped Newton: a step that does not reduce the largest mismatch is halved (up to ten
+    /// times) before it is taken. Slower, but it rescues starts far from the solution, such as
+    /// the first solve after a large disturbance.
+    pub damped: bool,
 }
 
 impl Default for PfOptions {
     fn default() -> Self {
-        PfOptions { tol_pu: 1e-8, max_iter: 20, start: Start::Flat, q_limits: QLimits::Ignore }
+        PfOptions { tol_pu: 1e-8, max_iter: 20, start: Start::Flat, q_limits: QLimits::Ignore, damped: false }
     }
 }
 
@@ -508,14 +512,21 @@ fn newton(ws: &mut PfWorkspace, opts: &PfOptions, max_iter: u32) -> NewtonOutcom
         }
         ws.saved_vm.clone_from(&ws.vm);
         ws.saved_va.clone_from(&ws.va);
-        for i in 0..n {
-            ws.va[i] -= ws.rhs[2 * i];
-            ws.vm[i] -= ws.rhs[2 * i + 1];
-        }
-        for i in 0..n {
-            ws.v[i] = C64::from_polar(ws.vm[i], ws.va[i]);
-        }
-        let (new_norm, new_worst) = mismatch(ws);
+        let mut scale = 1.0;
+        let (new_norm, new_worst) = loop {
+            for i in 0..n {
+                ws.va[i] = ws.saved_va[i] - scale * ws.rhs[2 * i];
+                ws.vm[i] = ws.saved_vm[i] - scale * ws.rhs[2 * i + 1];
+            }
+            for i in 0..n {
+                ws.v[i] = C64::from_polar(ws.vm[i], ws.va[i]);
+            }
+            let (m, w) = mismatch(ws);
+            if !opts.damped || m < norm || scale < 1e-3 {
+                break (m, w);
+            }
+            scale *= 0.5;
+        };
         if !new_norm.is_finite() {
             // Keep the last finite iterate.
             ws.vm.clone_from(&ws.saved_vm);

@@ -107,7 +107,7 @@ fn block_lu_reports_a_singular_pivot_instead_of_dividing_by_zero() {
 }
 
 fn opts(start: Start) -> PfOptions {
-    PfOptions { tol_pu: 1e-8, max_iter: 30, start, q_limits: QLimits::Ignore }
+    PfOptions { tol_pu: 1e-8, max_iter: 30, start, q_limits: QLimits::Ignore, damped: false }
 }
 
 fn assert_finite(sol: &PfSolution) {
