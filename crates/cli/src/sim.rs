@@ -82,21 +82,30 @@ pub fn parse_duration(s: &str) -> Result<SimTime, String> {
 /// `2s open branch 12`.
 fn parse_timed(s: &str) -> Result<(SimTime, Command), String> {
     let s = s.trim();
-    let (t, cmd) = s.split_once(char::is_whitespace).ok_or_else(|| format!("expected `TIME COMMAND`, found `{s}`"))?;
+    let (t, cmd) =
+        s.split_once(char::is_whitespace).ok_or_else(|| format!("expected `TIME COMMAND`, found `{s}`"))?;
     Ok((parse_duration(t)?, cmd.parse()?))
 }
 
-fn load_dynamics(case_path: &Path, explicit: Option<&Path>, case: &gridsim::Case) -> anyhow::Result<Dynamics> {
+fn load_dynamics(
+    case_path: &Path,
+    explicit: Option<&Path>,
+    case: &gridsim::Case,
+) -> anyhow::Result<Dynamics> {
     let implicit = case_path.with_extension("dyn.toml");
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None if implicit.is_file() => implicit,
         None => return Ok(Dynamics::defaults(case)),
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
     Dynamics::from_toml(case, &text).map_err(|errs| {
-        let lines: Vec<String> =
-            errs.0.iter().map(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.col, e.message)).collect();
+        let lines: Vec<String> = errs
+            .0
+            .iter()
+            .map(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.col, e.message))
+            .collect();
         BadInput(lines.join("\nerror: ")).into()
     })
 }
@@ -149,7 +158,9 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         sim.validate(cmd).map_err(|e| BadInput(format!("--at {cmd}: {e}")))?;
     }
     let create = |p: &Path| -> anyhow::Result<BufWriter<File>> {
-        Ok(BufWriter::new(File::create(p).map_err(|e| BadInput(format!("{}: cannot create: {e}", p.display())))?))
+        Ok(BufWriter::new(
+            File::create(p).map_err(|e| BadInput(format!("{}: cannot create: {e}", p.display())))?,
+        ))
     };
     let mut series = args.series.as_deref().map(create).transpose()?;
     let mut events = args.events.as_deref().map(create).transpose()?;
@@ -180,14 +191,39 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let obs = sim.observe();
     let stats = sim.stats();
     out!("simulated   {:.3} s in {:.3} s wall", obs.t.secs(), wall);
-    out!("frequency   {:.4} Hz now, nadir {:.4} Hz, zenith {:.4} Hz", obs.f_hz, obs.total.nadir_hz, obs.total.zenith_hz);
-    out!("served      {:.3} of {:.3} MW ({:.3} MW unserved)", obs.total.served_mw, obs.total.demand_mw, obs.total.unserved_mw);
+    out!(
+        "frequency   {:.4} Hz now, nadir {:.4} Hz, zenith {:.4} Hz",
+        obs.f_hz,
+        obs.total.nadir_hz,
+        obs.total.zenith_hz
+    );
+    out!(
+        "served      {:.3} of {:.3} MW ({:.3} MW unserved)",
+        obs.total.served_mw,
+        obs.total.demand_mw,
+        obs.total.unserved_mw
+    );
     out!("not served  {:.4} MWh", obs.total.ens_mwh);
     out!("customers   {} of {} without supply", obs.total.customers_off, obs.total.customers);
     let live = obs.islands.iter().filter(|i| i.energised).count();
     out!("islands     {} energised, {} dead", live, obs.islands.len() - live);
+    for isl in obs.islands.iter().filter(|i| i.energised).take(5) {
+        out!(
+            "  island {:<5} {:>5} buses  {:.4} Hz  {:.1} MW generated  {:.1} MW served",
+            isl.name.to_string(),
+            isl.buses,
+            isl.f_hz,
+            isl.gen_mw,
+            isl.served_mw
+        );
+    }
     out!("events      {n_events}");
-    out!("work        {} power flows, {} Newton iterations, {} topology analyses", stats.power_flows, stats.newton_iterations, stats.topology_analyses);
+    out!(
+        "work        {} power flows, {} Newton iterations, {} topology analyses",
+        stats.power_flows,
+        stats.newton_iterations,
+        stats.topology_analyses
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -242,7 +278,8 @@ struct EventLine {
 
 fn round(v: f64, digits: i32) -> f64 {
     let s = 10f64.powi(digits);
-    (v * s).round() / s
+    // `+ 0.0` turns −0 (an empty f64 sum) into 0.
+    (v * s).round() / s + 0.0
 }
 
 impl From<&Event> for EventLine {
@@ -273,7 +310,9 @@ impl From<&Event> for EventLine {
                 line.by = Some(format!("instantaneous element of {}", ev.element));
                 line.multiple = Some(round(multiple, 4));
             }
-            Cause::UnderFrequency { f_hz } | Cause::OverFrequency { f_hz } => line.f_hz = Some(round(f_hz, 4)),
+            Cause::UnderFrequency { f_hz } | Cause::OverFrequency { f_hz } => {
+                line.f_hz = Some(round(f_hz, 4))
+            }
             Cause::Ufls { stage, f_hz } => {
                 line.stage = Some(stage);
                 line.f_hz = Some(round(f_hz, 4));
@@ -299,7 +338,8 @@ pub fn bench(args: &BenchSimArgs) -> anyhow::Result<ExitCode> {
         "substeps"
     );
     for path in &args.cases {
-        let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into());
+        let name =
+            path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into());
         // The interval is a sidecar setting; rebuild with the benchmark's.
         let case = load_case(path)?;
         let mut dynamics = load_dynamics(path, None, &case)?;

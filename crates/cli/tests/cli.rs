@@ -188,3 +188,96 @@ fn bench_pf_prints_one_line_per_case_with_the_contract_columns() {
         }
     }
 }
+
+/// Runs `icsrange sim` writing series and events into a scratch directory; returns
+/// (exit code, stdout, series, events).
+fn sim(args: &[&str]) -> (Option<i32>, String, String, String) {
+    let dir = Scratch::with("marker", "");
+    let series = dir.0.with_file_name("series.csv");
+    let events = dir.0.with_file_name("events.jsonl");
+    let mut all = vec!["sim"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--series", series.to_str().unwrap(), "--events", events.to_str().unwrap()]);
+    let out = icsrange(&all);
+    let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr;
+    (out.status.code(), stdout, read(&series), read(&events))
+}
+
+#[test]
+fn sim_writes_the_series_and_events_contract() {
+    let case = repo_case("case118.m");
+    let (code, stdout, series, events) = sim(&[
+        case.to_str().unwrap(),
+        "--for",
+        "30s",
+        "--step",
+        "100ms",
+        "--at",
+        "2s open branch 36",
+        "--at",
+        "2s open branch 50",
+        "--at",
+        "20s close branch 36",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let mut lines = series.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for col in ["t_s", "f_hz", "served_mw", "unserved_mw", "ens_mwh", "customers_off"] {
+        assert!(header.contains(&col), "series header lacks {col}: {header:?}");
+    }
+    let rows: Vec<Vec<f64>> = lines.map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 301, "t = 0, 0.1, ..., 30 s");
+    assert_eq!(rows[0][0], 0.0);
+    assert_eq!(rows[300][0], 30.0);
+    assert_eq!(rows[0][1], 50.0);
+    let ens = header.iter().position(|c| *c == "ens_mwh").unwrap();
+    assert!(rows.windows(2).all(|w| w[1][ens] >= w[0][ens]), "energy not served never decreases");
+
+    let events: Vec<serde_json::Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for e in &events {
+        for key in ["t_s", "kind", "element", "cause"] {
+            assert!(e.get(key).is_some(), "event without {key}: {e}");
+        }
+    }
+    assert_eq!(events[0]["t_s"], 2.0);
+    assert_eq!(events[0]["kind"], "open");
+    assert_eq!(events[0]["element"], "branch 36");
+    assert_eq!(events[0]["cause"], "command");
+    let relay = events.iter().find(|e| e["cause"] == "overcurrent").expect("a relay operates");
+    assert_eq!(relay["curve"], "IEC standard inverse");
+    assert!(relay["multiple"].as_f64().unwrap() > 1.0);
+    let times: Vec<f64> = events.iter().map(|e| e["t_s"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "events in time order");
+    assert!(events.iter().any(|e| e["element"] == "branch 36" && e["kind"] == "close"));
+}
+
+#[test]
+fn sim_runs_are_byte_identical() {
+    let case = repo_case("case118.m");
+    let args =
+        [case.to_str().unwrap(), "--for", "40s", "--at", "1s open branch 36", "--at", "1s open branch 50"];
+    let (code, _, series_a, events_a) = sim(&args);
+    assert_eq!(code, Some(0));
+    let (_, _, series_b, events_b) = sim(&args);
+    assert!(events_a.lines().count() > 20, "a cascade with many events");
+    assert_eq!(events_a, events_b);
+    assert_eq!(series_a, series_b);
+}
+
+#[test]
+fn sim_rejects_bad_commands_and_sidecars_with_positions() {
+    let case = repo_case("case9.m");
+    let (code, out, _, _) = sim(&[case.to_str().unwrap(), "--at", "2s open branch 99"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("branch 99 does not exist"), "{out}");
+
+    let (code, out, _, _) = sim(&[case.to_str().unwrap(), "--at", "soon open branch 1"]);
+    assert_eq!(code, Some(2), "{out}");
+
+    let sidecar = Scratch::with("bad.dyn.toml", "f0_hz = 50\n\n[[gen]]\nrow = 1\nh_s = \"big\"\n");
+    let (code, out, _, _) = sim(&[case.to_str().unwrap(), "--dynamics", sidecar.path()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("bad.dyn.toml:5:7:"), "{out}");
+}

@@ -287,8 +287,10 @@ impl Dynamics {
             err(v.span(), "f0_hz must be a positive frequency".into());
         }
         let default_unit = file.default_unit.unwrap_or(UnitType::Steam);
-        let customers_per_mw = file.customers_per_mw.as_ref().map_or(DEFAULT_CUSTOMERS_PER_MW, |v| *v.get_ref());
-        let mut r = Resolver::new(case, if f0_hz > 0.0 { f0_hz } else { 50.0 }, default_unit, customers_per_mw);
+        let customers_per_mw =
+            file.customers_per_mw.as_ref().map_or(DEFAULT_CUSTOMERS_PER_MW, |v| *v.get_ref());
+        let mut r =
+            Resolver::new(case, if f0_hz > 0.0 { f0_hz } else { 50.0 }, default_unit, customers_per_mw);
 
         let positive = |name: &str, v: &Option<Spanned<f64>>, err: &mut dyn FnMut(Range<usize>, String)| {
             if let Some(v) = v {
@@ -299,15 +301,16 @@ impl Dynamics {
             }
             None
         };
-        let non_negative = |name: &str, v: &Option<Spanned<f64>>, err: &mut dyn FnMut(Range<usize>, String)| {
-            if let Some(v) = v {
-                if *v.get_ref() >= 0.0 && v.get_ref().is_finite() {
-                    return Some(*v.get_ref());
+        let non_negative =
+            |name: &str, v: &Option<Spanned<f64>>, err: &mut dyn FnMut(Range<usize>, String)| {
+                if let Some(v) = v {
+                    if *v.get_ref() >= 0.0 && v.get_ref().is_finite() {
+                        return Some(*v.get_ref());
+                    }
+                    err(v.span(), format!("{name} must be zero or more"));
                 }
-                err(v.span(), format!("{name} must be zero or more"));
-            }
-            None
-        };
+                None
+            };
         if let Some(v) = non_negative("load_damping", &file.load_damping, &mut err) {
             r.d.load_damping = v;
         }
@@ -326,7 +329,8 @@ impl Dynamics {
             apply_unit(&mut p, o, &mut err);
             types.insert(*unit, p);
         }
-        let params_of = |unit: UnitType| types.get(&unit).copied().unwrap_or_else(|| UnitParams::typical(unit));
+        let params_of =
+            |unit: UnitType| types.get(&unit).copied().unwrap_or_else(|| UnitParams::typical(unit));
         for g in &mut r.d.gens {
             g.params = params_of(g.unit);
         }
@@ -334,7 +338,10 @@ impl Dynamics {
         for entry in &file.gens {
             let row = entry.row.get_ref();
             let Some(idx) = row.checked_sub(1).filter(|&i| (i as usize) < case.gens.len()) else {
-                err(entry.row.span(), format!("generator row {row} does not exist (the case has {})", case.gens.len()));
+                err(
+                    entry.row.span(),
+                    format!("generator row {row} does not exist (the case has {})", case.gens.len()),
+                );
                 continue;
             };
             if let Some(prev) = seen.insert(*row, entry.row.span()) {
@@ -346,7 +353,17 @@ impl Dynamics {
                 g.unit = unit;
                 g.params = params_of(unit);
             }
-            apply_unit(&mut g.params, &entry.params, &mut err);
+            let o = UnitOverride {
+                h_s: entry.h_s.clone(),
+                droop: entry.droop.clone(),
+                governor: entry.governor,
+                tg_s: entry.tg_s.clone(),
+                tt_s: entry.tt_s.clone(),
+                reheat: entry.reheat,
+                hp_fraction: entry.hp_fraction.clone(),
+                t_r_s: entry.t_r_s.clone(),
+            };
+            apply_unit(&mut g.params, &o, &mut err);
             if let Some(v) = &entry.pmax_mw {
                 if v.get_ref().is_finite() {
                     g.pmax_mw = *v.get_ref();
@@ -480,7 +497,8 @@ impl Dynamics {
             }
         }
         if r.d.gen_under_hz >= r.d.f0_hz || r.d.gen_over_hz <= r.d.f0_hz {
-            let span = file.protection.as_ref().and_then(|p| p.gen_under_hz.as_ref()).map_or(0..0, |v| v.span());
+            let span =
+                file.protection.as_ref().and_then(|p| p.gen_under_hz.as_ref()).map_or(0..0, |v| v.span());
             err(span, format!("generator frequency trips must lie either side of f0_hz = {}", r.d.f0_hz));
         }
 
@@ -562,8 +580,11 @@ impl Resolver {
                 ufls: true,
             })
             .collect();
-        let relays =
-            case.branches.iter().map(|br| BranchRelay { rating_mva: br.rate_a_mva.max(0.0), ..DEFAULT_RELAY }).collect();
+        let relays = case
+            .branches
+            .iter()
+            .map(|br| BranchRelay { rating_mva: br.rate_a_mva.max(0.0), ..DEFAULT_RELAY })
+            .collect();
         let ufls = [49.0, 48.8, 48.6, 48.4]
             .into_iter()
             .map(|f| UflsStage { f_hz: f * scale, fraction: 0.125, delay_s: 0.15 })
@@ -625,7 +646,10 @@ fn apply_unit(p: &mut UnitParams, o: &UnitOverride, err: &mut dyn FnMut(Range<us
     let tr = take("t_r_s", &o.t_r_s, false);
     if hp.is_some() || tr.is_some() {
         let base = p.reheat.unwrap_or(Reheat { hp_fraction: 0.3, t_r_s: 7.0 });
-        p.reheat = Some(Reheat { hp_fraction: hp.unwrap_or(base.hp_fraction).min(1.0), t_r_s: tr.unwrap_or(base.t_r_s) });
+        p.reheat = Some(Reheat {
+            hp_fraction: hp.unwrap_or(base.hp_fraction).min(1.0),
+            t_r_s: tr.unwrap_or(base.t_r_s),
+        });
     }
 }
 
@@ -693,7 +717,7 @@ struct File {
     ufls: Option<Vec<UflsEntry>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UnitOverride {
     h_s: Option<Spanned<f64>>,
@@ -711,8 +735,14 @@ struct UnitOverride {
 struct GenEntry {
     row: Spanned<u32>,
     unit: Option<UnitType>,
-    #[serde(flatten)]
-    params: UnitOverride,
+    h_s: Option<Spanned<f64>>,
+    droop: Option<Spanned<f64>>,
+    governor: Option<bool>,
+    tg_s: Option<Spanned<f64>>,
+    tt_s: Option<Spanned<f64>>,
+    reheat: Option<bool>,
+    hp_fraction: Option<Spanned<f64>>,
+    t_r_s: Option<Spanned<f64>>,
     pmax_mw: Option<Spanned<f64>>,
     pmin_mw: Option<Spanned<f64>>,
     mbase_mva: Option<Spanned<f64>>,

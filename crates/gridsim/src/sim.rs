@@ -99,7 +99,10 @@ pub enum Command {
     /// unit's frequency protection, a load's UFLS relay).
     Protection(Element, bool),
     /// A unit's governor set point, MW.
-    Setpoint { unit: u32, mw: f64 },
+    Setpoint {
+        unit: u32,
+        mw: f64,
+    },
 }
 
 impl FromStr for Command {
@@ -125,7 +128,7 @@ impl FromStr for Command {
             }
             "setpoint" => {
                 let words: Vec<&str> = rest.split_whitespace().collect();
-                let [ "gen", row, mw ] = words.as_slice() else {
+                let ["gen", row, mw] = words.as_slice() else {
                     return Err(format!("expected `setpoint gen N MW`, found `{s}`"));
                 };
                 let unit = row.parse().map_err(|_| format!("`{row}` is not a generator row"))?;
@@ -202,13 +205,26 @@ impl EventKind {
 pub enum Cause {
     Command,
     /// Inverse-time overcurrent: the relay of the branch itself, at `multiple` × pickup.
-    Overcurrent { curve: Curve, tms: f64, multiple: f64 },
+    Overcurrent {
+        curve: Curve,
+        tms: f64,
+        multiple: f64,
+    },
     /// Instantaneous overcurrent at `multiple` × rating.
-    Instantaneous { multiple: f64 },
-    UnderFrequency { f_hz: f64 },
-    OverFrequency { f_hz: f64 },
+    Instantaneous {
+        multiple: f64,
+    },
+    UnderFrequency {
+        f_hz: f64,
+    },
+    OverFrequency {
+        f_hz: f64,
+    },
     /// UFLS stage (1-based) at its threshold.
-    Ufls { stage: u8, f_hz: f64 },
+    Ufls {
+        stage: u8,
+        f_hz: f64,
+    },
     /// A consequence of switching this element.
     Switching(Element),
     /// The island's power flow diverged (after damped and flat retries).
@@ -358,7 +374,8 @@ struct LoadState {
 #[derive(Debug)]
 pub struct Sim {
     base: Case,
-    case: Case,
+    /// The working network: breaker states, dispatch and loads as the last power flow saw them.
+    net: Case,
     dynamics: Dynamics,
     ws: PfWorkspace,
     t: SimTime,
@@ -412,8 +429,10 @@ impl Sim {
         let mut ws = PfWorkspace::new();
         let sol = match pf::solve(&case, &mut ws, &PfOptions::default()) {
             Ok(sol) => sol,
-            Err(_) => pf::solve(&case, &mut ws, &PfOptions { damped: true, max_iter: 50, ..PfOptions::default() })
-                .map_err(SimError::InitialPowerFlow)?,
+            Err(_) => {
+                pf::solve(&case, &mut ws, &PfOptions { damped: true, max_iter: 50, ..PfOptions::default() })
+                    .map_err(SimError::InitialPowerFlow)?
+            }
         };
         let units = (0..case.gens.len())
             .map(|g| {
@@ -425,7 +444,11 @@ impl Sim {
         for (k, l) in dynamics.loads.iter().enumerate() {
             load_of_bus[l.bus.get()] = Some(k);
         }
-        let loads = dynamics.loads.iter().map(|l| LoadState { closed: true, ufls_enabled: l.ufls, ..Default::default() });
+        let loads = dynamics.loads.iter().map(|l| LoadState {
+            closed: true,
+            ufls_enabled: l.ufls,
+            ..Default::default()
+        });
         let area_ids = dynamics.areas();
         let f0 = dynamics.f0_hz;
         let fresh = Supply { nadir_hz: f0, zenith_hz: f0, ..Supply::default() };
@@ -450,7 +473,7 @@ impl Sim {
             last: empty_solution(),
             stats: SimStats::default(),
             base: case.clone(),
-            case,
+            net: case,
             dynamics,
             ws,
             t: SimTime(0),
@@ -485,7 +508,7 @@ impl Sim {
 
     /// The network as the last power flow saw it (breaker states, dispatch, loads).
     pub fn network(&self) -> &Case {
-        &self.case
+        &self.net
     }
 
     /// The last power flow's electrical output of each unit, MW.
@@ -516,7 +539,7 @@ impl Sim {
     /// Frequency of the island holding `bus`, Hz; `None` when the bus is dead.
     pub fn bus_frequency_hz(&self, bus: BusIdx) -> Option<f64> {
         let isl = self.islands.get(*self.bus_island.get(bus.get())? as usize)?;
-        isl.energised.then(|| self.dynamics.f0_hz * (1.0 + isl.df))
+        isl.energised.then_some(self.dynamics.f0_hz * (1.0 + isl.df))
     }
 
     /// Applies a command now. Its consequences (power flow, instantaneous protection, island
@@ -621,7 +644,10 @@ impl Sim {
             let u = &mut self.units[g];
             if close {
                 // Synchronised at zero output; the governor takes it to its set point.
-                *u = Unit { pref: if u.pref > 0.0 { u.pref } else { self.base.gens[g].pg_mw }, ..Unit::default() };
+                *u = Unit {
+                    pref: if u.pref > 0.0 { u.pref } else { self.base.gens[g].pg_mw },
+                    ..Unit::default()
+                };
             } else {
                 u.pv = 0.0;
                 u.pt = 0.0;
@@ -778,8 +804,11 @@ impl Sim {
                 }
                 let since = *u.freq_since.get_or_insert(t);
                 if t.0 - since.0 >= delay.0 {
-                    let cause =
-                        if f <= under { Cause::UnderFrequency { f_hz: f } } else { Cause::OverFrequency { f_hz: f } };
+                    let cause = if f <= under {
+                        Cause::UnderFrequency { f_hz: f }
+                    } else {
+                        Cause::OverFrequency { f_hz: f }
+                    };
                     trips.push((g, cause));
                 }
             }
@@ -871,10 +900,10 @@ impl Sim {
     fn power_flow(&mut self) {
         let f0 = self.dynamics.f0_hz;
         self.next_pf = SimTime(self.t.0 + SimTime::from_secs(self.dynamics.pf_interval_s).0.max(1));
-        for (k, br) in self.case.branches.iter_mut().enumerate() {
+        for (k, br) in self.net.branches.iter_mut().enumerate() {
             br.in_service = self.branch_closed[k];
         }
-        for (g, unit) in self.case.gens.iter_mut().enumerate() {
+        for (g, unit) in self.net.gens.iter_mut().enumerate() {
             unit.in_service = self.gen_closed[g];
             unit.pg_mw = self.units[g].pm;
         }
@@ -884,7 +913,7 @@ impl Sim {
             let l = &self.loads[k];
             let df = self.islands.get(self.bus_island[b] as usize).map_or(0.0, |i| i.df);
             let on = if l.closed { 1.0 - l.shed } else { 0.0 };
-            let bus = &mut self.case.buses[b];
+            let bus = &mut self.net.buses[b];
             bus.pd_mw = self.base.buses[b].pd_mw * on * (1.0 + d * df);
             bus.qd_mvar = self.base.buses[b].qd_mvar * on;
         }
@@ -897,19 +926,24 @@ impl Sim {
                     let Some(island) = last.islands.iter().find(|i| i.buses.contains(&bus)) else {
                         break *last;
                     };
-                    let gens: Vec<usize> = (0..self.case.gens.len())
-                        .filter(|&g| self.gen_closed[g] && island.buses.contains(&self.case.gens[g].bus))
+                    let gens: Vec<usize> = (0..self.net.gens.len())
+                        .filter(|&g| self.gen_closed[g] && island.buses.contains(&self.net.gens[g].bus))
                         .collect();
                     if gens.is_empty() {
                         break *last;
                     }
                     let name = island.buses.iter().map(|b| self.base.bus(*b).id).min().unwrap_or(BusId(0));
-                    let mut ev = Event::new(self.t, EventKind::Collapse, Element::Island(name), Cause::VoltageCollapse);
+                    let mut ev = Event::new(
+                        self.t,
+                        EventKind::Collapse,
+                        Element::Island(name),
+                        Cause::VoltageCollapse,
+                    );
                     ev.buses = Some(island.buses.len() as u32);
                     self.events.push(ev);
                     for g in gens {
                         self.switch(Element::Gen(g as u32 + 1), false, Cause::VoltageCollapse);
-                        self.case.gens[g].in_service = false;
+                        self.net.gens[g].in_service = false;
                     }
                 }
             }
@@ -925,8 +959,11 @@ impl Sim {
             let flow = &sol.branches[k];
             let m = if relay.rating_mva > 0.0 && self.branch_closed[k] {
                 let i_end = |p: f64, q: f64, vm: f64| if vm > 1e-6 { p.hypot(q) / base / vm } else { 0.0 };
-                let i = i_end(flow.pf_mw, flow.qf_mvar, sol.vm_pu[br.from.get()])
-                    .max(i_end(flow.pt_mw, flow.qt_mvar, sol.vm_pu[br.to.get()]));
+                let i = i_end(flow.pf_mw, flow.qf_mvar, sol.vm_pu[br.from.get()]).max(i_end(
+                    flow.pt_mw,
+                    flow.qt_mvar,
+                    sol.vm_pu[br.to.get()],
+                ));
                 i / (relay.pickup * relay.rating_mva / base)
             } else {
                 0.0
@@ -948,7 +985,13 @@ impl Sim {
         let tries = [
             PfOptions { start: Start::Warm, ..PfOptions::default() },
             PfOptions { start: Start::Warm, damped: true, max_iter: 40, ..PfOptions::default() },
-            PfOptions { start: Start::Flat, damped: true, max_iter: 60, q_limits: QLimits::Ignore, ..PfOptions::default() },
+            PfOptions {
+                start: Start::Flat,
+                damped: true,
+                max_iter: 60,
+                q_limits: QLimits::Ignore,
+                ..PfOptions::default()
+            },
         ];
         let mut rounds = 0;
         loop {
@@ -959,11 +1002,13 @@ impl Sim {
                 last: Box::new(empty_solution()),
             });
             for opts in &tries {
-                result = pf::solve(&self.case, &mut self.ws, opts);
+                result = pf::solve(&self.net, &mut self.ws, opts);
                 self.stats.power_flows += 1;
                 match &result {
                     Ok(sol) => self.stats.newton_iterations += sol.iterations as u64,
-                    Err(PfError::NotConverged { iterations, .. }) => self.stats.newton_iterations += *iterations as u64,
+                    Err(PfError::NotConverged { iterations, .. }) => {
+                        self.stats.newton_iterations += *iterations as u64
+                    }
                 }
                 if result.is_ok() {
                     break;
@@ -978,14 +1023,14 @@ impl Sim {
             };
             rounds += 1;
             // Imbalance left on the reference units of each island, shared out.
-            let mut island_of = vec![NEVER; self.case.buses.len()];
+            let mut island_of = vec![NEVER; self.net.buses.len()];
             for (i, isl) in sol.islands.iter().enumerate() {
                 for b in &isl.buses {
                     island_of[b.get()] = i as u32;
                 }
             }
             let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); sol.islands.len()];
-            for (g, unit) in self.case.gens.iter().enumerate() {
+            for (g, unit) in self.net.gens.iter().enumerate() {
                 let i = island_of[unit.bus.get()];
                 if unit.in_service && i != NEVER {
                     members_of[i as usize].push(g);
@@ -996,7 +1041,7 @@ impl Sim {
                 if isl.reference.is_none() {
                     continue;
                 }
-                let e: f64 = members.iter().map(|&g| sol.gens[g].pg_mw - self.case.gens[g].pg_mw).sum();
+                let e: f64 = members.iter().map(|&g| sol.gens[g].pg_mw - self.net.gens[g].pg_mw).sum();
                 worst = worst.max(e.abs());
                 if e.abs() <= SLACK_TOL_MW {
                     continue;
@@ -1005,7 +1050,7 @@ impl Sim {
                 let total: f64 = members.iter().map(|&g| weight(g)).sum();
                 for &g in members {
                     let share = if total > 0.0 { weight(g) / total } else { 1.0 / members.len() as f64 };
-                    self.case.gens[g].pg_mw += share * e;
+                    self.net.gens[g].pg_mw += share * e;
                 }
             }
             if worst <= SLACK_TOL_MW || rounds >= 12 {
@@ -1032,7 +1077,7 @@ impl Sim {
             }
         }
         let mut gens_of: Vec<Vec<usize>> = vec![Vec::new(); sol.islands.len()];
-        for (g, unit) in self.case.gens.iter().enumerate() {
+        for (g, unit) in self.net.gens.iter().enumerate() {
             if unit.in_service
                 && let Some(&i) = self.bus_island.get(unit.bus.get()).filter(|&&i| i != NEVER)
             {
@@ -1060,7 +1105,7 @@ impl Sim {
             // Carry the frequency over from the units' previous islands.
             let (mut wsum, mut dfsum) = (0.0, 0.0);
             for &g in &gens {
-                let b = self.case.gens[g].bus.get();
+                let b = self.net.gens[g].bus.get();
                 if old_energised(b) {
                     let w = weight(g).max(1e-9);
                     wsum += w;
@@ -1069,7 +1114,7 @@ impl Sim {
             }
             let df = if energised && wsum > 0.0 { dfsum / wsum } else { 0.0 };
             let pe: f64 = gens.iter().map(|&g| sol.gens[g].pg_mw).sum();
-            let pl: f64 = isl.buses.iter().map(|b| self.case.buses[b.get()].pd_mw).sum();
+            let pl: f64 = isl.buses.iter().map(|b| self.net.buses[b.get()].pd_mw).sum();
             // Islands of inverters alone get a notional 0.5 s so the equation stays bounded.
             let hs = hs.max(0.5 * s_mva).max(1e-3);
 
@@ -1080,11 +1125,6 @@ impl Sim {
             old_parts.dedup();
             if energised && old_parts.len() > 1 {
                 let mut ev = Event::new(t, EventKind::IslandMerge, Element::Island(name), cause);
-                ev.buses = Some(isl.buses.len() as u32);
-                self.events.push(ev);
-            }
-            if energised && old_parts.is_empty() && !old_islands.is_empty() {
-                let mut ev = Event::new(t, EventKind::Energised, Element::Island(name), cause);
                 ev.buses = Some(isl.buses.len() as u32);
                 self.events.push(ev);
             }
@@ -1132,15 +1172,33 @@ impl Sim {
                 self.events.push(ev);
             }
         }
+        // Re-energisation: a dead island whose buses have a source again.
+        for old in &old_islands {
+            if old.energised {
+                continue;
+            }
+            let back = old.buses.iter().filter(|b| {
+                let i = self.bus_island[b.get()];
+                i != NEVER && self.islands[i as usize].energised
+            });
+            let n = back.count();
+            if n > 0 {
+                let mut ev = Event::new(t, EventKind::Energised, Element::Island(old.name), cause);
+                ev.buses = Some(n as u32);
+                self.events.push(ev);
+            }
+        }
         // Keep UFLS timers of islands that did not change.
         for isl in &mut self.islands {
-            if let Some(old) = old_islands.iter().find(|o| o.buses == isl.buses && o.energised == isl.energised) {
+            if let Some(old) =
+                old_islands.iter().find(|o| o.buses == isl.buses && o.energised == isl.energised)
+            {
                 isl.ufls_since.clone_from(&old.ufls_since);
             }
         }
         // Units in dead islands produce nothing.
         for (g, u) in self.units.iter_mut().enumerate() {
-            let b = self.case.gens[g].bus.get();
+            let b = self.net.gens[g].bus.get();
             let live = self.gen_closed[g]
                 && self.bus_island[b] != NEVER
                 && self.islands[self.bus_island[b] as usize].energised;
@@ -1183,10 +1241,7 @@ impl Sim {
         let lp = &self.dynamics.loads[k];
         let l = &self.loads[k];
         let demand = self.load_demand(k);
-        let live = self
-            .islands
-            .get(self.bus_island[lp.bus.get()] as usize)
-            .is_some_and(|i| i.energised);
+        let live = self.islands.get(self.bus_island[lp.bus.get()] as usize).is_some_and(|i| i.energised);
         let c = lp.customers as u64;
         if !live || !l.closed {
             return (demand, 0.0, c, c);
@@ -1198,11 +1253,8 @@ impl Sim {
     /// The state now.
     pub fn observe(&self) -> Observation {
         let f0 = self.dynamics.f0_hz;
-        let main = self
-            .islands
-            .iter()
-            .filter(|i| i.energised)
-            .fold(None::<&IslandState>, |best, i| match best {
+        let main =
+            self.islands.iter().filter(|i| i.energised).fold(None::<&IslandState>, |best, i| match best {
                 Some(b) if b.hs >= i.hs => Some(b),
                 _ => Some(i),
             });
@@ -1260,7 +1312,13 @@ impl Sim {
 }
 
 /// dΔf/dt of an island in p.u./s: `(ΣPm − Pe) / (2·ΣH·S)` with frequency-dependent load.
-fn island_dfdt(isl: &IslandState, base: &Case, dynamics: &Dynamics, loads: &[LoadState], units: &[Unit]) -> f64 {
+fn island_dfdt(
+    isl: &IslandState,
+    base: &Case,
+    dynamics: &Dynamics,
+    loads: &[LoadState],
+    units: &[Unit],
+) -> f64 {
     let mut pl = 0.0;
     for &k in &isl.loads {
         let l = &loads[k];
@@ -1302,7 +1360,9 @@ mod tests {
 
     #[test]
     fn commands_parse_and_print_back() {
-        for s in ["open branch 12", "close gen 3", "open load 5", "protection off branch 7", "setpoint gen 2 120"] {
+        for s in
+            ["open branch 12", "close gen 3", "open load 5", "protection off branch 7", "setpoint gen 2 120"]
+        {
             let c: Command = s.parse().unwrap();
             assert_eq!(c.to_string(), s);
         }

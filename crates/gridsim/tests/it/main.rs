@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
+mod dynamics;
 mod matpower_cases;
 mod reference_solutions;
 mod solver;

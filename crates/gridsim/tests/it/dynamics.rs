@@ -1,0 +1,380 @@
+//! The simulator against analytic results and independent power flows.
+//!
+//! Expected values come from textbook formulas (swing equation, droop), from fresh power
+//! flows of the reduced network solved here, and from the IEC 60255 curve evaluated here;
+//! never from the simulator's own reports.
+
+use std::path::PathBuf;
+
+use gridsim::dynamics::{Curve, Dynamics};
+use gridsim::pf::{self, PfOptions, PfWorkspace};
+use gridsim::sim::{Cause, Command, Element, Event, EventKind, Sim, SimTime};
+use gridsim::{BusId, Case};
+
+fn repo_case(name: &str) -> (Case, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases");
+    let case = crate::load(&root.join(format!("{name}.m")));
+    let sidecar = std::fs::read_to_string(root.join(format!("{name}.dyn.toml"))).unwrap();
+    (case, sidecar)
+}
+
+fn case118() -> (Case, Dynamics) {
+    let (case, text) = repo_case("case118");
+    let d = Dynamics::from_toml(&case, &text).unwrap();
+    (case, d)
+}
+
+fn secs(s: f64) -> SimTime {
+    SimTime::from_secs(s)
+}
+
+/// Runs to `until` in 10 ms steps, collecting events.
+fn run_to(sim: &mut Sim, until: f64, events: &mut Vec<Event>) {
+    while sim.time() < secs(until) {
+        sim.step(secs(0.01).min(SimTime(secs(until).0 - sim.time().0)));
+        events.extend(sim.take_events());
+    }
+}
+
+const TWO_BUS: &str = "function mpc = two_bus
+mpc.version = '2';
+mpc.baseMVA = 100;
+mpc.bus = [
+  1 3 0    0   0 0 1 1 0 230 1 1.1 0.9;
+  2 2 1000 200 0 0 1 1 0 230 1 1.1 0.9;
+];
+mpc.gen = [
+  1 600 0 9999 -9999 1.0 100 1 1500 0 0 0 0 0 0 0 0 0 0 0 0;
+  2 400 0 9999 -9999 1.0 100 1 600  0 0 0 0 0 0 0 0 0 0 0 0;
+];
+mpc.branch = [
+  1 2 0 0.01 0 0 0 0 0 0 1 -360 360;
+];
+";
+
+const TWO_BUS_DYN: &str = r#"
+format = 1
+f0_hz = 50.0
+load_damping = 1.0
+ufls = []
+
+[[gen]]
+row = 1
+unit = "steam"
+reheat = false
+h_s = 5.0
+droop = 0.05
+tg_s = 0.2
+tt_s = 0.5
+mbase_mva = 1500
+pmax_mw = 1500
+
+[[gen]]
+row = 2
+unit = "gas"
+h_s = 4.0
+mbase_mva = 600
+"#;
+
+/// A lossless two-bus system loses a 400 MW unit. Initial RoCoF must be
+/// `−ΔP·f0/(2·H·S)` and the settled deviation `−ΔP/(D + 1/R)` (per unit on the remaining
+/// unit's base), both within 1 %.
+#[test]
+fn rocof_and_settled_frequency_match_the_swing_equation() {
+    let case = gridsim::matpower::parse(TWO_BUS).unwrap();
+    let d = Dynamics::from_toml(&case, TWO_BUS_DYN).unwrap();
+    let mut sim = Sim::new(case, d).unwrap();
+    assert!((sim.observe().f_hz - 50.0).abs() < 1e-12, "balanced at the start");
+    sim.step(secs(1.0));
+    assert!((sim.observe().f_hz - 50.0).abs() < 1e-9, "nothing moves without a disturbance");
+
+    let (f0, dp, h, s, r, d_load, pl) = (50.0, 400.0, 5.0, 1500.0, 0.05, 1.0, 1000.0);
+    sim.apply(&Command::Open(Element::Gen(2))).unwrap();
+    let rocof = sim.observe().rocof_hz_s;
+    let expected = -dp * f0 / (2.0 * h * s);
+    assert!((rocof - expected).abs() <= 0.01 * expected.abs(), "RoCoF {rocof} Hz/s, expected {expected}");
+
+    // The first 10 ms fall at that rate.
+    let before = sim.observe().f_hz;
+    sim.step(secs(0.01));
+    let slope = (sim.observe().f_hz - before) / 0.01;
+    assert!(
+        (slope - expected).abs() <= 0.01 * expected.abs(),
+        "df/dt over 10 ms {slope}, expected {expected}"
+    );
+
+    sim.step(secs(120.0));
+    // On the remaining unit's base: D = d_load·P_load/S, 1/R = 1/r.
+    let df_pu = -(dp / s) / (d_load * pl / s + 1.0 / r);
+    let settled = sim.observe().f_hz - f0;
+    let expected = df_pu * f0;
+    assert!(
+        (settled - expected).abs() <= 0.01 * expected.abs(),
+        "settled Δf {settled} Hz, expected {expected}"
+    );
+    assert!(sim.observe().rocof_hz_s.abs() < 1e-6);
+}
+
+/// Opening a loaded branch of case118: the simulator's flows are those of a fresh power
+/// flow of the reduced network with the same dispatch.
+#[test]
+fn opening_a_branch_matches_a_fresh_power_flow_of_the_reduced_network() {
+    let (case, d) = case118();
+    let base_mva = case.base_mva;
+    let mut sim = Sim::new(case.clone(), d).unwrap();
+    // The most loaded branch whose loss splits nothing.
+    let flows = sim.power_flow_solution().branches.clone();
+    let mut order: Vec<usize> = (0..flows.len()).collect();
+    order.sort_by(|&a, &b| flows[b].pf_mw.abs().total_cmp(&flows[a].pf_mw.abs()));
+    let mut opened = None;
+    for k in order {
+        let mut probe = case.clone();
+        probe.branches[k].in_service = false;
+        let sol = pf::solve(&probe, &mut PfWorkspace::new(), &PfOptions::default()).unwrap();
+        if sol.islands.len() == 1 {
+            opened = Some(k);
+            break;
+        }
+    }
+    let k = opened.unwrap();
+    assert!(flows[k].pf_mw.abs() > 100.0, "a loaded branch: {} MW", flows[k].pf_mw);
+    sim.apply(&Command::Open(Element::Branch(k as u32 + 1))).unwrap();
+
+    // The reference: the file's case, branch out, units at the simulator's dispatch.
+    let mut reduced = case.clone();
+    reduced.branches[k].in_service = false;
+    for (g, pe) in sim.gen_pe_mw().into_iter().enumerate() {
+        reduced.gens[g].pg_mw = pe;
+    }
+    let fresh = pf::solve(&reduced, &mut PfWorkspace::new(), &PfOptions::default()).unwrap();
+    let ours = sim.power_flow_solution();
+    let mut worst: f64 = 0.0;
+    for (a, b) in ours.branches.iter().zip(&fresh.branches) {
+        for (x, y) in [(a.pf_mw, b.pf_mw), (a.qf_mvar, b.qf_mvar), (a.pt_mw, b.pt_mw), (a.qt_mvar, b.qt_mvar)]
+        {
+            worst = worst.max((x - y).abs() / base_mva);
+        }
+    }
+    assert!(worst < 1e-6, "largest flow difference {worst:e} p.u.");
+    assert_eq!(ours.branches[k].pf_mw, 0.0);
+    // Only the losses changed, so frequency barely moves.
+    assert!((sim.observe().f_hz - 50.0).abs() < 1e-9);
+}
+
+/// Current of each branch over its relay's pickup, from a power flow of `case`.
+fn multiples(case: &Case, d: &Dynamics) -> Vec<f64> {
+    let sol = pf::solve(case, &mut PfWorkspace::new(), &PfOptions::default()).unwrap();
+    case.branches
+        .iter()
+        .zip(&sol.branches)
+        .zip(&d.relays)
+        .map(|((br, f), relay)| {
+            if relay.rating_mva <= 0.0 || !br.in_service {
+                return 0.0;
+            }
+            let i_f = f.pf_mw.hypot(f.qf_mvar) / sol.vm_pu[br.from.get()];
+            let i_t = f.pt_mw.hypot(f.qt_mvar) / sol.vm_pu[br.to.get()];
+            i_f.max(i_t) / (relay.pickup * relay.rating_mva)
+        })
+        .collect()
+}
+
+fn with_dispatch(case: &Case, sim: &Sim, open: &[usize]) -> Case {
+    let mut c = case.clone();
+    for &k in open {
+        c.branches[k].in_service = false;
+    }
+    for (g, pe) in sim.gen_pe_mw().into_iter().enumerate() {
+        c.gens[g].pg_mw = pe;
+    }
+    c
+}
+
+/// N-2 on case118 (branches 36 and 50, both out at t = 1 s): the neighbours overload and
+/// their relays trip one after another, each when `∫dt/t(M)` reaches 1 under the currents
+/// of the moment; then the grid splits and parts black out.
+#[test]
+fn an_n2_outage_cascades_through_inverse_time_relays_in_order() {
+    let (case, d) = case118();
+    let relays = d.relays.clone();
+    let mut sim = Sim::new(case.clone(), d.clone()).unwrap();
+    let mut events = Vec::new();
+    run_to(&mut sim, 1.0, &mut events);
+    sim.apply(&Command::Open(Element::Branch(36))).unwrap();
+    sim.apply(&Command::Open(Element::Branch(50))).unwrap();
+    events.extend(sim.take_events());
+
+    // Reference: currents after the N-2, from a fresh power flow here.
+    let m0 = multiples(&with_dispatch(&case, &sim, &[35, 49]), &d);
+    let t_of = |k: usize, m: f64| relays[k].curve.trip_time_s(relays[k].tms, m);
+    let (first, t_first) =
+        (0..m0.len()).map(|k| (k, t_of(k, m0[k]))).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert!(t_first.is_finite() && t_first > 1.0, "an inverse-time trip, not instantaneous: {t_first} s");
+    assert_eq!(relays[first].curve, Curve::IecStandard);
+
+    // Run until that relay operates.
+    let trips = |events: &[Event]| -> Vec<(u32, f64)> {
+        events
+            .iter()
+            .filter(|e| matches!(e.cause, Cause::Overcurrent { .. }))
+            .map(|e| match e.element {
+                Element::Branch(r) => (r, e.t.secs()),
+                other => panic!("overcurrent on {other}"),
+            })
+            .collect()
+    };
+    while trips(&events).is_empty() && sim.time() < secs(60.0) {
+        sim.step(secs(0.01));
+        events.extend(sim.take_events());
+    }
+    let (row1, t1) = trips(&events)[0];
+    assert_eq!(row1 as usize, first + 1, "the most overloaded relay operates first");
+    let expected = 1.0 + t_first;
+    assert!((t1 - expected).abs() <= 0.01 * t_first, "first trip at {t1} s, expected {expected} s");
+
+    // The second: integrated under the N-2 currents until t1, then under the N-3 currents.
+    let m1 = multiples(&with_dispatch(&case, &sim, &[35, 49, first]), &d);
+    let (second, t_second) = (0..m1.len())
+        .filter(|&k| k != first)
+        .map(|k| {
+            let done = if m0[k] > 1.0 { (t1 - 1.0) / t_of(k, m0[k]) } else { 0.0 };
+            (k, t1 + (1.0 - done).max(0.0) * t_of(k, m1[k]))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    run_to(&mut sim, 60.0, &mut events);
+    let all = trips(&events);
+    assert!(all.len() >= 3, "a cascade, not one trip: {all:?}");
+    let (row2, t2) = all[1];
+    assert_eq!(row2 as usize, second + 1, "second relay");
+    assert!((t2 - t_second).abs() <= 0.02 * (t_second - 1.0), "second trip at {t2} s, expected {t_second} s");
+
+    // In order, each after a delay.
+    assert!(all.windows(2).all(|w| w[0].1 < w[1].1), "trips in time order: {all:?}");
+    assert!(events.iter().any(|e| e.kind == EventKind::IslandSplit));
+}
+
+/// Losing the largest unit (bus 89, 607 MW, 14 % of generation): UFLS arrests the fall
+/// before units trip at 47.5 Hz. Without UFLS the same loss takes the grid below 47.5 Hz.
+#[test]
+fn ufls_arrests_the_loss_of_the_largest_unit() {
+    let (case, d) = case118();
+    let lost = case.gens.iter().position(|g| case.bus(g.bus).id == BusId(89)).unwrap();
+    let generation: f64 = case.gens.iter().map(|g| g.pg_mw).sum();
+    assert!((0.13..0.16).contains(&(case.gens[lost].pg_mw / generation)));
+
+    let run = |d: Dynamics| {
+        let mut sim = Sim::new(case.clone(), d).unwrap();
+        let mut events = Vec::new();
+        run_to(&mut sim, 1.0, &mut events);
+        sim.apply(&Command::Open(Element::Gen(lost as u32 + 1))).unwrap();
+        run_to(&mut sim, 40.0, &mut events);
+        (sim.observe(), events)
+    };
+
+    let (obs, events) = run(d.clone());
+    let under = d.gen_under_hz;
+    assert_eq!(under, 47.5);
+    assert!(obs.total.nadir_hz > under, "nadir {} Hz", obs.total.nadir_hz);
+    assert!(obs.total.nadir_hz < d.ufls[0].f_hz, "the first stage was reached");
+    let shed: Vec<&Event> = events.iter().filter(|e| e.kind == EventKind::Shed).collect();
+    assert!(!shed.is_empty());
+    assert!(shed.iter().all(|e| matches!(e.cause, Cause::Ufls { stage: 1, .. })), "stage 1 was enough");
+    assert!(!events.iter().any(|e| matches!(e.cause, Cause::UnderFrequency { .. })), "no unit tripped");
+    assert!(obs.f_hz > 49.8, "recovered to {} Hz", obs.f_hz);
+    // 12.5 % of every participating load, to the customer.
+    let shed_mw: f64 = shed.iter().map(|e| e.mw.unwrap()).sum();
+    assert!((shed_mw - 0.125 * obs.total.demand_mw).abs() < 1e-6, "{shed_mw} MW shed");
+    assert!((obs.total.unserved_mw - shed_mw).abs() < 1e-6);
+
+    let mut no_ufls = d;
+    no_ufls.ufls.clear();
+    let (obs, events) = run(no_ufls);
+    assert!(obs.total.nadir_hz <= under, "without UFLS: nadir {} Hz", obs.total.nadir_hz);
+    assert!(events.iter().any(|e| matches!(e.cause, Cause::UnderFrequency { .. })));
+}
+
+/// Bus 117 hangs off bus 12 alone. Cut off, it blacks out and accrues energy not served at
+/// its demand; its customers are counted off supply; reconnected, it is served again.
+#[test]
+fn an_island_without_generation_blacks_out_and_accrues_energy_not_served() {
+    let (case, d) = case118();
+    let bus = case.bus_idx(BusId(117)).unwrap();
+    let radial: Vec<usize> = (0..case.branches.len())
+        .filter(|&k| case.branches[k].from == bus || case.branches[k].to == bus)
+        .collect();
+    assert_eq!(radial.len(), 1);
+    let demand = case.bus(bus).pd_mw;
+    let customers = d.loads.iter().find(|l| l.bus == bus).unwrap().customers as u64;
+    let row = radial[0] as u32 + 1;
+
+    let mut sim = Sim::new(case, d).unwrap();
+    sim.step(secs(1.0));
+    sim.apply(&Command::Open(Element::Branch(row))).unwrap();
+    let events = sim.take_events();
+    let blackout = events.iter().find(|e| e.kind == EventKind::Blackout).expect("a blackout event");
+    assert_eq!(blackout.element, Element::Island(BusId(117)));
+    assert_eq!(blackout.cause, Cause::Switching(Element::Branch(row)));
+    assert_eq!(blackout.mw, Some(demand));
+    assert_eq!(blackout.customers, Some(customers as u32));
+    let obs = sim.observe();
+    assert_eq!(obs.total.customers_off, customers);
+    assert!((obs.total.unserved_mw - demand).abs() < 1e-9);
+
+    sim.step(secs(90.0));
+    let ens = sim.observe().total.ens_mwh;
+    assert!((ens - demand * 90.0 / 3600.0).abs() < 1e-9, "{ens} MWh");
+    assert!(sim.bus_frequency_hz(bus).is_none());
+
+    sim.apply(&Command::Close(Element::Branch(row))).unwrap();
+    assert!(sim.take_events().iter().any(|e| e.kind == EventKind::Energised));
+    sim.step(secs(30.0));
+    let obs = sim.observe();
+    assert_eq!(obs.total.customers_off, 0);
+    assert!((obs.total.ens_mwh - ens).abs() < 1e-9, "no more energy lost once restored");
+    // Area 1 carries it all.
+    let (_, area1) = obs.areas.iter().find(|(a, _)| *a == 1).unwrap();
+    assert!((area1.ens_mwh - ens).abs() < 1e-12);
+}
+
+/// The same inputs give the same events and observations, to the bit.
+#[test]
+fn runs_are_deterministic() {
+    let (case, d) = case118();
+    let run = || {
+        let mut sim = Sim::new(case.clone(), d.clone()).unwrap();
+        let mut log = String::new();
+        for step in 0..300 {
+            if step == 10 {
+                sim.apply(&Command::Open(Element::Branch(36))).unwrap();
+                sim.apply(&Command::Open(Element::Branch(50))).unwrap();
+            }
+            sim.step(secs(0.1));
+            log += &format!("{:?}\n{:?}\n", sim.take_events(), sim.observe());
+        }
+        log
+    };
+    let a = run();
+    assert!(a.contains("Overcurrent"));
+    assert_eq!(a, run());
+}
+
+#[test]
+fn sidecar_errors_carry_line_and_column() {
+    let case = gridsim::matpower::parse(TWO_BUS).unwrap();
+    let text = "f0_hz = 50\n[[gen]]\nrow = 7\nh_s = -1\n\n[[load]]\nbus = 1\n";
+    let err = Dynamics::from_toml(&case, text).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("3:7: generator row 7 does not exist (the case has 2)"), "{shown}");
+    assert!(shown.contains("7:7: bus 1 has no demand"), "{shown}");
+    // Both reported at once; h_s of a missing row is not checked.
+    assert_eq!(err.0.len(), 2, "{shown}");
+
+    let err = Dynamics::from_toml(&case, "f0_hz = 50\nspeed = 3\n").unwrap_err();
+    assert_eq!((err.0[0].line, err.0[0].col), (2, 1), "{err}");
+    assert!(err.0[0].message.contains("unknown field `speed`"), "{err}");
+
+    let err = Dynamics::from_toml(&case, "[[gen]]\nrow = 1\nunit = \"diesel\"\n").unwrap_err();
+    assert_eq!(err.0[0].line, 3, "{err}");
+    assert!(err.0[0].message.contains("diesel"), "{err}");
+}
