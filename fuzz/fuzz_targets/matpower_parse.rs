@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut ws = PfWorkspace::new();
     for (start, q_limits) in [(Start::Flat, QLimits::Ignore), (Start::Warm, QLimits::Enforce)] {
-        let opts = PfOptions { tol_pu: 1e-8, max_iter: 8, start, q_limits };
+        let opts = PfOptions { tol_pu: 1e-8, max_iter: 8, start, q_limits, damped: start == Start::Warm };
         match pf::solve(&case, &mut ws, &opts) {
             Ok(sol) => assert_finite(&sol),
             Err(PfError::NotConverged { last, .. }) => assert_finite(&last),

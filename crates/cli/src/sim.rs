@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use gridsim::dynamics::Dynamics;
-use gridsim::sim::{Cause, Command, Event, Observation, Sim, SimTime};
+use gridsim::sim::{Cause, Command, Element, Event, Observation, Sim, SimTime};
 use serde::Serialize;
 
 use crate::{BadInput, load_case};
@@ -53,9 +53,31 @@ pub struct BenchSimArgs {
     /// Power flow interval (overrides the sidecar).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pf_every: SimTime,
-    /// Timed commands, as for `icsrange sim`, applied in every run.
+    /// Timed commands, as for `icsrange sim`. Default: the largest unit trips at 5 s, and
+    /// every 10 s from 10 s on the most loaded branch still in service opens.
     #[arg(long = "at", value_parser = parse_timed)]
     at: Vec<(SimTime, Command)>,
+}
+
+/// The benchmark's default disturbances (see `BenchSimArgs::at`).
+fn default_disturbances(sim: &Sim, duration: SimTime) -> Vec<(SimTime, Command)> {
+    let case = sim.case();
+    let mut out = Vec::new();
+    if let Some(g) = (0..case.gens.len()).max_by(|&a, &b| case.gens[a].pg_mw.total_cmp(&case.gens[b].pg_mw)) {
+        out.push((SimTime::from_secs(5.0), Command::Open(Element::Gen(g as u32 + 1))));
+    }
+    let flows = &sim.power_flow_solution().branches;
+    let mut order: Vec<usize> = (0..flows.len()).collect();
+    order.sort_by(|&a, &b| flows[b].pf_mw.abs().total_cmp(&flows[a].pf_mw.abs()).then(a.cmp(&b)));
+    let mut t = 10.0;
+    for k in order {
+        if SimTime::from_secs(t) >= duration {
+            break;
+        }
+        out.push((SimTime::from_secs(t), Command::Open(Element::Branch(k as u32 + 1))));
+        t += 10.0;
+    }
+    out
 }
 
 /// `60s`, `100ms`, `1.5s`, `2min`, `1h`; a bare number is seconds.
@@ -326,7 +348,7 @@ impl From<&Event> for EventLine {
 
 pub fn bench(args: &BenchSimArgs) -> anyhow::Result<ExitCode> {
     out!(
-        "{:<20} {:>6} {:>8} {:>8} {:>10} {:>12} {:>10} {:>8} {:>10}",
+        "{:<20} {:>6} {:>8} {:>8} {:>10} {:>12} {:>8} {:>8} {:>8} {:>8}",
         "case",
         "buses",
         "sim_s",
@@ -335,7 +357,8 @@ pub fn bench(args: &BenchSimArgs) -> anyhow::Result<ExitCode> {
         "core_at_1x",
         "pf_runs",
         "nr_iter",
-        "substeps"
+        "topo",
+        "events"
     );
     for path in &args.cases {
         let name =
@@ -345,17 +368,19 @@ pub fn bench(args: &BenchSimArgs) -> anyhow::Result<ExitCode> {
         let mut dynamics = load_dynamics(path, None, &case)?;
         dynamics.pf_interval_s = args.pf_every.secs();
         let mut sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        let at = if args.at.is_empty() { default_disturbances(&sim, args.duration) } else { args.at.clone() };
+        let mut events = 0;
         let started = Instant::now();
-        drive(&mut sim, args.duration, args.step, &args.at, |sim| {
+        drive(&mut sim, args.duration, args.step, &at, |sim| {
             std::hint::black_box(sim.observe());
-            std::hint::black_box(sim.take_events());
+            events += sim.take_events().len();
             Ok(())
         })?;
         let wall = started.elapsed().as_secs_f64();
         let stats = sim.stats();
         let simulated = sim.time().secs();
         out!(
-            "{:<20} {:>6} {:>8.1} {:>8.3} {:>10.1} {:>11.2}% {:>10} {:>8} {:>10}",
+            "{:<20} {:>6} {:>8.1} {:>8.3} {:>10.1} {:>11.2}% {:>8} {:>8} {:>8} {:>8}",
             name,
             sim.case().buses.len(),
             simulated,
@@ -364,7 +389,8 @@ pub fn bench(args: &BenchSimArgs) -> anyhow::Result<ExitCode> {
             100.0 * wall / simulated,
             stats.power_flows,
             stats.newton_iterations,
-            stats.substeps
+            stats.topology_analyses,
+            events
         );
     }
     Ok(ExitCode::SUCCESS)

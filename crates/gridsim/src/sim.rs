@@ -683,7 +683,7 @@ impl Sim {
     /// Advances by `dt`, in substeps of at most `substep_s`, cut short at protection
     /// operating instants.
     pub fn step(&mut self, dt: SimTime) {
-        let end = SimTime(self.t.0 + dt.0);
+        let end = SimTime(self.t.0.saturating_add(dt.0));
         let h_max = SimTime::from_secs(self.dynamics.substep_s).0.max(1);
         while self.t < end {
             let mut h = h_max.min(end.0 - self.t.0);
@@ -759,7 +759,8 @@ impl Sim {
                     None => u.pt,
                 };
             }
-            isl.df += h * dfdt;
+            // Units trip long before ±100 %; the bound only keeps absurd data finite.
+            isl.df = (isl.df + h * dfdt).clamp(-1.0, 1.0);
         }
     }
 

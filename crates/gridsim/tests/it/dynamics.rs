@@ -378,3 +378,54 @@ fn sidecar_errors_carry_line_and_column() {
     assert_eq!(err.0[0].line, 3, "{err}");
     assert!(err.0[0].message.contains("diesel"), "{err}");
 }
+
+/// The Ukraine 2015 grid: three companies of at least eight substations each (110/35/10 kV),
+/// about 225,000 customers, fed from a 330 kV ring; opening a company's two supply
+/// transformers puts exactly its customers off supply, while the interconnection holds the
+/// frequency.
+#[test]
+fn the_ukraine_grid_has_the_shape_of_the_incident() {
+    let (case, text) = repo_case("ukraine2015");
+    let d = Dynamics::from_toml(&case, &text).unwrap();
+    let total: u64 = d.loads.iter().map(|l| l.customers as u64).sum();
+    assert!((220_000..=230_000).contains(&total), "{total} customers");
+    for area in 1..=3 {
+        let loads: Vec<_> = d.loads.iter().filter(|l| d.bus_area[l.bus.get()] == area).collect();
+        let mut subs: Vec<&str> = loads.iter().map(|l| l.substation.as_str()).collect();
+        subs.sort_unstable();
+        subs.dedup();
+        assert!(subs.len() >= 8, "area {area}: {} substations", subs.len());
+        let kv: Vec<f64> = case.buses.iter().filter(|b| b.area == area).map(|b| b.base_kv).collect();
+        for level in [110.0, 35.0, 10.0] {
+            assert!(kv.contains(&level), "area {area} has {level} kV");
+        }
+    }
+    assert!(case.buses.iter().any(|b| b.base_kv == 330.0));
+
+    let mut sim = Sim::new(case.clone(), d.clone()).unwrap();
+    // The supply of area 1: branches from 330 kV into it.
+    let feeds: Vec<u32> = case
+        .branches
+        .iter()
+        .enumerate()
+        .filter(|(_, br)| {
+            let (f, t) = (case.bus(br.from), case.bus(br.to));
+            (f.base_kv == 330.0) != (t.base_kv == 330.0) && (f.area == 1 || t.area == 1)
+        })
+        .map(|(k, _)| k as u32 + 1)
+        .collect();
+    assert_eq!(feeds.len(), 2);
+    for row in &feeds {
+        sim.apply(&Command::Open(Element::Branch(*row))).unwrap();
+    }
+    sim.step(secs(60.0));
+    let obs = sim.observe();
+    let area1: u64 =
+        d.loads.iter().filter(|l| d.bus_area[l.bus.get()] == 1).map(|l| l.customers as u64).sum();
+    assert_eq!(obs.total.customers_off, area1);
+    let (_, a1) = obs.areas.iter().find(|(a, _)| *a == 1).unwrap();
+    assert_eq!(a1.customers_off, area1);
+    assert!((a1.ens_mwh - a1.demand_mw * 60.0 / 3600.0).abs() < 1e-9);
+    assert!((obs.f_hz - 50.0).abs() < 0.1, "the interconnection holds: {} Hz", obs.f_hz);
+    assert!(sim.take_events().iter().all(|e| !matches!(e.cause, Cause::Overcurrent { .. })));
+}
