@@ -296,6 +296,8 @@ struct EventLine {
     customers: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     buses: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<u32>,
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -320,6 +322,7 @@ impl From<&Event> for EventLine {
             mw: ev.mw.map(|v| round(v, 3)),
             customers: ev.customers,
             buses: ev.buses,
+            parts: ev.parts,
         };
         match ev.cause {
             Cause::Overcurrent { curve, tms, multiple } => {

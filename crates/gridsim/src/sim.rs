@@ -259,11 +259,13 @@ pub struct Event {
     pub customers: Option<u32>,
     /// Buses in the island (island events).
     pub buses: Option<u32>,
+    /// Islands it split into (split events).
+    pub parts: Option<u32>,
 }
 
 impl Event {
     fn new(t: SimTime, kind: EventKind, element: Element, cause: Cause) -> Event {
-        Event { t, kind, element, cause, mw: None, customers: None, buses: None }
+        Event { t, kind, element, cause, mw: None, customers: None, buses: None, parts: None }
     }
 }
 
@@ -586,6 +588,7 @@ impl Sim {
                 let mut ev = Event::new(t, EventKind::Setpoint, el, Cause::Command);
                 ev.mw = Some(mw);
                 self.events.push(ev);
+                self.dirty = true;
             }
         }
         self.settle();
@@ -1169,7 +1172,8 @@ impl Sim {
             let _ = o;
             if parts.len() > 1 {
                 let mut ev = Event::new(t, EventKind::IslandSplit, Element::Island(old.name), cause);
-                ev.buses = Some(parts.len() as u32);
+                ev.buses = Some(old.buses.len() as u32);
+                ev.parts = Some(parts.len() as u32);
                 self.events.push(ev);
             }
         }
