@@ -293,7 +293,7 @@ struct EventLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     mw: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    customers: Option<u32>,
+    customers: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     buses: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,12 +11,13 @@
 //! f0_hz = 50.0            # nominal frequency
 //! load_damping = 1.0      # %ΔP of load per %Δf
 //! pf_interval_s = 1.0     # power flow at least this often
-//! substep_s = 0.01        # dynamics and protection resolution
+//! substep_s = 0.01        # dynamics and protection resolution (at least 1e-4)
 //! default_unit = "steam"
 //! customers_per_mw = 500  # estimate for loads the file does not list
 //!
 //! [units.hydro]           # override a unit type's defaults
-//! h_s = 3.5
+//! h_s = 3.5               # also: droop, governor = false, tg_s, tt_s,
+//!                         # reheat = false, hp_fraction (at most 1), t_r_s
 //!
 //! [[gen]]                 # row = generator row in the .m file, 1-based
 //! row = 3
@@ -385,6 +386,14 @@ impl Dynamics {
                     err(v.span(), "pmin_mw must be a finite number".into());
                 }
             }
+            if g.pmin_mw > g.pmax_mw {
+                let span =
+                    entry.pmin_mw.as_ref().or(entry.pmax_mw.as_ref()).map_or(entry.row.span(), |v| v.span());
+                err(
+                    span,
+                    format!("generator row {row}: pmin_mw {} is above pmax_mw {}", g.pmin_mw, g.pmax_mw),
+                );
+            }
             if let Some(v) = entry.freq_protection {
                 g.freq_protection = v;
             }
@@ -518,6 +527,9 @@ impl Dynamics {
                     err(s.delay_s.as_ref().map_or(0..0, |v| v.span()), "delay_s must be zero or more".into());
                 }
                 r.d.ufls.push(UflsStage { f_hz: f, fraction, delay_s: delay });
+            }
+            if stages.len() > 16 {
+                err(stages[16].f_hz.span(), "at most 16 UFLS stages".into());
             }
             r.d.ufls.sort_by(|a, b| b.f_hz.total_cmp(&a.f_hz));
             let total: f64 = r.d.ufls.iter().map(|s| s.fraction).sum();

@@ -9,10 +9,12 @@
 //!
 //! with `Pe = Σ P_load·(1 + D·Δf) + losses`. Each unit has a governor with droop R and lag Tg,
 //! a turbine lag Tt and optionally a reheater; the governor output is clamped to the unit's
-//! range, so a unit at its ceiling gives no more. Between power flows the electrical power of
-//! the units differs from their mechanical power by the island's imbalance, shared in
-//! proportion to inertia (the synchronising power of the first seconds); the power flow uses
-//! the same sharing as a distributed slack.
+//! range, so a unit at its ceiling gives no more. The power flow is solved with the units at
+//! their mechanical power plus a share of the island's imbalance in proportion to inertia
+//! (H·S: the synchronising power of the first seconds), a distributed slack; the governors
+//! then move the mechanical power by droop, so in steady state the imbalance is shared by
+//! droop within each unit's headroom. Electrical outputs (`gen_pe_mw`) are those of the last
+//! power flow.
 //!
 //! Protection runs at `substep_s` resolution: branch overcurrent relays integrate `dt/t(M)`
 //! (trip at 1, reset below pickup) and a step is cut short at the exact instant a relay
@@ -154,12 +156,14 @@ impl fmt::Display for Command {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CommandError {
     #[error("{0} does not exist in this grid")]
     NoSuchElement(Element),
     #[error("{0} cannot be commanded")]
     NotCommandable(Element),
+    #[error("set point {0} MW is not a finite number")]
+    BadSetpoint(f64),
 }
 
 /// What changed.
@@ -256,7 +260,7 @@ pub struct Event {
     /// Demand affected (loads shed or blacked out), MW.
     pub mw: Option<f64>,
     /// Customers affected.
-    pub customers: Option<u32>,
+    pub customers: Option<u64>,
     /// Buses in the island (island events).
     pub buses: Option<u32>,
     /// Islands it split into (split events).
@@ -298,6 +302,9 @@ pub struct IslandView {
     pub served_mw: f64,
     pub unserved_mw: f64,
     pub customers_off: u64,
+    /// Lowest and highest frequency since the island took its present shape, Hz.
+    pub nadir_hz: f64,
+    pub zenith_hz: f64,
 }
 
 /// The state of the grid at the current time.
@@ -362,6 +369,9 @@ struct IslandState {
     /// Power flow's Σ electrical power − Σ load: losses and shunts.
     other_mw: f64,
     ufls_since: Vec<Option<SimTime>>,
+    /// Extremes of Δf since the island took this shape.
+    df_min: f64,
+    df_max: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -576,6 +586,7 @@ impl Sim {
                     self.events.push(Event::new(t, kind, el, Cause::Command));
                     if let (false, Element::Branch(r)) = (on, el) {
                         self.relay_acc[row(r)] = 0.0;
+                        self.picked.retain(|&k| k != row(r));
                     }
                     // A relay put back in service acts on the current it sees now.
                     self.dirty |= on;
@@ -583,6 +594,9 @@ impl Sim {
             }
             Command::Setpoint { unit, mw } => {
                 let el = Element::Gen(unit);
+                if !mw.is_finite() {
+                    return Err(CommandError::BadSetpoint(mw));
+                }
                 let unit = self.units.get_mut(row(unit)).ok_or(CommandError::NoSuchElement(el))?;
                 unit.pref = mw;
                 let mut ev = Event::new(t, EventKind::Setpoint, el, Cause::Command);
@@ -599,7 +613,12 @@ impl Sim {
     pub fn validate(&self, cmd: &Command) -> Result<(), CommandError> {
         match *cmd {
             Command::Open(el) | Command::Close(el) | Command::Protection(el, _) => self.check(el),
-            Command::Setpoint { unit, .. } => self.check(Element::Gen(unit)),
+            Command::Setpoint { unit, mw } => {
+                if !mw.is_finite() {
+                    return Err(CommandError::BadSetpoint(mw));
+                }
+                self.check(Element::Gen(unit))
+            }
         }
     }
 
@@ -667,7 +686,7 @@ impl Sim {
             && let Some(k) = self.load_index(b)
         {
             ev.mw = Some(self.load_demand(k));
-            ev.customers = Some(self.dynamics.loads[k].customers);
+            ev.customers = Some(self.dynamics.loads[k].customers as u64);
         }
         self.events.push(ev);
         self.mark(el);
@@ -692,6 +711,9 @@ impl Sim {
             let mut h = h_max.min(end.0 - self.t.0);
             // The earliest relay operation inside this substep ends it.
             for &k in &self.picked {
+                if !self.relay_enabled[k] {
+                    continue;
+                }
                 let relay = &self.dynamics.relays[k];
                 let tt = relay.curve.trip_time_s(relay.tms, self.relay_m[k]);
                 let left_us = ((1.0 - self.relay_acc[k]).max(0.0) * tt * 1e6).ceil();
@@ -715,6 +737,9 @@ impl Sim {
         // Relays.
         let mut trips = Vec::new();
         for &k in &self.picked {
+            if !self.relay_enabled[k] || !self.branch_closed[k] {
+                continue;
+            }
             let relay = &self.dynamics.relays[k];
             let tt = relay.curve.trip_time_s(relay.tms, self.relay_m[k]);
             self.relay_acc[k] += h / tt;
@@ -726,7 +751,8 @@ impl Sim {
         for (k, curve, tms, multiple) in trips {
             self.switch(Element::Branch(k as u32 + 1), false, Cause::Overcurrent { curve, tms, multiple });
         }
-
+        // Islands as the trips left them, before frequency protection looks at them.
+        self.settle();
         self.frequency_protection();
         if self.t >= self.next_pf {
             self.dirty = true;
@@ -751,7 +777,7 @@ impl Sim {
                 }
                 let lo = gd.pmin_mw.min(u.pref);
                 let hi = gd.pmax_mw.max(u.pref);
-                let target = target.clamp(lo, hi);
+                let target = target.max(lo).min(hi);
                 u.pv = lag(u.pv, target, p.tg_s, h);
                 u.pt = lag(u.pt, u.pv, p.tt_s, h);
                 u.pm = match p.reheat {
@@ -769,10 +795,12 @@ impl Sim {
 
     fn track_frequency(&mut self) {
         let f0 = self.dynamics.f0_hz;
-        for isl in &self.islands {
+        for isl in &mut self.islands {
             if !isl.energised {
                 continue;
             }
+            isl.df_min = isl.df_min.min(isl.df);
+            isl.df_max = isl.df_max.max(isl.df);
             let f = f0 * (1.0 + isl.df);
             self.totals.nadir_hz = self.totals.nadir_hz.min(f);
             self.totals.zenith_hz = self.totals.zenith_hz.max(f);
@@ -843,7 +871,7 @@ impl Sim {
                 let after = (before + stage.fraction).min(1.0);
                 let lp = &self.dynamics.loads[k];
                 let demand = self.load_demand(k);
-                let off = |x: f64| (x * lp.customers as f64).round() as u32;
+                let off = |x: f64| (x * lp.customers as f64).round() as u64;
                 let mut ev = Event::new(
                     t,
                     EventKind::Shed,
@@ -876,6 +904,8 @@ impl Sim {
             }
             self.dirty = false;
             self.power_flow();
+            // What the next round finds was caused by what this one switches.
+            self.trigger = None;
             self.instantaneous();
         }
         self.trigger = None;
@@ -902,8 +932,8 @@ impl Sim {
     /// Loads the network with the present state, solves it with a distributed slack and
     /// rebuilds islands, relay currents and everything derived.
     fn power_flow(&mut self) {
-        let f0 = self.dynamics.f0_hz;
-        self.next_pf = SimTime(self.t.0 + SimTime::from_secs(self.dynamics.pf_interval_s).0.max(1));
+        self.next_pf =
+            SimTime(self.t.0.saturating_add(SimTime::from_secs(self.dynamics.pf_interval_s).0.max(1)));
         for (k, br) in self.net.branches.iter_mut().enumerate() {
             br.in_service = self.branch_closed[k];
         }
@@ -927,7 +957,9 @@ impl Sim {
             match self.solve_distributed() {
                 Ok(sol) => break sol,
                 Err((bus, last)) => {
-                    let Some(island) = last.islands.iter().find(|i| i.buses.contains(&bus)) else {
+                    let Some(island) =
+                        bus.and_then(|bus| last.islands.iter().find(|i| i.buses.contains(&bus)))
+                    else {
                         break *last;
                     };
                     let gens: Vec<usize> = (0..self.net.gens.len())
@@ -953,7 +985,7 @@ impl Sim {
             }
         };
         self.losses_mw = sol.losses_mw;
-        self.rebuild_islands(&sol, f0);
+        self.rebuild_islands(&sol);
 
         // Relay currents: |S|/|V| at each end, against the pickup current.
         self.picked.clear();
@@ -985,7 +1017,7 @@ impl Sim {
     /// Power flow with the imbalance of each island shared by its units in proportion to
     /// inertia (units without inertia: equally). On divergence, retries damped, then damped
     /// from a flat start; returns the worst bus and the last iterate when all fail.
-    fn solve_distributed(&mut self) -> Result<PfSolution, (BusIdx, Box<PfSolution>)> {
+    fn solve_distributed(&mut self) -> Result<PfSolution, (Option<BusIdx>, Box<PfSolution>)> {
         let tries = [
             PfOptions { start: Start::Warm, ..PfOptions::default() },
             PfOptions { start: Start::Warm, damped: true, max_iter: 40, ..PfOptions::default() },
@@ -1021,8 +1053,7 @@ impl Sim {
             let sol = match result {
                 Ok(sol) => sol,
                 Err(PfError::NotConverged { bus, last, .. }) => {
-                    let idx = self.base.bus_idx(bus).unwrap_or(BusIdx(0));
-                    return Err((idx, last));
+                    return Err((self.base.bus_idx(bus), last));
                 }
             };
             rounds += 1;
@@ -1065,8 +1096,7 @@ impl Sim {
 
     /// New islands from a solution: frequencies carried over (inertia-weighted), events for
     /// splits, merges, blackouts and re-energisation.
-    fn rebuild_islands(&mut self, sol: &PfSolution, f0: f64) {
-        let _ = f0;
+    fn rebuild_islands(&mut self, sol: &PfSolution) {
         let n = self.base.buses.len();
         let old_islands = std::mem::take(&mut self.islands);
         let old_of = std::mem::replace(&mut self.bus_island, vec![NEVER; n]);
@@ -1119,8 +1149,9 @@ impl Sim {
             let df = if energised && wsum > 0.0 { dfsum / wsum } else { 0.0 };
             let pe: f64 = gens.iter().map(|&g| sol.gens[g].pg_mw).sum();
             let pl: f64 = isl.buses.iter().map(|b| self.net.buses[b.get()].pd_mw).sum();
-            // Islands of inverters alone get a notional 0.5 s so the equation stays bounded.
-            let hs = hs.max(0.5 * s_mva).max(1e-3);
+            // Islands without inertia (inverters alone) get a notional 0.5 s on their rating so
+            // the equation stays bounded.
+            let hs = if hs > 0.0 { hs } else { (0.5 * s_mva).max(1e-3) };
 
             // Events against the previous partition.
             let mut old_parts: Vec<u32> =
@@ -1137,7 +1168,16 @@ impl Sim {
                 ev.buses = Some(isl.buses.len() as u32);
                 let closed: Vec<usize> = loads.iter().copied().filter(|&k| self.loads[k].closed).collect();
                 ev.mw = Some(closed.iter().map(|&k| self.load_demand(k) * (1.0 - self.loads[k].shed)).sum());
-                ev.customers = Some(closed.iter().map(|&k| self.dynamics.loads[k].customers).sum());
+                // What UFLS already shed was reported then.
+                ev.customers = Some(
+                    closed
+                        .iter()
+                        .map(|&k| {
+                            let c = self.dynamics.loads[k].customers as u64;
+                            c - ((self.loads[k].shed * c as f64).round() as u64).min(c)
+                        })
+                        .sum(),
+                );
                 self.events.push(ev);
             }
             for &g in &gens {
@@ -1154,10 +1194,12 @@ impl Sim {
                 hs,
                 other_mw: pe - pl,
                 ufls_since: vec![None; stages],
+                df_min: df,
+                df_max: df,
             });
         }
         // Splits: an energised island whose buses now lie in several energised islands.
-        for (o, old) in old_islands.iter().enumerate() {
+        for old in &old_islands {
             if !old.energised {
                 continue;
             }
@@ -1169,7 +1211,6 @@ impl Sim {
                 .collect();
             parts.sort_unstable();
             parts.dedup();
-            let _ = o;
             if parts.len() > 1 {
                 let mut ev = Event::new(t, EventKind::IslandSplit, Element::Island(old.name), cause);
                 ev.buses = Some(old.buses.len() as u32);
@@ -1193,12 +1234,25 @@ impl Sim {
                 self.events.push(ev);
             }
         }
-        // Keep UFLS timers of islands that did not change.
+        // UFLS timers and frequency extremes carry over from the energised island that held
+        // most of the buses (so a radial trip does not restart a falling island's timers).
+        let mut votes: Vec<u32> = vec![0; old_islands.len()];
         for isl in &mut self.islands {
-            if let Some(old) =
-                old_islands.iter().find(|o| o.buses == isl.buses && o.energised == isl.energised)
-            {
+            if !isl.energised {
+                continue;
+            }
+            votes.iter_mut().for_each(|v| *v = 0);
+            for b in &isl.buses {
+                if old_energised(b.get()) {
+                    votes[old_of[b.get()] as usize] += 1;
+                }
+            }
+            let best = (0..votes.len()).filter(|&o| votes[o] > 0).max_by_key(|&o| (votes[o], usize::MAX - o));
+            if let Some(o) = best {
+                let old = &old_islands[o];
                 isl.ufls_since.clone_from(&old.ufls_since);
+                isl.df_min = old.df_min.min(isl.df);
+                isl.df_max = old.df_max.max(isl.df);
             }
         }
         // Units in dead islands produce nothing.
@@ -1277,6 +1331,8 @@ impl Sim {
                     served_mw: 0.0,
                     unserved_mw: 0.0,
                     customers_off: 0,
+                    nadir_hz: if isl.energised { f0 * (1.0 + isl.df_min) } else { 0.0 },
+                    zenith_hz: if isl.energised { f0 * (1.0 + isl.df_max) } else { 0.0 },
                 };
                 for &k in &isl.loads {
                     let (demand, served, _, off) = self.load_supply(k);

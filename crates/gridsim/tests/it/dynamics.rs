@@ -157,8 +157,87 @@ fn opening_a_branch_matches_a_fresh_power_flow_of_the_reduced_network() {
     }
     assert!(worst < 1e-6, "largest flow difference {worst:e} p.u.");
     assert_eq!(ours.branches[k].pf_mw, 0.0);
-    // Only the losses changed, so frequency barely moves.
-    assert!((sim.observe().f_hz - 50.0).abs() < 1e-9);
+    // Only the losses changed (a few MW of 4242), so frequency moves by hundredths of a hertz.
+    sim.step(secs(5.0));
+    let f = sim.observe().f_hz;
+    assert!(f < 50.0 && f > 49.9, "{f} Hz");
+    assert_eq!(sim.stats().topology_analyses, 2, "one analysis per topology, none per periodic solve");
+}
+
+const THREE_UNITS: &str = "function mpc = three_units
+mpc.version = '2';
+mpc.baseMVA = 100;
+mpc.bus = [
+  1 3 0    0   0 0 1 1 0 230 1 1.1 0.9;
+  2 2 1100 200 0 0 1 1 0 230 1 1.1 0.9;
+];
+mpc.gen = [
+  1 600 0 9999 -9999 1.0 100 1 1500 0 0 0 0 0 0 0 0 0 0 0 0;
+  2 400 0 9999 -9999 1.0 100 1 600  0 0 0 0 0 0 0 0 0 0 0 0;
+  1 100 0 9999 -9999 1.0 100 1 500  0 0 0 0 0 0 0 0 0 0 0 0;
+];
+mpc.branch = [
+  1 2 0 0.01 0 0 0 0 0 0 1 -360 360;
+];
+";
+
+/// Right after a unit trips, the survivors pick up the lost power in proportion to their
+/// inertia H·S (before any governor moves): 7500 : 1500 MW·s here.
+#[test]
+fn the_first_response_is_shared_by_inertia() {
+    let case = gridsim::matpower::parse(THREE_UNITS).unwrap();
+    let text = format!(
+        "{TWO_BUS_DYN}\n[[gen]]\nrow = 3\nunit = \"hydro\"\nh_s = 3.0\nmbase_mva = 500\npmax_mw = 500\n"
+    );
+    let d = Dynamics::from_toml(&case, &text).unwrap();
+    let mut sim = Sim::new(case, d).unwrap();
+    sim.apply(&Command::Open(Element::Gen(2))).unwrap();
+    let (pe, pm) = (sim.gen_pe_mw(), sim.gen_pm_mw());
+    let pick_up = [pe[0] - pm[0], pe[2] - pm[2]];
+    assert!((pick_up[0] + pick_up[1] - 400.0).abs() < 1e-6, "{pick_up:?}");
+    assert!((pick_up[0] - 400.0 * 7500.0 / 9000.0).abs() < 1e-6, "{pick_up:?}");
+    assert_eq!(pe[1], 0.0);
+}
+
+const WEAK_TIE: &str = "function mpc = weak_tie
+mpc.version = '2';
+mpc.baseMVA = 100;
+mpc.bus = [
+  1 3 0   0   0 0 1 1 0 230 1 1.1 0.9;
+  2 1 600 100 0 0 1 1 0 230 1 1.1 0.9;
+];
+mpc.gen = [
+  1 600 0 9999 -9999 1.0 100 1 1500 0 0 0 0 0 0 0 0 0 0 0 0;
+];
+mpc.branch = [
+  1 2 0 0.02 0 0 0 0 0 0 1 -360 360;
+  1 2 0 0.50 0 0 0 0 0 0 1 -360 360;
+];
+";
+
+/// Losing the strong line leaves 600 MW on a tie that can carry at most V²/X = 200 MW: the
+/// power flow has no solution (also damped, also from flat), so the island collapses, its
+/// units trip and it blacks out.
+#[test]
+fn an_unsolvable_island_collapses() {
+    let case = gridsim::matpower::parse(WEAK_TIE).unwrap();
+    let d = Dynamics::defaults(&case);
+    let mut sim = Sim::new(case, d).unwrap();
+    let before = sim.stats().power_flows;
+    sim.apply(&Command::Open(Element::Branch(1))).unwrap();
+    assert!(sim.stats().power_flows - before >= 3, "plain, damped and flat attempts");
+    let events = sim.take_events();
+    let kinds: Vec<(EventKind, Element, Cause)> =
+        events.iter().map(|e| (e.kind, e.element, e.cause)).collect();
+    assert!(
+        kinds.contains(&(EventKind::Collapse, Element::Island(BusId(1)), Cause::VoltageCollapse)),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&(EventKind::Open, Element::Gen(1), Cause::VoltageCollapse)), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k.0 == EventKind::Blackout), "{kinds:?}");
+    let obs = sim.observe();
+    assert_eq!(obs.total.served_mw, 0.0);
+    assert_eq!(obs.f_hz, 0.0);
 }
 
 /// Current of each branch over its relay's pickup, from a power flow of `case`.
@@ -212,7 +291,7 @@ fn an_n2_outage_cascades_through_inverse_time_relays_in_order() {
     assert!(t_first.is_finite() && t_first > 1.0, "an inverse-time trip, not instantaneous: {t_first} s");
     assert_eq!(relays[first].curve, Curve::IecStandard);
 
-    // Run until that relay operates.
+    // Run until a relay operates.
     let trips = |events: &[Event]| -> Vec<(u32, f64)> {
         events
             .iter()
@@ -282,6 +361,8 @@ fn ufls_arrests_the_loss_of_the_largest_unit() {
     assert!(shed.iter().all(|e| matches!(e.cause, Cause::Ufls { stage: 1, .. })), "stage 1 was enough");
     assert!(!events.iter().any(|e| matches!(e.cause, Cause::UnderFrequency { .. })), "no unit tripped");
     assert!(obs.f_hz > 49.8, "recovered to {} Hz", obs.f_hz);
+    let main = obs.islands.iter().find(|i| i.energised).unwrap();
+    assert_eq!(main.nadir_hz, obs.total.nadir_hz, "one island throughout: its nadir is the grid's");
     // 12.5 % of every participating load, to the customer.
     let shed_mw: f64 = shed.iter().map(|e| e.mw.unwrap()).sum();
     assert!((shed_mw - 0.125 * obs.total.demand_mw).abs() < 1e-6, "{shed_mw} MW shed");
@@ -316,7 +397,7 @@ fn an_island_without_generation_blacks_out_and_accrues_energy_not_served() {
     assert_eq!(blackout.element, Element::Island(BusId(117)));
     assert_eq!(blackout.cause, Cause::Switching(Element::Branch(row)));
     assert_eq!(blackout.mw, Some(demand));
-    assert_eq!(blackout.customers, Some(customers as u32));
+    assert_eq!(blackout.customers, Some(customers));
     let obs = sim.observe();
     assert_eq!(obs.total.customers_off, customers);
     assert!((obs.total.unserved_mw - demand).abs() < 1e-9);
@@ -428,4 +509,65 @@ fn the_ukraine_grid_has_the_shape_of_the_incident() {
     assert!((a1.ens_mwh - a1.demand_mw * 60.0 / 3600.0).abs() < 1e-9);
     assert!((obs.f_hz - 50.0).abs() < 0.1, "the interconnection holds: {} Hz", obs.f_hz);
     assert!(sim.take_events().iter().all(|e| !matches!(e.cause, Cause::Overcurrent { .. })));
+}
+
+/// An attacker (or a careless engineer) puts the relay that would trip first out of service:
+/// it never operates, and the relay that would have been second goes first.
+#[test]
+fn a_relay_out_of_service_does_not_trip() {
+    let (case, d) = case118();
+    let mut sim = Sim::new(case.clone(), d.clone()).unwrap();
+    sim.apply(&Command::Open(Element::Branch(36))).unwrap();
+    sim.apply(&Command::Open(Element::Branch(50))).unwrap();
+    let m0 = multiples(&with_dispatch(&case, &sim, &[35, 49]), &d);
+    let t_of = |k: usize| d.relays[k].curve.trip_time_s(d.relays[k].tms, m0[k]);
+    let first = (0..m0.len()).min_by(|&a, &b| t_of(a).total_cmp(&t_of(b))).unwrap();
+    let row = first as u32 + 1;
+    sim.step(secs(0.5 * t_of(first)));
+    sim.apply(&Command::Protection(Element::Branch(row), false)).unwrap();
+    let mut events = sim.take_events();
+    assert_eq!(events[events.len() - 1].kind, EventKind::ProtectionOff);
+    run_to(&mut sim, 2.0 * t_of(first), &mut events);
+    assert!(
+        !events.iter().any(|e| e.element == Element::Branch(row) && e.kind == EventKind::Open),
+        "branch {row} tripped with its relay out of service"
+    );
+    assert_eq!(sim.branch_closed(row), Some(true));
+}
+
+/// Area 3 of the regional grid (East) separates along its four tie-lines: two energised
+/// islands with frequencies of their own, reported per area; reclosing one tie merges them.
+#[test]
+fn areas_separate_and_resynchronise_along_their_ties() {
+    let (case, d) = case118();
+    let ties: Vec<u32> = (0..case.branches.len())
+        .filter(|&k| {
+            let br = &case.branches[k];
+            (d.bus_area[br.from.get()] == 3) != (d.bus_area[br.to.get()] == 3)
+        })
+        .map(|k| k as u32 + 1)
+        .collect();
+    assert_eq!(ties, [30, 104, 105, 106]);
+    let mut sim = Sim::new(case, d).unwrap();
+    for &row in &ties {
+        sim.apply(&Command::Open(Element::Branch(row))).unwrap();
+    }
+    let events = sim.take_events();
+    let split = events.iter().find(|e| e.kind == EventKind::IslandSplit).expect("a split");
+    assert_eq!(split.parts, Some(2));
+    assert_eq!(split.cause, Cause::Switching(Element::Branch(106)), "the last tie split it");
+    sim.step(secs(5.0));
+    let obs = sim.observe();
+    let live: Vec<_> = obs.islands.iter().filter(|i| i.energised).collect();
+    assert_eq!(live.len(), 2);
+    assert!((live[0].f_hz - live[1].f_hz).abs() > 1e-3, "separate frequencies: {live:?}");
+    let area = |a: u32| obs.areas.iter().find(|(id, _)| *id == a).unwrap().1.clone();
+    // Area 3 exported before the split, so it speeds up; the rest slows down.
+    assert!(area(3).zenith_hz > 50.0 && area(1).nadir_hz < 50.0, "{:?} {:?}", area(3), area(1));
+    assert!(area(3).nadir_hz >= 50.0 - 1e-9);
+
+    sim.apply(&Command::Close(Element::Branch(30))).unwrap();
+    let events = sim.take_events();
+    assert!(events.iter().any(|e| e.kind == EventKind::IslandMerge), "{events:?}");
+    assert_eq!(sim.observe().islands.len(), 1);
 }
