@@ -898,6 +898,9 @@ impl Sim {
 
     /// Runs power flows and protection until nothing more changes at this instant.
     fn settle(&mut self) {
+        if !self.dirty {
+            return;
+        }
         for _ in 0..256 {
             if !self.dirty {
                 break;
