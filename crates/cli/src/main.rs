@@ -23,6 +23,7 @@ macro_rules! out {
     }};
 }
 
+mod devices_cmd;
 mod sim;
 
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ enum Command {
     Pf(PfArgs),
     /// Run the grid's dynamics (breakers, frequency, protection, load shedding) over time.
     Sim(sim::SimArgs),
+    /// Run a grid with its field devices on real sockets, in real time, until interrupted.
+    Devices(devices_cmd::DevicesArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -116,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pf(args) => run_pf(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Devices(args) => devices_cmd::run(&args),
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
     }

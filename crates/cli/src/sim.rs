@@ -109,7 +109,7 @@ fn parse_timed(s: &str) -> Result<(SimTime, Command), String> {
     Ok((parse_duration(t)?, cmd.parse()?))
 }
 
-fn load_dynamics(
+pub(crate) fn load_dynamics(
     case_path: &Path,
     explicit: Option<&Path>,
     case: &gridsim::Case,

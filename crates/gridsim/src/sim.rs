@@ -528,6 +528,16 @@ impl Sim {
         self.units.iter().map(|u| u.pe).collect()
     }
 
+    /// Governor set point of each unit, MW.
+    pub fn gen_pref_mw(&self) -> Vec<f64> {
+        self.units.iter().map(|u| u.pref).collect()
+    }
+
+    /// Whether a unit's frequency protection is in service (row is 1-based).
+    pub fn gen_protection(&self, row: u32) -> Option<bool> {
+        self.gen_prot.get((row as usize).checked_sub(1)?).copied()
+    }
+
     /// Mechanical power of each unit now, MW.
     pub fn gen_pm_mw(&self) -> Vec<f64> {
         self.units.iter().map(|u| u.pm).collect()

@@ -1,0 +1,109 @@
+//! `icsrange devices`: a grid and its field devices on real sockets, in real time.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridsim::sim::Sim;
+use netio::capture::Capture;
+use netio::{LiveRange, Shared};
+
+use crate::sim::{load_dynamics, parse_duration};
+use crate::{BadInput, load_case};
+
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// A MATPOWER case; its sidecar (`CASE.dyn.toml`) is used when present.
+    #[arg(long)]
+    grid: PathBuf,
+    /// The first address of the range's block in 127.0.0.0/8; devices take the next ones.
+    #[arg(long, default_value = "127.10.0.0")]
+    base: Ipv4Addr,
+    /// Write every frame in and out of every device to this pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Print one line per device and exit.
+    #[arg(long)]
+    list: bool,
+    /// Stop after this long (default: run until interrupted).
+    #[arg(long = "for", value_parser = parse_duration)]
+    duration: Option<gridsim::sim::SimTime>,
+    /// Real-time step of the grid.
+    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    step: gridsim::sim::SimTime,
+}
+
+pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
+    let case = load_case(&args.grid)?;
+    let dynamics = load_dynamics(&args.grid, None, &case)?;
+    let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
+    let plcs = devices::default_devices(&sim, args.base);
+    if args.list {
+        for plc in &plcs {
+            out!(
+                "{:<24} {:<6} {:<7} {}:{:<5} unit {:<3} {}",
+                plc.name,
+                plc.kind().name(),
+                plc.protocol().name(),
+                plc.addr,
+                plc.protocol().port(),
+                plc.unit,
+                plc.summary()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ICSRANGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let capture = match &args.pcap {
+        Some(p) => Some(Arc::new(
+            Capture::create(p).map_err(|e| BadInput(format!("{}: cannot create: {e}", p.display())))?,
+        )),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let step = Duration::from_micros(args.step.0.max(1_000));
+    let duration = args.duration.map(|d| Duration::from_micros(d.0));
+    let result = runtime.block_on(async {
+        let addrs: Vec<(Ipv4Addr, u16)> = plcs.iter().map(|p| (p.addr, p.protocol().port())).collect();
+        let range = Shared::new(LiveRange { sim, plcs });
+        let mut listeners = Vec::new();
+        for (ip, port) in &addrs {
+            let l = netio::bind(*ip, *port)
+                .await
+                .map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))?;
+            listeners.push(l);
+        }
+        for (i, l) in listeners.into_iter().enumerate() {
+            let local = l.local_addr()?;
+            out!("listening {local} modbus {}", range.lock().plcs[i].name);
+            tokio::spawn(netio::serve_modbus(range.clone(), i, l, capture.clone()));
+        }
+        tokio::spawn(netio::run_clock(range.clone(), step));
+        out!("ready {} devices", addrs.len());
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        let t = range.lock().sim.time();
+        anyhow::Ok(t)
+    });
+    // Whatever happened, keep what was captured.
+    if let Some(c) = &capture {
+        c.finish()?;
+        out!("captured {} packets", c.packets());
+    }
+    let t = result?;
+    out!("stopped at t = {t}");
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(ExitCode::SUCCESS)
+}

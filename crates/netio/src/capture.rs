@@ -1,0 +1,176 @@
+//! Per-range packet captures, built at the application layer.
+//!
+//! Live capture on `lo` needs privileges a range does not have, so the servers record what
+//! they read and write, and this writer wraps it in Ethernet/IPv4/TCP with per-connection
+//! sequence numbers, a three-way handshake at connect and FIN/ACK at close, so Wireshark and
+//! tshark reassemble the streams. The server side of every flow carries the protocol's
+//! canonical port (502, 2404, 20000) whatever port the listener really has, because the
+//! dissectors classify requests and responses by port.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use etherparse::PacketBuilder;
+use pcap_file::DataLink;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+
+/// Which way a segment goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+/// One TCP connection as the capture shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Flow {
+    client: SocketAddrV4,
+    server: SocketAddrV4,
+    /// Next sequence number of each side.
+    client_seq: u32,
+    server_seq: u32,
+}
+
+/// A pcap file being written.
+#[derive(Debug)]
+pub struct Capture {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: Option<PcapWriter<BufWriter<File>>>,
+    started: Instant,
+    flows: u32,
+    frame: Vec<u8>,
+    packets: u64,
+}
+
+const WINDOW: u16 = 65_535;
+
+fn mac(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x00, o[0], o[1], o[2], o[3]]
+}
+
+impl Capture {
+    pub fn create(path: &Path) -> io::Result<Capture> {
+        let file = BufWriter::new(File::create(path)?);
+        let header = PcapHeader { datalink: DataLink::ETHERNET, ..PcapHeader::default() };
+        let writer = PcapWriter::with_header(file, header).map_err(io::Error::other)?;
+        Ok(Capture {
+            inner: Mutex::new(Inner {
+                writer: Some(writer),
+                started: Instant::now(),
+                flows: 0,
+                frame: Vec::new(),
+                packets: 0,
+            }),
+        })
+    }
+
+    /// A new connection: records the handshake and returns the flow to record on.
+    pub fn open(&self, client: SocketAddrV4, server_ip: Ipv4Addr, canonical_port: u16) -> Flow {
+        let mut inner = self.lock();
+        inner.flows += 1;
+        let n = inner.flows;
+        let mut flow = Flow {
+            client,
+            server: SocketAddrV4::new(server_ip, canonical_port),
+            client_seq: n.wrapping_mul(1_000_003),
+            server_seq: n.wrapping_mul(7_000_001),
+        };
+        inner.segment(&mut flow, Direction::ToServer, Flags::Syn, &[]);
+        inner.segment(&mut flow, Direction::ToClient, Flags::SynAck, &[]);
+        inner.segment(&mut flow, Direction::ToServer, Flags::Ack, &[]);
+        flow
+    }
+
+    /// Bytes one side sent.
+    pub fn data(&self, flow: &mut Flow, dir: Direction, payload: &[u8]) {
+        let mut inner = self.lock();
+        // An IPv4 packet holds at most 65,535 bytes; servers send far less, but stay safe.
+        for chunk in payload.chunks(1400) {
+            inner.segment(flow, dir, Flags::PshAck, chunk);
+        }
+    }
+
+    /// The connection ends (`closer` sent the first FIN).
+    pub fn close(&self, flow: &mut Flow, closer: Direction) {
+        let mut inner = self.lock();
+        let other = match closer {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        };
+        inner.segment(flow, closer, Flags::FinAck, &[]);
+        inner.segment(flow, other, Flags::FinAck, &[]);
+        inner.segment(flow, closer, Flags::Ack, &[]);
+    }
+
+    /// Packets written so far.
+    pub fn packets(&self) -> u64 {
+        self.lock().packets
+    }
+
+    /// Flushes and closes the file; later records are dropped.
+    pub fn finish(&self) -> io::Result<()> {
+        let mut inner = self.lock();
+        if let Some(w) = inner.writer.take() {
+            w.into_writer().flush()?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flags {
+    Syn,
+    SynAck,
+    Ack,
+    PshAck,
+    FinAck,
+}
+
+impl Inner {
+    fn segment(&mut self, flow: &mut Flow, dir: Direction, flags: Flags, payload: &[u8]) {
+        let (src, dst, seq, ack) = match dir {
+            Direction::ToServer => (flow.client, flow.server, flow.client_seq, flow.server_seq),
+            Direction::ToClient => (flow.server, flow.client, flow.server_seq, flow.client_seq),
+        };
+        let builder = PacketBuilder::ethernet2(mac(*src.ip()), mac(*dst.ip()))
+            .ipv4(src.ip().octets(), dst.ip().octets(), 64)
+            .tcp(src.port(), dst.port(), seq, WINDOW);
+        let builder = match flags {
+            Flags::Syn => builder.syn(),
+            Flags::SynAck => builder.syn().ack(ack),
+            Flags::Ack => builder.ack(ack),
+            Flags::PshAck => builder.psh().ack(ack),
+            Flags::FinAck => builder.fin().ack(ack),
+        };
+        self.frame.clear();
+        if builder.write(&mut self.frame, payload).is_err() {
+            return;
+        }
+        // SYN and FIN take one sequence number each.
+        let used =
+            payload.len() as u32 + u32::from(matches!(flags, Flags::Syn | Flags::SynAck | Flags::FinAck));
+        match dir {
+            Direction::ToServer => flow.client_seq = flow.client_seq.wrapping_add(used),
+            Direction::ToClient => flow.server_seq = flow.server_seq.wrapping_add(used),
+        }
+        let ts: Duration = self.started.elapsed();
+        let Some(w) = self.writer.as_mut() else { return };
+        let packet = PcapPacket::new(ts, self.frame.len() as u32, &self.frame);
+        if w.write_packet(&packet).is_ok() {
+            self.packets += 1;
+        }
+    }
+}

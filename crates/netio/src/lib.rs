@@ -1,0 +1,206 @@
+//! The I/O shell around the pure crates: device servers on their own loopback addresses, the
+//! real-time clock that steps the grid, and packet captures.
+//!
+//! Every device listens on its own address in 127.0.0.0/8 (Linux routes all of it on `lo`)
+//! at its protocol's standard port. Where that port cannot be bound (below 1024 without
+//! privileges), the listener falls back to the port plus `PORT_OFFSET` and says so.
+//!
+//! Hostile peers are expected: a connection that sends garbage, an oversized length or
+//! nothing for `IDLE_TIMEOUT` is closed with a logged reason; other connections and devices
+//! carry on. Each device serves at most `MAX_CONNECTIONS` clients at once.
+
+pub mod capture;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use devices::GenPlc;
+use gridsim::sim::{Sim, SimTime};
+use proto_modbus::{Framer, adu};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::capture::{Capture, Direction};
+
+/// Added to a standard port that cannot be bound (502 → 10502).
+pub const PORT_OFFSET: u16 = 10_000;
+/// A connection silent for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Concurrent connections per device; more are refused (closed at once, logged).
+pub const MAX_CONNECTIONS: usize = 2_048;
+
+/// A running range: the grid and its devices, behind one lock.
+#[derive(Debug)]
+pub struct LiveRange {
+    pub sim: Sim,
+    pub plcs: Vec<GenPlc>,
+}
+
+impl LiveRange {
+    /// Advances the grid and refreshes what every device serves.
+    pub fn step(&mut self, dt: SimTime) {
+        self.sim.step(dt);
+        for plc in &mut self.plcs {
+            plc.refresh(&self.sim);
+        }
+    }
+}
+
+impl LiveRange {
+    /// One Modbus request PDU to PLC `index`. When it operated something, every device
+    /// refreshes at once (the grid has a new power flow), not at the next tick.
+    pub fn modbus(&mut self, index: usize, unit: u8, pdu: &[u8]) -> Option<proto_modbus::Response> {
+        let before = self.sim.stats().power_flows;
+        let plc = self.plcs.get_mut(index)?;
+        let response = plc.handle(&mut self.sim, unit, pdu);
+        if self.sim.stats().power_flows != before {
+            for plc in &mut self.plcs {
+                plc.refresh(&self.sim);
+            }
+        }
+        response
+    }
+}
+
+/// Shared handle on a running range.
+#[derive(Debug, Clone)]
+pub struct Shared(Arc<Mutex<LiveRange>>);
+
+impl Shared {
+    pub fn new(range: LiveRange) -> Shared {
+        Shared(Arc::new(Mutex::new(range)))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, LiveRange> {
+        // A panic while holding the lock is a bug, but the range should keep serving.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Binds `ip:port`, or `ip:port+PORT_OFFSET` when the standard port is refused.
+pub async fn bind(ip: Ipv4Addr, port: u16) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(SocketAddrV4::new(ip, port)).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let alt = port.saturating_add(PORT_OFFSET);
+            tracing::warn!(%ip, port, alt, "standard port refused; using the offset port");
+            TcpListener::bind(SocketAddrV4::new(ip, alt)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Steps the range in real time every `step` until the task is dropped.
+pub async fn run_clock(range: Shared, step: Duration) {
+    let mut ticker = tokio::time::interval(step);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let dt = SimTime(step.as_micros() as u64);
+    loop {
+        ticker.tick().await;
+        range.lock().step(dt);
+    }
+}
+
+/// Serves Modbus/TCP for PLC `index` of the range on `listener`.
+pub async fn serve_modbus(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let local = match listener.local_addr() {
+        Ok(SocketAddr::V4(a)) => a,
+        _ => return,
+    };
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: wait and keep accepting.
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%local, %peer, "too many connections; refused");
+            drop(stream);
+            continue;
+        };
+        let (range, capture) = (range.clone(), capture.clone());
+        tokio::spawn(async move {
+            let peer = match peer {
+                SocketAddr::V4(p) => p,
+                SocketAddr::V6(_) => return,
+            };
+            match modbus_connection(range, index, stream, peer, *local.ip(), capture).await {
+                Ok(()) => tracing::debug!(%local, %peer, "closed by peer"),
+                Err(reason) => tracing::info!(%local, %peer, %reason, "connection closed"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn modbus_connection(
+    range: Shared,
+    index: usize,
+    mut stream: TcpStream,
+    peer: SocketAddrV4,
+    ip: Ipv4Addr,
+    capture: Option<Arc<Capture>>,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let mut flow = capture.as_ref().map(|c| c.open(peer, ip, devices::Protocol::Modbus.port()));
+    let mut framer = Framer::new();
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::with_capacity(adu::MAX_ADU_LEN);
+    let mut pdu = Vec::with_capacity(adu::MAX_ADU_LEN);
+    let result = loop {
+        let n = match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)).await {
+            Err(_) => break Err(format!("idle for {} s", IDLE_TIMEOUT.as_secs())),
+            Ok(Err(e)) => break Err(format!("read: {e}")),
+            Ok(Ok(0)) => break Ok(()),
+            Ok(Ok(n)) => n,
+        };
+        if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+            c.data(f, Direction::ToServer, &buf[..n]);
+        }
+        framer.push(&buf[..n]);
+        let mut failure = None;
+        out.clear();
+        loop {
+            let frame = match framer.next_adu() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(format!("bad MBAP header: {e}"));
+                    break;
+                }
+            };
+            let (transaction, unit) = (u16::from_be_bytes([frame[0], frame[1]]), frame[6]);
+            let response = range.lock().modbus(index, unit, &frame[adu::HEADER_LEN..]);
+            if let Some(response) = response {
+                pdu.clear();
+                response.emit(&mut pdu);
+                let mut one = Vec::with_capacity(adu::HEADER_LEN + pdu.len());
+                adu::emit(transaction, unit, &pdu, &mut one);
+                out.extend_from_slice(&one);
+            }
+        }
+        if !out.is_empty() {
+            if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+                c.data(f, Direction::ToClient, &out);
+            }
+            if let Err(e) = stream.write_all(&out).await {
+                break Err(format!("write: {e}"));
+            }
+        }
+        if let Some(reason) = failure {
+            break Err(reason);
+        }
+    };
+    if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+        let closer = if result.is_ok() { Direction::ToServer } else { Direction::ToClient };
+        c.close(f, closer);
+    }
+    result
+}
