@@ -8,13 +8,11 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
-}
+use std::process::Command;
+
+use common::{Devices, repo};
 
 fn peer_python() -> Option<String> {
     match std::env::var("ICSRANGE_PEERS_PYTHON") {
@@ -26,41 +24,6 @@ fn peer_python() -> Option<String> {
             eprintln!("skipped: no protocol peers (run ./scripts/test, which installs them)");
             None
         }
-    }
-}
-
-/// `icsrange devices` running until dropped (SIGINT, then wait, so the capture is flushed).
-struct Devices {
-    child: Child,
-}
-
-impl Devices {
-    fn start(grid: &str, base: &str, pcap: &std::path::Path) -> Devices {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_icsrange"))
-            .args(["devices", "--grid", repo(grid).to_str().unwrap(), "--base", base, "--pcap"])
-            .arg(pcap)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        // Ready when it says so: every listener is bound by then.
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            let line = lines.next().expect("icsrange devices exited before it was ready").unwrap();
-            if line.starts_with("ready ") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Devices { child }
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "icsrange devices ended with {status}");
     }
 }
 
@@ -89,7 +52,7 @@ fn modbus_plcs_conform_to_pymodbus_and_tshark() {
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("modbus.pcap");
     // case9: gen 2 (127.30.0.2) is not the reference unit; gens 1 and 3 pick up its output.
-    let devices = Devices::start("cases/case9.m", "127.30.0.0", &pcap);
+    let devices = Devices::start("cases/case9.m", "127.30.0.0", Some(&pcap), None);
     let out = Command::new(&python)
         .arg(repo("tests/peers/modbus_conformance.py"))
         .args(["127.30.0.2", "127.30.0.1", "127.30.0.3"])

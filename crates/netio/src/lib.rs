@@ -81,16 +81,28 @@ impl Shared {
 
 /// Binds `ip:port`, or `ip:port+PORT_OFFSET` when the standard port is refused.
 pub async fn bind(ip: Ipv4Addr, port: u16) -> std::io::Result<TcpListener> {
-    match TcpListener::bind(SocketAddrV4::new(ip, port)).await {
+    match listen(SocketAddrV4::new(ip, port)) {
         Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             let alt = port.saturating_add(PORT_OFFSET);
             tracing::warn!(%ip, port, alt, "standard port refused; using the offset port");
-            TcpListener::bind(SocketAddrV4::new(ip, alt)).await
+            listen(SocketAddrV4::new(ip, alt))
         }
         Err(e) => Err(e),
     }
 }
+
+/// A listener with a deep accept queue: bursts of connects (scanners, floods) must not
+/// overflow it while the server is busy with other connections.
+fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr.into())?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Accept queue length asked of the kernel (which caps it at `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// Steps the range in real time every `step` until the task is dropped.
 pub async fn run_clock(range: Shared, step: Duration) {

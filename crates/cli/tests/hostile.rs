@@ -1,0 +1,108 @@
+//! Hostile peers against the device servers, on real sockets: garbage, oversized lengths,
+//! half-open and slow connections, and 10,000 connects. Only the offending connection is
+//! closed, with a logged reason; a well-behaved client keeps being served throughout.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use common::Devices;
+
+const PLC: &str = "127.40.0.2:502";
+
+/// A Modbus read of input register 2 (frequency); returns its value.
+fn read_frequency(s: &mut TcpStream, transaction: u16) -> u16 {
+    let t = transaction.to_be_bytes();
+    s.write_all(&[t[0], t[1], 0, 0, 0, 6, 1, 4, 0, 2, 0, 1]).unwrap();
+    let mut resp = [0u8; 11];
+    s.read_exact(&mut resp).unwrap();
+    assert_eq!(&resp[..2], &t, "transaction id echoed");
+    assert_eq!(resp[7], 4, "function");
+    u16::from_be_bytes([resp[9], resp[10]])
+}
+
+/// Sends `bytes` and expects the server to close the connection.
+fn closed_after(bytes: &[u8]) -> bool {
+    let mut s = TcpStream::connect(PLC).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn hostile_peers_lose_only_their_own_connection() {
+    let dir = std::env::temp_dir().join(format!("icsrange-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("devices.log");
+    let devices = Devices::start("cases/case9.m", "127.40.0.0", None, Some(&log));
+
+    let mut good = TcpStream::connect(PLC).unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_frequency(&mut good, 1), 5000);
+
+    // Garbage: not Modbus at all (protocol id 0x4854 from "GET / HTTP").
+    assert!(closed_after(b"GET / HTTP/1.1\r\nHost: plc\r\n\r\n"));
+    // An MBAP length of 65535.
+    assert!(closed_after(&[0, 1, 0, 0, 0xFF, 0xFF, 1, 3, 0, 0, 0, 1]));
+    // A length of 0.
+    assert!(closed_after(&[0, 1, 0, 0, 0, 0, 1]));
+    assert_eq!(read_frequency(&mut good, 2), 5000);
+
+    // Half-open: a peer that connects, sends half a header and stops; and one that closes its
+    // sending side mid-request.
+    let mut half = TcpStream::connect(PLC).unwrap();
+    half.write_all(&[0, 1, 0]).unwrap();
+    let mut shut = TcpStream::connect(PLC).unwrap();
+    shut.write_all(&[0, 1, 0, 0, 0, 6, 1]).unwrap();
+    shut.shutdown(Shutdown::Write).unwrap();
+    // Slow: a request one byte at a time is still answered.
+    let mut slow = TcpStream::connect(PLC).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for b in [0u8, 9, 0, 0, 0, 6, 1, 4, 0, 2, 0, 1] {
+        slow.write_all(&[b]).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut resp = [0u8; 11];
+    slow.read_exact(&mut resp).unwrap();
+    assert_eq!(u16::from_be_bytes([resp[9], resp[10]]), 5000);
+    assert_eq!(read_frequency(&mut good, 3), 5000);
+
+    // 10,000 connects: half of them left open at once (in batches of 250), the rest closed at
+    // once. Clients reset rather than close, so their ports do not sit in TIME_WAIT (loopback
+    // reuses those, and each reuse costs a one-second SYN retransmission).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut open = Vec::new();
+        for i in 0..10_000 {
+            let s = tokio::net::TcpStream::connect(PLC).await.unwrap();
+            s.set_zero_linger().unwrap();
+            if i % 2 == 0 {
+                open.push(s);
+            }
+            if open.len() == 250 {
+                open.clear();
+            }
+        }
+    });
+    assert_eq!(read_frequency(&mut good, 4), 5000);
+    drop((half, shut));
+    devices.stop();
+
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("bad MBAP header: protocol identifier"), "{log}");
+    assert!(log.contains("bad MBAP header: MBAP length 65535"), "{log}");
+    assert!(log.contains("bad MBAP header: MBAP length 0"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
