@@ -23,6 +23,7 @@ macro_rules! out {
     }};
 }
 
+mod bench_modbus;
 mod devices_cmd;
 mod sim;
 
@@ -85,6 +86,8 @@ enum BenchCommand {
     },
     /// Simulated seconds per wall-clock second of `icsrange sim` runs.
     Sim(sim::BenchSimArgs),
+    /// Modbus/TCP load: concurrent connections reading holding registers.
+    Modbus(bench_modbus::BenchModbusArgs),
 }
 
 /// Bad input: reported on one line, exit code 2.
@@ -122,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices_cmd::run(&args),
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
+        Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),
     }
 }
 
