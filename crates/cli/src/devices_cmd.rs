@@ -39,8 +39,20 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let case = load_case(&args.grid)?;
     let dynamics = load_dynamics(&args.grid, None, &case)?;
     let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
-    let plcs = devices::default_devices(&sim, args.base);
+    let devices::Devices { plcs, rtus } = devices::default_devices(&sim, args.base);
     if args.list {
+        for rtu in &rtus {
+            out!(
+                "{:<24} {:<6} {:<7} {}:{:<5} ca {:<5} {}",
+                rtu.name,
+                "rtu",
+                "iec104",
+                rtu.addr,
+                2404,
+                rtu.station.common_address,
+                rtu.summary()
+            );
+        }
         for plc in &plcs {
             out!(
                 "{:<24} {:<6} {:<7} {}:{:<5} unit {:<3} {}",
@@ -72,22 +84,32 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let step = Duration::from_micros(args.step.0.max(1_000));
     let duration = args.duration.map(|d| Duration::from_micros(d.0));
     let result = runtime.block_on(async {
-        let addrs: Vec<(Ipv4Addr, u16)> = plcs.iter().map(|p| (p.addr, p.protocol().port())).collect();
-        let range = Shared::new(LiveRange { sim, plcs });
-        let mut listeners = Vec::new();
-        for (ip, port) in &addrs {
-            let l = netio::bind(*ip, *port)
-                .await
-                .map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))?;
-            listeners.push(l);
+        let epoch_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            .saturating_sub(946_684_800_000);
+        let mut rtus = rtus;
+        for rtu in &mut rtus {
+            rtu.epoch_ms = epoch_ms;
         }
-        for (i, l) in listeners.into_iter().enumerate() {
-            let local = l.local_addr()?;
-            out!("listening {local} modbus {}", range.lock().plcs[i].name);
+        let plc_addrs: Vec<Ipv4Addr> = plcs.iter().map(|p| p.addr).collect();
+        let rtu_addrs: Vec<Ipv4Addr> = rtus.iter().map(|r| r.addr).collect();
+        let range = Shared::new(LiveRange { sim, plcs, rtus });
+        let listen = |ip: Ipv4Addr, port: u16| async move {
+            netio::bind(ip, port).await.map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))
+        };
+        for (i, ip) in plc_addrs.iter().enumerate() {
+            let l = listen(*ip, 502).await?;
+            out!("listening {} modbus {}", l.local_addr()?, range.lock().plcs[i].name);
             tokio::spawn(netio::serve_modbus(range.clone(), i, l, capture.clone()));
         }
+        for (i, ip) in rtu_addrs.iter().enumerate() {
+            let l = listen(*ip, 2404).await?;
+            out!("listening {} iec104 {}", l.local_addr()?, range.lock().rtus[i].name);
+            tokio::spawn(netio::serve_iec104(range.clone(), i, l, capture.clone()));
+        }
         tokio::spawn(netio::run_clock(range.clone(), step));
-        out!("ready {} devices", addrs.len());
+        out!("ready {} devices", plc_addrs.len() + rtu_addrs.len());
         match duration {
             Some(d) => tokio::time::sleep(d).await,
             None => {

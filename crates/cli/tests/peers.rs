@@ -1,8 +1,8 @@
 //! Conformance against independent protocol implementations, on real sockets: the binary
-//! runs a grid with its devices (`icsrange devices`), a peer client talks to them, and
+//! runs a grid with its devices (`icsrange devices`), peer clients talk to them, and
 //! tshark decodes the capture the binary wrote.
 //!
-//! Peers come from `scripts/test`, which sets `ICSRANGE_PEERS_PYTHON` (a venv with pymodbus)
+//! Peers come from `scripts/test`, which sets `ICSRANGE_PEERS_PYTHON` (a venv with pymodbus and c104)
 //! and `ICSRANGE_REQUIRE_PEERS=1`. Without them (a bare `cargo test`) these tests say so and
 //! pass; with `ICSRANGE_REQUIRE_PEERS` set, a missing peer fails.
 
@@ -27,45 +27,76 @@ fn peer_python() -> Option<String> {
     }
 }
 
-/// tshark's view of a capture: frames with payload that its dissector did not claim, and
-/// frames it found malformed or broken at the TCP level.
-fn tshark_problems(pcap: &std::path::Path, proto: &str) -> (usize, usize, usize) {
-    let count = |filter: &str| {
-        let out =
-            Command::new("tshark").arg("-r").arg(pcap).args(["-Y", filter]).output().expect("tshark runs");
-        assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    let decoded = count(proto);
-    let unclaimed = count(&format!("tcp.len > 0 && !{proto}"));
-    let broken = count(
-        "_ws.malformed || _ws.expert.severity >= error || tcp.analysis.lost_segment || \
-         tcp.analysis.ack_lost_segment || tcp.analysis.retransmission || tcp.analysis.out_of_order",
-    );
-    (decoded, unclaimed, broken)
+/// Frames of a capture that match a tshark display filter.
+fn tshark_count(pcap: &std::path::Path, filter: &str) -> usize {
+    let out = Command::new("tshark").arg("-r").arg(pcap).args(["-Y", filter]).output().expect("tshark runs");
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn run_peer(python: &str, script: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(python).arg(repo(script)).args(args).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), report)
+}
+
+/// Counts of what tshark made of a capture: (Modbus/TCP frames, IEC 104 frames, frames with
+/// payload it decoded as neither, malformed or broken frames).
+fn tshark_view(pcap: &std::path::Path) -> (usize, usize, usize, usize) {
+    let count = |filter: &str| tshark_count(pcap, filter);
+    (
+        count("mbtcp"),
+        count("iec60870_104"),
+        count("tcp.len > 0 && !mbtcp && !iec60870_104"),
+        count(
+            "_ws.malformed || _ws.expert.severity >= error || tcp.analysis.lost_segment || \
+             tcp.analysis.ack_lost_segment || tcp.analysis.retransmission || tcp.analysis.out_of_order",
+        ),
+    )
+}
+
+/// Runs one peer script against a fresh `icsrange devices` on case9 with a capture; returns
+/// the script's report and tshark's view of the capture.
+fn against_devices(
+    base: &str,
+    python: &str,
+    script: &str,
+    args: &[&str],
+) -> (String, (usize, usize, usize, usize)) {
+    let dir = std::env::temp_dir().join(format!("icsrange-peers-{}-{base}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("devices.pcap");
+    let devices = Devices::start("cases/case9.m", base, Some(&pcap), None);
+    let (ok, report) = run_peer(python, script, args);
+    devices.stop();
+    assert!(ok, "{script}:\n{report}");
+    let view = tshark_view(&pcap);
+    let _ = std::fs::remove_dir_all(&dir);
+    (report, view)
 }
 
 #[test]
 fn modbus_plcs_conform_to_pymodbus_and_tshark() {
     let Some(python) = peer_python() else { return };
-    let dir = std::env::temp_dir().join(format!("icsrange-peers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pcap = dir.join("modbus.pcap");
-    // case9: gen 2 (127.30.0.2) is not the reference unit; gens 1 and 3 pick up its output.
-    let devices = Devices::start("cases/case9.m", "127.30.0.0", Some(&pcap), None);
-    let out = Command::new(&python)
-        .arg(repo("tests/peers/modbus_conformance.py"))
-        .args(["127.30.0.2", "127.30.0.1", "127.30.0.3"])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    devices.stop();
-    assert!(out.status.success(), "pymodbus conformance failed:\n{report}");
+    // gen 2's PLC (.0.2) is not the reference unit; gens 1 and 3 pick up its output.
+    let (report, (modbus, iec104, unclaimed, broken)) = against_devices(
+        "127.30.0.0",
+        &python,
+        "tests/peers/modbus_conformance.py",
+        &["127.30.0.2", "127.30.0.1", "127.30.0.3"],
+    );
     assert!(report.contains("all Modbus checks passed"), "{report}");
+    assert!(modbus >= 50 && iec104 == 0, "tshark decoded {modbus} Modbus/TCP frames");
+    assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
+}
 
-    let (decoded, unclaimed, broken) = tshark_problems(&pcap, "mbtcp");
-    assert!(decoded >= 50, "tshark decoded {decoded} Modbus/TCP frames");
-    assert_eq!(unclaimed, 0, "payload tshark did not decode as Modbus/TCP");
-    assert_eq!(broken, 0, "malformed or broken frames");
-    let _ = std::fs::remove_dir_all(&dir);
+#[test]
+fn iec104_rtus_conform_to_c104_and_tshark() {
+    let Some(python) = peer_python() else { return };
+    // The RTU of bus 4 (common address 4).
+    let (report, (modbus, iec104, unclaimed, broken)) =
+        against_devices("127.31.0.0", &python, "tests/peers/iec104_conformance.py", &["127.31.1.4", "4"]);
+    assert!(report.contains("all IEC 104 checks passed"), "{report}");
+    assert!(iec104 >= 10 && modbus == 0, "tshark decoded {iec104} IEC 104 frames");
+    assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
 }

@@ -26,11 +26,15 @@
 //! Other addresses answer "illegal data address"; another unit id "gateway target failed to
 //! respond".
 
+pub mod rtu;
+
 use std::net::Ipv4Addr;
 
 use gridsim::sim::{Command, Element, Sim};
+
 use proto_modbus::pdu::Response;
 use proto_modbus::{DataModel, DeviceIdentity, ExceptionCode, Server};
+pub use rtu::BusRtu;
 
 /// What kind of field device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,17 +269,28 @@ impl DataModel for GenModel {
     }
 }
 
-/// The devices of a grid without an exercise file: a PLC per generator, addresses from
-/// `base` + 1 upwards.
-pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Vec<GenPlc> {
+/// The devices of a grid without an exercise file.
+#[derive(Debug, Clone, Default)]
+pub struct Devices {
+    pub plcs: Vec<GenPlc>,
+    pub rtus: Vec<BusRtu>,
+}
+
+/// A PLC per generator (at `base` + row: 127.10.0.1, .2, ...) and an RTU per bus, the
+/// grid's substations (at `base` + 256 + bus index + 1: 127.10.1.1, ...).
+pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Devices {
     let base = u32::from(base);
-    let mut out = Vec::new();
+    let mut out = Devices::default();
     for (g, unit) in sim.case().gens.iter().enumerate() {
         let row = g as u32 + 1;
         let name = format!("gen{row}-plc (bus {})", sim.case().bus(unit.bus).id);
         let mut plc = GenPlc::new(name, row, Ipv4Addr::from(base.wrapping_add(row)));
         plc.refresh(sim);
-        out.push(plc);
+        out.plcs.push(plc);
+    }
+    for i in 0..sim.case().buses.len() {
+        let addr = Ipv4Addr::from(base.wrapping_add(257 + i as u32));
+        out.rtus.push(BusRtu::new(sim, gridsim::BusIdx(i as u32), addr));
     }
     out
 }

@@ -533,6 +533,17 @@ impl Sim {
         self.units.iter().map(|u| u.pref).collect()
     }
 
+    /// Whether the feeder breaker of the load at `bus` is closed; `None` without a load there.
+    pub fn load_closed(&self, bus: BusId) -> Option<bool> {
+        self.load_index(bus).map(|k| self.loads[k].closed)
+    }
+
+    /// Demand served at a bus now, MW; `None` without a load there.
+    pub fn load_served_mw(&self, bus: BusIdx) -> Option<f64> {
+        let k = self.load_of_bus.get(bus.get()).copied().flatten()?;
+        Some(self.load_supply(k).1)
+    }
+
     /// Whether a unit's frequency protection is in service (row is 1-based).
     pub fn gen_protection(&self, row: u32) -> Option<bool> {
         self.gen_prot.get((row as usize).checked_sub(1)?).copied()

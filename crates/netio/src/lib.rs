@@ -10,12 +10,15 @@
 //! carry on. Each device serves at most `MAX_CONNECTIONS` clients at once.
 
 pub mod capture;
+mod iec104;
+
+pub use iec104::serve_iec104;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use devices::GenPlc;
+use devices::{BusRtu, GenPlc};
 use gridsim::sim::{Sim, SimTime};
 use proto_modbus::{Framer, adu};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,14 +39,23 @@ pub const MAX_CONNECTIONS: usize = 2_048;
 pub struct LiveRange {
     pub sim: Sim,
     pub plcs: Vec<GenPlc>,
+    pub rtus: Vec<BusRtu>,
 }
 
 impl LiveRange {
     /// Advances the grid and refreshes what every device serves.
     pub fn step(&mut self, dt: SimTime) {
         self.sim.step(dt);
+        self.refresh_all();
+    }
+
+    /// Every device takes the grid's present state.
+    pub fn refresh_all(&mut self) {
         for plc in &mut self.plcs {
             plc.refresh(&self.sim);
+        }
+        for rtu in &mut self.rtus {
+            rtu.refresh(&self.sim);
         }
     }
 }
@@ -56,9 +68,7 @@ impl LiveRange {
         let plc = self.plcs.get_mut(index)?;
         let response = plc.handle(&mut self.sim, unit, pdu);
         if self.sim.stats().power_flows != before {
-            for plc in &mut self.plcs {
-                plc.refresh(&self.sim);
-            }
+            self.refresh_all();
         }
         response
     }

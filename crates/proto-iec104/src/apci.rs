@@ -52,8 +52,13 @@ impl UFunction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// Send and receive sequence numbers (15 bits each).
-    I { send: u16, recv: u16 },
-    S { recv: u16 },
+    I {
+        send: u16,
+        recv: u16,
+    },
+    S {
+        recv: u16,
+    },
     U(UFunction),
 }
 

@@ -124,22 +124,64 @@ impl Cp56Time {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
     /// SIQ: on/off and the quality bits (BL 0x10, SB 0x20, NT 0x40, IV 0x80).
-    Single { on: bool, quality: u8 },
+    Single {
+        on: bool,
+        quality: u8,
+    },
     /// DIQ: 0 indeterminate, 1 off, 2 on, 3 indeterminate.
-    Double { state: u8, quality: u8 },
-    Normalized { value: i16, quality: u8 },
-    Float { value: f32, quality: u8 },
-    SingleTime { on: bool, quality: u8, time: Cp56Time },
-    DoubleTime { state: u8, quality: u8, time: Cp56Time },
-    FloatTime { value: f32, quality: u8, time: Cp56Time },
-    EndOfInit { coi: u8 },
+    Double {
+        state: u8,
+        quality: u8,
+    },
+    Normalized {
+        value: i16,
+        quality: u8,
+    },
+    Float {
+        value: f32,
+        quality: u8,
+    },
+    SingleTime {
+        on: bool,
+        quality: u8,
+        time: Cp56Time,
+    },
+    DoubleTime {
+        state: u8,
+        quality: u8,
+        time: Cp56Time,
+    },
+    FloatTime {
+        value: f32,
+        quality: u8,
+        time: Cp56Time,
+    },
+    EndOfInit {
+        coi: u8,
+    },
     /// SCO: state, select (S/E = 1) or execute, qualifier of command.
-    SingleCommand { on: bool, select: bool, qualifier: u8 },
+    SingleCommand {
+        on: bool,
+        select: bool,
+        qualifier: u8,
+    },
     /// DCO: 1 off, 2 on.
-    DoubleCommand { state: u8, select: bool, qualifier: u8 },
-    SetpointFloat { value: f32, select: bool, qualifier: u8 },
-    Interrogation { qoi: u8 },
-    ClockSync { time: Cp56Time },
+    DoubleCommand {
+        state: u8,
+        select: bool,
+        qualifier: u8,
+    },
+    SetpointFloat {
+        value: f32,
+        select: bool,
+        qualifier: u8,
+    },
+    Interrogation {
+        qoi: u8,
+    },
+    ClockSync {
+        time: Cp56Time,
+    },
 }
 
 impl Value {
@@ -192,9 +234,19 @@ impl Value {
             M_DP_TB_1 => Value::DoubleTime { state: b[0] & 3, quality: b[0] & 0xF0, time: time(&b[1..]) },
             M_ME_TF_1 => Value::FloatTime { value: f32_at(b), quality: b[4] & 0xF1, time: time(&b[5..]) },
             M_EI_NA_1 => Value::EndOfInit { coi: b[0] },
-            C_SC_NA_1 => Value::SingleCommand { on: b[0] & 1 != 0, select: b[0] & 0x80 != 0, qualifier: b[0] >> 2 & 0x1F },
-            C_DC_NA_1 => Value::DoubleCommand { state: b[0] & 3, select: b[0] & 0x80 != 0, qualifier: b[0] >> 2 & 0x1F },
-            C_SE_NC_1 => Value::SetpointFloat { value: f32_at(b), select: b[4] & 0x80 != 0, qualifier: b[4] & 0x7F },
+            C_SC_NA_1 => Value::SingleCommand {
+                on: b[0] & 1 != 0,
+                select: b[0] & 0x80 != 0,
+                qualifier: b[0] >> 2 & 0x1F,
+            },
+            C_DC_NA_1 => Value::DoubleCommand {
+                state: b[0] & 3,
+                select: b[0] & 0x80 != 0,
+                qualifier: b[0] >> 2 & 0x1F,
+            },
+            C_SE_NC_1 => {
+                Value::SetpointFloat { value: f32_at(b), select: b[4] & 0x80 != 0, qualifier: b[4] & 0x7F }
+            }
             C_IC_NA_1 => Value::Interrogation { qoi: b[0] },
             _ => Value::ClockSync { time: time(b) },
         }
@@ -227,8 +279,12 @@ impl Value {
                 time.emit(out);
             }
             Value::EndOfInit { coi } => out.push(coi),
-            Value::SingleCommand { on, select, qualifier } => out.push(u8::from(on) | (qualifier & 0x1F) << 2 | se(select)),
-            Value::DoubleCommand { state, select, qualifier } => out.push(state & 3 | (qualifier & 0x1F) << 2 | se(select)),
+            Value::SingleCommand { on, select, qualifier } => {
+                out.push(u8::from(on) | (qualifier & 0x1F) << 2 | se(select))
+            }
+            Value::DoubleCommand { state, select, qualifier } => {
+                out.push(state & 3 | (qualifier & 0x1F) << 2 | se(select))
+            }
             Value::SetpointFloat { value, select, qualifier } => {
                 out.extend_from_slice(&value.to_le_bytes());
                 out.push(qualifier & 0x7F | se(select));
@@ -283,7 +339,16 @@ impl fmt::Debug for Asdu {
 impl Asdu {
     pub fn new(cause: u8, common_address: u16, objects: Vec<(u32, Value)>) -> Asdu {
         let type_id = objects.first().map_or(0, |(_, v)| v.type_id());
-        Asdu { type_id, sequence: false, cause, negative: false, test: false, originator: 0, common_address, objects }
+        Asdu {
+            type_id,
+            sequence: false,
+            cause,
+            negative: false,
+            test: false,
+            originator: 0,
+            common_address,
+            objects,
+        }
     }
 
     /// The header fields from raw octets (enough to answer an ASDU we cannot decode).
@@ -319,7 +384,11 @@ impl Asdu {
         let ioa = |b: &[u8]| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
         let objects = if sequence {
             let first = ioa(body);
-            body[3..].chunks_exact(size).enumerate().map(|(i, e)| (first + i as u32, Value::parse(type_id, e))).collect()
+            body[3..]
+                .chunks_exact(size)
+                .enumerate()
+                .map(|(i, e)| (first + i as u32, Value::parse(type_id, e)))
+                .collect()
         } else {
             body.chunks_exact(3 + size).map(|e| (ioa(e), Value::parse(type_id, &e[3..]))).collect()
         };
@@ -379,9 +448,15 @@ mod tests {
 
     #[test]
     fn measurements_and_time() {
-        let t = Cp56Time::from_secs_since_2000(((26 * 365 + 7 + 329) * 86_400 + 15 * 3600 + 35 * 60) * 1000 + 12_345);
+        let t = Cp56Time::from_secs_since_2000(
+            ((26 * 365 + 7 + 329) * 86_400 + 15 * 3600 + 35 * 60) * 1000 + 12_345,
+        );
         assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.ms), (26, 11, 26, 15, 35, 12_345));
-        let a = Asdu::new(cot::SPONTANEOUS, 7, vec![(3001, Value::FloatTime { value: 49.98, quality: 0, time: t })]);
+        let a = Asdu::new(
+            cot::SPONTANEOUS,
+            7,
+            vec![(3001, Value::FloatTime { value: 49.98, quality: 0, time: t })],
+        );
         let bytes = a.to_bytes();
         assert_eq!(bytes.len(), 6 + 3 + 12);
         assert_eq!(Asdu::parse(&bytes).unwrap(), a);

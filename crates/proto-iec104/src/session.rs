@@ -98,7 +98,12 @@ impl Session {
     }
 
     /// Handles a received frame; returns its ASDU when it is an I-frame in order.
-    pub fn receive(&mut self, now: Micros, frame: &Frame, out: &mut Vec<Frame>) -> Result<Option<Vec<u8>>, SessionError> {
+    pub fn receive(
+        &mut self,
+        now: Micros,
+        frame: &Frame,
+        out: &mut Vec<Frame>,
+    ) -> Result<Option<Vec<u8>>, SessionError> {
         self.last_rx = now;
         self.test_sent = None;
         match frame.control {
@@ -223,7 +228,10 @@ mod tests {
         assert!(!s.can_send());
         s.receive(3, &Frame::s(5), &mut out).unwrap();
         assert!(s.can_send());
-        assert_eq!(s.receive(3, &Frame::s(13), &mut out), Err(SessionError::RecvSequence { sent: 12, got: 13 }));
+        assert_eq!(
+            s.receive(3, &Frame::s(13), &mut out),
+            Err(SessionError::RecvSequence { sent: 12, got: 13 })
+        );
         // w = 8 I-frames in: an S-frame out.
         out.clear();
         for i in 0..8 {

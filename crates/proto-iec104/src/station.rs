@@ -97,15 +97,25 @@ struct Selection {
 fn unselected(v: Value) -> Value {
     match v {
         Value::SingleCommand { on, qualifier, .. } => Value::SingleCommand { on, select: false, qualifier },
-        Value::DoubleCommand { state, qualifier, .. } => Value::DoubleCommand { state, select: false, qualifier },
-        Value::SetpointFloat { value, qualifier, .. } => Value::SetpointFloat { value, select: false, qualifier },
+        Value::DoubleCommand { state, qualifier, .. } => {
+            Value::DoubleCommand { state, select: false, qualifier }
+        }
+        Value::SetpointFloat { value, qualifier, .. } => {
+            Value::SetpointFloat { value, select: false, qualifier }
+        }
         other => other,
     }
 }
 
 impl Station {
     pub fn new(common_address: u16) -> Station {
-        Station { common_address, points: Vec::new(), commands: Vec::new(), sbo_timeout: 10_000_000, selected: None }
+        Station {
+            common_address,
+            points: Vec::new(),
+            commands: Vec::new(),
+            sbo_timeout: 10_000_000,
+            selected: None,
+        }
     }
 
     /// Answers one received ASDU: responses go to `out` (ASDU octets, in order), accepted
@@ -170,7 +180,8 @@ impl Station {
                     out.push(Asdu::mirror(raw, cot::UNKNOWN_COT, true));
                     return Vec::new();
                 }
-                let Some(cmd) = self.commands.iter().find(|c| c.ioa == ioa && c.kind.type_id() == type_id).copied()
+                let Some(cmd) =
+                    self.commands.iter().find(|c| c.ioa == ioa && c.kind.type_id() == type_id).copied()
                 else {
                     out.push(Asdu::mirror(raw, cot::UNKNOWN_IOA, true));
                     return Vec::new();
@@ -192,12 +203,14 @@ impl Station {
                     return Vec::new();
                 };
                 if select {
-                    self.selected = Some(Selection { ioa, value: unselected(value), until: now + self.sbo_timeout });
+                    self.selected =
+                        Some(Selection { ioa, value: unselected(value), until: now + self.sbo_timeout });
                     out.push(reply(cot::ACTIVATION_CON, false, asdu.objects.clone()));
                     return Vec::new();
                 }
                 let armed = self.selected.take();
-                let matches = armed.is_some_and(|s| s.ioa == ioa && s.value == unselected(value) && now <= s.until);
+                let matches =
+                    armed.is_some_and(|s| s.ioa == ioa && s.value == unselected(value) && now <= s.until);
                 if !matches && (armed.is_some() || cmd.sbo_required) {
                     out.push(reply(cot::ACTIVATION_CON, true, asdu.objects.clone()));
                     return Vec::new();
@@ -221,7 +234,10 @@ impl Station {
             let first = self.points[i].value();
             let cap = per_asdu(&first).max(1);
             let mut objects = Vec::new();
-            while i < self.points.len() && objects.len() < cap && self.points[i].value().type_id() == first.type_id() {
+            while i < self.points.len()
+                && objects.len() < cap
+                && self.points[i].value().type_id() == first.type_id()
+            {
                 objects.push((self.points[i].ioa, self.points[i].value()));
                 i += 1;
             }
@@ -266,7 +282,10 @@ mod tests {
         let mut s = station();
         let mut out = Vec::new();
         s.handle(0, &[100, 1, 6, 0, 0xFF, 0xFF, 0, 0, 0, 20], &mut out);
-        assert_eq!(causes(&out), [(100, 7, false, 5), (3, 20, false, 5), (13, 20, false, 5), (100, 10, false, 5)]);
+        assert_eq!(
+            causes(&out),
+            [(100, 7, false, 5), (3, 20, false, 5), (13, 20, false, 5), (100, 10, false, 5)]
+        );
     }
 
     #[test]
@@ -293,6 +312,9 @@ mod tests {
         s.handle(0, &[46, 1, 6, 0, 9, 0, 0xD1, 0x07, 0, 0x01], &mut out);
         s.handle(0, &[48, 1, 6, 0, 5, 0, 0xD1, 0x07, 0, 0, 0, 0], &mut out);
         s.handle(0, &[46, 1, 3, 0, 5, 0, 0xD1, 0x07, 0, 0x01], &mut out);
-        assert_eq!(causes(&out), [(46, 47, true, 5), (46, 46, true, 9), (48, 44, true, 5), (46, 45, true, 5)]);
+        assert_eq!(
+            causes(&out),
+            [(46, 47, true, 5), (46, 46, true, 9), (48, 44, true, 5), (46, 45, true, 5)]
+        );
     }
 }

@@ -1,0 +1,153 @@
+//! IEC 60870-5-104 server: one task per connection, driving `proto_iec104::Session` with the
+//! socket, the timers and the RTU's spontaneous events.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proto_iec104::apci::{Frame, Framer};
+use proto_iec104::{Params, Session};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::Shared;
+use crate::capture::{Capture, Direction};
+
+/// ASDUs waiting for the send window; a master that never acknowledges is cut off here.
+const MAX_QUEUE: usize = 20_000;
+
+/// Serves IEC 104 for RTU `index` of the range on `listener`.
+pub async fn serve_iec104(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
+    let limit = Arc::new(Semaphore::new(crate::MAX_CONNECTIONS));
+    let Ok(SocketAddr::V4(local)) = listener.local_addr() else { return };
+    let started = Instant::now();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%local, %peer, "too many connections; refused");
+            continue;
+        };
+        let (range, capture) = (range.clone(), capture.clone());
+        tokio::spawn(async move {
+            let SocketAddr::V4(peer) = peer else { return };
+            match connection(range, index, stream, peer, *local.ip(), capture, started).await {
+                Ok(()) => tracing::debug!(%local, %peer, "closed by peer"),
+                Err(reason) => tracing::info!(%local, %peer, %reason, "connection closed"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(
+    range: Shared,
+    index: usize,
+    mut stream: TcpStream,
+    peer: SocketAddrV4,
+    ip: Ipv4Addr,
+    capture: Option<Arc<Capture>>,
+    started: Instant,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let now = || started.elapsed().as_micros() as u64;
+    let mut flow = capture.as_ref().map(|c| c.open(peer, ip, 2404));
+    let mut session = Session::new(now(), Params::default());
+    let mut framer = Framer::new();
+    let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut cursor = range.lock().rtus.get(index).map_or(0, |r| r.event_cursor());
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut buf = [0u8; 4096];
+    let mut frames = Vec::new();
+    let mut bytes = Vec::new();
+    let result = loop {
+        frames.clear();
+        tokio::select! {
+            r = stream.read(&mut buf) => {
+                let n = match r {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => n,
+                    Err(e) => break Err(format!("read: {e}")),
+                };
+                if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+                    c.data(f, Direction::ToServer, &buf[..n]);
+                }
+                framer.push(&buf[..n]);
+                let mut failure = None;
+                loop {
+                    let raw = match framer.next_frame() {
+                        Ok(Some(raw)) => raw,
+                        Ok(None) => break,
+                        Err(e) => { failure = Some(format!("bad APCI: {e}")); break; }
+                    };
+                    let frame = match Frame::parse(&raw) {
+                        Ok(f) => f,
+                        Err(e) => { failure = Some(format!("bad APCI: {e}")); break; }
+                    };
+                    match session.receive(now(), &frame, &mut frames) {
+                        Ok(Some(asdu)) => {
+                            let mut guard = range.lock();
+                            let crate::LiveRange { sim, rtus, .. } = &mut *guard;
+                            let Some(rtu) = rtus.get_mut(index) else { return Err("device gone".into()) };
+                            let mut answers = Vec::new();
+                            let operated = rtu.handle(sim, now(), &asdu, &mut answers);
+                            if operated {
+                                guard.refresh_all();
+                            }
+                            queue.extend(answers);
+                        }
+                        Ok(None) => {}
+                        Err(e) => { failure = Some(format!("session: {e}")); break; }
+                    }
+                }
+                if let Some(reason) = failure {
+                    break Err(reason);
+                }
+            }
+            _ = tick.tick() => {
+                if let Err(e) = session.poll(now(), &mut frames) {
+                    break Err(format!("session: {e}"));
+                }
+            }
+        }
+        if session.started() {
+            let mut events = Vec::new();
+            if let Some(rtu) = range.lock().rtus.get(index) {
+                cursor = rtu.events_since(cursor, &mut events);
+            }
+            queue.extend(events);
+        }
+        while session.can_send() {
+            let Some(asdu) = queue.pop_front() else { break };
+            session.send(now(), asdu, &mut frames);
+        }
+        if queue.len() > MAX_QUEUE {
+            break Err(format!("{} ASDUs waiting: the master does not acknowledge", queue.len()));
+        }
+        if frames.is_empty() {
+            continue;
+        }
+        bytes.clear();
+        for f in &frames {
+            f.emit(&mut bytes);
+        }
+        if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+            c.data(f, Direction::ToClient, &bytes);
+        }
+        if let Err(e) = stream.write_all(&bytes).await {
+            break Err(format!("write: {e}"));
+        }
+    };
+    if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+        c.close(f, if result.is_ok() { Direction::ToServer } else { Direction::ToClient });
+    }
+    result
+}
