@@ -97,12 +97,45 @@ fn hostile_peers_lose_only_their_own_connection() {
         }
     });
     assert_eq!(read_frequency(&mut good, 4), 5000);
-    drop((half, shut));
+
+    // IEC 104 (the RTU of bus 4): garbage, an impossible length, a bad control field, an
+    // I-frame out of sequence; each loses only its own connection.
+    let rtu = "127.40.1.4:2404";
+    let closed_104 = |bytes: &[u8]| {
+        let mut s = TcpStream::connect(rtu).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(bytes).unwrap();
+        let mut buf = [0u8; 512];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    };
+    assert!(closed_104(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"));
+    assert!(closed_104(&[0x68, 0xFF, 0, 0, 0, 0]));
+    assert!(closed_104(&[0x68, 4, 0x17, 0, 0, 0]));
+    assert!(closed_104(&[0x68, 4, 7, 0, 0, 0, 0x68, 0x0E, 2, 0, 0, 0, 100, 1, 6, 0, 4, 0, 0, 0, 0, 20]));
+    let mut master = TcpStream::connect(rtu).unwrap();
+    master.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    master.write_all(&[0x68, 4, 7, 0, 0, 0]).unwrap();
+    let mut con = [0u8; 6];
+    master.read_exact(&mut con).unwrap();
+    assert_eq!(con, [0x68, 4, 0x0B, 0, 0, 0], "STARTDT con while others misbehave");
+    assert_eq!(read_frequency(&mut good, 5), 5000);
+    drop((half, shut, master));
     devices.stop();
 
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("bad MBAP header: protocol identifier"), "{log}");
     assert!(log.contains("bad MBAP header: MBAP length 65535"), "{log}");
     assert!(log.contains("bad MBAP header: MBAP length 0"), "{log}");
+    assert!(log.contains("bad APCI: start octet 0x16"), "{log}");
+    assert!(log.contains("bad APCI: length 255"), "{log}");
+    assert!(log.contains("bad APCI: U-frame with control octet 0x17"), "{log}");
+    assert!(log.contains("session: I-frame N(S) = 1, expected 0"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

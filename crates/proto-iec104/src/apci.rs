@@ -74,6 +74,8 @@ pub enum ApciError {
     Trailing(u8),
     #[error("I-frame without an ASDU")]
     EmptyI,
+    #[error("control field {0:02x?}: bits that must be 0 are set")]
+    Control([u8; 4]),
 }
 
 /// A whole frame: control plus the ASDU octets (empty for S and U).
@@ -118,6 +120,15 @@ impl Frame {
             return Err(ApciError::Length(*len));
         }
         let word = |lo: u8, hi: u8| (u16::from(lo) | u16::from(hi) << 8) >> 1;
+        // The LSB of octet 3 is 0 in I- and S-frames, and octet 2 of an S-frame is 0 (§5.1).
+        let reserved = match c1 & 0x03 {
+            0 | 2 => c3 & 1 != 0,
+            1 => *c1 != 0x01 || *c2 != 0 || c3 & 1 != 0,
+            _ => false,
+        };
+        if reserved {
+            return Err(ApciError::Control([*c1, *c2, *c3, *c4]));
+        }
         let control = if c1 & 0x01 == 0 {
             if asdu.is_empty() {
                 return Err(ApciError::EmptyI);
@@ -239,6 +250,8 @@ mod tests {
         assert_eq!(Frame::parse(&[0x68, 4, 0x17, 0, 0, 0]), Err(ApciError::UFunction(0x17)));
         assert_eq!(Frame::parse(&[0x68, 5, 0x07, 0, 0, 0, 1]), Err(ApciError::Trailing(5)));
         assert_eq!(Frame::parse(&[0x68, 4, 0, 0, 0, 0]), Err(ApciError::EmptyI));
+        assert_eq!(Frame::parse(&[0x68, 5, 0, 0, 1, 0, 9]), Err(ApciError::Control([0, 0, 1, 0])));
+        assert_eq!(Frame::parse(&[0x68, 4, 0x05, 0, 0, 0]), Err(ApciError::Control([5, 0, 0, 0])));
         let mut f = Framer::new();
         f.push(&[0x68, 0xFF]);
         assert_eq!(f.next_frame(), Err(ApciError::Length(0xFF)));
