@@ -23,6 +23,7 @@ macro_rules! out {
     }};
 }
 
+mod bench_iec104;
 mod bench_modbus;
 mod devices_cmd;
 mod sim;
@@ -88,6 +89,8 @@ enum BenchCommand {
     Sim(sim::BenchSimArgs),
     /// Modbus/TCP load: concurrent connections reading holding registers.
     Modbus(bench_modbus::BenchModbusArgs),
+    /// IEC 104: time a general interrogation of many points, act to ActTerm.
+    Iec104(bench_iec104::BenchIec104Args),
 }
 
 /// Bad input: reported on one line, exit code 2.
@@ -126,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
         Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),
+        Command::Bench(BenchCommand::Iec104(args)) => bench_iec104::run(&args),
     }
 }
 
