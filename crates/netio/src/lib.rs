@@ -176,13 +176,27 @@ async fn modbus_connection(
     let mut buf = [0u8; 4096];
     let mut out = Vec::with_capacity(adu::MAX_ADU_LEN);
     let mut pdu = Vec::with_capacity(adu::MAX_ADU_LEN);
+    // One idle timer per connection, re-armed only when it fires: a timer per read would
+    // cost more than the request.
+    let mut last_rx = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    tokio::pin!(idle);
     let result = loop {
-        let n = match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)).await {
-            Err(_) => break Err(format!("idle for {} s", IDLE_TIMEOUT.as_secs())),
-            Ok(Err(e)) => break Err(format!("read: {e}")),
-            Ok(Ok(0)) => break Ok(()),
-            Ok(Ok(n)) => n,
+        let n = tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Err(e) => break Err(format!("read: {e}")),
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+            },
+            () = &mut idle => {
+                if last_rx.elapsed() >= IDLE_TIMEOUT {
+                    break Err(format!("idle for {} s", IDLE_TIMEOUT.as_secs()));
+                }
+                idle.as_mut().reset(last_rx + IDLE_TIMEOUT);
+                continue;
+            }
         };
+        last_rx = tokio::time::Instant::now();
         if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
             c.data(f, Direction::ToServer, &buf[..n]);
         }
@@ -203,9 +217,11 @@ async fn modbus_connection(
             if let Some(response) = response {
                 pdu.clear();
                 response.emit(&mut pdu);
-                let mut one = Vec::with_capacity(adu::HEADER_LEN + pdu.len());
-                adu::emit(transaction, unit, &pdu, &mut one);
-                out.extend_from_slice(&one);
+                out.extend_from_slice(&transaction.to_be_bytes());
+                out.extend_from_slice(&[0, 0]);
+                out.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+                out.push(unit);
+                out.extend_from_slice(&pdu);
             }
         }
         if !out.is_empty() {
