@@ -39,7 +39,7 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let case = load_case(&args.grid)?;
     let dynamics = load_dynamics(&args.grid, None, &case)?;
     let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
-    let devices::Devices { plcs, rtus } = devices::default_devices(&sim, args.base);
+    let devices::Devices { plcs, rtus, reclosers } = devices::default_devices(&sim, args.base);
     if args.list {
         for rtu in &rtus {
             out!(
@@ -51,6 +51,18 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
                 2404,
                 rtu.station.common_address,
                 rtu.summary()
+            );
+        }
+        for r in &reclosers {
+            out!(
+                "{:<24} {:<6} {:<7} {}:{:<5} addr {:<3} {}",
+                r.name,
+                "relay",
+                "dnp3",
+                r.addr,
+                20000,
+                r.outstation.address,
+                r.summary()
             );
         }
         for plc in &plcs {
@@ -92,9 +104,14 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         for rtu in &mut rtus {
             rtu.epoch_ms = epoch_ms;
         }
+        let mut reclosers = reclosers;
+        for r in &mut reclosers {
+            r.epoch_ms = epoch_ms + 946_684_800_000;
+        }
+        let dnp3_addrs: Vec<Ipv4Addr> = reclosers.iter().map(|r| r.addr).collect();
         let plc_addrs: Vec<Ipv4Addr> = plcs.iter().map(|p| p.addr).collect();
         let rtu_addrs: Vec<Ipv4Addr> = rtus.iter().map(|r| r.addr).collect();
-        let range = Shared::new(LiveRange { sim, plcs, rtus });
+        let range = Shared::new(LiveRange { sim, plcs, rtus, reclosers });
         let listen = |ip: Ipv4Addr, port: u16| async move {
             netio::bind(ip, port).await.map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))
         };
@@ -108,12 +125,22 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
             out!("listening {} iec104 {}", l.local_addr()?, range.lock().rtus[i].name);
             tokio::spawn(netio::serve_iec104(range.clone(), i, l, capture.clone()));
         }
+        for (i, ip) in dnp3_addrs.iter().enumerate() {
+            let l = listen(*ip, 20000).await?;
+            out!("listening {} dnp3 {}", l.local_addr()?, range.lock().reclosers[i].name);
+            tokio::spawn(netio::serve_dnp3(range.clone(), i, l, capture.clone()));
+        }
         tokio::spawn(netio::run_clock(range.clone(), step));
-        out!("ready {} devices", plc_addrs.len() + rtu_addrs.len());
+        out!("ready {} devices", plc_addrs.len() + rtu_addrs.len() + dnp3_addrs.len());
         match duration {
             Some(d) => tokio::time::sleep(d).await,
             None => {
-                let _ = tokio::signal::ctrl_c().await;
+                // SIGINT or SIGTERM: either way, stop cleanly so the capture is complete.
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
             }
         }
         let t = range.lock().sim.time();

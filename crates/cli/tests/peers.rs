@@ -2,7 +2,7 @@
 //! runs a grid with its devices (`icsrange devices`), peer clients talk to them, and
 //! tshark decodes the capture the binary wrote.
 //!
-//! Peers come from `scripts/test`, which sets `ICSRANGE_PEERS_PYTHON` (a venv with pymodbus and c104)
+//! Peers come from `scripts/test`, which sets `ICSRANGE_PEERS_PYTHON` (a venv with pymodbus, c104 and dnp3-python)
 //! and `ICSRANGE_REQUIRE_PEERS=1`. Without them (a bare `cargo test`) these tests say so and
 //! pass; with `ICSRANGE_REQUIRE_PEERS` set, a missing peer fails.
 
@@ -40,14 +40,15 @@ fn run_peer(python: &str, script: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), report)
 }
 
-/// Counts of what tshark made of a capture: (Modbus/TCP frames, IEC 104 frames, frames with
-/// payload it decoded as neither, malformed or broken frames).
-fn tshark_view(pcap: &std::path::Path) -> (usize, usize, usize, usize) {
+/// Counts of what tshark made of a capture: (Modbus/TCP frames, IEC 104 frames, DNP3 frames,
+/// frames with payload it decoded as none of them, malformed or broken frames).
+fn tshark_view(pcap: &std::path::Path) -> (usize, usize, usize, usize, usize) {
     let count = |filter: &str| tshark_count(pcap, filter);
     (
         count("mbtcp"),
         count("iec60870_104"),
-        count("tcp.len > 0 && !mbtcp && !iec60870_104"),
+        count("dnp3"),
+        count("tcp.len > 0 && !mbtcp && !iec60870_104 && !dnp3"),
         count(
             "_ws.malformed || _ws.expert.severity >= error || tcp.analysis.lost_segment || \
              tcp.analysis.ack_lost_segment || tcp.analysis.retransmission || tcp.analysis.out_of_order",
@@ -62,7 +63,7 @@ fn against_devices(
     python: &str,
     script: &str,
     args: &[&str],
-) -> (String, (usize, usize, usize, usize)) {
+) -> (String, (usize, usize, usize, usize, usize)) {
     let dir = std::env::temp_dir().join(format!("icsrange-peers-{}-{base}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("devices.pcap");
@@ -79,14 +80,14 @@ fn against_devices(
 fn modbus_plcs_conform_to_pymodbus_and_tshark() {
     let Some(python) = peer_python() else { return };
     // gen 2's PLC (.0.2) is not the reference unit; gens 1 and 3 pick up its output.
-    let (report, (modbus, iec104, unclaimed, broken)) = against_devices(
+    let (report, (modbus, iec104, dnp3, unclaimed, broken)) = against_devices(
         "127.30.0.0",
         &python,
         "tests/peers/modbus_conformance.py",
         &["127.30.0.2", "127.30.0.1", "127.30.0.3"],
     );
     assert!(report.contains("all Modbus checks passed"), "{report}");
-    assert!(modbus >= 50 && iec104 == 0, "tshark decoded {modbus} Modbus/TCP frames");
+    assert!(modbus >= 50 && iec104 == 0 && dnp3 == 0, "tshark decoded {modbus} Modbus/TCP frames");
     assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
 }
 
@@ -94,9 +95,20 @@ fn modbus_plcs_conform_to_pymodbus_and_tshark() {
 fn iec104_rtus_conform_to_c104_and_tshark() {
     let Some(python) = peer_python() else { return };
     // The RTU of bus 4 (common address 4).
-    let (report, (modbus, iec104, unclaimed, broken)) =
+    let (report, (modbus, iec104, dnp3, unclaimed, broken)) =
         against_devices("127.31.0.0", &python, "tests/peers/iec104_conformance.py", &["127.31.1.4", "4"]);
     assert!(report.contains("all IEC 104 checks passed"), "{report}");
-    assert!(iec104 >= 10 && modbus == 0, "tshark decoded {iec104} IEC 104 frames");
+    assert!(iec104 >= 10 && modbus == 0 && dnp3 == 0, "tshark decoded {iec104} IEC 104 frames");
+    assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
+}
+
+#[test]
+fn dnp3_reclosers_conform_to_opendnp3_and_tshark() {
+    let Some(python) = peer_python() else { return };
+    // The recloser of case9's load at bus 5 (the first load: 127.32.2.1, outstation 10).
+    let (report, (modbus, iec104, dnp3, unclaimed, broken)) =
+        against_devices("127.32.0.0", &python, "tests/peers/dnp3_conformance.py", &["127.32.2.1"]);
+    assert!(report.contains("all DNP3 checks passed"), "{report}");
+    assert!(dnp3 >= 20 && modbus == 0 && iec104 == 0, "tshark decoded {dnp3} DNP3 frames");
     assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
 }

@@ -26,6 +26,7 @@
 //! Other addresses answer "illegal data address"; another unit id "gateway target failed to
 //! respond".
 
+pub mod recloser;
 pub mod rtu;
 
 use std::net::Ipv4Addr;
@@ -34,6 +35,7 @@ use gridsim::sim::{Command, Element, Sim};
 
 use proto_modbus::pdu::Response;
 use proto_modbus::{DataModel, DeviceIdentity, ExceptionCode, Server};
+pub use recloser::Recloser;
 pub use rtu::BusRtu;
 
 /// What kind of field device.
@@ -274,10 +276,12 @@ impl DataModel for GenModel {
 pub struct Devices {
     pub plcs: Vec<GenPlc>,
     pub rtus: Vec<BusRtu>,
+    pub reclosers: Vec<Recloser>,
 }
 
-/// A PLC per generator (at `base` + row: 127.10.0.1, .2, ...) and an RTU per bus, the
-/// grid's substations (at `base` + 256 + bus index + 1: 127.10.1.1, ...).
+/// A PLC per generator (at `base` + row: 127.10.0.1, .2, ...), an RTU per bus, the grid's
+/// substations (at `base` + 256 + bus index + 1: 127.10.1.1, ...), and a DNP3 recloser
+/// controller per load feeder (at `base` + 512 + its position among loads + 1: 127.10.2.1, ...).
 pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Devices {
     let base = u32::from(base);
     let mut out = Devices::default();
@@ -291,6 +295,10 @@ pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Devices {
     for i in 0..sim.case().buses.len() {
         let addr = Ipv4Addr::from(base.wrapping_add(257 + i as u32));
         out.rtus.push(BusRtu::new(sim, gridsim::BusIdx(i as u32), addr));
+    }
+    for (k, load) in sim.dynamics().loads.iter().enumerate() {
+        let addr = Ipv4Addr::from(base.wrapping_add(513 + k as u32));
+        out.reclosers.push(Recloser::new(sim, load.bus, addr));
     }
     out
 }

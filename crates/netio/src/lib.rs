@@ -10,15 +10,17 @@
 //! carry on. Each device serves at most `MAX_CONNECTIONS` clients at once.
 
 pub mod capture;
+mod dnp3;
 mod iec104;
 
+pub use dnp3::serve_dnp3;
 pub use iec104::serve_iec104;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use devices::{BusRtu, GenPlc};
+use devices::{BusRtu, GenPlc, Recloser};
 use gridsim::sim::{Sim, SimTime};
 use proto_modbus::{Framer, adu};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,6 +42,7 @@ pub struct LiveRange {
     pub sim: Sim,
     pub plcs: Vec<GenPlc>,
     pub rtus: Vec<BusRtu>,
+    pub reclosers: Vec<Recloser>,
 }
 
 impl LiveRange {
@@ -56,6 +59,9 @@ impl LiveRange {
         }
         for rtu in &mut self.rtus {
             rtu.refresh(&self.sim);
+        }
+        for r in &mut self.reclosers {
+            r.refresh(&self.sim);
         }
     }
 }

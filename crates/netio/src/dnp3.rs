@@ -1,0 +1,173 @@
+//! DNP3 over TCP server: link frames in, CRCs checked, transport reassembly, the outstation,
+//! and the response segmented back into link frames.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proto_dnp3::link::{self, Control, Frame, Framer, function};
+use proto_dnp3::transport::{Reassembler, segment};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::Shared;
+use crate::capture::{Capture, Direction};
+
+/// Serves DNP3 for recloser `index` of the range on `listener`.
+pub async fn serve_dnp3(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
+    let limit = Arc::new(Semaphore::new(crate::MAX_CONNECTIONS));
+    let Ok(SocketAddr::V4(local)) = listener.local_addr() else { return };
+    let started = Instant::now();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%local, %peer, "too many connections; refused");
+            continue;
+        };
+        let (range, capture) = (range.clone(), capture.clone());
+        tokio::spawn(async move {
+            let SocketAddr::V4(peer) = peer else { return };
+            match connection(range, index, stream, peer, *local.ip(), capture, started).await {
+                Ok(()) => tracing::debug!(%local, %peer, "closed by peer"),
+                Err(reason) => tracing::info!(%local, %peer, %reason, "connection closed"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(
+    range: Shared,
+    index: usize,
+    mut stream: TcpStream,
+    peer: SocketAddrV4,
+    ip: Ipv4Addr,
+    capture: Option<Arc<Capture>>,
+    started: Instant,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let mut flow = capture.as_ref().map(|c| c.open(peer, ip, 20000));
+    let mut framer = Framer::new();
+    let mut reassembler = Reassembler::new();
+    let mut tx_seq = 0u8;
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    let address = range.lock().reclosers.get(index).map_or(10, |r| r.outstation.address);
+    let result = loop {
+        let n = match tokio::time::timeout(crate::IDLE_TIMEOUT, stream.read(&mut buf)).await {
+            Err(_) => break Err(format!("idle for {} s", crate::IDLE_TIMEOUT.as_secs())),
+            Ok(Err(e)) => break Err(format!("read: {e}")),
+            Ok(Ok(0)) => break Ok(()),
+            Ok(Ok(n)) => n,
+        };
+        if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+            c.data(f, Direction::ToServer, &buf[..n]);
+        }
+        framer.push(&buf[..n]);
+        out.clear();
+        let mut failure = None;
+        loop {
+            let raw = match framer.next_frame() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(format!("bad link frame: {e}"));
+                    break;
+                }
+            };
+            let frame = match Frame::parse(&raw) {
+                Ok(f) => f,
+                Err(e) => {
+                    // A CRC error loses the frame, not the connection (IEEE 1815 §9.2.6).
+                    tracing::info!(%peer, error = %e, "link frame discarded");
+                    continue;
+                }
+            };
+            if !frame.control.primary || (frame.destination != address && frame.destination < 0xFFFD) {
+                continue;
+            }
+            let master = frame.source;
+            let secondary = |f: u8| Frame {
+                control: Control { from_master: false, primary: false, fcb: false, fcv: false, function: f },
+                destination: master,
+                source: address,
+                data: Vec::new(),
+            };
+            match frame.control.function {
+                function::REQUEST_LINK_STATUS => secondary(function::LINK_STATUS).emit(&mut out),
+                function::RESET_LINK_STATES | function::TEST_LINK_STATES => {
+                    secondary(function::ACK).emit(&mut out)
+                }
+                function::CONFIRMED_USER_DATA | function::UNCONFIRMED_USER_DATA => {
+                    if frame.control.function == function::CONFIRMED_USER_DATA {
+                        secondary(function::ACK).emit(&mut out);
+                    }
+                    let fragment = match reassembler.push(&frame.data) {
+                        Ok(Some(f)) => f,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            failure = Some(format!("transport: {e}"));
+                            break;
+                        }
+                    };
+                    let now_ms = started.elapsed().as_millis() as u64;
+                    let response = {
+                        let mut guard = range.lock();
+                        let crate::LiveRange { sim, reclosers, .. } = &mut *guard;
+                        let Some(r) = reclosers.get_mut(index) else { return Err("device gone".into()) };
+                        let before = sim.stats().power_flows;
+                        let resp = r.handle(sim, now_ms, &fragment);
+                        if sim.stats().power_flows != before {
+                            guard.refresh_all();
+                        }
+                        resp
+                    };
+                    if let Some(resp) = response {
+                        let mut segs = Vec::new();
+                        tx_seq = segment(&resp, tx_seq, &mut segs);
+                        for s in segs {
+                            Frame {
+                                control: Control {
+                                    from_master: false,
+                                    primary: true,
+                                    fcb: false,
+                                    fcv: false,
+                                    function: function::UNCONFIRMED_USER_DATA,
+                                },
+                                destination: master,
+                                source: address,
+                                data: s,
+                            }
+                            .emit(&mut out);
+                        }
+                    }
+                }
+                _ => secondary(function::NOT_SUPPORTED).emit(&mut out),
+            }
+        }
+        if !out.is_empty() {
+            if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+                c.data(f, Direction::ToClient, &out);
+            }
+            if let Err(e) = stream.write_all(&out).await {
+                break Err(format!("write: {e}"));
+            }
+        }
+        if let Some(reason) = failure {
+            break Err(reason);
+        }
+    };
+    let _ = link::MAX_FRAME;
+    if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
+        c.close(f, if result.is_ok() { Direction::ToServer } else { Direction::ToClient });
+    }
+    result
+}

@@ -1,0 +1,307 @@
+//! DNP3 application layer (IEEE 1815-2012 §4): fragment headers and object headers.
+
+/// Application control octet bits.
+pub mod ac {
+    pub const FIR: u8 = 0x80;
+    pub const FIN: u8 = 0x40;
+    pub const CON: u8 = 0x20;
+    pub const UNS: u8 = 0x10;
+}
+
+/// Function codes.
+pub mod fc {
+    pub const CONFIRM: u8 = 0;
+    pub const READ: u8 = 1;
+    pub const WRITE: u8 = 2;
+    pub const SELECT: u8 = 3;
+    pub const OPERATE: u8 = 4;
+    pub const DIRECT_OPERATE: u8 = 5;
+    pub const DIRECT_OPERATE_NR: u8 = 6;
+    pub const COLD_RESTART: u8 = 13;
+    pub const WARM_RESTART: u8 = 14;
+    pub const ENABLE_UNSOLICITED: u8 = 20;
+    pub const DISABLE_UNSOLICITED: u8 = 21;
+    pub const DELAY_MEASURE: u8 = 23;
+    pub const RECORD_CURRENT_TIME: u8 = 24;
+    pub const RESPONSE: u8 = 129;
+    pub const UNSOLICITED_RESPONSE: u8 = 130;
+}
+
+/// Internal indications (IIN1 in the low octet, IIN2 in the high octet).
+pub mod iin {
+    pub const BROADCAST: u16 = 0x0001;
+    pub const CLASS_1_EVENTS: u16 = 0x0002;
+    pub const CLASS_2_EVENTS: u16 = 0x0004;
+    pub const CLASS_3_EVENTS: u16 = 0x0008;
+    pub const NEED_TIME: u16 = 0x0010;
+    pub const LOCAL_CONTROL: u16 = 0x0020;
+    pub const DEVICE_TROUBLE: u16 = 0x0040;
+    pub const DEVICE_RESTART: u16 = 0x0080;
+    pub const NO_FUNC_CODE_SUPPORT: u16 = 0x0100;
+    pub const OBJECT_UNKNOWN: u16 = 0x0200;
+    pub const PARAMETER_ERROR: u16 = 0x0400;
+    pub const EVENT_BUFFER_OVERFLOW: u16 = 0x0800;
+}
+
+/// How an object header says which objects (the qualifier's range specifier and prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// 0x06: all objects of the group/variation.
+    All,
+    /// 0x00/0x01: start and stop indexes.
+    StartStop { start: u16, stop: u16 },
+    /// 0x07/0x08: a count of objects without index prefixes.
+    Count(u16),
+    /// 0x17/0x28: a count of objects, each prefixed with its index.
+    Indexed(u16),
+}
+
+/// One object header and the octets of its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHeader<'a> {
+    pub group: u8,
+    pub variation: u8,
+    pub qualifier: u8,
+    pub range: Range,
+    /// For `Indexed`, the (index, object octets) pairs; otherwise the objects back to back.
+    pub objects: &'a [u8],
+    /// Octets of one object (without prefix), when the parser knows the type.
+    pub size: usize,
+    /// Width of an index prefix (1 or 2), for `Indexed`.
+    pub prefix: usize,
+}
+
+impl ObjectHeader<'_> {
+    /// The objects with their indexes.
+    pub fn items(&self) -> Vec<(u16, &[u8])> {
+        match self.range {
+            Range::StartStop { start, .. } => {
+                if self.size == 0 {
+                    return Vec::new();
+                }
+                self.objects
+                    .chunks_exact(self.size)
+                    .enumerate()
+                    .map(|(i, o)| (start.wrapping_add(i as u16), o))
+                    .collect()
+            }
+            Range::Indexed(_) => self
+                .objects
+                .chunks_exact(self.prefix + self.size)
+                .map(|c| {
+                    let index =
+                        if self.prefix == 1 { u16::from(c[0]) } else { u16::from_le_bytes([c[0], c[1]]) };
+                    (index, &c[self.prefix..])
+                })
+                .collect(),
+            Range::Count(_) | Range::All => {
+                if self.size == 0 {
+                    return Vec::new();
+                }
+                self.objects.chunks_exact(self.size).enumerate().map(|(i, o)| (i as u16, o)).collect()
+            }
+        }
+    }
+
+    /// How many objects the header names (`All` names none in particular).
+    pub fn count(&self) -> usize {
+        match self.range {
+            Range::All => 0,
+            Range::StartStop { start, stop } => (stop as usize + 1).saturating_sub(start as usize),
+            Range::Count(n) | Range::Indexed(n) => n as usize,
+        }
+    }
+}
+
+/// Octets of one object of a group/variation in a request or response, `None` when unknown.
+/// Packed binaries (g1v1, g10v1, g80v1) are given per bit by `bits`.
+pub fn object_size(group: u8, variation: u8) -> Option<usize> {
+    Some(match (group, variation) {
+        (1, 2) | (10, 2) => 1,
+        (2, 2) => 7,
+        (12, 1) => 11,
+        (20, 1) => 5,
+        (30, 1) => 5,
+        (30, 5) => 5,
+        (32, 1) => 5,
+        (50, 1) => 6,
+        (52, 2) => 2,
+        (60, _) => 0,
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    #[error("fragment of {0} octets, a request header needs 2")]
+    Truncated(usize),
+    #[error("object header at octet {at}: qualifier {qualifier:#04x} not supported")]
+    Qualifier { at: usize, qualifier: u8 },
+    #[error("object header at octet {at}: group {group} variation {variation} not supported")]
+    Object { at: usize, group: u8, variation: u8 },
+    #[error("object header at octet {at}: its objects run past the fragment")]
+    Overrun { at: usize },
+}
+
+/// A request fragment: application control, function and the object headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub control: u8,
+    pub function: u8,
+    pub headers: Vec<ObjectHeader<'a>>,
+}
+
+impl<'a> Request<'a> {
+    pub fn seq(&self) -> u8 {
+        self.control & 0x0F
+    }
+
+    /// Parses a request fragment. Object data is checked against the header's range.
+    pub fn parse(fragment: &'a [u8]) -> Result<Request<'a>, AppError> {
+        let [control, function, rest @ ..] = fragment else {
+            return Err(AppError::Truncated(fragment.len()));
+        };
+        let mut headers = Vec::new();
+        let mut at = 2;
+        let mut rest = rest;
+        while !rest.is_empty() {
+            let [group, variation, qualifier, tail @ ..] = rest else { return Err(AppError::Overrun { at }) };
+            let (group, variation, qualifier) = (*group, *variation, *qualifier);
+            let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+            let (range, prefix, used) = match qualifier {
+                0x06 => (Range::All, 0, 0),
+                0x00 if tail.len() >= 2 => {
+                    (Range::StartStop { start: u16::from(tail[0]), stop: u16::from(tail[1]) }, 0, 2)
+                }
+                0x01 if tail.len() >= 4 => {
+                    (Range::StartStop { start: u16_at(tail, 0), stop: u16_at(tail, 2) }, 0, 4)
+                }
+                0x07 if !tail.is_empty() => (Range::Count(u16::from(tail[0])), 0, 1),
+                0x08 if tail.len() >= 2 => (Range::Count(u16_at(tail, 0)), 0, 2),
+                0x17 if !tail.is_empty() => (Range::Indexed(u16::from(tail[0])), 1, 1),
+                0x28 if tail.len() >= 2 => (Range::Indexed(u16_at(tail, 0)), 2, 2),
+                0x00 | 0x01 | 0x07 | 0x08 | 0x17 | 0x28 => return Err(AppError::Overrun { at }),
+                _ => return Err(AppError::Qualifier { at, qualifier }),
+            };
+            if let Range::StartStop { start, stop } = range
+                && stop < start
+            {
+                return Err(AppError::Qualifier { at, qualifier });
+            }
+            let tail = &tail[used..];
+            // Objects carried: none in READs (the function decides), per type otherwise.
+            let carries = *function != fc::READ && !matches!(range, Range::All);
+            let (size, len) = if !carries {
+                (object_size(group, variation).unwrap_or(0), 0)
+            } else if (group, variation) == (80, 1) {
+                // Packed bits.
+                let n = match range {
+                    Range::StartStop { start, stop } => (stop - start) as usize + 1,
+                    _ => return Err(AppError::Qualifier { at, qualifier }),
+                };
+                (0, n.div_ceil(8))
+            } else {
+                let size = object_size(group, variation).ok_or(AppError::Object { at, group, variation })?;
+                let n = match range {
+                    Range::StartStop { start, stop } => (stop - start) as usize + 1,
+                    Range::Count(n) | Range::Indexed(n) => n as usize,
+                    Range::All => 0,
+                };
+                (size, n * (size + prefix))
+            };
+            if tail.len() < len {
+                return Err(AppError::Overrun { at });
+            }
+            headers.push(ObjectHeader {
+                group,
+                variation,
+                qualifier,
+                range,
+                objects: &tail[..len],
+                size,
+                prefix,
+            });
+            at += 3 + used + len;
+            rest = &tail[len..];
+        }
+        Ok(Request { control: *control, function: *function, headers })
+    }
+}
+
+/// Builds a response fragment.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub bytes: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(control: u8, function: u8, iin: u16) -> Response {
+        let mut bytes = vec![control, function];
+        bytes.extend_from_slice(&iin.to_le_bytes());
+        Response { bytes }
+    }
+
+    /// An object header with a 2-octet start/stop range (qualifier 0x01) and its objects.
+    pub fn range(&mut self, group: u8, variation: u8, start: u16, objects: &[Vec<u8>]) {
+        if objects.is_empty() {
+            return;
+        }
+        self.bytes.extend_from_slice(&[group, variation, 0x01]);
+        self.bytes.extend_from_slice(&start.to_le_bytes());
+        self.bytes.extend_from_slice(&(start + objects.len() as u16 - 1).to_le_bytes());
+        for o in objects {
+            self.bytes.extend_from_slice(o);
+        }
+    }
+
+    /// An object header with 2-octet indexes and count (qualifier 0x28).
+    pub fn indexed(&mut self, group: u8, variation: u8, objects: &[(u16, Vec<u8>)]) {
+        if objects.is_empty() {
+            return;
+        }
+        self.bytes.extend_from_slice(&[group, variation, 0x28]);
+        self.bytes.extend_from_slice(&(objects.len() as u16).to_le_bytes());
+        for (i, o) in objects {
+            self.bytes.extend_from_slice(&i.to_le_bytes());
+            self.bytes.extend_from_slice(o);
+        }
+    }
+
+    /// A header echoed with its objects (as SELECT/OPERATE responses do).
+    pub fn echo(&mut self, header: &ObjectHeader<'_>, objects: &[u8], range_octets: &[u8]) {
+        self.bytes.extend_from_slice(&[header.group, header.variation, header.qualifier]);
+        self.bytes.extend_from_slice(range_octets);
+        self.bytes.extend_from_slice(objects);
+    }
+
+    pub fn set_iin(&mut self, iin: u16) {
+        self.bytes[2..4].copy_from_slice(&iin.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integrity_poll_and_crob() {
+        // READ class 1, 2, 3, 0 (what opendnp3 sends as an integrity poll).
+        let poll = [0xC3, 0x01, 60, 2, 0x06, 60, 3, 0x06, 60, 4, 0x06, 60, 1, 0x06];
+        let r = Request::parse(&poll).unwrap();
+        assert_eq!((r.function, r.seq(), r.headers.len()), (fc::READ, 3, 4));
+        assert_eq!(r.headers[3].range, Range::All);
+        // SELECT g12v1, 0x28, one CROB at index 0: LATCH_OFF (0x04), count 1, 0 ms, 0 ms, status 0.
+        let crob = [0xC4, 0x03, 12, 1, 0x28, 1, 0, 0, 0, 0x04, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let r = Request::parse(&crob).unwrap();
+        let items = r.headers[0].items();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0, 0);
+        assert_eq!(items[0].1[0], 0x04);
+        // WRITE g80v1 index 7 = 0 (clear DEVICE_RESTART).
+        let w = [0xC5, 0x02, 80, 1, 0x00, 7, 7, 0x00];
+        let r = Request::parse(&w).unwrap();
+        assert_eq!(r.headers[0].objects, [0]);
+        assert!(matches!(Request::parse(&[0xC0, 0x02, 80, 1, 0x00, 7]), Err(AppError::Overrun { .. })));
+        assert!(matches!(Request::parse(&[0xC0, 0x01, 1, 2, 0x5B]), Err(AppError::Qualifier { .. })));
+    }
+}
