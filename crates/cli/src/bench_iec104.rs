@@ -41,7 +41,13 @@ pub fn run(args: &BenchIec104Args) -> anyhow::Result<ExitCode> {
     let ca = rtu.station.common_address;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let times = runtime.block_on(async {
-        let range = Shared::new(LiveRange { sim, plcs: Vec::new(), rtus: vec![rtu], reclosers: Vec::new() });
+        let range = Shared::new(LiveRange {
+            sim,
+            plcs: Vec::new(),
+            rtus: vec![rtu],
+            reclosers: Vec::new(),
+            firewall: Default::default(),
+        });
         let listener = netio::bind(args.addr, 2404).await?;
         let local = listener.local_addr()?;
         tokio::spawn(netio::serve_iec104(range, 0, listener, None));

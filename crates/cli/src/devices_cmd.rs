@@ -30,6 +30,10 @@ pub struct DevicesArgs {
     /// Stop after this long (default: run until interrupted).
     #[arg(long = "for", value_parser = parse_duration)]
     duration: Option<gridsim::sim::SimTime>,
+    /// Refuse connections from these sources (`ADDR` or `ADDR/LEN`) to every device: the
+    /// range firewall. Repeatable.
+    #[arg(long = "deny", value_name = "PREFIX")]
+    deny: Vec<devices::Prefix>,
     /// Real-time step of the grid.
     #[arg(long, value_parser = parse_duration, default_value = "100ms")]
     step: gridsim::sim::SimTime,
@@ -111,7 +115,15 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         let dnp3_addrs: Vec<Ipv4Addr> = reclosers.iter().map(|r| r.addr).collect();
         let plc_addrs: Vec<Ipv4Addr> = plcs.iter().map(|p| p.addr).collect();
         let rtu_addrs: Vec<Ipv4Addr> = rtus.iter().map(|r| r.addr).collect();
-        let range = Shared::new(LiveRange { sim, plcs, rtus, reclosers });
+        let firewall = devices::Firewall {
+            rules: args
+                .deny
+                .iter()
+                .map(|&source| devices::Rule { source, destination: None, allow: false })
+                .collect(),
+            default_allow: true,
+        };
+        let range = Shared::new(LiveRange { sim, plcs, rtus, reclosers, firewall });
         let listen = |ip: Ipv4Addr, port: u16| async move {
             netio::bind(ip, port).await.map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))
         };

@@ -175,3 +175,42 @@ fn proto_crc(bytes: &[u8]) -> u16 {
     }
     !crc
 }
+
+/// The range firewall: a source it denies is cut off at accept, on every protocol, and logged;
+/// the SCADA master's address keeps being served.
+#[test]
+fn the_range_firewall_refuses_denied_sources() {
+    let dir = std::env::temp_dir().join(format!("icsrange-firewall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("devices.log");
+    let devices =
+        Devices::start_with("cases/case9.m", "127.41.0.0", None, Some(&log), &["--deny", "127.0.0.66"]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let from = |src: &str, to: &str| {
+            let (src, to) = (src.parse().unwrap(), to.parse().unwrap());
+            async move {
+                let s = tokio::net::TcpSocket::new_v4().unwrap();
+                s.bind(std::net::SocketAddr::new(src, 0)).unwrap();
+                s.connect(to).await.unwrap()
+            }
+        };
+        for target in ["127.41.0.2:502", "127.41.1.4:2404", "127.41.2.1:20000"] {
+            let mut attacker = from("127.0.0.66", target).await;
+            let mut buf = [0u8; 16];
+            let _ = attacker.write_all(&[0, 1, 0, 0, 0, 6, 1, 4, 0, 2, 0, 1]).await;
+            let n = tokio::time::timeout(Duration::from_secs(5), attacker.read(&mut buf)).await.unwrap();
+            assert!(matches!(n, Ok(0) | Err(_)), "{target}: the denied source was served");
+        }
+        let mut scada = from("127.0.0.10", "127.41.0.2:502").await;
+        scada.write_all(&[0, 1, 0, 0, 0, 6, 1, 4, 0, 2, 0, 1]).await.unwrap();
+        let mut resp = [0u8; 11];
+        scada.read_exact(&mut resp).await.unwrap();
+        assert_eq!(u16::from_be_bytes([resp[9], resp[10]]), 5000);
+    });
+    devices.stop();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(log.matches("blocked by the range firewall").count(), 3, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -26,6 +26,7 @@
 //! Other addresses answer "illegal data address"; another unit id "gateway target failed to
 //! respond".
 
+pub mod firewall;
 pub mod recloser;
 pub mod rtu;
 
@@ -33,6 +34,7 @@ use std::net::Ipv4Addr;
 
 use gridsim::sim::{Command, Element, Sim};
 
+pub use firewall::{Firewall, Prefix, Rule};
 use proto_modbus::pdu::Response;
 use proto_modbus::{DataModel, DeviceIdentity, ExceptionCode, Server};
 pub use recloser::Recloser;

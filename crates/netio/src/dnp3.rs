@@ -28,6 +28,9 @@ pub async fn serve_dnp3(range: Shared, index: usize, listener: TcpListener, capt
                 continue;
             }
         };
+        if !crate::admitted(&range, peer, *local.ip()) {
+            continue;
+        }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             tracing::warn!(%local, %peer, "too many connections; refused");
             continue;

@@ -32,6 +32,9 @@ pub async fn serve_iec104(range: Shared, index: usize, listener: TcpListener, ca
                 continue;
             }
         };
+        if !crate::admitted(&range, peer, *local.ip()) {
+            continue;
+        }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             tracing::warn!(%local, %peer, "too many connections; refused");
             continue;

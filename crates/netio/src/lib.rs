@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use devices::{BusRtu, GenPlc, Recloser};
+use devices::{BusRtu, Firewall, GenPlc, Recloser};
 use gridsim::sim::{Sim, SimTime};
 use proto_modbus::{Framer, adu};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,6 +43,8 @@ pub struct LiveRange {
     pub plcs: Vec<GenPlc>,
     pub rtus: Vec<BusRtu>,
     pub reclosers: Vec<Recloser>,
+    /// Who may connect to which device; asked at every accept.
+    pub firewall: Firewall,
 }
 
 impl LiveRange {
@@ -78,6 +80,16 @@ impl LiveRange {
         }
         response
     }
+}
+
+/// Asks the range firewall whether `peer` may talk to the device at `local`; logs a refusal.
+pub(crate) fn admitted(range: &Shared, peer: SocketAddr, local: Ipv4Addr) -> bool {
+    let SocketAddr::V4(p) = peer else { return false };
+    let ok = range.lock().firewall.permits(*p.ip(), local);
+    if !ok {
+        tracing::info!(%local, %peer, "blocked by the range firewall");
+    }
+    ok
 }
 
 /// Shared handle on a running range.
@@ -148,6 +160,10 @@ pub async fn serve_modbus(range: Shared, index: usize, listener: TcpListener, ca
                 continue;
             }
         };
+        if !admitted(&range, peer, *local.ip()) {
+            drop(stream);
+            continue;
+        }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             tracing::warn!(%local, %peer, "too many connections; refused");
             drop(stream);

@@ -17,8 +17,20 @@ pub struct Devices {
 impl Devices {
     /// Starts it and waits until it says every listener is bound. `log`: where its stderr goes.
     pub fn start(grid: &str, base: &str, pcap: Option<&Path>, log: Option<&Path>) -> Devices {
+        Devices::start_with(grid, base, pcap, log, &[])
+    }
+
+    /// As `start`, with more arguments for `icsrange devices`.
+    pub fn start_with(
+        grid: &str,
+        base: &str,
+        pcap: Option<&Path>,
+        log: Option<&Path>,
+        extra: &[&str],
+    ) -> Devices {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_icsrange"));
         cmd.args(["devices", "--grid", repo(grid).to_str().unwrap(), "--base", base]);
+        cmd.args(extra);
         if let Some(p) = pcap {
             cmd.arg("--pcap").arg(p);
         }
