@@ -196,10 +196,28 @@ fn the_range_firewall_refuses_denied_sources() {
                 s.connect(to).await.unwrap()
             }
         };
-        for target in ["127.41.0.2:502", "127.41.1.4:2404", "127.41.2.1:20000"] {
-            let mut attacker = from("127.0.0.66", target).await;
+        // What each protocol answers when allowed: a Modbus read, STARTDT act, a DNP3 link
+        // status request (to outstation 10 from 1). Denied, each gets nothing but a close.
+        let dnp3_status = {
+            let mut f = vec![0x05, 0x64, 0x05, 0xC9, 0x0A, 0x00, 0x01, 0x00];
+            let c = proto_crc(&f);
+            f.extend_from_slice(&c.to_le_bytes());
+            f
+        };
+        let probes: [(&str, Vec<u8>); 3] = [
+            ("127.41.0.2:502", vec![0, 1, 0, 0, 0, 6, 1, 4, 0, 2, 0, 1]),
+            ("127.41.1.4:2404", vec![0x68, 4, 7, 0, 0, 0]),
+            ("127.41.2.1:20000", dnp3_status),
+        ];
+        for (target, probe) in &probes {
+            let mut allowed = from("127.0.0.10", target).await;
+            allowed.write_all(probe).await.unwrap();
             let mut buf = [0u8; 16];
-            let _ = attacker.write_all(&[0, 1, 0, 0, 0, 6, 1, 4, 0, 2, 0, 1]).await;
+            let n =
+                tokio::time::timeout(Duration::from_secs(5), allowed.read(&mut buf)).await.unwrap().unwrap();
+            assert!(n > 0, "{target}: an allowed source is answered");
+            let mut attacker = from("127.0.0.66", target).await;
+            let _ = attacker.write_all(probe).await;
             let n = tokio::time::timeout(Duration::from_secs(5), attacker.read(&mut buf)).await.unwrap();
             assert!(matches!(n, Ok(0) | Err(_)), "{target}: the denied source was served");
         }

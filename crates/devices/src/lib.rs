@@ -4,8 +4,10 @@
 //! A device reads the grid through a snapshot taken after each step (`refresh`) and changes
 //! it only through `gridsim::sim::Command`s it issues when a request asks for an operation.
 //!
-//! Today: a generator PLC speaking Modbus/TCP (`GenPlc`), with the default point map below.
-//! RTUs (IEC 104), DNP3 recloser controllers, relays, gateways and UPSs follow.
+//! Today: a generator PLC speaking Modbus/TCP (`GenPlc`, point map below), a substation RTU
+//! speaking IEC 104 (`rtu::BusRtu`), a feeder recloser controller speaking DNP3
+//! (`recloser::Recloser`), and the range firewall (`firewall`). Protection relays, serial
+//! gateways and UPSs, and device state (firmware, local/remote), follow.
 //!
 //! # Default Modbus map of a generator PLC (unit id 1; 255 is accepted too)
 //!

@@ -14,6 +14,9 @@ use tokio::sync::Semaphore;
 use crate::Shared;
 use crate::capture::{Capture, Direction};
 
+/// Frames with bad CRCs a connection may send before it is closed.
+const MAX_BAD_FRAMES: u32 = 16;
+
 /// Serves DNP3 for recloser `index` of the range on `listener`.
 pub async fn serve_dnp3(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
     let limit = Arc::new(Semaphore::new(crate::MAX_CONNECTIONS));
@@ -61,6 +64,7 @@ async fn connection(
     let mut framer = Framer::new();
     let mut reassembler = Reassembler::new();
     let mut tx_seq = 0u8;
+    let mut bad_frames = 0u32;
     let mut buf = [0u8; 4096];
     let mut out = Vec::new();
     let address = range.lock().reclosers.get(index).map_or(10, |r| r.outstation.address);
@@ -89,12 +93,21 @@ async fn connection(
             let frame = match Frame::parse(&raw) {
                 Ok(f) => f,
                 Err(e) => {
-                    // A CRC error loses the frame, not the connection (IEEE 1815 §9.2.6).
-                    tracing::info!(%peer, error = %e, "link frame discarded");
+                    // A CRC error loses the frame, not the connection (IEEE 1815 §9.2.6); a
+                    // stream of them is not a noisy line but an attack on the log.
+                    bad_frames += 1;
+                    if bad_frames == 1 {
+                        tracing::info!(%peer, error = %e, "link frame discarded");
+                    }
+                    if bad_frames > MAX_BAD_FRAMES {
+                        failure = Some(format!("{bad_frames} link frames with bad CRCs"));
+                        break;
+                    }
                     continue;
                 }
             };
-            if !frame.control.primary || (frame.destination != address && frame.destination < 0xFFFD) {
+            let broadcast = frame.destination >= 0xFFFD;
+            if !frame.control.primary || (frame.destination != address && !broadcast) {
                 continue;
             }
             let master = frame.source;
@@ -133,7 +146,8 @@ async fn connection(
                         }
                         resp
                     };
-                    if let Some(resp) = response {
+                    // Broadcasts are acted on but never answered (IEEE 1815 §9.2.5).
+                    if let Some(resp) = response.filter(|_| !broadcast) {
                         let mut segs = Vec::new();
                         tx_seq = segment(&resp, tx_seq, &mut segs);
                         for s in segs {
@@ -160,8 +174,10 @@ async fn connection(
             if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
                 c.data(f, Direction::ToClient, &out);
             }
-            if let Err(e) = stream.write_all(&out).await {
-                break Err(format!("write: {e}"));
+            match tokio::time::timeout(crate::IDLE_TIMEOUT, stream.write_all(&out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => break Err(format!("write: {e}")),
+                Err(_) => break Err("the master does not read what it is sent".into()),
             }
         }
         if let Some(reason) = failure {

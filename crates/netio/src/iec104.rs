@@ -15,8 +15,9 @@ use tokio::sync::Semaphore;
 use crate::Shared;
 use crate::capture::{Capture, Direction};
 
-/// ASDUs waiting for the send window; a master that never acknowledges is cut off here.
-const MAX_QUEUE: usize = 20_000;
+/// ASDUs waiting for the send window; a master that never acknowledges is cut off here
+/// (a GI of 10,000 points is about 340 ASDUs).
+const MAX_QUEUE: usize = 2_000;
 
 /// Serves IEC 104 for RTU `index` of the range on `listener`.
 pub async fn serve_iec104(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
@@ -96,6 +97,11 @@ async fn connection(
                         Err(e) => { failure = Some(format!("bad APCI: {e}")); break; }
                     };
                     match session.receive(now(), &frame, &mut frames) {
+                        Ok(Some(_)) if !session.started() => {
+                            // Data transfer is stopped: an I-frame now is a protocol violation.
+                            failure = Some("I-frame before STARTDT".to_string());
+                            break;
+                        }
                         Ok(Some(asdu)) => {
                             let mut guard = range.lock();
                             let crate::LiveRange { sim, rtus, .. } = &mut *guard;
@@ -145,8 +151,10 @@ async fn connection(
         if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
             c.data(f, Direction::ToClient, &bytes);
         }
-        if let Err(e) = stream.write_all(&bytes).await {
-            break Err(format!("write: {e}"));
+        match tokio::time::timeout(crate::IDLE_TIMEOUT, stream.write_all(&bytes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => break Err(format!("write: {e}")),
+            Err(_) => break Err("the master does not read what it is sent".into()),
         }
     };
     if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {

@@ -5,9 +5,11 @@
 //! at its protocol's standard port. Where that port cannot be bound (below 1024 without
 //! privileges), the listener falls back to the port plus `PORT_OFFSET` and says so.
 //!
-//! Hostile peers are expected: a connection that sends garbage, an oversized length or
-//! nothing for `IDLE_TIMEOUT` is closed with a logged reason; other connections and devices
-//! carry on. Each device serves at most `MAX_CONNECTIONS` clients at once.
+//! Hostile peers are expected: a connection that sends garbage or an oversized length, stays
+//! silent (Modbus and DNP3: `IDLE_TIMEOUT`; IEC 104: t3 then t1), or does not read what it
+//! is sent (`IDLE_TIMEOUT` per write) is closed with a logged reason; other connections and
+//! devices carry on. Each device serves at most `MAX_CONNECTIONS` clients at once, and the
+//! range firewall decides who may connect at all.
 
 pub mod capture;
 mod dnp3;
@@ -139,7 +141,11 @@ pub async fn run_clock(range: Shared, step: Duration) {
     let dt = SimTime(step.as_micros() as u64);
     loop {
         ticker.tick().await;
-        range.lock().step(dt);
+        let mut r = range.lock();
+        r.step(dt);
+        // The grid's events are for the journal (the range runtime); here nobody reads them,
+        // and they must not pile up.
+        drop(r.sim.take_events());
     }
 }
 
@@ -250,8 +256,10 @@ async fn modbus_connection(
             if let (Some(c), Some(f)) = (&capture, flow.as_mut()) {
                 c.data(f, Direction::ToClient, &out);
             }
-            if let Err(e) = stream.write_all(&out).await {
-                break Err(format!("write: {e}"));
+            match tokio::time::timeout(IDLE_TIMEOUT, stream.write_all(&out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => break Err(format!("write: {e}")),
+                Err(_) => break Err("the peer does not read what it asked for".into()),
             }
         }
         if let Some(reason) = failure {

@@ -192,7 +192,12 @@ impl<'a> Request<'a> {
             // Objects carried: none in READs (the function decides), per type otherwise.
             let carries = *function != fc::READ && !matches!(range, Range::All);
             let (size, len) = if !carries {
-                (object_size(group, variation).unwrap_or(0), 0)
+                // A READ names objects without data; indexed qualifiers still list the indexes.
+                let n = match range {
+                    Range::Indexed(n) => n as usize * prefix,
+                    _ => 0,
+                };
+                (object_size(group, variation).unwrap_or(0), n)
             } else if (group, variation) == (80, 1) {
                 // Packed bits.
                 let n = match range {
@@ -302,6 +307,10 @@ mod tests {
         let r = Request::parse(&w).unwrap();
         assert_eq!(r.headers[0].objects, [0]);
         assert!(matches!(Request::parse(&[0xC0, 0x02, 80, 1, 0x00, 7]), Err(AppError::Overrun { .. })));
+        // READ g30v1 of indexes 0 and 2 (qualifier 0x17), then class 0: both headers found.
+        let r = Request::parse(&[0xC6, 0x01, 30, 1, 0x17, 2, 0, 2, 60, 1, 0x06]).unwrap();
+        assert_eq!(r.headers.len(), 2);
+        assert_eq!((r.headers[1].group, r.headers[1].variation), (60, 1));
         assert!(matches!(Request::parse(&[0xC0, 0x01, 1, 2, 0x5B]), Err(AppError::Qualifier { .. })));
     }
 }

@@ -1,7 +1,8 @@
 //! A DNP3 outstation's application logic (IEEE 1815-2012 §4-5), without I/O: static data
 //! (g1v2, g10v2, g20v1, g30v1), events in classes (g2v2 in class 1, g32v1 in class 2) kept
 //! until confirmed, CROB (g12v1) select/operate/direct operate with a select timeout,
-//! restarts, time, unsolicited enable/disable, delay measurement and IIN.
+//! restarts, time, unsolicited enable/disable (accepted and recorded; nothing is sent
+//! unsolicited yet: masters poll), delay measurement and IIN. Responses are single fragments.
 
 use std::collections::VecDeque;
 
@@ -37,6 +38,10 @@ struct Event {
     kind: EventKind,
 }
 
+/// Events in one response: 150 × at most 11 octets stays well inside a 2048-octet fragment;
+/// the rest wait for the next read.
+const MAX_EVENTS_PER_RESPONSE: usize = 150;
+
 /// CROB status codes.
 mod status {
     pub const SUCCESS: u8 = 0;
@@ -61,7 +66,7 @@ pub struct Outstation {
     events: VecDeque<Event>,
     next_event: u64,
     /// Events sent in the response with this sequence number, awaiting CONFIRM.
-    pending: Option<(u8, u64)>,
+    pending: Option<(u8, Vec<u64>)>,
     selected: Option<(u16, [u8; 11], u64)>,
     unsolicited: u8,
 }
@@ -156,18 +161,22 @@ impl Outstation {
         };
         match function {
             fc::CONFIRM => {
-                if let Some((s, upto)) = self.pending
-                    && s == seq
-                {
-                    self.events.retain(|e| e.id >= upto);
-                    self.pending = None;
+                if let Some((s, sent)) = self.pending.take() {
+                    if s == seq {
+                        self.events.retain(|e| !sent.contains(&e.id));
+                        if self.events.is_empty() {
+                            self.iin &= !iin::EVENT_BUFFER_OVERFLOW;
+                        }
+                    } else {
+                        self.pending = Some((s, sent));
+                    }
                 }
                 (None, ops)
             }
             fc::READ => {
                 let mut resp = reply(0, self);
                 let mut unknown = false;
-                let mut with_events = false;
+                let mut sent = Vec::new();
                 let mut classes = [false; 4];
                 for h in &req.headers {
                     match (h.group, h.variation) {
@@ -177,23 +186,23 @@ impl Outstation {
                         (10, 0 | 2) => self.statics(&mut resp, 10),
                         (20, 0 | 1) => self.statics(&mut resp, 20),
                         (30, 0 | 1) => self.statics(&mut resp, 30),
-                        (2, 0 | 2) => with_events |= self.event_objects(&mut resp, Some(2), &[1, 2, 3]),
-                        (32, 0 | 1) => with_events |= self.event_objects(&mut resp, Some(32), &[1, 2, 3]),
+                        (2, 0 | 2) => self.event_objects(&mut resp, Some(2), &[1, 2, 3], &mut sent),
+                        (32, 0 | 1) => self.event_objects(&mut resp, Some(32), &[1, 2, 3], &mut sent),
                         _ => unknown = true,
                     }
                 }
                 let event_classes: Vec<u8> = (1..=3).filter(|&c| classes[c as usize]).collect();
                 if !event_classes.is_empty() {
-                    with_events |= self.event_objects(&mut resp, None, &event_classes);
+                    self.event_objects(&mut resp, None, &event_classes, &mut sent);
                 }
                 if classes[0] {
                     for g in [1, 10, 20, 30] {
                         self.statics(&mut resp, g);
                     }
                 }
-                if with_events {
+                if !sent.is_empty() {
                     resp.bytes[0] |= ac::CON;
-                    self.pending = Some((seq, self.next_event));
+                    self.pending = Some((seq, sent));
                 }
                 resp.set_iin(self.iin() | if unknown { iin::OBJECT_UNKNOWN } else { 0 });
                 (Some(resp.bytes), ops)
@@ -337,26 +346,34 @@ impl Outstation {
         }
     }
 
-    /// Event objects of `classes` (and of one group, if given); returns whether any was put.
-    fn event_objects(&self, resp: &mut Response, group: Option<u8>, classes: &[u8]) -> bool {
+    /// Event objects of `classes` (and of one group, if given), at most `MAX_EVENTS_PER_RESPONSE`
+    /// so a response stays one fragment; their ids go to `sent`.
+    fn event_objects(&self, resp: &mut Response, group: Option<u8>, classes: &[u8], sent: &mut Vec<u64>) {
         let mut binaries = Vec::new();
         let mut analogs = Vec::new();
-        for e in self.events.iter().filter(|e| classes.contains(&e.class)) {
+        for e in &self.events {
+            if !classes.contains(&e.class) || sent.contains(&e.id) {
+                continue;
+            }
+            if sent.len() >= MAX_EVENTS_PER_RESPONSE {
+                break;
+            }
             match e.kind {
                 EventKind::Binary { value, time_ms } if group.is_none_or(|g| g == 2) => {
                     let mut o = vec![0x01 | if value { 0x80 } else { 0 }];
                     o.extend_from_slice(&time_ms.to_le_bytes()[..6]);
                     binaries.push((e.index, o));
+                    sent.push(e.id);
                 }
                 EventKind::Analog { value } if group.is_none_or(|g| g == 32) => {
                     analogs.push((e.index, [&[0x01][..], &value.to_le_bytes()].concat()));
+                    sent.push(e.id);
                 }
                 _ => {}
             }
         }
         resp.indexed(2, 2, &binaries);
         resp.indexed(32, 1, &analogs);
-        !binaries.is_empty() || !analogs.is_empty()
     }
 }
 
@@ -411,7 +428,14 @@ mod tests {
         assert_eq!(o.iin() & iin::CLASS_1_EVENTS, iin::CLASS_1_EVENTS);
         o.handle(31, &[0xC4, 0]);
         assert_eq!(o.iin() & iin::CLASS_1_EVENTS, 0, "confirmed");
+        // A CONFIRM removes only what that response carried: class 2 events stay.
+        o.set_binary(1, false, 2_000);
+        o.set_analog(0, 9_999);
+        let (r, _) = o.handle(40, &[0xC6, 1, 60, 2, 6]);
+        assert_eq!(r.unwrap()[0] & ac::CON, ac::CON);
+        o.handle(41, &[0xC6, 0]);
+        assert_eq!(o.iin() & (iin::CLASS_1_EVENTS | iin::CLASS_2_EVENTS), iin::CLASS_2_EVENTS);
         let (r, _) = o.handle(32, &[0xC5, 99]);
-        assert_eq!(&r.unwrap()[2..4], [0x80, 0x01], "unknown function");
+        assert_eq!(&r.unwrap()[2..4], [0x84, 0x01], "unknown function (class 2 still pending)");
     }
 }

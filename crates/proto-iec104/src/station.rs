@@ -253,7 +253,7 @@ impl Station {
         Some(Asdu::new(cot::SPONTANEOUS, self.common_address, vec![(p.ioa, p.timed(time))]).to_bytes())
     }
 
-    /// End of initialisation (M_EI_NA_1, COT 4), sent when data transfer first starts.
+    /// End of initialisation (M_EI_NA_1, COT 4), for a device to send after a restart.
     pub fn end_of_init(&self) -> Vec<u8> {
         let mut a = Asdu::new(cot::INITIALISED, self.common_address, vec![(0, Value::EndOfInit { coi: 0 })]);
         a.type_id = type_id::M_EI_NA_1;

@@ -151,10 +151,12 @@ impl Server {
                 })
             }
             Request::ReadWriteMultipleRegisters { read_start, read_count, write_start, values } => {
-                // The write happens before the read (§6.17).
+                // The write happens before the read (§6.17), but only when the read can be
+                // answered: an exception must leave the registers untouched.
                 let v: Vec<u16> = values.iter().collect();
                 model
-                    .write_registers(write_start, &v)
+                    .read_holding_registers(read_start, read_count)
+                    .and_then(|_| model.write_registers(write_start, &v))
                     .and_then(|()| model.read_holding_registers(read_start, read_count))
                     .map(|values| Response::ReadRegisters { function, values })
             }
