@@ -43,6 +43,18 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let case = load_case(&args.grid)?;
     let dynamics = load_dynamics(&args.grid, None, &case)?;
     let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
+    // The default address plan gives each kind a /24 (PLCs .0.x, RTUs .1.x, reclosers .2.x).
+    let counts = [("generators", sim.case().gens.len()), ("buses", sim.case().buses.len())];
+    let counts = counts.into_iter().chain([("loads", sim.dynamics().loads.len())]);
+    for (what, n) in counts {
+        if n > 255 {
+            return Err(BadInput(format!(
+                "{}: {n} {what}: the default device address plan holds 255 per kind (an exercise file can place more)",
+                args.grid.display()
+            ))
+            .into());
+        }
+    }
     let devices::Devices { plcs, rtus, reclosers } = devices::default_devices(&sim, args.base);
     if args.list {
         for rtu in &rtus {
