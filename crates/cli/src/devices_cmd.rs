@@ -34,6 +34,13 @@ pub struct DevicesArgs {
     /// range firewall. Repeatable.
     #[arg(long = "deny", value_name = "PREFIX")]
     deny: Vec<devices::Prefix>,
+    /// Put the device at this address in LOCAL (it reports, refuses remote operations).
+    /// Repeatable.
+    #[arg(long = "local", value_name = "ADDR")]
+    local: Vec<Ipv4Addr>,
+    /// Brick the device at this address (corrupt firmware: it answers nothing). Repeatable.
+    #[arg(long = "bricked", value_name = "ADDR")]
+    bricked: Vec<Ipv4Addr>,
     /// Real-time step of the grid.
     #[arg(long, value_parser = parse_duration, default_value = "100ms")]
     step: gridsim::sim::SimTime,
@@ -136,6 +143,21 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
             default_allow: true,
         };
         let range = Shared::new(LiveRange { sim, plcs, rtus, reclosers, firewall });
+        {
+            let mut r = range.lock();
+            for (addrs, local) in [(&args.local, true), (&args.bricked, false)] {
+                for addr in addrs {
+                    let state = r
+                        .device_state_mut(*addr)
+                        .ok_or_else(|| BadInput(format!("no device at {addr} (see --list)")))?;
+                    if local {
+                        state.local = true;
+                    } else {
+                        state.firmware_ok = false;
+                    }
+                }
+            }
+        }
         let listen = |ip: Ipv4Addr, port: u16| async move {
             netio::bind(ip, port).await.map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))
         };

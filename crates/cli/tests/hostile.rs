@@ -232,3 +232,78 @@ fn the_range_firewall_refuses_denied_sources() {
     assert_eq!(log.matches("blocked by the range firewall").count(), 3, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Device state: a bricked PLC answers nothing; a PLC, an RTU and a recloser at LOCAL report
+/// but refuse remote operations (Modbus exception 04, IEC 104 negative ActCon, DNP3 CROB
+/// status LOCAL with IIN1.5), and the grid does not change.
+#[test]
+fn bricked_devices_are_dark_and_local_ones_refuse_operations() {
+    let devices = Devices::start_with(
+        "cases/case9.m",
+        "127.42.0.0",
+        None,
+        None,
+        &[
+            "--bricked",
+            "127.42.0.3",
+            "--local",
+            "127.42.0.2",
+            "--local",
+            "127.42.1.4",
+            "--local",
+            "127.42.2.1",
+        ],
+    );
+    // Bricked: connections are closed at once.
+    let mut dark = TcpStream::connect("127.42.0.3:502").unwrap();
+    dark.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = dark.write_all(&[0, 1, 0, 0, 0, 6, 1, 4, 0, 2, 0, 1]);
+    let mut buf = [0u8; 32];
+    assert!(matches!(dark.read(&mut buf), Ok(0) | Err(_)), "a bricked PLC answered");
+
+    // Modbus at LOCAL: reads work, the breaker write is refused with 04.
+    let mut plc = TcpStream::connect("127.42.0.2:502").unwrap();
+    plc.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_frequency(&mut plc, 1), 5000);
+    plc.write_all(&[0, 2, 0, 0, 0, 6, 1, 5, 0, 0, 0, 0]).unwrap();
+    let mut resp = [0u8; 9];
+    plc.read_exact(&mut resp).unwrap();
+    assert_eq!(&resp[7..9], [0x85, 0x04], "server device failure");
+    let mut resp = [0u8; 10];
+    plc.write_all(&[0, 3, 0, 0, 0, 6, 1, 2, 0, 0, 0, 1]).unwrap();
+    plc.read_exact(&mut resp).unwrap();
+    assert_eq!(resp[9] & 1, 1, "the breaker is still closed");
+
+    // IEC 104 at LOCAL: STARTDT, then a direct C_DC_NA_1 OFF on IOA 2001: negative ActCon.
+    let mut rtu = TcpStream::connect("127.42.1.4:2404").unwrap();
+    rtu.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    rtu.write_all(&[0x68, 4, 7, 0, 0, 0]).unwrap();
+    let mut con = [0u8; 6];
+    rtu.read_exact(&mut con).unwrap();
+    rtu.write_all(&[0x68, 0x0E, 0, 0, 0, 0, 46, 1, 6, 0, 4, 0, 0xD1, 0x07, 0, 0x01]).unwrap();
+    let mut answer = [0u8; 16];
+    rtu.read_exact(&mut answer).unwrap();
+    assert_eq!(answer[6], 46);
+    assert_eq!(answer[8], 0x47, "ActCon (7) with P/N set");
+
+    // DNP3 at LOCAL: DIRECT_OPERATE LATCH_OFF on index 0 → status 7 and IIN1.5.
+    let mut dnp = TcpStream::connect("127.42.2.1:20000").unwrap();
+    dnp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let app = [0xC0u8, 0xC1, 0x05, 12, 1, 0x28, 1, 0, 0, 0, 0x04, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut frame = vec![0x05, 0x64, (5 + app.len()) as u8, 0xC4, 0x0A, 0x00, 0x01, 0x00];
+    let c = proto_crc(&frame);
+    frame.extend_from_slice(&c.to_le_bytes());
+    for block in app.chunks(16) {
+        frame.extend_from_slice(block);
+        frame.extend_from_slice(&proto_crc(block).to_le_bytes());
+    }
+    dnp.write_all(&frame).unwrap();
+    let mut reply = [0u8; 64];
+    let n = dnp.read(&mut reply).unwrap();
+    // Link header (10), then one block: transport, AC, FC, IIN1, IIN2, header...
+    let data: Vec<u8> = reply[10..n].chunks(18).flat_map(|c| c[..c.len() - 2].to_vec()).collect();
+    assert_eq!(data[2], 0x81, "a response");
+    assert_eq!(data[3] & 0x20, 0x20, "IIN1.5 LOCAL_CONTROL");
+    assert_eq!(*data.last().unwrap(), 7, "CROB status LOCAL");
+    devices.stop();
+}

@@ -26,7 +26,10 @@
 //! | holding register | 0 | governor set point | MW × 10, signed; write to change |
 //!
 //! Other addresses answer "illegal data address"; another unit id "gateway target failed to
-//! respond".
+//! respond"; a write while the local/remote switch is at LOCAL "server device failure" (04).
+//!
+//! Every device has a `DeviceState`: unpowered or bricked devices do not answer at all (the
+//! servers close their connections); at LOCAL they report but refuse remote operations.
 
 pub mod firewall;
 pub mod recloser;
@@ -41,6 +44,30 @@ use proto_modbus::pdu::Response;
 use proto_modbus::{DataModel, DeviceIdentity, ExceptionCode, Server};
 pub use recloser::Recloser;
 pub use rtu::BusRtu;
+
+/// The condition of a device, which attackers and defenders change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceState {
+    /// Powered and running (a UPS switched off, a crash: false).
+    pub powered: bool,
+    /// Firmware intact (a malicious firmware upload "bricks" it: false).
+    pub firmware_ok: bool,
+    /// The local/remote switch at LOCAL: it reports, but refuses remote operations.
+    pub local: bool,
+}
+
+impl Default for DeviceState {
+    fn default() -> Self {
+        DeviceState { powered: true, firmware_ok: true, local: false }
+    }
+}
+
+impl DeviceState {
+    /// Whether it answers on the network at all.
+    pub fn reachable(&self) -> bool {
+        self.powered && self.firmware_ok
+    }
+}
 
 /// What kind of field device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +139,7 @@ pub struct GenPlc {
     pub row: u32,
     pub addr: Ipv4Addr,
     pub unit: u8,
+    pub state: DeviceState,
     image: GenImage,
     server: Server,
 }
@@ -136,7 +164,15 @@ impl GenPlc {
             model_name: "GP-1".into(),
             user_application_name: name.clone(),
         };
-        GenPlc { name, row, addr, unit: 1, image: GenImage::default(), server: Server::new(identity) }
+        GenPlc {
+            name,
+            row,
+            addr,
+            unit: 1,
+            state: DeviceState::default(),
+            image: GenImage::default(),
+            server: Server::new(identity),
+        }
     }
 
     pub fn kind(&self) -> DeviceKind {
@@ -175,7 +211,8 @@ impl GenPlc {
             let function = pdu.first().copied().unwrap_or(0);
             return Some(Response::exception(function, ExceptionCode::GatewayTargetFailedToRespond));
         }
-        let mut model = GenModel { image: self.image, row: self.row, commands: Vec::new() };
+        let mut model =
+            GenModel { image: self.image, row: self.row, commands: Vec::new(), local: self.state.local };
         let response = self.server.handle_pdu(&mut model, pdu);
         let commands = model.commands;
         for cmd in &commands {
@@ -211,6 +248,8 @@ struct GenModel {
     image: GenImage,
     row: u32,
     commands: Vec<Command>,
+    /// At LOCAL: writes are refused with "server device failure".
+    local: bool,
 }
 
 fn window<T: Copy>(table: &[T], start: u16, count: u16) -> Result<Vec<T>, ExceptionCode> {
@@ -251,6 +290,9 @@ impl DataModel for GenModel {
         if end > 2 {
             return Err(ExceptionCode::IllegalDataAddress);
         }
+        if self.local {
+            return Err(ExceptionCode::ServerDeviceFailure);
+        }
         let el = Element::Gen(self.row);
         for (i, &v) in values.iter().enumerate() {
             if start as usize + i == 0 {
@@ -267,6 +309,9 @@ impl DataModel for GenModel {
     fn write_registers(&mut self, start: u16, values: &[u16]) -> Result<(), ExceptionCode> {
         if start as usize + values.len() > 1 {
             return Err(ExceptionCode::IllegalDataAddress);
+        }
+        if self.local {
+            return Err(ExceptionCode::ServerDeviceFailure);
         }
         let mw = f64::from(values[0] as i16) / 10.0;
         self.image.setpoint_mw = mw;

@@ -29,6 +29,7 @@ pub struct Recloser {
     pub load: BusId,
     pub addr: Ipv4Addr,
     pub outstation: Outstation,
+    pub state: crate::DeviceState,
     /// Milliseconds since 1970 at simulated time 0 (event times).
     pub epoch_ms: u64,
 }
@@ -42,8 +43,15 @@ impl Recloser {
         outstation.counters = vec![0];
         outstation.analogs = vec![0, 0, 0];
         outstation.deadbands = vec![1000, 500, 10];
-        let mut r =
-            Recloser { name: format!("feeder{load}-recloser"), bus, load, addr, outstation, epoch_ms: 0 };
+        let mut r = Recloser {
+            name: format!("feeder{load}-recloser"),
+            bus,
+            load,
+            addr,
+            outstation,
+            state: crate::DeviceState::default(),
+            epoch_ms: 0,
+        };
         r.read(sim, false);
         r
     }
@@ -81,6 +89,7 @@ impl Recloser {
 
     /// Answers one application fragment; operations go to the grid.
     pub fn handle(&mut self, sim: &mut Sim, now_ms: u64, fragment: &[u8]) -> Option<Vec<u8>> {
+        self.outstation.local = self.state.local;
         let (response, ops) = self.outstation.handle(now_ms, fragment);
         let mut operated = false;
         for op in ops {

@@ -52,6 +52,7 @@ pub struct BusRtu {
     pub bus: BusIdx,
     pub addr: Ipv4Addr,
     pub station: Station,
+    pub state: crate::DeviceState,
     sources: Vec<Source>,
     /// Command IOA → what it operates.
     targets: Vec<(u32, Element)>,
@@ -120,6 +121,7 @@ impl BusRtu {
             bus,
             addr,
             station,
+            state: crate::DeviceState::default(),
             sources,
             targets,
             setpoints,
@@ -203,7 +205,14 @@ impl BusRtu {
 
     /// Answers one ASDU; operations go to the grid. Returns whether the grid was operated.
     pub fn handle(&mut self, sim: &mut Sim, now: Micros, asdu: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
+        let first = out.len();
         let ops = self.station.handle(now, asdu, out);
+        if self.state.local && !ops.iter().all(|op| matches!(op, Operation::ClockSync(_))) {
+            // At LOCAL: the command is refused with a negative ActCon, and nothing operates.
+            out.truncate(first);
+            out.push(proto_iec104::Asdu::mirror(asdu, proto_iec104::asdu::cot::ACTIVATION_CON, true));
+            return false;
+        }
         let mut operated = false;
         for op in ops {
             let cmd = match op {

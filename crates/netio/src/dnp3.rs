@@ -31,7 +31,9 @@ pub async fn serve_dnp3(range: Shared, index: usize, listener: TcpListener, capt
                 continue;
             }
         };
-        if !crate::admitted(&range, peer, *local.ip()) {
+        if !crate::admitted(&range, peer, *local.ip())
+            || !range.lock().reachable(crate::Which::Recloser(index))
+        {
             continue;
         }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
@@ -90,6 +92,10 @@ async fn connection(
                     break;
                 }
             };
+            if !range.lock().reachable(crate::Which::Recloser(index)) {
+                failure = Some("the device went dark (unpowered or bricked)".to_string());
+                break;
+            }
             let frame = match Frame::parse(&raw) {
                 Ok(f) => f,
                 Err(e) => {

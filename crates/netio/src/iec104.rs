@@ -33,7 +33,7 @@ pub async fn serve_iec104(range: Shared, index: usize, listener: TcpListener, ca
                 continue;
             }
         };
-        if !crate::admitted(&range, peer, *local.ip()) {
+        if !crate::admitted(&range, peer, *local.ip()) || !range.lock().reachable(crate::Which::Rtu(index)) {
             continue;
         }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
@@ -92,6 +92,10 @@ async fn connection(
                         Ok(None) => break,
                         Err(e) => { failure = Some(format!("bad APCI: {e}")); break; }
                     };
+                    if !range.lock().reachable(crate::Which::Rtu(index)) {
+                        failure = Some("the device went dark (unpowered or bricked)".to_string());
+                        break;
+                    }
                     let frame = match Frame::parse(&raw) {
                         Ok(f) => f,
                         Err(e) => { failure = Some(format!("bad APCI: {e}")); break; }

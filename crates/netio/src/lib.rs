@@ -84,6 +84,36 @@ impl LiveRange {
     }
 }
 
+/// Which device a server serves, to look up its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Plc(usize),
+    Rtu(usize),
+    Recloser(usize),
+}
+
+impl LiveRange {
+    /// Whether the device answers at all (powered, firmware intact).
+    pub(crate) fn reachable(&self, which: Which) -> bool {
+        match which {
+            Which::Plc(i) => self.plcs.get(i).is_some_and(|d| d.state.reachable()),
+            Which::Rtu(i) => self.rtus.get(i).is_some_and(|d| d.state.reachable()),
+            Which::Recloser(i) => self.reclosers.get(i).is_some_and(|d| d.state.reachable()),
+        }
+    }
+
+    /// The state of the device listening at `addr`, if any.
+    pub fn device_state_mut(&mut self, addr: Ipv4Addr) -> Option<&mut devices::DeviceState> {
+        if let Some(d) = self.plcs.iter_mut().find(|d| d.addr == addr) {
+            return Some(&mut d.state);
+        }
+        if let Some(d) = self.rtus.iter_mut().find(|d| d.addr == addr) {
+            return Some(&mut d.state);
+        }
+        self.reclosers.iter_mut().find(|d| d.addr == addr).map(|d| &mut d.state)
+    }
+}
+
 /// Asks the range firewall whether `peer` may talk to the device at `local`; logs a refusal.
 pub(crate) fn admitted(range: &Shared, peer: SocketAddr, local: Ipv4Addr) -> bool {
     let SocketAddr::V4(p) = peer else { return false };
@@ -166,7 +196,7 @@ pub async fn serve_modbus(range: Shared, index: usize, listener: TcpListener, ca
                 continue;
             }
         };
-        if !admitted(&range, peer, *local.ip()) {
+        if !admitted(&range, peer, *local.ip()) || !range.lock().reachable(Which::Plc(index)) {
             drop(stream);
             continue;
         }
@@ -240,6 +270,10 @@ async fn modbus_connection(
                     break;
                 }
             };
+            if !range.lock().reachable(Which::Plc(index)) {
+                failure = Some("the device went dark (unpowered or bricked)".to_string());
+                break;
+            }
             let (transaction, unit) = (u16::from_be_bytes([frame[0], frame[1]]), frame[6]);
             let response = range.lock().modbus(index, unit, &frame[adu::HEADER_LEN..]);
             if let Some(response) = response {

@@ -49,6 +49,7 @@ mod status {
     pub const NO_SELECT: u8 = 2;
     pub const FORMAT_ERROR: u8 = 3;
     pub const NOT_SUPPORTED: u8 = 4;
+    pub const LOCAL: u8 = 7;
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +63,8 @@ pub struct Outstation {
     pub deadbands: Vec<i32>,
     pub sbo_timeout_ms: u64,
     pub event_limit: usize,
+    /// The local/remote switch at LOCAL: controls answer status LOCAL (7), IIN1.5 is set.
+    pub local: bool,
     iin: u16,
     events: VecDeque<Event>,
     next_event: u64,
@@ -82,6 +85,7 @@ impl Outstation {
             deadbands: Vec::new(),
             sbo_timeout_ms: 5_000,
             event_limit: 1000,
+            local: false,
             iin: iin::DEVICE_RESTART,
             events: VecDeque::new(),
             next_event: 0,
@@ -93,6 +97,9 @@ impl Outstation {
 
     pub fn iin(&self) -> u16 {
         let mut v = self.iin;
+        if self.local {
+            v |= iin::LOCAL_CONTROL;
+        }
         for e in &self.events {
             v |= match e.class {
                 1 => iin::CLASS_1_EVENTS,
@@ -250,6 +257,8 @@ impl Outstation {
                         };
                         let st = if index as usize >= self.outputs.len() {
                             status::NOT_SUPPORTED
+                        } else if self.local {
+                            status::LOCAL
                         } else if close.is_none() {
                             status::FORMAT_ERROR
                         } else {
