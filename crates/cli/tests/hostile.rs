@@ -280,6 +280,10 @@ fn bricked_devices_are_dark_and_local_ones_refuse_operations() {
     rtu.write_all(&[0x68, 4, 7, 0, 0, 0]).unwrap();
     let mut con = [0u8; 6];
     rtu.read_exact(&mut con).unwrap();
+    // First the end of initialisation (M_EI_NA_1, 16 octets), sent once data transfer starts.
+    let mut ei = [0u8; 16];
+    rtu.read_exact(&mut ei).unwrap();
+    assert_eq!(ei[6], 70, "M_EI_NA_1");
     rtu.write_all(&[0x68, 0x0E, 0, 0, 0, 0, 46, 1, 6, 0, 4, 0, 0xD1, 0x07, 0, 0x01]).unwrap();
     let mut answer = [0u8; 16];
     rtu.read_exact(&mut answer).unwrap();

@@ -67,6 +67,7 @@ async fn connection(
     let mut session = Session::new(now(), Params::default());
     let mut framer = Framer::new();
     let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut announced = false;
     let mut cursor = range.lock().rtus.get(index).map_or(0, |r| r.event_cursor());
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut buf = [0u8; 4096];
@@ -130,6 +131,13 @@ async fn connection(
                     break Err(format!("session: {e}"));
                 }
             }
+        }
+        if session.started() && !announced {
+            // End of initialisation, once per connection, before anything else is sent.
+            if let Some(rtu) = range.lock().rtus.get(index) {
+                queue.push_front(rtu.station.end_of_init());
+            }
+            announced = true;
         }
         if session.started() {
             let mut events = Vec::new();

@@ -61,6 +61,8 @@ pub struct Session {
     recv_since: Option<Micros>,
     last_rx: Micros,
     test_sent: Option<Micros>,
+    /// STOPDT act received while our I-frames were unacknowledged: the con waits (§5.3).
+    stop_pending: bool,
 }
 
 impl Session {
@@ -75,6 +77,7 @@ impl Session {
             recv_since: None,
             last_rx: now,
             test_sent: None,
+            stop_pending: false,
         }
     }
 
@@ -84,7 +87,7 @@ impl Session {
 
     /// Whether an I-frame may go out now (data transfer started, window not full).
     pub fn can_send(&self) -> bool {
-        self.started && (self.unacked.len() as u16) < self.params.k
+        self.started && !self.stop_pending && (self.unacked.len() as u16) < self.params.k
     }
 
     /// Wraps an ASDU in the next I-frame. Call only when `can_send`.
@@ -109,6 +112,7 @@ impl Session {
         match frame.control {
             Control::U(UFunction::StartDtAct) => {
                 self.started = true;
+                self.stop_pending = false;
                 out.push(Frame::u(UFunction::StartDtCon));
                 Ok(None)
             }
@@ -119,8 +123,12 @@ impl Session {
                     self.recv_unacked = 0;
                     self.recv_since = None;
                 }
-                self.started = false;
-                out.push(Frame::u(UFunction::StopDtCon));
+                if self.unacked.is_empty() {
+                    self.started = false;
+                    out.push(Frame::u(UFunction::StopDtCon));
+                } else {
+                    self.stop_pending = true;
+                }
                 Ok(None)
             }
             Control::U(UFunction::TestFrAct) => {
@@ -130,6 +138,7 @@ impl Session {
             Control::U(_) => Ok(None),
             Control::S { recv } => {
                 self.acknowledge(recv)?;
+                self.finish_stop(out);
                 Ok(None)
             }
             Control::I { send, recv } => {
@@ -137,6 +146,7 @@ impl Session {
                     return Err(SessionError::SendSequence { expected: self.vr, got: send });
                 }
                 self.acknowledge(recv)?;
+                self.finish_stop(out);
                 self.vr = (self.vr + 1) % MOD;
                 self.recv_unacked += 1;
                 self.recv_since.get_or_insert(now);
@@ -147,6 +157,15 @@ impl Session {
                 }
                 Ok(Some(frame.asdu.clone()))
             }
+        }
+    }
+
+    /// Sends the deferred STOPDT con once everything sent is acknowledged.
+    fn finish_stop(&mut self, out: &mut Vec<Frame>) {
+        if self.stop_pending && self.unacked.is_empty() {
+            self.stop_pending = false;
+            self.started = false;
+            out.push(Frame::u(UFunction::StopDtCon));
         }
     }
 
@@ -242,6 +261,21 @@ mod tests {
             s.receive(5, &Frame::i(9, 12, vec![1]), &mut out),
             Err(SessionError::SendSequence { expected: 8, got: 9 })
         );
+    }
+
+    #[test]
+    fn stopdt_waits_for_acknowledgement() {
+        let mut s = Session::new(0, Params::default());
+        let mut out = Vec::new();
+        s.receive(0, &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
+        s.send(1, vec![1], &mut out);
+        out.clear();
+        s.receive(2, &Frame::u(UFunction::StopDtAct), &mut out).unwrap();
+        assert!(out.is_empty(), "no con while frame 0 is unacknowledged");
+        assert!(!s.can_send());
+        s.receive(3, &Frame::s(1), &mut out).unwrap();
+        assert_eq!(out, [Frame::u(UFunction::StopDtCon)]);
+        assert!(!s.started());
     }
 
     #[test]

@@ -153,9 +153,25 @@ impl Station {
                     out.push(Asdu::mirror(raw, cot::UNKNOWN_COT, true));
                     return Vec::new();
                 }
-                out.push(reply(cot::ACTIVATION_CON, false, asdu.objects.clone()));
-                self.interrogation(asdu.originator, out);
-                out.push(reply(cot::ACTIVATION_TERM, false, asdu.objects.clone()));
+                let qoi = match asdu.objects.first() {
+                    Some((_, Value::Interrogation { qoi })) => *qoi,
+                    _ => 0,
+                };
+                match qoi {
+                    // Station interrogation: every point, COT 20.
+                    20 => {
+                        out.push(reply(cot::ACTIVATION_CON, false, asdu.objects.clone()));
+                        self.interrogation(asdu.originator, out);
+                        out.push(reply(cot::ACTIVATION_TERM, false, asdu.objects.clone()));
+                    }
+                    // Group 1-16 interrogation (COT 21-36): no point is assigned to a group,
+                    // so the answer is the confirmation and the termination.
+                    21..=36 => {
+                        out.push(reply(cot::ACTIVATION_CON, false, asdu.objects.clone()));
+                        out.push(reply(cot::ACTIVATION_TERM, false, asdu.objects.clone()));
+                    }
+                    _ => out.push(reply(cot::ACTIVATION_CON, true, asdu.objects.clone())),
+                }
                 Vec::new()
             }
             type_id::C_CS_NA_1 => {
@@ -171,6 +187,11 @@ impl Station {
             }
             type_id::C_SC_NA_1 | type_id::C_DC_NA_1 | type_id::C_SE_NC_1 => {
                 let Some(&(ioa, value)) = asdu.objects.first() else { return Vec::new() };
+                // A command carries exactly one object (IEC 60870-5-101 §7.3.2).
+                if asdu.objects.len() != 1 {
+                    out.push(reply(cot::ACTIVATION_CON, true, asdu.objects.clone()));
+                    return Vec::new();
+                }
                 if cause == cot::DEACTIVATION {
                     self.selected = None;
                     out.push(reply(cot::DEACTIVATION_CON, false, asdu.objects.clone()));
@@ -253,7 +274,8 @@ impl Station {
         Some(Asdu::new(cot::SPONTANEOUS, self.common_address, vec![(p.ioa, p.timed(time))]).to_bytes())
     }
 
-    /// End of initialisation (M_EI_NA_1, COT 4), for a device to send after a restart.
+    /// End of initialisation (M_EI_NA_1, COT 4); the RTU server sends it once per
+    /// connection, when data transfer first starts.
     pub fn end_of_init(&self) -> Vec<u8> {
         let mut a = Asdu::new(cot::INITIALISED, self.common_address, vec![(0, Value::EndOfInit { coi: 0 })]);
         a.type_id = type_id::M_EI_NA_1;
@@ -286,6 +308,21 @@ mod tests {
             causes(&out),
             [(100, 7, false, 5), (3, 20, false, 5), (13, 20, false, 5), (100, 10, false, 5)]
         );
+    }
+
+    #[test]
+    fn group_and_bad_qualifiers() {
+        let mut s = station();
+        let mut out = Vec::new();
+        s.handle(0, &[100, 1, 6, 0, 5, 0, 0, 0, 0, 21], &mut out);
+        assert_eq!(causes(&out), [(100, 7, false, 5), (100, 10, false, 5)], "group 1: con and term only");
+        out.clear();
+        s.handle(0, &[100, 1, 6, 0, 5, 0, 0, 0, 0, 99], &mut out);
+        assert_eq!(causes(&out), [(100, 7, true, 5)], "QOI 99 refused");
+        out.clear();
+        let two = [46, 2, 6, 0, 5, 0, 0xD1, 0x07, 0, 0x01, 0xD1, 0x07, 0, 0x01];
+        assert!(s.handle(0, &two, &mut out).is_empty());
+        assert_eq!(causes(&out), [(46, 7, true, 5)], "two objects in one command refused");
     }
 
     #[test]
