@@ -1,15 +1,14 @@
 //! DNP3 over TCP server: link frames in, CRCs checked, transport reassembly, the outstation,
 //! and the response segmented back into link frames.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use proto_dnp3::link::{self, Control, Frame, Framer, function};
 use proto_dnp3::transport::{Reassembler, segment};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 use crate::Shared;
 use crate::capture::{Capture, Direction};
@@ -19,37 +18,12 @@ const MAX_BAD_FRAMES: u32 = 16;
 
 /// Serves DNP3 for recloser `index` of the range on `listener`.
 pub async fn serve_dnp3(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
-    let limit = Arc::new(Semaphore::new(crate::MAX_CONNECTIONS));
-    let Ok(SocketAddr::V4(local)) = listener.local_addr() else { return };
     let started = Instant::now();
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(%local, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if !crate::admitted(&range, peer, *local.ip())
-            || !range.lock().reachable(crate::Which::Recloser(index))
-        {
-            continue;
-        }
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%local, %peer, "too many connections; refused");
-            continue;
-        };
-        let (range, capture) = (range.clone(), capture.clone());
-        tokio::spawn(async move {
-            let SocketAddr::V4(peer) = peer else { return };
-            match connection(range, index, stream, peer, *local.ip(), capture, started).await {
-                Ok(()) => tracing::debug!(%local, %peer, "closed by peer"),
-                Err(reason) => tracing::info!(%local, %peer, %reason, "connection closed"),
-            }
-            drop(permit);
-        });
-    }
+    let r = range.clone();
+    crate::accept_loop(range, listener, crate::Which::Recloser(index), move |stream, peer, ip| {
+        connection(r.clone(), index, stream, peer, ip, capture.clone(), started)
+    })
+    .await;
 }
 
 async fn connection(

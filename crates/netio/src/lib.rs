@@ -18,6 +18,7 @@ mod iec104;
 pub use dnp3::serve_dnp3;
 pub use iec104::serve_iec104;
 
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -114,6 +115,45 @@ impl LiveRange {
     }
 }
 
+/// Accepts connections for device `which` until the task is dropped: the firewall and the
+/// device's state are asked first, at most `MAX_CONNECTIONS` are served at once, and each
+/// runs `serve` in a task of its own whose outcome is logged.
+pub(crate) async fn accept_loop<F, Fut>(range: Shared, listener: TcpListener, which: Which, serve: F)
+where
+    F: Fn(TcpStream, SocketAddrV4, Ipv4Addr) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let Ok(SocketAddr::V4(local)) = listener.local_addr() else { return };
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: wait and keep accepting.
+                tracing::warn!(%local, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if !admitted(&range, peer, *local.ip()) || !range.lock().reachable(which) {
+            continue;
+        }
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%local, %peer, "too many connections; refused");
+            continue;
+        };
+        let SocketAddr::V4(peer) = peer else { continue };
+        let fut = serve(stream, peer, *local.ip());
+        tokio::spawn(async move {
+            match fut.await {
+                Ok(()) => tracing::debug!(%local, %peer, "closed by peer"),
+                Err(reason) => tracing::info!(%local, %peer, %reason, "connection closed"),
+            }
+            drop(permit);
+        });
+    }
+}
+
 /// Asks the range firewall whether `peer` may talk to the device at `local`; logs a refusal.
 pub(crate) fn admitted(range: &Shared, peer: SocketAddr, local: Ipv4Addr) -> bool {
     let SocketAddr::V4(p) = peer else { return false };
@@ -181,43 +221,11 @@ pub async fn run_clock(range: Shared, step: Duration) {
 
 /// Serves Modbus/TCP for PLC `index` of the range on `listener`.
 pub async fn serve_modbus(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let local = match listener.local_addr() {
-        Ok(SocketAddr::V4(a)) => a,
-        _ => return,
-    };
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // EMFILE and friends: wait and keep accepting.
-                tracing::warn!(%local, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if !admitted(&range, peer, *local.ip()) || !range.lock().reachable(Which::Plc(index)) {
-            drop(stream);
-            continue;
-        }
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%local, %peer, "too many connections; refused");
-            drop(stream);
-            continue;
-        };
-        let (range, capture) = (range.clone(), capture.clone());
-        tokio::spawn(async move {
-            let peer = match peer {
-                SocketAddr::V4(p) => p,
-                SocketAddr::V6(_) => return,
-            };
-            match modbus_connection(range, index, stream, peer, *local.ip(), capture).await {
-                Ok(()) => tracing::debug!(%local, %peer, "closed by peer"),
-                Err(reason) => tracing::info!(%local, %peer, %reason, "connection closed"),
-            }
-            drop(permit);
-        });
-    }
+    let r = range.clone();
+    accept_loop(range, listener, Which::Plc(index), move |stream, peer, ip| {
+        modbus_connection(r.clone(), index, stream, peer, ip, capture.clone())
+    })
+    .await;
 }
 
 async fn modbus_connection(
