@@ -29,6 +29,10 @@ pub struct BenchModbusArgs {
     start: u16,
     #[arg(long, default_value_t = 1)]
     count: u16,
+    /// Requests in flight per connection, sent in one write (Modbus/TCP allows several
+    /// outstanding transactions; 1 is how SCADA masters poll).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pipeline: u16,
     /// A label for the output line.
     #[arg(long, default_value = "server")]
     label: String,
@@ -43,6 +47,7 @@ pub fn run(args: &BenchModbusArgs) -> anyhow::Result<ExitCode> {
         let begin = Instant::now() + Duration::from_millis(200);
         for c in 0..args.connections {
             let (target, unit, start, count) = (args.target, args.unit, args.start, args.count);
+            let depth = usize::from(args.pipeline);
             tasks.push(tokio::spawn(async move {
                 let mut s = match TcpStream::connect(target).await {
                     Ok(s) => s,
@@ -53,33 +58,50 @@ pub fn run(args: &BenchModbusArgs) -> anyhow::Result<ExitCode> {
                 let (measure_from, end) = (begin + warmup, begin + warmup + measured);
                 let mut lat = Vec::new();
                 let (mut ok, mut bad) = (0u64, 0u64);
-                let mut resp = vec![0u8; 9 + 2 * count as usize];
-                let mut t: u16 = c as u16;
+                let resp_len = 9 + 2 * count as usize;
+                let mut resp = vec![0u8; resp_len];
+                let mut req = Vec::with_capacity(12 * depth);
+                let mut t: u16 = (c as u16).wrapping_mul(64);
                 loop {
                     let now = Instant::now();
                     if now >= end {
                         break;
                     }
-                    t = t.wrapping_add(1);
-                    let tb = t.to_be_bytes();
-                    let (sb, cb) = (start.to_be_bytes(), count.to_be_bytes());
-                    let req = [tb[0], tb[1], 0, 0, 0, 6, unit, 3, sb[0], sb[1], cb[0], cb[1]];
-                    if s.write_all(&req).await.is_err() || s.read_exact(&mut resp[..9]).await.is_err() {
+                    req.clear();
+                    let first = t.wrapping_add(1);
+                    for _ in 0..depth {
+                        t = t.wrapping_add(1);
+                        let tb = t.to_be_bytes();
+                        let (sb, cb) = (start.to_be_bytes(), count.to_be_bytes());
+                        req.extend_from_slice(&[
+                            tb[0], tb[1], 0, 0, 0, 6, unit, 3, sb[0], sb[1], cb[0], cb[1],
+                        ]);
+                    }
+                    let batch = async {
+                        s.write_all(&req).await?;
+                        let mut answers = Vec::with_capacity(depth);
+                        for _ in 0..depth {
+                            s.read_exact(&mut resp[..9]).await?;
+                            // An exception is 9 bytes; a normal answer carries the registers after.
+                            if resp[7] == 3 {
+                                s.read_exact(&mut resp[9..]).await?;
+                            }
+                            answers.push((Instant::now(), resp[7] == 3, [resp[0], resp[1]]));
+                        }
+                        std::io::Result::Ok(answers)
+                    };
+                    let Ok(answers) = batch.await else {
                         bad += 1;
                         break;
-                    }
-                    // An exception is 9 bytes; a normal answer carries the registers after.
-                    if resp[7] == 3 && s.read_exact(&mut resp[9..]).await.is_err() {
-                        bad += 1;
-                        break;
-                    }
-                    let done = Instant::now();
+                    };
                     if now >= measure_from {
-                        if resp[7] == 3 && resp[..2] == tb {
-                            ok += 1;
-                            lat.push((done - now).as_micros() as u32);
-                        } else {
-                            bad += 1;
+                        for (i, (done, normal, transaction)) in answers.into_iter().enumerate() {
+                            if normal && transaction == first.wrapping_add(i as u16).to_be_bytes() {
+                                ok += 1;
+                                lat.push((done - now).as_micros() as u32);
+                            } else {
+                                bad += 1;
+                            }
                         }
                     }
                 }
@@ -87,8 +109,16 @@ pub fn run(args: &BenchModbusArgs) -> anyhow::Result<ExitCode> {
             }));
         }
         let (mut total, mut errors, mut all) = (0u64, 0u64, Vec::new());
-        for t in tasks {
-            if let Ok((ok, bad, lat)) = t.await {
+        // A connection the server stopped answering (some servers do not take pipelined
+        // requests) counts as one error instead of hanging the benchmark.
+        let deadline = tokio::time::Instant::from_std(begin + warmup + measured + Duration::from_secs(5));
+        for mut t in tasks {
+            let Ok(joined) = tokio::time::timeout_at(deadline, &mut t).await else {
+                t.abort();
+                errors += 1;
+                continue;
+            };
+            if let Ok((ok, bad, lat)) = joined {
                 total += ok;
                 errors += bad;
                 all.extend(lat);
@@ -102,9 +132,10 @@ pub fn run(args: &BenchModbusArgs) -> anyhow::Result<ExitCode> {
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
     out!(
-        "{:<10} connections {:>5}  requests/s {:>9.0}  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}",
+        "{:<10} connections {:>5}  pipeline {:>2}  requests/s {:>9.0}  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {}",
         args.label,
         args.connections,
+        args.pipeline,
         total as f64 / measured.as_secs_f64(),
         pct(0.5),
         pct(0.99),

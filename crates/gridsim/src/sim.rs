@@ -416,6 +416,18 @@ pub struct Sim {
     losses_mw: f64,
     last: PfSolution,
     stats: SimStats,
+    /// Commands due later (a breaker's operating time), in the order they were scheduled.
+    scheduled: Vec<Scheduled>,
+    next_seq: u64,
+}
+
+/// A command waiting for its time: a breaker travelling after its trip or close coil was
+/// energised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheduled {
+    pub at: SimTime,
+    pub seq: u64,
+    pub command: Command,
 }
 
 const NEVER: u32 = u32::MAX;
@@ -492,6 +504,8 @@ impl Sim {
             next_pf: SimTime(0),
             dirty: true,
             trigger: None,
+            scheduled: Vec::new(),
+            next_seq: 0,
         };
         sim.settle();
         Ok(sim)
@@ -558,6 +572,17 @@ impl Sim {
     /// last power flow; 0 for branches without a relay.
     pub fn branch_loading(&self) -> &[f64] {
         &self.relay_m
+    }
+
+    /// Whether a branch's overcurrent relay is in service (row is 1-based).
+    pub fn branch_protection(&self, row: u32) -> Option<bool> {
+        self.relay_enabled.get((row as usize).checked_sub(1)?).copied()
+    }
+
+    /// How far a branch's inverse-time relay has integrated towards its trip, 0 to 1 (it
+    /// trips at 1; picked up while above 0).
+    pub fn relay_progress(&self, row: u32) -> Option<f64> {
+        self.relay_acc.get((row as usize).checked_sub(1)?).copied()
     }
 
     /// Whether a branch's breaker is closed (row is 1-based).
@@ -628,6 +653,39 @@ impl Sim {
         }
         self.settle();
         Ok(())
+    }
+
+    /// Applies `cmd` at `at` (now, if `at` is not in the future): a device's breaker operating
+    /// time, an operator's delayed action. The command is checked now; commands due at the
+    /// same instant apply in the order they were scheduled, and a step ends exactly at each.
+    pub fn schedule(&mut self, at: SimTime, cmd: Command) -> Result<(), CommandError> {
+        self.validate(&cmd)?;
+        if at <= self.t {
+            return self.apply(&cmd);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.scheduled.push(Scheduled { at, seq, command: cmd });
+        Ok(())
+    }
+
+    /// Commands scheduled and not yet applied, earliest first.
+    pub fn scheduled(&self) -> Vec<Scheduled> {
+        let mut v = self.scheduled.clone();
+        v.sort_by_key(|s| (s.at, s.seq));
+        v
+    }
+
+    /// Applies every scheduled command due by now, in (time, order) order.
+    fn apply_due(&mut self) {
+        while let Some(i) = (0..self.scheduled.len())
+            .filter(|&i| self.scheduled[i].at <= self.t)
+            .min_by_key(|&i| (self.scheduled[i].at, self.scheduled[i].seq))
+        {
+            let s = self.scheduled.remove(i);
+            // Validated when scheduled; elements never disappear.
+            let _ = self.apply(&s.command);
+        }
     }
 
     /// Whether `cmd` names elements that exist, without applying it.
@@ -730,6 +788,10 @@ impl Sim {
         let h_max = SimTime::from_secs(self.dynamics.substep_s).0.max(1);
         while self.t < end {
             let mut h = h_max.min(end.0 - self.t.0);
+            // So does the earliest scheduled command.
+            if let Some(due) = self.scheduled.iter().map(|s| s.at.0).min() {
+                h = h.min(due.saturating_sub(self.t.0).max(1));
+            }
             // The earliest relay operation inside this substep ends it.
             for &k in &self.picked {
                 if !self.relay_enabled[k] {
@@ -743,6 +805,7 @@ impl Sim {
                 }
             }
             self.substep(h);
+            self.apply_due();
         }
     }
 

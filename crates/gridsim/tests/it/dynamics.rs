@@ -571,3 +571,49 @@ fn areas_separate_and_resynchronise_along_their_ties() {
     assert!(events.iter().any(|e| e.kind == EventKind::IslandMerge), "{events:?}");
     assert_eq!(sim.observe().islands.len(), 1);
 }
+
+/// A scheduled command (a breaker's operating time) applies at its instant exactly, however
+/// long the caller's step; commands due together apply in the order they were scheduled, and
+/// a command naming a missing element is refused when scheduled, not later.
+#[test]
+fn scheduled_commands_apply_at_their_instant_in_order() {
+    let (case, d) = case118();
+    let bus = case.bus_idx(BusId(117)).unwrap();
+    let row = (0..case.branches.len())
+        .find(|&k| case.branches[k].from == bus || case.branches[k].to == bus)
+        .unwrap() as u32
+        + 1;
+    let mut sim = Sim::new(case, d).unwrap();
+    sim.step(secs(1.0));
+    let el = Element::Branch(row);
+    sim.schedule(secs(1.06), Command::Open(el)).unwrap();
+    sim.schedule(secs(1.5), Command::Close(el)).unwrap();
+    sim.schedule(secs(1.5), Command::Open(el)).unwrap();
+    assert_eq!(
+        sim.schedule(secs(2.0), Command::Open(Element::Branch(10_000))),
+        Err(gridsim::sim::CommandError::NoSuchElement(Element::Branch(10_000)))
+    );
+    assert_eq!(sim.scheduled().len(), 3);
+    assert_eq!(sim.branch_closed(row), Some(true), "nothing moves before its time");
+
+    // One long step: the open lands at 1.06 s, not at the step's end.
+    sim.step(secs(0.1));
+    let events = sim.take_events();
+    let open = events.iter().find(|e| e.kind == EventKind::Open && e.element == el).expect("opened");
+    assert_eq!(open.t, secs(1.06));
+    let blackout = events.iter().find(|e| e.kind == EventKind::Blackout).expect("bus 117 blacks out");
+    assert_eq!(blackout.t, secs(1.06));
+    assert_eq!(sim.branch_closed(row), Some(false));
+
+    // Close then open at 1.5 s, in the order scheduled: it ends open, having closed once.
+    sim.step(secs(1.0));
+    let events = sim.take_events();
+    let kinds: Vec<_> = events.iter().filter(|e| e.element == el).map(|e| (e.kind, e.t)).collect();
+    assert_eq!(kinds, vec![(EventKind::Close, secs(1.5)), (EventKind::Open, secs(1.5))]);
+    assert_eq!(sim.branch_closed(row), Some(false));
+    assert!(sim.scheduled().is_empty());
+
+    // Due now or in the past: applied at once.
+    sim.schedule(secs(0.0), Command::Close(el)).unwrap();
+    assert_eq!(sim.branch_closed(row), Some(true));
+}
