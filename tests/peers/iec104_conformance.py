@@ -65,25 +65,27 @@ def main():
     ok = conn.interrogation(common_address=0xFFFF, cause=c104.Cot.ACTIVATION, qualifier=c104.Qoi.STATION)
     check("broadcast interrogation answered with the station's CA", ok)
 
+    # Spontaneous M_DP_TB_1 (type 31, COT 3) for IOA 1002 with DIQ `state` (1 OFF, 2 ON):
+    # c104 keeps it apart from the M_DP_NA_1 point, so look at what arrived.
+    def spontaneous(state):
+        for d in received:
+            asdu = d[6:]
+            if len(asdu) >= 10 and asdu[0] == 31 and asdu[2] & 0x3F == 3 and asdu[6:9] == bytes([0xEA, 3, 0]):
+                if asdu[9] & 3 == state:
+                    return True
+        return False
+
     # Select, then execute (select-before-operate): c104 sends both and waits for each ActCon.
     command.command_mode = c104.CommandMode.SELECT_AND_EXECUTE
     check("select + execute C_DC_NA_1 OFF", select_execute(st, command, c104.Double.OFF))
+    # The breaker opens after its operating time; its spontaneous report says when.
+    check("spontaneous M_DP_TB_1 (COT 3): breaker OFF", wait(lambda: spontaneous(1)))
     ok = conn.interrogation(common_address=ca, cause=c104.Cot.ACTIVATION, qualifier=c104.Qoi.STATION)
     time.sleep(0.5)
     check("the next interrogation shows the breaker OFF", breakers[1].value == c104.Double.OFF, str(breakers[1].value))
     check("the grid shows it: no power on branch 2", abs(flows[1].value) < 0.01, f"{flows[1].value} MW")
     check("select + execute C_DC_NA_1 ON", select_execute(st, command, c104.Double.ON))
-    # Spontaneous M_DP_TB_1 (type 31, COT 3) for IOA 1002 with DIQ = 2 (ON): c104 keeps it
-    # apart from the M_DP_NA_1 point, so look at what arrived.
-    def spontaneous_on():
-        for d in received:
-            asdu = d[6:]
-            if len(asdu) >= 10 and asdu[0] == 31 and asdu[2] & 0x3F == 3 and asdu[6:9] == bytes([0xEA, 3, 0]):
-                if asdu[9] & 3 == 2:
-                    return True
-        return False
-
-    check("spontaneous M_DP_TB_1 (COT 3): breaker ON again", wait(spontaneous_on))
+    check("spontaneous M_DP_TB_1 (COT 3): breaker ON again", wait(lambda: spontaneous(2)))
     conn.interrogation(common_address=ca, cause=c104.Cot.ACTIVATION, qualifier=c104.Qoi.STATION)
     check("power back on branch 2", wait(lambda: abs(flows[1].value) > 10), f"{flows[1].value} MW")
 

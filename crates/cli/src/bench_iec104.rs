@@ -43,9 +43,7 @@ pub fn run(args: &BenchIec104Args) -> anyhow::Result<ExitCode> {
     let times = runtime.block_on(async {
         let range = Shared::new(LiveRange {
             sim,
-            plcs: Vec::new(),
-            rtus: vec![rtu],
-            reclosers: Vec::new(),
+            devices: devices::Devices { rtus: vec![rtu], ..Default::default() },
             firewall: Default::default(),
         });
         let listener = netio::bind(args.addr, 2404).await?;

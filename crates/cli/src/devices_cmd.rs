@@ -50,54 +50,22 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let case = load_case(&args.grid)?;
     let dynamics = load_dynamics(&args.grid, None, &case)?;
     let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
-    // The default address plan gives each kind a /24 (PLCs .0.x, RTUs .1.x, reclosers .2.x).
-    let counts = [("generators", sim.case().gens.len()), ("buses", sim.case().buses.len())];
-    let counts = counts.into_iter().chain([("loads", sim.dynamics().loads.len())]);
-    for (what, n) in counts {
-        if n > 255 {
-            return Err(BadInput(format!(
-                "{}: {n} {what}: the default device address plan holds 255 per kind (an exercise file can place more)",
-                args.grid.display()
-            ))
-            .into());
-        }
-    }
-    let devices::Devices { plcs, rtus, reclosers } = devices::default_devices(&sim, args.base);
+    let devices = devices::default_devices(&sim, args.base)
+        .map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
     if args.list {
-        for rtu in &rtus {
+        for d in devices.listing() {
+            let (protocol, endpoint) = match d.protocol {
+                Some(p) => (p.name(), format!("{}:{}", d.addr, p.port())),
+                None => ("-", d.addr.to_string()),
+            };
             out!(
-                "{:<24} {:<6} {:<7} {}:{:<5} ca {:<5} {}",
-                rtu.name,
-                "rtu",
-                "iec104",
-                rtu.addr,
-                2404,
-                rtu.station.common_address,
-                rtu.summary()
-            );
-        }
-        for r in &reclosers {
-            out!(
-                "{:<24} {:<6} {:<7} {}:{:<5} addr {:<3} {}",
-                r.name,
-                "relay",
-                "dnp3",
-                r.addr,
-                20000,
-                r.outstation.address,
-                r.summary()
-            );
-        }
-        for plc in &plcs {
-            out!(
-                "{:<24} {:<6} {:<7} {}:{:<5} unit {:<3} {}",
-                plc.name,
-                plc.kind().name(),
-                plc.protocol().name(),
-                plc.addr,
-                plc.protocol().port(),
-                plc.unit,
-                plc.summary()
+                "{:<32} {:<8} {:<7} {:<21} {:<9} {}",
+                d.name,
+                d.kind.name(),
+                protocol,
+                endpoint,
+                d.id,
+                d.summary
             );
         }
         return Ok(ExitCode::SUCCESS);
@@ -123,17 +91,27 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
             .saturating_sub(946_684_800_000);
-        let mut rtus = rtus;
-        for rtu in &mut rtus {
+        let mut devices = devices;
+        for rtu in &mut devices.rtus {
             rtu.epoch_ms = epoch_ms;
         }
-        let mut reclosers = reclosers;
-        for r in &mut reclosers {
+        for r in &mut devices.reclosers {
             r.epoch_ms = epoch_ms + 946_684_800_000;
         }
-        let dnp3_addrs: Vec<Ipv4Addr> = reclosers.iter().map(|r| r.addr).collect();
-        let plc_addrs: Vec<Ipv4Addr> = plcs.iter().map(|p| p.addr).collect();
-        let rtu_addrs: Vec<Ipv4Addr> = rtus.iter().map(|r| r.addr).collect();
+        for (addrs, local) in [(&args.local, true), (&args.bricked, false)] {
+            for addr in addrs {
+                let change = |state: &mut devices::DeviceState| {
+                    if local {
+                        state.local = true;
+                    } else {
+                        state.firmware_ok = false;
+                    }
+                };
+                devices
+                    .set_state(*addr, change)
+                    .ok_or_else(|| BadInput(format!("no device at {addr} (see --list)")))?;
+            }
+        }
         let firewall = devices::Firewall {
             rules: args
                 .deny
@@ -142,42 +120,49 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
                 .collect(),
             default_allow: true,
         };
-        let range = Shared::new(LiveRange { sim, plcs, rtus, reclosers, firewall });
-        {
-            let mut r = range.lock();
-            for (addrs, local) in [(&args.local, true), (&args.bricked, false)] {
-                for addr in addrs {
-                    let state = r
-                        .device_state_mut(*addr)
-                        .ok_or_else(|| BadInput(format!("no device at {addr} (see --list)")))?;
-                    if local {
-                        state.local = true;
-                    } else {
-                        state.firmware_ok = false;
-                    }
-                }
-            }
-        }
+        use devices::DeviceRef;
+        let mut services: Vec<(Ipv4Addr, DeviceRef, String)> = Vec::new();
+        services.extend(
+            devices.plcs.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Plc(i), d.name.clone())),
+        );
+        services.extend(
+            devices.relays.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Relay(i), d.name.clone())),
+        );
+        services.extend(
+            devices.upss.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Ups(i), d.name.clone())),
+        );
+        services.extend(
+            devices.rtus.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Rtu(i), d.name.clone())),
+        );
+        services.extend(
+            devices
+                .reclosers
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.addr, DeviceRef::Recloser(i), d.name.clone())),
+        );
+        let (total, gateways) = (devices.len(), devices.gateways.len());
+        let range = Shared::new(LiveRange { sim, devices, firewall });
         let listen = |ip: Ipv4Addr, port: u16| async move {
             netio::bind(ip, port).await.map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))
         };
-        for (i, ip) in plc_addrs.iter().enumerate() {
-            let l = listen(*ip, 502).await?;
-            out!("listening {} modbus {}", l.local_addr()?, range.lock().plcs[i].name);
-            tokio::spawn(netio::serve_modbus(range.clone(), i, l, capture.clone()));
-        }
-        for (i, ip) in rtu_addrs.iter().enumerate() {
-            let l = listen(*ip, 2404).await?;
-            out!("listening {} iec104 {}", l.local_addr()?, range.lock().rtus[i].name);
-            tokio::spawn(netio::serve_iec104(range.clone(), i, l, capture.clone()));
-        }
-        for (i, ip) in dnp3_addrs.iter().enumerate() {
-            let l = listen(*ip, 20000).await?;
-            out!("listening {} dnp3 {}", l.local_addr()?, range.lock().reclosers[i].name);
-            tokio::spawn(netio::serve_dnp3(range.clone(), i, l, capture.clone()));
+        for (ip, which, name) in services {
+            let (protocol, port) = match which {
+                DeviceRef::Rtu(_) => ("iec104", 2404),
+                DeviceRef::Recloser(_) => ("dnp3", 20000),
+                _ => ("modbus", 502),
+            };
+            let l = listen(ip, port).await?;
+            out!("listening {} {protocol} {name}", l.local_addr()?);
+            let (range, capture) = (range.clone(), capture.clone());
+            match which {
+                DeviceRef::Rtu(i) => tokio::spawn(netio::serve_iec104(range, i, l, capture)),
+                DeviceRef::Recloser(i) => tokio::spawn(netio::serve_dnp3(range, i, l, capture)),
+                _ => tokio::spawn(netio::serve_modbus(range, which, l, capture)),
+            };
         }
         tokio::spawn(netio::run_clock(range.clone(), step));
-        out!("ready {} devices", plc_addrs.len() + rtu_addrs.len() + dnp3_addrs.len());
+        out!("ready {total} devices ({gateways} serial gateways without a network service)");
         match duration {
             Some(d) => tokio::time::sleep(d).await,
             None => {

@@ -300,3 +300,54 @@ fn bricked_devices_are_dark_and_local_ones_refuse_operations() {
     assert_eq!(*data.last().unwrap(), 7, "CROB status LOCAL");
     devices.stop();
 }
+
+/// Whether the device at `target` still accepts and serves a connection: an IEC 104 TESTFR
+/// act answered by its con, or a Modbus read answered.
+fn answers(target: &str, request: &[u8]) -> bool {
+    let Ok(mut s) = TcpStream::connect(target) else { return false };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    if s.write_all(request).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(n) if n > 0)
+}
+
+/// Power and network paths on real sockets (ukraine2015's first substation): switching its
+/// UPS off over Modbus/TCP darkens the RTUs it feeds and, through its serial gateway, the
+/// feeder reclosers; other substations carry on; switching it on brings them back. A
+/// bricked gateway darkens only what is behind it.
+#[test]
+fn a_ups_switched_off_over_modbus_darkens_its_substation() {
+    const TESTFR: [u8; 6] = [0x68, 4, 0x43, 0, 0, 0];
+    // Link-layer REQUEST_LINK_STATUS (FC 9) to outstation 10 from master 1.
+    let mut link = vec![0x05, 0x64, 0x05, 0xC9, 0x0A, 0x00, 0x01, 0x00];
+    let c = proto_crc(&link);
+    link.extend_from_slice(&c.to_le_bytes());
+    // From `icsrange devices --list`: the first UPS feeds 127.44.4.1 (the gateway) and the
+    // RTUs 127.44.1.11-13; reclosers 127.44.2.1-3 are behind that gateway, 127.44.2.4 behind
+    // the next one.
+    let devices =
+        Devices::start_with("cases/ukraine2015.m", "127.44.0.0", None, None, &["--bricked", "127.44.4.3"]);
+    let (rtu, recloser, other) = ("127.44.1.11:2404", "127.44.2.1:20000", "127.44.2.4:20000");
+    assert!(answers(rtu, &TESTFR) && answers(recloser, &link) && answers(other, &link));
+    assert!(!answers("127.44.2.7:20000", &link), "behind the bricked third gateway");
+
+    let mut ups = TcpStream::connect("127.44.5.1:502").unwrap();
+    ups.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let off = [0, 1, 0, 0, 0, 6, 1, 5, 0, 0, 0, 0];
+    ups.write_all(&off).unwrap();
+    let mut echo = [0u8; 12];
+    ups.read_exact(&mut echo).unwrap();
+    assert_eq!(echo, off, "FC 05 echoed");
+    assert!(!answers(rtu, &TESTFR), "the RTU lost power");
+    assert!(!answers(recloser, &link), "the gateway lost power");
+    assert!(answers(other, &link), "another substation");
+
+    let on = [0, 2, 0, 0, 0, 6, 1, 5, 0, 0, 0xFF, 0];
+    ups.write_all(&on).unwrap();
+    ups.read_exact(&mut echo).unwrap();
+    assert_eq!(echo, on);
+    assert!(answers(rtu, &TESTFR) && answers(recloser, &link));
+    devices.stop();
+}

@@ -4,10 +4,20 @@
 //! A device reads the grid through a snapshot taken after each step (`refresh`) and changes
 //! it only through `gridsim::sim::Command`s it issues when a request asks for an operation.
 //!
-//! Today: a generator PLC speaking Modbus/TCP (`GenPlc`, point map below), a substation RTU
+//! Kinds: a generator PLC speaking Modbus/TCP (`GenPlc`, point map below), a substation RTU
 //! speaking IEC 104 (`rtu::BusRtu`), a feeder recloser controller speaking DNP3
-//! (`recloser::Recloser`), and the range firewall (`firewall`). Protection relays, serial
-//! gateways and UPSs, and device state (firmware, local/remote), follow.
+//! (`recloser::Recloser`), a protection relay per branch (`relay::Relay`, Modbus/TCP), a
+//! serial-to-Ethernet gateway in front of a substation's reclosers (`gateway::SerialGateway`)
+//! and a UPS feeding a substation's devices (`ups::Ups`, Modbus/TCP); and the range firewall
+//! (`firewall`). `Devices` holds them all and their wiring.
+//!
+//! # Commands go through the device
+//!
+//! A breaker command energises a trip or close coil; the contacts move after the breaker's
+//! operating time (`OperatingTime`), scheduled in the grid (`Sim::schedule`), so the grid,
+//! the status points and the spontaneous reports change then, not when the request arrives.
+//! A close that would join two live islands more than `SYNCHRO_CHECK_HZ` apart is refused by
+//! the synchro-check interlock (ANSI 25): Modbus exception 04, IEC 104 negative ActCon.
 //!
 //! # Default Modbus map of a generator PLC (unit id 1; 255 is accepted too)
 //!
@@ -32,18 +42,24 @@
 //! servers close their connections); at LOCAL they report but refuse remote operations.
 
 pub mod firewall;
+pub mod gateway;
 pub mod recloser;
+pub mod relay;
 pub mod rtu;
+pub mod ups;
 
 use std::net::Ipv4Addr;
 
-use gridsim::sim::{Command, Element, Sim};
+use gridsim::sim::{Command, CommandError, Element, Event, Sim, SimTime};
 
 pub use firewall::{Firewall, Prefix, Rule};
+pub use gateway::SerialGateway;
 use proto_modbus::pdu::Response;
 use proto_modbus::{DataModel, DeviceIdentity, ExceptionCode, Server};
 pub use recloser::Recloser;
+pub use relay::Relay;
 pub use rtu::BusRtu;
+pub use ups::Ups;
 
 /// The condition of a device, which attackers and defenders change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,18 +70,70 @@ pub struct DeviceState {
     pub firmware_ok: bool,
     /// The local/remote switch at LOCAL: it reports, but refuses remote operations.
     pub local: bool,
+    /// Derived by `Devices::propagate`, not set directly: every UPS feeding it has output
+    /// and every gateway in front of it answers.
+    pub upstream: bool,
 }
 
 impl Default for DeviceState {
     fn default() -> Self {
-        DeviceState { powered: true, firmware_ok: true, local: false }
+        DeviceState { powered: true, firmware_ok: true, local: false, upstream: true }
     }
 }
 
 impl DeviceState {
     /// Whether it answers on the network at all.
     pub fn reachable(&self) -> bool {
-        self.powered && self.firmware_ok
+        self.powered && self.firmware_ok && self.upstream
+    }
+}
+
+/// A breaker's operating time: from the command energising its coil to the contacts moving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperatingTime {
+    pub open: SimTime,
+    pub close: SimTime,
+}
+
+impl OperatingTime {
+    /// A transmission or sub-transmission circuit breaker (and a generator's unit breaker):
+    /// 50 ms to break (2.5 cycles at 50 Hz), 80 ms to close, typical of SF6 breakers.
+    pub const CIRCUIT_BREAKER: OperatingTime =
+        OperatingTime { open: SimTime(50_000), close: SimTime(80_000) };
+    /// A distribution recloser: 40 ms to open, 60 ms to close.
+    pub const RECLOSER: OperatingTime = OperatingTime { open: SimTime(40_000), close: SimTime(60_000) };
+}
+
+/// Largest slip across a closing breaker the synchro-check interlock allows, Hz.
+pub const SYNCHRO_CHECK_HZ: f64 = 0.2;
+
+/// Why a device refused an operation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Refusal {
+    /// Closing would join two live islands whose frequencies differ by this much, Hz.
+    SynchroCheck(f64),
+}
+
+/// The interlocks a command must pass before a device energises a coil.
+pub fn interlock(sim: &Sim, cmd: &Command) -> Result<(), Refusal> {
+    if let Command::Close(Element::Branch(row)) = *cmd {
+        let Some(b) = sim.case().branches.get((row as usize).wrapping_sub(1)) else { return Ok(()) };
+        if let (Some(fa), Some(fb)) = (sim.bus_frequency_hz(b.from), sim.bus_frequency_hz(b.to)) {
+            if (fa - fb).abs() > SYNCHRO_CHECK_HZ {
+                return Err(Refusal::SynchroCheck((fa - fb).abs()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Carries out a command a device accepted: breakers move after their operating time, set
+/// points and protection switches at once.
+pub fn operate(sim: &mut Sim, cmd: Command, time: OperatingTime) -> Result<(), CommandError> {
+    match cmd {
+        Command::Open(_) => sim.schedule(SimTime(sim.time().0 + time.open.0), cmd),
+        Command::Close(_) => sim.schedule(SimTime(sim.time().0 + time.close.0), cmd),
+        Command::Protection(..) | Command::Setpoint { .. } => sim.apply(&cmd),
     }
 }
 
@@ -145,11 +213,11 @@ pub struct GenPlc {
 }
 
 /// Signed MW × 10 in a register (two's complement, saturated).
-fn scaled_i16(v: f64, scale: f64) -> u16 {
+pub(crate) fn scaled_i16(v: f64, scale: f64) -> u16 {
     ((v * scale).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16) as u16
 }
 
-fn scaled_u16(v: f64, scale: f64) -> u16 {
+pub(crate) fn scaled_u16(v: f64, scale: f64) -> u16 {
     (v * scale).round().clamp(0.0, u16::MAX as f64) as u16
 }
 
@@ -217,7 +285,7 @@ impl GenPlc {
         let commands = model.commands;
         for cmd in &commands {
             // The element exists (the device was built for it); a failure here is a bug.
-            let _ = sim.apply(cmd);
+            let _ = operate(sim, *cmd, OperatingTime::CIRCUIT_BREAKER);
         }
         if !commands.is_empty() {
             self.refresh(sim);
@@ -252,7 +320,7 @@ struct GenModel {
     local: bool,
 }
 
-fn window<T: Copy>(table: &[T], start: u16, count: u16) -> Result<Vec<T>, ExceptionCode> {
+pub(crate) fn window<T: Copy>(table: &[T], start: u16, count: u16) -> Result<Vec<T>, ExceptionCode> {
     let (s, e) = (start as usize, start as usize + count as usize);
     table.get(s..e).map(<[T]>::to_vec).ok_or(ExceptionCode::IllegalDataAddress)
 }
@@ -296,7 +364,6 @@ impl DataModel for GenModel {
         let el = Element::Gen(self.row);
         for (i, &v) in values.iter().enumerate() {
             if start as usize + i == 0 {
-                self.image.closed = v;
                 self.commands.push(if v { Command::Close(el) } else { Command::Open(el) });
             } else {
                 self.image.protection = v;
@@ -320,34 +387,332 @@ impl DataModel for GenModel {
     }
 }
 
-/// The devices of a grid without an exercise file.
+/// One device of a `Devices`, by kind and position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceRef {
+    Plc(usize),
+    Rtu(usize),
+    Recloser(usize),
+    Relay(usize),
+    Gateway(usize),
+    Ups(usize),
+}
+
+/// A line of `icsrange devices --list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub name: String,
+    pub kind: DeviceKind,
+    /// `None`: no network service of its own (a serial gateway).
+    pub protocol: Option<Protocol>,
+    pub addr: Ipv4Addr,
+    /// Unit id, common address or DNP3 address, with its name.
+    pub id: String,
+    pub summary: String,
+}
+
+/// Every device of a range and how they are wired: which UPS feeds which device, which
+/// gateway stands in front of which.
 #[derive(Debug, Clone, Default)]
 pub struct Devices {
     pub plcs: Vec<GenPlc>,
     pub rtus: Vec<BusRtu>,
     pub reclosers: Vec<Recloser>,
+    pub relays: Vec<Relay>,
+    pub gateways: Vec<SerialGateway>,
+    pub upss: Vec<Ups>,
 }
 
-/// A PLC per generator (at `base` + row: 127.10.0.1, .2, ...), an RTU per bus, the grid's
-/// substations (at `base` + 256 + bus index + 1: 127.10.1.1, ...), and a DNP3 recloser
-/// controller per load feeder (at `base` + 512 + its position among loads + 1: 127.10.2.1, ...).
-pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Devices {
+impl Devices {
+    /// Every device takes the grid's present state.
+    pub fn refresh_all(&mut self, sim: &Sim) {
+        for d in &mut self.plcs {
+            d.refresh(sim);
+        }
+        for d in &mut self.rtus {
+            d.refresh(sim);
+        }
+        for d in &mut self.reclosers {
+            d.refresh(sim);
+        }
+        for d in &mut self.relays {
+            d.refresh(sim);
+        }
+    }
+
+    /// After the grid advanced by `dt`: UPS batteries, what the grid's events tell the
+    /// devices (a relay's trip flag), every device's image, and the wiring.
+    pub fn step(&mut self, sim: &Sim, dt: SimTime, events: &[Event]) {
+        for u in &mut self.upss {
+            u.step(sim, dt.secs());
+        }
+        for e in events {
+            for r in &mut self.relays {
+                r.observe(e);
+            }
+        }
+        self.refresh_all(sim);
+        self.propagate();
+    }
+
+    /// Recomputes which devices still have power and a path to the network: call after any
+    /// change of a device's state.
+    pub fn propagate(&mut self) {
+        let dead_ups: Vec<Ipv4Addr> =
+            self.upss.iter().filter(|u| !u.output_live()).flat_map(|u| u.powers.iter().copied()).collect();
+        for g in &mut self.gateways {
+            g.state.upstream = !dead_ups.contains(&g.addr);
+        }
+        let dark_behind: Vec<Ipv4Addr> = self
+            .gateways
+            .iter()
+            .filter(|g| !g.state.reachable())
+            .flat_map(|g| g.behind.iter().copied())
+            .collect();
+        let fed = |addr: Ipv4Addr| !dead_ups.contains(&addr) && !dark_behind.contains(&addr);
+        for d in &mut self.plcs {
+            d.state.upstream = fed(d.addr);
+        }
+        for d in &mut self.rtus {
+            d.state.upstream = fed(d.addr);
+        }
+        for d in &mut self.reclosers {
+            d.state.upstream = fed(d.addr);
+        }
+        for d in &mut self.relays {
+            d.state.upstream = fed(d.addr);
+        }
+        for d in &mut self.upss {
+            d.state.upstream = fed(d.addr);
+        }
+    }
+
+    pub fn state(&self, d: DeviceRef) -> Option<&DeviceState> {
+        match d {
+            DeviceRef::Plc(i) => self.plcs.get(i).map(|d| &d.state),
+            DeviceRef::Rtu(i) => self.rtus.get(i).map(|d| &d.state),
+            DeviceRef::Recloser(i) => self.reclosers.get(i).map(|d| &d.state),
+            DeviceRef::Relay(i) => self.relays.get(i).map(|d| &d.state),
+            DeviceRef::Gateway(i) => self.gateways.get(i).map(|d| &d.state),
+            DeviceRef::Ups(i) => self.upss.get(i).map(|d| &d.state),
+        }
+    }
+
+    fn state_mut(&mut self, d: DeviceRef) -> Option<&mut DeviceState> {
+        match d {
+            DeviceRef::Plc(i) => self.plcs.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Rtu(i) => self.rtus.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Recloser(i) => self.reclosers.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Relay(i) => self.relays.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Gateway(i) => self.gateways.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Ups(i) => self.upss.get_mut(i).map(|d| &mut d.state),
+        }
+    }
+
+    /// Whether the device answers on the network now.
+    pub fn reachable(&self, d: DeviceRef) -> bool {
+        self.state(d).is_some_and(DeviceState::reachable)
+    }
+
+    /// The device listening at `addr`.
+    pub fn at(&self, addr: Ipv4Addr) -> Option<DeviceRef> {
+        fn find<T>(items: &[T], addr: Ipv4Addr, of: impl Fn(&T) -> Ipv4Addr) -> Option<usize> {
+            items.iter().position(|d| of(d) == addr)
+        }
+        find(&self.plcs, addr, |d| d.addr)
+            .map(DeviceRef::Plc)
+            .or_else(|| find(&self.rtus, addr, |d| d.addr).map(DeviceRef::Rtu))
+            .or_else(|| find(&self.reclosers, addr, |d| d.addr).map(DeviceRef::Recloser))
+            .or_else(|| find(&self.relays, addr, |d| d.addr).map(DeviceRef::Relay))
+            .or_else(|| find(&self.gateways, addr, |d| d.addr).map(DeviceRef::Gateway))
+            .or_else(|| find(&self.upss, addr, |d| d.addr).map(DeviceRef::Ups))
+    }
+
+    /// Changes the state of the device at `addr` (power, firmware, local/remote) and what
+    /// follows from it for the devices it feeds or fronts. `None`: no device there.
+    pub fn set_state(&mut self, addr: Ipv4Addr, change: impl FnOnce(&mut DeviceState)) -> Option<DeviceRef> {
+        let d = self.at(addr)?;
+        change(self.state_mut(d)?);
+        self.propagate();
+        Some(d)
+    }
+
+    /// One Modbus request PDU to a Modbus device (PLC, relay, UPS). `None`: no answer
+    /// (listen-only mode, or not a Modbus device).
+    pub fn modbus(&mut self, sim: &mut Sim, d: DeviceRef, unit: u8, pdu: &[u8]) -> Option<Response> {
+        match d {
+            DeviceRef::Plc(i) => self.plcs.get_mut(i)?.handle(sim, unit, pdu),
+            DeviceRef::Relay(i) => self.relays.get_mut(i)?.handle(sim, unit, pdu),
+            DeviceRef::Ups(i) => {
+                let ups = self.upss.get_mut(i)?;
+                let before = ups.output_on;
+                let response = ups.handle(unit, pdu);
+                if ups.output_on != before {
+                    self.propagate();
+                }
+                response
+            }
+            _ => None,
+        }
+    }
+
+    /// The device count.
+    pub fn len(&self) -> usize {
+        self.plcs.len()
+            + self.rtus.len()
+            + self.reclosers.len()
+            + self.relays.len()
+            + self.gateways.len()
+            + self.upss.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One line per device, RTUs first.
+    pub fn listing(&self) -> Vec<Listing> {
+        let mut out = Vec::with_capacity(self.len());
+        for d in &self.rtus {
+            out.push(Listing {
+                name: d.name.clone(),
+                kind: DeviceKind::Rtu,
+                protocol: Some(Protocol::Iec104),
+                addr: d.addr,
+                id: format!("ca {}", d.station.common_address),
+                summary: d.summary(),
+            });
+        }
+        for d in &self.reclosers {
+            out.push(Listing {
+                name: d.name.clone(),
+                kind: DeviceKind::Relay,
+                protocol: Some(Protocol::Dnp3),
+                addr: d.addr,
+                id: format!("addr {}", d.outstation.address),
+                summary: d.summary(),
+            });
+        }
+        for d in &self.plcs {
+            out.push(Listing {
+                name: d.name.clone(),
+                kind: d.kind(),
+                protocol: Some(d.protocol()),
+                addr: d.addr,
+                id: format!("unit {}", d.unit),
+                summary: d.summary(),
+            });
+        }
+        for d in &self.relays {
+            out.push(Listing {
+                name: d.name.clone(),
+                kind: d.kind(),
+                protocol: Some(d.protocol()),
+                addr: d.addr,
+                id: format!("unit {}", d.unit),
+                summary: d.summary(),
+            });
+        }
+        for d in &self.gateways {
+            out.push(Listing {
+                name: d.name.clone(),
+                kind: d.kind(),
+                protocol: None,
+                addr: d.addr,
+                id: "serial".into(),
+                summary: d.summary(),
+            });
+        }
+        for d in &self.upss {
+            out.push(Listing {
+                name: d.name.clone(),
+                kind: d.kind(),
+                protocol: Some(d.protocol()),
+                addr: d.addr,
+                id: format!("unit {}", d.unit),
+                summary: d.summary(),
+            });
+        }
+        out
+    }
+}
+
+/// How many devices of one kind the default address plan holds (a /24 each).
+pub const PLAN_PER_KIND: usize = 255;
+
+/// The default address plan: each kind has a /24 in the range's block, a device's address is
+/// its position + 1 in it.
+///
+/// | block | kind | one per |
+/// |---|---|---|
+/// | base + 0.x | PLC (Modbus) | generator, at its row |
+/// | base + 1.x | RTU (IEC 104) | bus (a substation's bay), in bus order |
+/// | base + 2.x | recloser controller (DNP3) | load feeder, in sidecar order |
+/// | base + 3.x | protection relay (Modbus) | branch, at its row |
+/// | base + 4.x | serial gateway | substation with feeders (its reclosers behind it) |
+/// | base + 5.x | UPS (Modbus) | substation with feeders (feeds its gateway and its buses' RTUs) |
+///
+/// Substations are named in the sidecar (`substation` of a load); unnamed, each load bus is
+/// its own. Refuses (with the kind and count) a grid with more than `PLAN_PER_KIND` of a kind.
+pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Result<Devices, String> {
+    let case = sim.case();
+    let loads = &sim.dynamics().loads;
+    let mut substations: Vec<&str> = Vec::new();
+    for l in loads {
+        if !substations.contains(&l.substation.as_str()) {
+            substations.push(&l.substation);
+        }
+    }
+    let counts = [
+        ("generators", case.gens.len()),
+        ("buses", case.buses.len()),
+        ("loads", loads.len()),
+        ("branches", case.branches.len()),
+        ("substations", substations.len()),
+    ];
+    for (what, n) in counts {
+        if n > PLAN_PER_KIND {
+            return Err(format!(
+                "{n} {what}: the default device address plan holds {PLAN_PER_KIND} per kind (an exercise file can place more)"
+            ));
+        }
+    }
     let base = u32::from(base);
+    let addr = |block: u32, i: usize| Ipv4Addr::from(base.wrapping_add(block * 256 + i as u32 + 1));
     let mut out = Devices::default();
-    for (g, unit) in sim.case().gens.iter().enumerate() {
+    for (g, unit) in case.gens.iter().enumerate() {
         let row = g as u32 + 1;
-        let name = format!("gen{row}-plc (bus {})", sim.case().bus(unit.bus).id);
-        let mut plc = GenPlc::new(name, row, Ipv4Addr::from(base.wrapping_add(row)));
+        let name = format!("gen{row}-plc (bus {})", case.bus(unit.bus).id);
+        let mut plc = GenPlc::new(name, row, addr(0, g));
         plc.refresh(sim);
         out.plcs.push(plc);
     }
-    for i in 0..sim.case().buses.len() {
-        let addr = Ipv4Addr::from(base.wrapping_add(257 + i as u32));
-        out.rtus.push(BusRtu::new(sim, gridsim::BusIdx(i as u32), addr));
+    for i in 0..case.buses.len() {
+        out.rtus.push(BusRtu::new(sim, gridsim::BusIdx(i as u32), addr(1, i)));
     }
-    for (k, load) in sim.dynamics().loads.iter().enumerate() {
-        let addr = Ipv4Addr::from(base.wrapping_add(513 + k as u32));
-        out.reclosers.push(Recloser::new(sim, load.bus, addr));
+    for (k, load) in loads.iter().enumerate() {
+        out.reclosers.push(Recloser::new(sim, load.bus, addr(2, k)));
     }
-    out
+    for k in 0..case.branches.len() {
+        out.relays.push(Relay::new(sim, k as u32 + 1, addr(3, k)));
+    }
+    for (s, name) in substations.iter().enumerate() {
+        let feeders: Vec<usize> = (0..loads.len()).filter(|&k| loads[k].substation == *name).collect();
+        let behind = feeders.iter().map(|&k| out.reclosers[k].addr).collect();
+        out.gateways.push(SerialGateway {
+            name: format!("{name} serial gateway"),
+            substation: (*name).to_string(),
+            addr: addr(4, s),
+            state: DeviceState::default(),
+            behind,
+        });
+        let mut buses: Vec<gridsim::BusIdx> = feeders.iter().map(|&k| loads[k].bus).collect();
+        buses.sort_by_key(|b| b.get());
+        buses.dedup();
+        let mut powers = vec![addr(4, s)];
+        powers.extend(buses.iter().map(|b| out.rtus[b.get()].addr));
+        out.upss.push(Ups::new(sim, format!("{name} UPS"), buses[0], addr(5, s), powers));
+    }
+    out.propagate();
+    Ok(out)
 }

@@ -7,6 +7,8 @@
 //! | 500 | M_SP_NA_1 | bus energised |
 //! | 1000+k | M_DP_NA_1 | breaker of the k-th branch at this bus (file order): 2 closed, 1 open |
 //! | 2000+k | C_DC_NA_1 | its command: 1 open, 2 close (select-before-operate or direct) |
+//! | 1100+k | M_SP_NA_1 | overcurrent protection of branch k in service |
+//! | 2100+k | C_SC_NA_1 | its command: 1 in service, 0 out of service |
 //! | 1500 / 2500 | M_DP_NA_1 / C_DC_NA_1 | the load feeder breaker, where the bus has a load |
 //! | 1600+j / 2600+j | M_DP_NA_1 / C_DC_NA_1 | the j-th unit's breaker, where the bus has units |
 //! | 3000 | M_ME_NC_1 | bus voltage, kV |
@@ -15,6 +17,11 @@
 //! | 3100+k | M_ME_NC_1 | active power from the bus into branch k, MW |
 //! | 3200+j | M_ME_NC_1 | unit j's output, MW |
 //! | 4600+j | C_SE_NC_1 | unit j's set point, MW |
+//!
+//! Breakers move after their operating time (`OperatingTime::CIRCUIT_BREAKER`); the ActCon
+//! and ActTerm come when the coil is energised, the status change as a spontaneous report
+//! when the contacts have moved. A close refused by the synchro-check interlock gets a
+//! negative ActCon.
 //!
 //! Changes are reported spontaneously (COT 3) with CP56Time2a: breakers and the energised
 //! flag on any change, measurements beyond a deadband (0.5 kV, 0.01 Hz, 1 MW).
@@ -32,6 +39,7 @@ use proto_iec104::{Cp56Time, session::Micros};
 enum Source {
     Energised,
     Branch(usize),
+    Protection(usize),
     Load(BusId),
     Gen(usize),
     Voltage,
@@ -57,6 +65,8 @@ pub struct BusRtu {
     /// Command IOA → what it operates.
     targets: Vec<(u32, Element)>,
     setpoints: Vec<(u32, u32)>,
+    /// Single-command IOA → the relay it switches in or out of service.
+    protections: Vec<(u32, Element)>,
     /// Milliseconds since 2000-01-01 UTC at simulated time 0.
     pub epoch_ms: u64,
     events: VecDeque<(u64, Vec<u8>)>,
@@ -72,6 +82,7 @@ impl BusRtu {
         let mut sources = Vec::new();
         let mut targets = Vec::new();
         let mut setpoints = Vec::new();
+        let mut protections = Vec::new();
         let mut point = |ioa: u32, value: PointValue, source: Source| {
             station.points.push(Point { ioa, value, quality: 0 });
             sources.push(source);
@@ -83,6 +94,10 @@ impl BusRtu {
         for (i, &k) in branches.iter().enumerate() {
             point(1001 + i as u32, PointValue::Double(2), Source::Branch(k));
             targets.push((2001 + i as u32, Element::Branch(k as u32 + 1)));
+        }
+        for (i, &k) in branches.iter().enumerate() {
+            point(1101 + i as u32, PointValue::Single(true), Source::Protection(k));
+            protections.push((2101 + i as u32, Element::Branch(k as u32 + 1)));
         }
         let has_load = sim.dynamics().loads.iter().any(|l| l.bus == bus);
         if has_load {
@@ -109,6 +124,9 @@ impl BusRtu {
         for &(ioa, _) in &targets {
             station.commands.push(CommandPoint { ioa, kind: CommandKind::Double, sbo_required: false });
         }
+        for &(ioa, _) in &protections {
+            station.commands.push(CommandPoint { ioa, kind: CommandKind::Single, sbo_required: false });
+        }
         for &(ioa, _) in &setpoints {
             station.commands.push(CommandPoint {
                 ioa,
@@ -125,6 +143,7 @@ impl BusRtu {
             sources,
             targets,
             setpoints,
+            protections,
             epoch_ms: 0,
             events: VecDeque::new(),
             next_event: 0,
@@ -149,6 +168,9 @@ impl BusRtu {
             let new = match self.sources[i] {
                 Source::Energised => PointValue::Single(f.is_some()),
                 Source::Branch(k) => double(sim.branch_closed(k as u32 + 1)),
+                Source::Protection(k) => {
+                    PointValue::Single(sim.branch_protection(k as u32 + 1).unwrap_or(false))
+                }
                 Source::Load(id) => double(sim.load_closed(id)),
                 Source::Gen(g) => double(sim.gen_closed(g as u32 + 1)),
                 Source::Voltage => PointValue::Float(kv as f32),
@@ -216,11 +238,16 @@ impl BusRtu {
         let mut operated = false;
         for op in ops {
             let cmd = match op {
-                Operation::Double { ioa, on } | Operation::Single { ioa, on } => self
+                Operation::Double { ioa, on } => self
                     .targets
                     .iter()
                     .find(|(i, _)| *i == ioa)
                     .map(|&(_, el)| if on { Command::Close(el) } else { Command::Open(el) }),
+                Operation::Single { ioa, on } => self
+                    .protections
+                    .iter()
+                    .find(|(i, _)| *i == ioa)
+                    .map(|&(_, el)| Command::Protection(el, on)),
                 Operation::Setpoint { ioa, value } => self
                     .setpoints
                     .iter()
@@ -228,9 +255,13 @@ impl BusRtu {
                     .map(|&(_, unit)| Command::Setpoint { unit, mw: f64::from(value) }),
                 Operation::ClockSync(_) => None,
             };
-            if let Some(cmd) = cmd {
-                operated |= sim.apply(&cmd).is_ok();
+            let Some(cmd) = cmd else { continue };
+            if crate::interlock(sim, &cmd).is_err() {
+                out.truncate(first);
+                out.push(proto_iec104::Asdu::mirror(asdu, proto_iec104::asdu::cot::ACTIVATION_CON, true));
+                return false;
             }
+            operated |= crate::operate(sim, cmd, crate::OperatingTime::CIRCUIT_BREAKER).is_ok();
         }
         if operated {
             self.refresh(sim);

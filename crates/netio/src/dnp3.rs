@@ -20,7 +20,7 @@ const MAX_BAD_FRAMES: u32 = 16;
 pub async fn serve_dnp3(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
     let started = Instant::now();
     let r = range.clone();
-    crate::accept_loop(range, listener, crate::Which::Recloser(index), move |stream, peer, ip| {
+    crate::accept_loop(range, listener, devices::DeviceRef::Recloser(index), move |stream, peer, ip| {
         connection(r.clone(), index, stream, peer, ip, capture.clone(), started)
     })
     .await;
@@ -43,7 +43,7 @@ async fn connection(
     let mut bad_frames = 0u32;
     let mut buf = [0u8; 4096];
     let mut out = Vec::new();
-    let address = range.lock().reclosers.get(index).map_or(10, |r| r.outstation.address);
+    let address = range.lock().devices.reclosers.get(index).map_or(10, |r| r.outstation.address);
     let result = loop {
         let n = match tokio::time::timeout(crate::IDLE_TIMEOUT, stream.read(&mut buf)).await {
             Err(_) => break Err(format!("idle for {} s", crate::IDLE_TIMEOUT.as_secs())),
@@ -66,7 +66,7 @@ async fn connection(
                     break;
                 }
             };
-            if !range.lock().reachable(crate::Which::Recloser(index)) {
+            if !range.lock().reachable(devices::DeviceRef::Recloser(index)) {
                 failure = Some("the device went dark (unpowered or bricked)".to_string());
                 break;
             }
@@ -117,8 +117,10 @@ async fn connection(
                     let now_ms = started.elapsed().as_millis() as u64;
                     let response = {
                         let mut guard = range.lock();
-                        let crate::LiveRange { sim, reclosers, .. } = &mut *guard;
-                        let Some(r) = reclosers.get_mut(index) else { return Err("device gone".into()) };
+                        let crate::LiveRange { sim, devices, .. } = &mut *guard;
+                        let Some(r) = devices.reclosers.get_mut(index) else {
+                            return Err("device gone".into());
+                        };
                         let before = sim.stats().power_flows;
                         let resp = r.handle(sim, now_ms, &fragment);
                         if sim.stats().power_flows != before {

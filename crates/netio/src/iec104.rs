@@ -22,7 +22,7 @@ const MAX_QUEUE: usize = 2_000;
 pub async fn serve_iec104(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
     let started = Instant::now();
     let r = range.clone();
-    crate::accept_loop(range, listener, crate::Which::Rtu(index), move |stream, peer, ip| {
+    crate::accept_loop(range, listener, devices::DeviceRef::Rtu(index), move |stream, peer, ip| {
         connection(r.clone(), index, stream, peer, ip, capture.clone(), started)
     })
     .await;
@@ -44,7 +44,7 @@ async fn connection(
     let mut framer = Framer::new();
     let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
     let mut announced = false;
-    let mut cursor = range.lock().rtus.get(index).map_or(0, |r| r.event_cursor());
+    let mut cursor = range.lock().devices.rtus.get(index).map_or(0, |r| r.event_cursor());
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut buf = [0u8; 4096];
     let mut frames = Vec::new();
@@ -69,7 +69,7 @@ async fn connection(
                         Ok(None) => break,
                         Err(e) => { failure = Some(format!("bad APCI: {e}")); break; }
                     };
-                    if !range.lock().reachable(crate::Which::Rtu(index)) {
+                    if !range.lock().reachable(devices::DeviceRef::Rtu(index)) {
                         failure = Some("the device went dark (unpowered or bricked)".to_string());
                         break;
                     }
@@ -85,8 +85,8 @@ async fn connection(
                         }
                         Ok(Some(asdu)) => {
                             let mut guard = range.lock();
-                            let crate::LiveRange { sim, rtus, .. } = &mut *guard;
-                            let Some(rtu) = rtus.get_mut(index) else { return Err("device gone".into()) };
+                            let crate::LiveRange { sim, devices, .. } = &mut *guard;
+                            let Some(rtu) = devices.rtus.get_mut(index) else { return Err("device gone".into()) };
                             let mut answers = Vec::new();
                             let operated = rtu.handle(sim, now(), &asdu, &mut answers);
                             if operated {
@@ -110,14 +110,14 @@ async fn connection(
         }
         if session.started() && !announced {
             // End of initialisation, once per connection, before anything else is sent.
-            if let Some(rtu) = range.lock().rtus.get(index) {
+            if let Some(rtu) = range.lock().devices.rtus.get(index) {
                 queue.push_front(rtu.station.end_of_init());
             }
             announced = true;
         }
         if session.started() {
             let mut events = Vec::new();
-            if let Some(rtu) = range.lock().rtus.get(index) {
+            if let Some(rtu) = range.lock().devices.rtus.get(index) {
                 cursor = rtu.events_since(cursor, &mut events);
             }
             queue.extend(events);

@@ -23,7 +23,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use devices::{BusRtu, Firewall, GenPlc, Recloser};
+use devices::{DeviceRef, Devices, Firewall};
 use gridsim::sim::{Sim, SimTime};
 use proto_modbus::{Framer, adu};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,82 +43,48 @@ pub const MAX_CONNECTIONS: usize = 2_048;
 #[derive(Debug)]
 pub struct LiveRange {
     pub sim: Sim,
-    pub plcs: Vec<GenPlc>,
-    pub rtus: Vec<BusRtu>,
-    pub reclosers: Vec<Recloser>,
+    pub devices: Devices,
     /// Who may connect to which device; asked at every accept.
     pub firewall: Firewall,
 }
 
 impl LiveRange {
-    /// Advances the grid and refreshes what every device serves.
+    /// Advances the grid; the devices take its new state, and the events it produced.
     pub fn step(&mut self, dt: SimTime) {
         self.sim.step(dt);
-        self.refresh_all();
+        // The grid's events are for the journal (the range runtime); here only the devices
+        // read them, and they must not pile up.
+        let events = self.sim.take_events();
+        self.devices.step(&self.sim, dt, &events);
     }
 
     /// Every device takes the grid's present state.
     pub fn refresh_all(&mut self) {
-        for plc in &mut self.plcs {
-            plc.refresh(&self.sim);
-        }
-        for rtu in &mut self.rtus {
-            rtu.refresh(&self.sim);
-        }
-        for r in &mut self.reclosers {
-            r.refresh(&self.sim);
-        }
+        self.devices.refresh_all(&self.sim);
     }
-}
 
-impl LiveRange {
-    /// One Modbus request PDU to PLC `index`. When it operated something, every device
-    /// refreshes at once (the grid has a new power flow), not at the next tick.
-    pub fn modbus(&mut self, index: usize, unit: u8, pdu: &[u8]) -> Option<proto_modbus::Response> {
+    /// One Modbus request PDU to a Modbus device. When it changed the grid at once (a set
+    /// point), every device refreshes now, not at the next tick.
+    pub fn modbus(&mut self, which: DeviceRef, unit: u8, pdu: &[u8]) -> Option<proto_modbus::Response> {
         let before = self.sim.stats().power_flows;
-        let plc = self.plcs.get_mut(index)?;
-        let response = plc.handle(&mut self.sim, unit, pdu);
+        let response = self.devices.modbus(&mut self.sim, which, unit, pdu);
         if self.sim.stats().power_flows != before {
             self.refresh_all();
         }
         response
     }
-}
 
-/// Which device a server serves, to look up its state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Which {
-    Plc(usize),
-    Rtu(usize),
-    Recloser(usize),
-}
-
-impl LiveRange {
-    /// Whether the device answers at all (powered, firmware intact).
-    pub(crate) fn reachable(&self, which: Which) -> bool {
-        match which {
-            Which::Plc(i) => self.plcs.get(i).is_some_and(|d| d.state.reachable()),
-            Which::Rtu(i) => self.rtus.get(i).is_some_and(|d| d.state.reachable()),
-            Which::Recloser(i) => self.reclosers.get(i).is_some_and(|d| d.state.reachable()),
-        }
-    }
-
-    /// The state of the device listening at `addr`, if any.
-    pub fn device_state_mut(&mut self, addr: Ipv4Addr) -> Option<&mut devices::DeviceState> {
-        if let Some(d) = self.plcs.iter_mut().find(|d| d.addr == addr) {
-            return Some(&mut d.state);
-        }
-        if let Some(d) = self.rtus.iter_mut().find(|d| d.addr == addr) {
-            return Some(&mut d.state);
-        }
-        self.reclosers.iter_mut().find(|d| d.addr == addr).map(|d| &mut d.state)
+    /// Whether the device answers at all (powered, firmware intact, fed and fronted by
+    /// devices that are).
+    pub(crate) fn reachable(&self, which: DeviceRef) -> bool {
+        self.devices.reachable(which)
     }
 }
 
 /// Accepts connections for device `which` until the task is dropped: the firewall and the
 /// device's state are asked first, at most `MAX_CONNECTIONS` are served at once, and each
 /// runs `serve` in a task of its own whose outcome is logged.
-pub(crate) async fn accept_loop<F, Fut>(range: Shared, listener: TcpListener, which: Which, serve: F)
+pub(crate) async fn accept_loop<F, Fut>(range: Shared, listener: TcpListener, which: DeviceRef, serve: F)
 where
     F: Fn(TcpStream, SocketAddrV4, Ipv4Addr) -> Fut,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
@@ -211,26 +177,27 @@ pub async fn run_clock(range: Shared, step: Duration) {
     let dt = SimTime(step.as_micros() as u64);
     loop {
         ticker.tick().await;
-        let mut r = range.lock();
-        r.step(dt);
-        // The grid's events are for the journal (the range runtime); here nobody reads them,
-        // and they must not pile up.
-        drop(r.sim.take_events());
+        range.lock().step(dt);
     }
 }
 
 /// Serves Modbus/TCP for PLC `index` of the range on `listener`.
-pub async fn serve_modbus(range: Shared, index: usize, listener: TcpListener, capture: Option<Arc<Capture>>) {
+pub async fn serve_modbus(
+    range: Shared,
+    which: DeviceRef,
+    listener: TcpListener,
+    capture: Option<Arc<Capture>>,
+) {
     let r = range.clone();
-    accept_loop(range, listener, Which::Plc(index), move |stream, peer, ip| {
-        modbus_connection(r.clone(), index, stream, peer, ip, capture.clone())
+    accept_loop(range, listener, which, move |stream, peer, ip| {
+        modbus_connection(r.clone(), which, stream, peer, ip, capture.clone())
     })
     .await;
 }
 
 async fn modbus_connection(
     range: Shared,
-    index: usize,
+    which: DeviceRef,
     mut stream: TcpStream,
     peer: SocketAddrV4,
     ip: Ipv4Addr,
@@ -278,12 +245,12 @@ async fn modbus_connection(
                     break;
                 }
             };
-            if !range.lock().reachable(Which::Plc(index)) {
+            if !range.lock().reachable(which) {
                 failure = Some("the device went dark (unpowered or bricked)".to_string());
                 break;
             }
             let (transaction, unit) = (u16::from_be_bytes([frame[0], frame[1]]), frame[6]);
-            let response = range.lock().modbus(index, unit, &frame[adu::HEADER_LEN..]);
+            let response = range.lock().modbus(which, unit, &frame[adu::HEADER_LEN..]);
             if let Some(response) = response {
                 pdu.clear();
                 response.emit(&mut pdu);
