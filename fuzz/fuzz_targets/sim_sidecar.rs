@@ -38,7 +38,16 @@ fuzz_target!(|data: &[u8]| {
     sim.step(SimTime(SimTime::from_secs(5.0).0.saturating_sub(sim.time().0)));
     let obs = sim.observe();
     let t = &obs.total;
-    for v in [obs.f_hz, obs.rocof_hz_s, obs.gen_mw, obs.losses_mw, t.served_mw, t.unserved_mw, t.ens_mwh, t.nadir_hz] {
+    for v in [
+        obs.f_hz,
+        obs.rocof_hz_s,
+        obs.gen_mw,
+        obs.losses_mw,
+        t.served_mw,
+        t.unserved_mw,
+        t.ens_mwh,
+        t.nadir_hz,
+    ] {
         assert!(v.is_finite(), "non-finite observation: {obs:?}");
     }
     assert!(t.customers_off <= t.customers);

@@ -233,47 +233,87 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Builds a response fragment.
+/// Largest application fragment either side sends by default (IEEE 1815-2012 §4.2.2.3).
+pub const MAX_FRAGMENT: usize = 2048;
+
+/// Object data of one header block is kept at most this long, so any block fits a fragment
+/// after the 4-octet response header.
+const MAX_BLOCK: usize = 1024;
+
+/// Builds a response: its header and object blocks, which `fragments` packs into one or more
+/// fragments without splitting a block.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub bytes: Vec<u8>,
+    /// Where each object header starts in `bytes`.
+    marks: Vec<usize>,
 }
 
 impl Response {
     pub fn new(control: u8, function: u8, iin: u16) -> Response {
         let mut bytes = vec![control, function];
         bytes.extend_from_slice(&iin.to_le_bytes());
-        Response { bytes }
+        Response { bytes, marks: Vec::new() }
     }
 
-    /// An object header with a 2-octet start/stop range (qualifier 0x01) and its objects.
+    /// Object headers with 2-octet start/stop ranges (qualifier 0x01) and their objects; a
+    /// long range becomes several headers of consecutive sub-ranges.
     pub fn range(&mut self, group: u8, variation: u8, start: u16, objects: &[Vec<u8>]) {
-        if objects.is_empty() {
-            return;
-        }
-        self.bytes.extend_from_slice(&[group, variation, 0x01]);
-        self.bytes.extend_from_slice(&start.to_le_bytes());
-        self.bytes.extend_from_slice(&(start + objects.len() as u16 - 1).to_le_bytes());
-        for o in objects {
-            self.bytes.extend_from_slice(o);
+        let size = objects.first().map_or(1, Vec::len).max(1);
+        let per_block = (MAX_BLOCK / size).max(1);
+        for (i, chunk) in objects.chunks(per_block).enumerate() {
+            let first = start + (i * per_block) as u16;
+            self.marks.push(self.bytes.len());
+            self.bytes.extend_from_slice(&[group, variation, 0x01]);
+            self.bytes.extend_from_slice(&first.to_le_bytes());
+            self.bytes.extend_from_slice(&(first + chunk.len() as u16 - 1).to_le_bytes());
+            for o in chunk {
+                self.bytes.extend_from_slice(o);
+            }
         }
     }
 
-    /// An object header with 2-octet indexes and count (qualifier 0x28).
+    /// Object headers with 2-octet indexes and count (qualifier 0x28); many objects become
+    /// several headers.
     pub fn indexed(&mut self, group: u8, variation: u8, objects: &[(u16, Vec<u8>)]) {
-        if objects.is_empty() {
-            return;
+        let size = objects.first().map_or(1, |(_, o)| o.len() + 2).max(1);
+        let per_block = (MAX_BLOCK / size).max(1);
+        for chunk in objects.chunks(per_block) {
+            self.marks.push(self.bytes.len());
+            self.bytes.extend_from_slice(&[group, variation, 0x28]);
+            self.bytes.extend_from_slice(&(chunk.len() as u16).to_le_bytes());
+            for (i, o) in chunk {
+                self.bytes.extend_from_slice(&i.to_le_bytes());
+                self.bytes.extend_from_slice(o);
+            }
         }
-        self.bytes.extend_from_slice(&[group, variation, 0x28]);
-        self.bytes.extend_from_slice(&(objects.len() as u16).to_le_bytes());
-        for (i, o) in objects {
-            self.bytes.extend_from_slice(&i.to_le_bytes());
-            self.bytes.extend_from_slice(o);
+    }
+
+    /// The object blocks (each an object header with its objects) packed in order into
+    /// fragment bodies of at most `max_len` − 4 octets (room for the response header), each
+    /// with the offset in `bytes` where it ends. At least one body, empty when there are no
+    /// objects.
+    pub fn bodies(&self, max_len: usize) -> Vec<(Vec<u8>, usize)> {
+        let room = max_len.saturating_sub(4).max(MAX_BLOCK + 16);
+        let mut bounds: Vec<usize> = self.marks.clone();
+        bounds.push(self.bytes.len());
+        // Anything between the response header and the first block goes with the first body.
+        let mut current = self.bytes[4.min(bounds[0])..bounds[0]].to_vec();
+        let mut out = Vec::new();
+        for w in bounds.windows(2) {
+            let block = &self.bytes[w[0]..w[1]];
+            if !current.is_empty() && current.len() + block.len() > room {
+                out.push((std::mem::take(&mut current), w[0]));
+            }
+            current.extend_from_slice(block);
         }
+        out.push((current, self.bytes.len()));
+        out
     }
 
     /// A header echoed with its objects (as SELECT/OPERATE responses do).
     pub fn echo(&mut self, header: &ObjectHeader<'_>, objects: &[u8], range_octets: &[u8]) {
+        self.marks.push(self.bytes.len());
         self.bytes.extend_from_slice(&[header.group, header.variation, header.qualifier]);
         self.bytes.extend_from_slice(range_octets);
         self.bytes.extend_from_slice(objects);

@@ -2,11 +2,17 @@
 //! (g1v2, g10v2, g20v1, g30v1), events in classes (g2v2 in class 1, g32v1 in class 2) kept
 //! until confirmed, CROB (g12v1) select/operate/direct operate with a select timeout,
 //! restarts, time, unsolicited enable/disable (accepted and recorded; nothing is sent
-//! unsolicited yet: masters poll), delay measurement and IIN. Responses are single fragments.
+//! unsolicited yet: masters poll), delay measurement and IIN.
+//!
+//! A READ response longer than a fragment (`MAX_FRAGMENT`) goes out as several: each but the
+//! last asks for confirmation (CON), and the next follows, with the next sequence number,
+//! only when that confirmation arrives (IEEE 1815-2012 §4.4.13); a new request abandons the
+//! rest. The events of a response are cleared when the fragment holding the last of them is
+//! confirmed.
 
 use std::collections::VecDeque;
 
-use crate::app::{AppError, Range, Request, Response, ac, fc, iin};
+use crate::app::{AppError, MAX_FRAGMENT, Range, Request, Response, ac, fc, iin};
 
 /// What an accepted request asks the device to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +74,14 @@ pub struct Outstation {
     iin: u16,
     events: VecDeque<Event>,
     next_event: u64,
-    /// Events sent in the response with this sequence number, awaiting CONFIRM.
+    /// The fragment with this sequence number awaits CONFIRM; the events it clears.
     pending: Option<(u8, Vec<u64>)>,
+    /// The rest of a multi-fragment response: bodies, and whether each is the one whose
+    /// confirmation clears `queued_events`.
+    queue: VecDeque<(Vec<u8>, bool)>,
+    queued_events: Vec<u64>,
+    /// IIN bits the whole response carries (object unknown...).
+    queued_iin: u16,
     selected: Option<(u16, [u8; 11], u64)>,
     unsolicited: u8,
 }
@@ -90,6 +102,9 @@ impl Outstation {
             events: VecDeque::new(),
             next_event: 0,
             pending: None,
+            queue: VecDeque::new(),
+            queued_events: Vec::new(),
+            queued_iin: 0,
             selected: None,
             unsolicited: 0,
         }
@@ -149,6 +164,10 @@ impl Outstation {
         };
         let seq = control & 0x0F;
         let mut ops = Vec::new();
+        if function != fc::CONFIRM {
+            // A new request abandons what is left of a multi-fragment response.
+            self.queue.clear();
+        }
         let req = match Request::parse(fragment) {
             Ok(r) => r,
             Err(e) => {
@@ -174,9 +193,9 @@ impl Outstation {
                         if self.events.is_empty() {
                             self.iin &= !iin::EVENT_BUFFER_OVERFLOW;
                         }
-                    } else {
-                        self.pending = Some((s, sent));
+                        return (self.next_fragment((seq + 1) & 0x0F, false), ops);
                     }
+                    self.pending = Some((s, sent));
                 }
                 (None, ops)
             }
@@ -202,17 +221,25 @@ impl Outstation {
                 if !event_classes.is_empty() {
                     self.event_objects(&mut resp, None, &event_classes, &mut sent);
                 }
+                let events_end = if sent.is_empty() { 0 } else { resp.bytes.len() };
                 if classes[0] {
                     for g in [1, 10, 20, 30] {
                         self.statics(&mut resp, g);
                     }
                 }
-                if !sent.is_empty() {
-                    resp.bytes[0] |= ac::CON;
-                    self.pending = Some((seq, sent));
-                }
-                resp.set_iin(self.iin() | if unknown { iin::OBJECT_UNKNOWN } else { 0 });
-                (Some(resp.bytes), ops)
+                let mut start = 4;
+                self.queue = resp
+                    .bodies(MAX_FRAGMENT)
+                    .into_iter()
+                    .map(|(body, end)| {
+                        let clears = events_end > start && events_end <= end;
+                        start = end;
+                        (body, clears)
+                    })
+                    .collect();
+                self.queued_events = sent;
+                self.queued_iin = if unknown { iin::OBJECT_UNKNOWN } else { 0 };
+                (self.next_fragment(seq, true), ops)
             }
             fc::WRITE => {
                 let mut bits = 0;
@@ -335,6 +362,26 @@ impl Outstation {
         }
     }
 
+    /// The next fragment of the queued response, with sequence number `seq`: FIR on the
+    /// first, FIN on the last, CON on every one but the last and on the one that clears the
+    /// events (it then awaits CONFIRM).
+    fn next_fragment(&mut self, seq: u8, first: bool) -> Option<Vec<u8>> {
+        let (body, clears) = self.queue.pop_front()?;
+        let fin = self.queue.is_empty();
+        let con = !fin || clears;
+        let control = seq
+            | if first { ac::FIR } else { 0 }
+            | if fin { ac::FIN } else { 0 }
+            | if con { ac::CON } else { 0 };
+        let mut bytes = Response::new(control, fc::RESPONSE, self.iin() | self.queued_iin).bytes;
+        bytes.extend_from_slice(&body);
+        if con {
+            let events = if clears { std::mem::take(&mut self.queued_events) } else { Vec::new() };
+            self.pending = Some((seq, events));
+        }
+        Some(bytes)
+    }
+
     fn statics(&self, resp: &mut Response, group: u8) {
         let flag = |v: bool| 0x01 | if v { 0x80 } else { 0 };
         match group {
@@ -446,5 +493,99 @@ mod tests {
         assert_eq!(o.iin() & (iin::CLASS_1_EVENTS | iin::CLASS_2_EVENTS), iin::CLASS_2_EVENTS);
         let (r, _) = o.handle(32, &[0xC5, 99]);
         assert_eq!(&r.unwrap()[2..4], [0x84, 0x01], "unknown function (class 2 still pending)");
+    }
+
+    /// Walks the object headers of a response body: (group, variation, first index, count)
+    /// for start/stop ranges (qualifier 0x01) and count-indexed headers (0x28), with each
+    /// object's size given per (group, variation).
+    fn headers(body: &[u8]) -> Vec<(u8, u8, u16, u16)> {
+        let size = |g: u8, v: u8| match (g, v) {
+            (1, 2) | (10, 2) => 1,
+            (20, 1) | (30, 1) | (32, 1) => 5,
+            (2, 2) => 7,
+            _ => panic!("unexpected g{g}v{v}"),
+        };
+        let (mut out, mut i) = (Vec::new(), 0);
+        while i < body.len() {
+            let (g, v, q) = (body[i], body[i + 1], body[i + 2]);
+            let w = |k: usize| u16::from_le_bytes([body[k], body[k + 1]]);
+            match q {
+                0x01 => {
+                    let (start, stop) = (w(i + 3), w(i + 5));
+                    out.push((g, v, start, stop - start + 1));
+                    i += 7 + (stop - start + 1) as usize * size(g, v);
+                }
+                0x28 => {
+                    let n = w(i + 3);
+                    out.push((g, v, w(i + 5), n));
+                    i += 5 + n as usize * (2 + size(g, v));
+                }
+                _ => panic!("qualifier {q:#x}"),
+            }
+        }
+        assert_eq!(i, body.len(), "headers end exactly at the body's end");
+        out
+    }
+
+    #[test]
+    fn a_long_response_goes_out_in_confirmed_fragments() {
+        let mut o = station();
+        o.binaries = vec![true; 600];
+        o.analogs = (0..1000).collect();
+        o.deadbands = vec![1; 1000];
+        // 40 analog events (class 2), sent first, cleared only by the confirmation of the
+        // fragment holding them.
+        for i in 0..40 {
+            o.set_analog(i, -1);
+        }
+        let (r, _) = o.handle(0, &[0xC3, 1, 60, 2, 6, 60, 3, 6, 60, 4, 6, 60, 1, 6]);
+        let mut fragment = r.unwrap();
+        let mut seq = 3u8;
+        let mut seen: Vec<(u8, u8, u16, u16)> = Vec::new();
+        let mut n = 0;
+        loop {
+            assert!(fragment.len() <= MAX_FRAGMENT, "{} octets", fragment.len());
+            let control = fragment[0];
+            assert_eq!(control & 0x0F, seq);
+            assert_eq!(control & ac::FIR != 0, n == 0, "FIR only on the first");
+            let fin = control & ac::FIN != 0;
+            assert_eq!(fragment[1], fc::RESPONSE);
+            seen.extend(headers(&fragment[4..]));
+            n += 1;
+            if fin {
+                assert_eq!(control & ac::CON, 0, "the last fragment holds no events here");
+                break;
+            }
+            assert_ne!(control & ac::CON, 0, "CON on every fragment but the last");
+            if n == 1 {
+                // The events were in the first fragment; they go when it is confirmed.
+                assert_ne!(o.iin() & iin::CLASS_2_EVENTS, 0);
+            }
+            let (next, _) = o.handle(0, &[0xC0 | seq, fc::CONFIRM]);
+            if n == 1 {
+                assert_eq!(o.iin() & iin::CLASS_2_EVENTS, 0, "confirmed events are cleared");
+            }
+            seq = (seq + 1) & 0x0F;
+            fragment = next.expect("the next fragment follows the confirmation");
+        }
+        assert!(n >= 3, "{n} fragments");
+        // Every point exactly once, in order, across the fragments.
+        let count = |g: u8| seen.iter().filter(|h| h.0 == g).map(|h| u32::from(h.3)).sum::<u32>();
+        assert_eq!((count(32), count(1), count(10), count(20), count(30)), (40, 600, 1, 1, 1000));
+        let analog_starts: Vec<u16> = seen.iter().filter(|h| h.0 == 30).map(|h| h.2).collect();
+        let mut expect = 0;
+        for h in seen.iter().filter(|h| h.0 == 30) {
+            assert_eq!(h.2, expect, "consecutive ranges: {analog_starts:?}");
+            expect += h.3;
+        }
+        // No more fragments after the last one.
+        assert_eq!(o.handle(0, &[0xC0 | seq, fc::CONFIRM]).0, None);
+
+        // A new request abandons the rest of a response: the old confirmation brings nothing.
+        let (r, _) = o.handle(0, &[0xC5, 1, 60, 1, 6]);
+        assert_eq!(r.unwrap()[0] & (ac::FIR | ac::FIN), ac::FIR);
+        let (r, _) = o.handle(0, &[0xC6, 1, 60, 2, 6]);
+        assert_eq!(r.unwrap()[0] & (ac::FIR | ac::FIN), ac::FIR | ac::FIN);
+        assert_eq!(o.handle(0, &[0xC5, fc::CONFIRM]).0, None);
     }
 }
