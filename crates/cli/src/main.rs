@@ -26,6 +26,7 @@ macro_rules! out {
 mod bench_iec104;
 mod bench_modbus;
 mod devices_cmd;
+mod run_cmd;
 mod sim;
 
 #[derive(Debug, Parser)]
@@ -43,6 +44,10 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run a grid with its field devices on real sockets, in real time, until interrupted.
     Devices(devices_cmd::DevicesArgs),
+    /// Check an exercise file: every problem at once, with line and column (exit 2).
+    Validate(run_cmd::ValidateArgs),
+    /// Run an exercise headless: journal, capture, alerts and score into a folder.
+    Run(run_cmd::RunArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -126,6 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pf(args) => run_pf(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Devices(args) => devices_cmd::run(&args),
+        Command::Validate(args) => run_cmd::validate(&args),
+        Command::Run(args) => run_cmd::run(&args),
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
         Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),

@@ -269,6 +269,11 @@ impl BusRtu {
         operated
     }
 
+    /// What the double (breaker) command at `ioa` operates.
+    pub fn command_target(&self, ioa: u32) -> Option<Element> {
+        self.targets.iter().find(|(i, _)| *i == ioa).map(|&(_, el)| el)
+    }
+
     /// A few points for `icsrange devices --list`.
     pub fn summary(&self) -> String {
         let breakers = self.targets.len();

@@ -48,6 +48,8 @@ struct Inner {
     flows: u32,
     frame: Vec<u8>,
     packets: u64,
+    /// Timestamps from the caller (simulated time) instead of the wall clock.
+    clock: Option<Duration>,
 }
 
 const WINDOW: u16 = 65_535;
@@ -69,6 +71,7 @@ impl Capture {
                 flows: 0,
                 frame: Vec::new(),
                 packets: 0,
+                clock: None,
             }),
         })
     }
@@ -109,6 +112,12 @@ impl Capture {
         inner.segment(flow, closer, Flags::FinAck, &[]);
         inner.segment(flow, other, Flags::FinAck, &[]);
         inner.segment(flow, closer, Flags::Ack, &[]);
+    }
+
+    /// From now on, packets carry this timestamp (since the capture's start) instead of the
+    /// wall clock's: a range run's simulated time, so its capture is reproducible.
+    pub fn set_clock(&self, since_start: Duration) {
+        self.lock().clock = Some(since_start);
     }
 
     /// Packets written so far.
@@ -166,7 +175,7 @@ impl Inner {
             Direction::ToServer => flow.client_seq = flow.client_seq.wrapping_add(used),
             Direction::ToClient => flow.server_seq = flow.server_seq.wrapping_add(used),
         }
-        let ts: Duration = self.started.elapsed();
+        let ts: Duration = self.clock.unwrap_or_else(|| self.started.elapsed());
         let Some(w) = self.writer.as_mut() else { return };
         let packet = PcapPacket::new(ts, self.frame.len() as u32, &self.frame);
         if w.write_packet(&packet).is_ok() {

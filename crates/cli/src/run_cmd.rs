@@ -1,0 +1,298 @@
+//! `icsrange validate` and `icsrange run`: exercises as code, headless.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use exercise::{Exercise, GridSource};
+use netio::capture::{Capture, Direction, Flow};
+use range::net::WireEvent;
+use range::{Range, RunConfig};
+
+use crate::BadInput;
+
+/// Grids built into the binary, by name.
+const BUILTIN_GRIDS: &[(&str, &str, &str)] = &[
+    (
+        "ukraine2015",
+        include_str!("../../../cases/ukraine2015.m"),
+        include_str!("../../../cases/ukraine2015.dyn.toml"),
+    ),
+    ("case118", include_str!("../../../cases/case118.m"), include_str!("../../../cases/case118.dyn.toml")),
+    ("case9", include_str!("../../../cases/case9.m"), ""),
+];
+
+/// Exercises built into the binary, by name.
+pub const BUILTIN_EXERCISES: &[(&str, &str)] =
+    &[("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml"))];
+
+/// Built-in grids, or a `.m` file (and its `.dyn.toml` sidecar) next to the exercise file.
+struct Grids {
+    dir: Option<PathBuf>,
+}
+
+impl GridSource for Grids {
+    fn grid(&self, name: &str) -> Option<(String, String)> {
+        if let Some((_, m, d)) = BUILTIN_GRIDS.iter().find(|(n, _, _)| *n == name) {
+            return Some((m.to_string(), d.to_string()));
+        }
+        let path = self.dir.as_ref()?.join(name);
+        let m = std::fs::read_to_string(&path).ok()?;
+        let sidecar = std::fs::read_to_string(path.with_extension("dyn.toml")).unwrap_or_default();
+        Some((m, sidecar))
+    }
+}
+
+/// The exercise text and where it came from: a built-in name or a file.
+fn read_exercise(arg: &str) -> anyhow::Result<(String, String, Grids)> {
+    if let Some((_, text)) = BUILTIN_EXERCISES.iter().find(|(n, _)| *n == arg) {
+        return Ok((format!("(built-in) {arg}"), text.to_string(), Grids { dir: None }));
+    }
+    let path = Path::new(arg);
+    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("{arg}: {e}")))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((arg.to_string(), text, Grids { dir: Some(dir) }))
+}
+
+/// A loaded exercise with its grids and display name; or the name and every problem.
+type Loaded = Result<(Exercise, Grids, String), (String, Vec<exercise::Diagnostic>)>;
+
+fn load(arg: &str) -> anyhow::Result<Loaded> {
+    let (name, text, grids) = read_exercise(arg)?;
+    Ok(match exercise::load(&text, &grids) {
+        Ok(ex) => Ok((ex, grids, name)),
+        Err(diags) => Err((name, diags)),
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// An exercise file (or the name of a built-in exercise).
+    file: String,
+}
+
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    match load(&args.file)? {
+        Ok((ex, _, _)) => {
+            let wire = ex.attack.iter().filter(|s| s.action.on_wire()).count();
+            out!(
+                "{}: valid: `{}` on {}, {} attack steps ({wire} on the wire), {} injects, {} questions, defenders: {}",
+                args.file,
+                ex.id,
+                ex.grid,
+                ex.attack.len(),
+                ex.injects.len(),
+                ex.questions.len(),
+                if ex.defenders.is_empty() {
+                    "none".to_string()
+                } else {
+                    ex.defenders.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((name, diags)) => {
+            for d in &diags {
+                eprintln!("{name}:{}:{}: {}", d.line, d.col, d.message);
+            }
+            eprintln!("{name}: {} problem{}", diags.len(), if diags.len() == 1 { "" } else { "s" });
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    Max,
+    Times(f64),
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    if s == "max" {
+        return Ok(Speed::Max);
+    }
+    match s.strip_suffix('x').and_then(|n| n.parse::<f64>().ok()) {
+        Some(n) if n > 0.0 && n.is_finite() => Ok(Speed::Times(n)),
+        _ => Err(format!("`{s}`: max, or a factor such as 1x or 10x")),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// An exercise file (or the name of a built-in exercise: ukraine2015).
+    file: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// max (as fast as possible), or a factor of real time: 1x, 10x.
+    #[arg(long, value_parser = parse_speed, default_value = "max")]
+    speed: Speed,
+    /// none, a defender of the exercise, or a defender file (`rules: [...]`).
+    #[arg(long, default_value = "none")]
+    defender: String,
+    /// Where journal.jsonl, capture.pcap, alerts.jsonl and score.json go.
+    #[arg(long, default_value = "run")]
+    out: PathBuf,
+    /// Also check the exercise's `expect` blocks for this defender (exit 1 when one fails).
+    #[arg(long)]
+    check: bool,
+    /// The team's address block in 127.0.0.0/8.
+    #[arg(long, default_value = "127.10.0.0")]
+    base: std::net::Ipv4Addr,
+}
+
+/// A whole run without files: for expectations that compare with another defender's run.
+fn run_quiet(ex: &Exercise, grids: &Grids, defender: &str, seed: u64) -> anyhow::Result<Range> {
+    let grid = exercise::build_grid(grids, &ex.grid).map_err(BadInput)?;
+    let rules =
+        if defender == "none" { Vec::new() } else { ex.defenders.get(defender).cloned().unwrap_or_default() };
+    let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules));
+    r.run_to_end();
+    Ok(r)
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let (ex, grids, name) = match load(&args.file)? {
+        Ok(x) => x,
+        Err((name, diags)) => {
+            for d in &diags {
+                eprintln!("{name}:{}:{}: {}", d.line, d.col, d.message);
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let grid = exercise::build_grid(&grids, &ex.grid).map_err(BadInput)?;
+    let (defender, rules) = if args.defender == "none" {
+        ("none".to_string(), Vec::new())
+    } else if let Some(rules) = ex.defenders.get(&args.defender) {
+        (args.defender.clone(), rules.clone())
+    } else {
+        let text = std::fs::read_to_string(&args.defender).map_err(|e| {
+            BadInput(format!("--defender {}: not a defender of the exercise, and {e}", args.defender))
+        })?;
+        match exercise::load_defender(&text, &ex, &grid) {
+            Ok(rules) => (args.defender.clone(), rules),
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{}:{}:{}: {}", args.defender, d.line, d.col, d.message);
+                }
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?;
+    let capture = Arc::new(
+        Capture::create(&args.out.join("capture.pcap"))
+            .map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?,
+    );
+    let mut cfg = RunConfig::new(args.seed, &defender, rules);
+    cfg.base = args.base;
+    let mut range = Range::new(ex.clone(), grid, cfg);
+    let started = Instant::now();
+    let mut flows: BTreeMap<u32, Flow> = BTreeMap::new();
+    let total = ex.duration;
+    let mut last_shown = Instant::now() - Duration::from_secs(1);
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    while !range.is_finished() {
+        range.step();
+        write_wire(&capture, &mut flows, range.take_wire());
+        if let Speed::Times(k) = args.speed {
+            let due = Duration::from_secs_f64(range.time().secs() / k);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        if last_shown.elapsed() >= Duration::from_millis(200) || range.is_finished() {
+            last_shown = Instant::now();
+            let frac = (range.time().secs() / total.secs().max(1e-9)).clamp(0.0, 1.0);
+            let filled = (frac * 30.0).round() as usize;
+            let off = range.sim.observe().total.customers_off;
+            let line = format!(
+                "[{}{}] {:>3.0}%  t = {}  customers off {off}  packets {}",
+                "#".repeat(filled),
+                " ".repeat(30 - filled),
+                frac * 100.0,
+                range.time(),
+                range.packets()
+            );
+            if tty {
+                eprint!("\r{line}");
+            } else if range.is_finished() {
+                eprintln!("{line}");
+            }
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    capture.finish()?;
+    let journal = range.journal();
+    std::fs::write(args.out.join("journal.jsonl"), range::journal::to_jsonl(journal))?;
+    let alerts: Vec<range::Entry> =
+        journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
+    std::fs::write(args.out.join("alerts.jsonl"), range::journal::to_jsonl(&alerts))?;
+    let score = range::score::score(&ex, journal);
+    std::fs::write(args.out.join("score.json"), serde_json::to_string_pretty(&score)? + "\n")?;
+    out!(
+        "{name}: defender {defender}, seed {}: score {:.2}, customers off at the peak {}, {:.3} MWh not served, {} alerts, {} packets, {:.1} s",
+        args.seed,
+        score.total,
+        score.customers_off_peak,
+        score.ens_mwh,
+        alerts.len(),
+        capture.packets(),
+        started.elapsed().as_secs_f64()
+    );
+    out!("wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}}", args.out.display());
+    if !args.check {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    for expect in ex.expect.iter().filter(|e| e.defender == defender) {
+        let mut others = BTreeMap::new();
+        if let Some(other) = &expect.score_above {
+            let r = run_quiet(&ex, &grids, other, args.seed)?;
+            others.insert(other.clone(), range::score::score(&ex, r.journal()).total);
+        }
+        let fails = range::score::check(&ex, expect, journal, &score, &others);
+        if fails.is_empty() {
+            out!("expect (defender {defender}): holds");
+        }
+        for f in fails {
+            failed = true;
+            out!("expect (defender {defender}): FAILED: {f}");
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Writes what crossed the range's network to the capture, at simulated time.
+fn write_wire(capture: &Capture, flows: &mut BTreeMap<u32, Flow>, wire: Vec<range::net::Wire>) {
+    for w in wire {
+        capture.set_clock(Duration::from_micros(w.t.0));
+        match w.event {
+            WireEvent::Open => {
+                let flow = capture.open(w.client, *w.server.ip(), w.server.port());
+                flows.insert(w.conn, flow);
+            }
+            WireEvent::ToServer(bytes) => {
+                if let Some(f) = flows.get_mut(&w.conn) {
+                    capture.data(f, Direction::ToServer, &bytes);
+                }
+            }
+            WireEvent::ToClient(bytes) => {
+                if let Some(f) = flows.get_mut(&w.conn) {
+                    capture.data(f, Direction::ToClient, &bytes);
+                }
+            }
+            WireEvent::Close { by_client } => {
+                if let Some(mut f) = flows.remove(&w.conn) {
+                    capture.close(&mut f, if by_client { Direction::ToServer } else { Direction::ToClient });
+                }
+            }
+        }
+    }
+    let _ = std::io::stderr().flush();
+}

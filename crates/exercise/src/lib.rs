@@ -1,0 +1,1468 @@
+//! Exercises as code: one YAML file holds an exercise's grid, hosts, SCADA master, attack
+//! campaign, injects, questions, scoring weights, scripted defenders and expectations.
+//!
+//! `load` reads the text and reports every problem at once, each with its line and column
+//! (`Diagnostic`): unknown keys (with the closest known one), wrong types, missing keys,
+//! duplicate ids, dangling references (a host, zone, step, account, station, IOA, substation
+//! or question that does not exist) and impossible times. It is pure: the caller supplies the
+//! grid's files through a `GridSource`.
+//!
+//! # Format (version 1)
+//!
+//! ```yaml
+//! exercise: 1                       # format version
+//! id: ukraine-2015
+//! title: ...
+//! summary: ...
+//! sources: ["ICS-CERT IR-ALERT-H-16-056-01, 25 Feb 2016", ...]   # at least one
+//! techniques: [{id: T0855, v19: T1692.001, name: Unauthorized Command Message}, ...]
+//! grid: ukraine2015                 # a built-in grid, or a .m path next to the file
+//! team_mode: isolated               # isolated | regional
+//! duration: 60m
+//! crew_delay: 25m                   # a field crew's travel and manual operation
+//! zones: [{id: it, name: Corporate IT}, ...]
+//! hosts: [{id: scada, zone: control, addr: 200.10}, ...]   # addr: in the team's /16
+//! accounts: [{id: operator7, host: vpn}]
+//! scada: {host: scada, stations: all, interrogation: 15m}  # or stations: [1004, 1010]
+//! allowlist: [scada]                # hosts allowed to operate devices (for detection)
+//! attack:                           # steps; see `Action` for each kind's keys
+//!   - id: hijack
+//!     name: HMI hijack
+//!     technique: [T0855, T1692.001]
+//!     at: 10m                       # or: after: vpn (and delay: 2m)
+//!     jitter: 1m                    # drawn from the run's seed
+//!     unless: [{account_disabled: operator7}, {blocked: attacker}]
+//!     hmi_hijack: {account: operator7, targets: {supply_of: all}, value: open, spread: 30m}
+//! injects: [{id, at, channel: email|phone|press|regulator|radio, from, subject, body}]
+//! questions:
+//!   - {id, text, points, answer: {exact: x} | {regex: x} | {number: 5, tolerance: 0.5}
+//!       | {choice: [a, b], correct: b} | {from_run: customers_off_peak, tolerance: 0.05},
+//!      hints: [{text, cost}]}
+//! scoring: {service: 35, detection: 20, restoration: 20, questions: 10, reports: 15}
+//! defenders: {good: [{on_alert: ids.rule.id, do: disable_account, account: operator7}, ...]}
+//! expect: [{defender: none, customers_off_min: 150000, wire_steps_detected: true}, ...]
+//! ```
+
+pub mod yaml;
+
+use std::collections::BTreeMap;
+
+use devices::Devices;
+use gridsim::BusId;
+use gridsim::sim::{Sim, SimTime};
+use marked_yaml::types::Node;
+
+pub use yaml::{Diagnostic, Spanned};
+use yaml::{Errors, Fields, duration, fields, integer, string, strings};
+
+/// The exercise format version this build reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Where a device or host sits in the team's block: the last two octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offset(pub u8, pub u8);
+
+impl Offset {
+    pub fn in_block(self, base: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        let [a, b, _, _] = base.octets();
+        std::net::Ipv4Addr::new(a, b, self.0, self.1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamMode {
+    Isolated,
+    Regional,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Technique {
+    pub id: String,
+    pub v19: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub id: String,
+    pub zone: String,
+    pub addr: Offset,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub host: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scada {
+    pub host: String,
+    /// Common addresses of the RTUs it polls (all: every RTU).
+    pub stations: Vec<u16>,
+    pub interrogation: SimTime,
+}
+
+/// A breaker command point: an RTU's common address and a C_DC_NA_1 IOA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommandPoint {
+    pub station: u16,
+    pub ioa: u32,
+}
+
+/// When a step happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    At(SimTime),
+    After { step: String, delay: SimTime },
+}
+
+/// What stops a step (and the steps after it) from happening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unless {
+    AccountDisabled(String),
+    /// The host's address is blocked at the range firewall.
+    Blocked(String),
+}
+
+/// IT-side activity, recorded in the journal with its log artefact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItEvent {
+    pub kind: String,
+    pub host: String,
+    pub account: Option<String>,
+    pub artefact: String,
+}
+
+/// What an attack step does. Every kind but `It` and `Wipe` puts frames on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    It(ItEvent),
+    /// Commands sent through the SCADA master's own session (the operators' HMI), so they
+    /// come from the legitimate master: only correlation with the HMI journal catches them.
+    HmiHijack {
+        account: String,
+        targets: Vec<CommandPoint>,
+        close: bool,
+        spread: SimTime,
+    },
+    /// A rogue IEC 104 master: STARTDT, then select and execute (or direct execute).
+    Iec104Commands {
+        from: String,
+        targets: Vec<CommandPoint>,
+        close: bool,
+        select: bool,
+        spread: SimTime,
+    },
+    /// Industroyer's range mode: single commands on increasing IOAs, collecting negative
+    /// confirmations, then toggling the IOAs that answered positively.
+    IoaSweep {
+        from: String,
+        station: u16,
+        first: u32,
+        last: u32,
+        period: SimTime,
+        toggles: u32,
+    },
+    /// DNP3 DIRECT_OPERATE of a feeder recloser (by its load bus).
+    Dnp3Operate {
+        from: String,
+        feeders: Vec<BusId>,
+        close: bool,
+    },
+    /// Modbus write single coil to a device at an address offset.
+    ModbusWrite {
+        from: String,
+        device: Offset,
+        coil: u16,
+        value: bool,
+    },
+    /// Modbus FC 8 restart communications.
+    ModbusRestart {
+        from: String,
+        device: Offset,
+    },
+    /// Firmware uploads to substations' serial gateways: they and what is behind go dark.
+    Firmware {
+        from: String,
+        substations: Vec<String>,
+    },
+    /// UPS outputs switched off over Modbus.
+    UpsOff {
+        from: String,
+        substations: Vec<String>,
+    },
+    /// The HMI wiped: the SCADA master stops (denial of view).
+    Wipe {
+        host: String,
+    },
+}
+
+impl Action {
+    /// Whether the step puts frames on the wire.
+    pub fn on_wire(&self) -> bool {
+        !matches!(self, Action::It(_) | Action::Wipe { .. })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::It(_) => "it",
+            Action::HmiHijack { .. } => "hmi_hijack",
+            Action::Iec104Commands { .. } => "iec104_command",
+            Action::IoaSweep { .. } => "ioa_sweep",
+            Action::Dnp3Operate { .. } => "dnp3_operate",
+            Action::ModbusWrite { .. } => "modbus_write",
+            Action::ModbusRestart { .. } => "modbus_restart",
+            Action::Firmware { .. } => "firmware",
+            Action::UpsOff { .. } => "ups_off",
+            Action::Wipe { .. } => "wipe",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub techniques: Vec<String>,
+    pub when: When,
+    pub jitter: SimTime,
+    pub unless: Vec<Unless>,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inject {
+    pub id: String,
+    pub at: SimTime,
+    pub channel: String,
+    pub from: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// How an answer is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Exact(String),
+    Regex(String),
+    Number {
+        value: f64,
+        tolerance: f64,
+    },
+    Choice {
+        options: Vec<String>,
+        correct: String,
+    },
+    /// A figure of the run itself, within a relative tolerance.
+    FromRun {
+        figure: String,
+        tolerance: f64,
+    },
+}
+
+/// Figures of a run a question can ask for.
+pub const RUN_FIGURES: &[&str] =
+    &["customers_off_peak", "ens_mwh", "breakers_opened", "first_command_station", "attacker_address"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hint {
+    pub text: String,
+    pub cost: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+    pub points: f64,
+    pub answer: Answer,
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub service: f64,
+    pub detection: f64,
+    pub restoration: f64,
+    pub questions: f64,
+    pub reports: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights { service: 35.0, detection: 20.0, restoration: 20.0, questions: 10.0, reports: 15.0 }
+    }
+}
+
+/// When a scripted defender acts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    At(SimTime),
+    /// The first alert of this IDS rule (plus a reaction delay).
+    OnAlert {
+        rule: String,
+        delay: SimTime,
+    },
+}
+
+/// What a defender does (the typed API the web platform calls too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenderAction {
+    /// Operate a breaker through the SCADA master.
+    Operate {
+        point: CommandPoint,
+        close: bool,
+    },
+    /// Re-close through the SCADA master every breaker the journal shows opened by a command
+    /// that was not the operators'; a crew goes where the RTU does not answer.
+    CloseOpened,
+    /// Send a field crew to operate a breaker by hand (after `crew_delay`).
+    DispatchCrew {
+        point: CommandPoint,
+        close: bool,
+    },
+    /// Block a host's address (or an address offset) at the range firewall.
+    Block {
+        host: String,
+    },
+    DisableAccount {
+        account: String,
+    },
+    /// Restore a substation's gateway firmware (takes `crew_delay`).
+    RestoreFirmware {
+        substation: String,
+    },
+    /// Switch a UPS output back on (over Modbus from the SCADA host).
+    UpsOn {
+        substation: String,
+    },
+    AckAlarms,
+    AnswerQuestion {
+        question: String,
+        value: String,
+    },
+    Report {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefenderRule {
+    pub trigger: Trigger,
+    pub action: DefenderAction,
+}
+
+/// What a headless run must show (checked by tests and `icsrange run --check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// `none` or a defender of the file.
+    pub defender: String,
+    pub customers_off_min: Option<u64>,
+    pub customers_off_max: Option<u64>,
+    /// Every attack step on the wire is detected by at least one rule (the HMI hijack only
+    /// by correlation).
+    pub wire_steps_detected: bool,
+    /// Every customer back on supply by then.
+    pub restored_within: Option<SimTime>,
+    /// The total score beats that of this defender's run.
+    pub score_above: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exercise {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub sources: Vec<String>,
+    pub techniques: Vec<Technique>,
+    pub grid: String,
+    pub team_mode: TeamMode,
+    pub duration: SimTime,
+    pub crew_delay: SimTime,
+    pub zones: Vec<Zone>,
+    pub hosts: Vec<Host>,
+    pub accounts: Vec<Account>,
+    pub scada: Scada,
+    pub allowlist: Vec<String>,
+    pub attack: Vec<Step>,
+    pub injects: Vec<Inject>,
+    pub questions: Vec<Question>,
+    pub scoring: Weights,
+    pub defenders: BTreeMap<String, Vec<DefenderRule>>,
+    pub expect: Vec<Expect>,
+}
+
+impl Exercise {
+    pub fn host(&self, id: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.id == id)
+    }
+}
+
+/// The grid's files: the MATPOWER text and its sidecar, by the name the exercise gives.
+pub trait GridSource {
+    fn grid(&self, name: &str) -> Option<(String, String)>;
+}
+
+/// A grid and its default devices, as an exercise resolves them.
+#[derive(Debug)]
+pub struct Resolved {
+    pub sim: Sim,
+    pub devices: Devices,
+}
+
+/// Builds the grid and its devices from the source; an error message otherwise.
+pub fn build_grid(source: &dyn GridSource, name: &str) -> Result<Resolved, String> {
+    let (m, sidecar) = source.grid(name).ok_or_else(|| format!("no grid `{name}`"))?;
+    let case = gridsim::matpower::parse(&m).map_err(|e| format!("grid `{name}`: {e}"))?;
+    let dynamics = gridsim::dynamics::Dynamics::from_toml(&case, &sidecar)
+        .map_err(|e| format!("grid `{name}` sidecar: {e}"))?;
+    let sim = Sim::new(case, dynamics).map_err(|e| format!("grid `{name}`: {e}"))?;
+    let devices = devices::default_devices(&sim, std::net::Ipv4Addr::new(127, 0, 0, 0))?;
+    Ok(Resolved { sim, devices })
+}
+
+/// Reads an exercise file. Every problem is reported, in file order.
+pub fn load(text: &str, source: &dyn GridSource) -> Result<Exercise, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|d| vec![d])?;
+    let mut e = Errors::default();
+    let ex = Loader { e: &mut e, source }.exercise(&root);
+    let mut errors = e.0;
+    errors.sort_by_key(|d| (d.line, d.col));
+    errors.dedup();
+    match ex {
+        Some(ex) if errors.is_empty() => Ok(ex),
+        _ => Err(errors),
+    }
+}
+
+/// Reads a scripted defender from its own file: `rules: [...]`, the same rules an exercise's
+/// `defenders` holds, checked against that exercise and its grid.
+pub fn load_defender(
+    text: &str,
+    ex: &Exercise,
+    grid: &Resolved,
+) -> Result<Vec<DefenderRule>, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|d| vec![d])?;
+    let mut e = Errors::default();
+    let hosts: Vec<String> = ex.hosts.iter().map(|h| h.id.clone()).collect();
+    let questions: Vec<String> = ex.questions.iter().map(|q| q.id.clone()).collect();
+    let ctx = Ctx { hosts: &hosts, accounts: &ex.accounts, grid: Some(grid) };
+    let mut rules = Vec::new();
+    let source = NoGrid;
+    let mut l = Loader { e: &mut e, source: &source };
+    if let Some(f) = fields(l.e, &root, "a defender file", &["rules"]) {
+        if let Some(n) = f.need(l.e, "rules", "a defender file") {
+            rules = l.defender(n, &ctx, &questions);
+        }
+    }
+    let mut errors = e.0;
+    errors.sort_by_key(|d| (d.line, d.col));
+    if errors.is_empty() { Ok(rules) } else { Err(errors) }
+}
+
+struct NoGrid;
+
+impl GridSource for NoGrid {
+    fn grid(&self, _: &str) -> Option<(String, String)> {
+        None
+    }
+}
+
+struct Loader<'a> {
+    e: &'a mut Errors,
+    source: &'a dyn GridSource,
+}
+
+const TOP: &[&str] = &[
+    "exercise",
+    "id",
+    "title",
+    "summary",
+    "sources",
+    "techniques",
+    "grid",
+    "team_mode",
+    "duration",
+    "crew_delay",
+    "zones",
+    "hosts",
+    "accounts",
+    "scada",
+    "allowlist",
+    "attack",
+    "injects",
+    "questions",
+    "scoring",
+    "defenders",
+    "expect",
+];
+
+const STEP_KINDS: &[&str] = &[
+    "it",
+    "hmi_hijack",
+    "iec104_command",
+    "ioa_sweep",
+    "dnp3_operate",
+    "modbus_write",
+    "modbus_restart",
+    "firmware",
+    "ups_off",
+    "wipe",
+];
+
+/// Ids must be short words: letters, digits, `-`, `_`, `.`.
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+impl Loader<'_> {
+    fn exercise(&mut self, root: &Node) -> Option<Exercise> {
+        let f = fields(self.e, root, "the exercise", TOP)?;
+        if let Some(n) = f.need(self.e, "exercise", "the exercise (format version)") {
+            if let Some(v) = integer(self.e, n, "exercise", 0, i64::MAX) {
+                if v.value != FORMAT_VERSION {
+                    self.e.0.push(v.error(format!(
+                        "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                        v.value
+                    )));
+                }
+            }
+        }
+        let id = self.id(&f, "id", "the exercise");
+        let title = f.string(self.e, "title", "the exercise");
+        let summary = f.opt_string(self.e, "summary");
+        let sources: Vec<String> = f
+            .list(self.e, "sources")
+            .iter()
+            .filter_map(|n| string(self.e, n, "source"))
+            .map(|s| s.value)
+            .collect();
+        if sources.is_empty() {
+            self.e.at(f.span(), "an exercise cites at least one source (`sources: [...]`)");
+        }
+        let techniques = f.list(self.e, "techniques").iter().filter_map(|n| self.technique(n)).collect();
+        let grid_name = f.string(self.e, "grid", "the exercise");
+        let team_mode = match f.opt_string(self.e, "team_mode") {
+            None => Some(TeamMode::Isolated),
+            Some(s) => match s.value.as_str() {
+                "isolated" => Some(TeamMode::Isolated),
+                "regional" => Some(TeamMode::Regional),
+                other => {
+                    self.e.0.push(s.error(format!("`team_mode` is isolated or regional, not `{other}`")));
+                    None
+                }
+            },
+        };
+        let run_for =
+            f.need(self.e, "duration", "the exercise").and_then(|n| duration(self.e, n, "duration"));
+        let crew_delay = f.opt_duration(self.e, "crew_delay").map_or(SimTime::from_secs(1800.0), |d| d.value);
+
+        let zones: Vec<Zone> = f.list(self.e, "zones").iter().filter_map(|n| self.zone(n)).collect();
+        let zone_nodes = f.list(self.e, "zones");
+        self.unique(&zones.iter().map(|z| z.id.clone()).collect::<Vec<_>>(), zone_nodes, "zone");
+        let hosts: Vec<(Host, Spanned<String>)> =
+            f.list(self.e, "hosts").iter().filter_map(|n| self.host(n)).collect();
+        let host_nodes = f.list(self.e, "hosts");
+        self.unique(&hosts.iter().map(|h| h.0.id.clone()).collect::<Vec<_>>(), host_nodes, "host");
+        for (h, zone) in &hosts {
+            if !zones.iter().any(|z| z.id == zone.value) {
+                self.e.0.push(
+                    zone.error(format!("host `{}` is in zone `{}`, which is not declared", h.id, zone.value)),
+                );
+            }
+        }
+        let hosts: Vec<Host> = hosts.into_iter().map(|h| h.0).collect();
+        let host_ids: Vec<String> = hosts.iter().map(|h| h.id.clone()).collect();
+        let accounts: Vec<Account> = f
+            .list(self.e, "accounts")
+            .iter()
+            .filter_map(|n| {
+                let a = fields(self.e, n, "an account", &["id", "host"])?;
+                let id = self.id(&a, "id", "an account")?;
+                let host = a.string(self.e, "host", "an account")?;
+                self.known_host(&host, &host_ids);
+                Some(Account { id, host: host.value })
+            })
+            .collect();
+
+        // The grid: everything below that names stations, IOAs or substations needs it.
+        let grid = grid_name.as_ref().and_then(|g| match build_grid(self.source, &g.value) {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                self.e.0.push(g.error(msg));
+                None
+            }
+        });
+        let ctx = Ctx { hosts: &host_ids, accounts: &accounts, grid: grid.as_ref() };
+
+        let scada = f.need(self.e, "scada", "the exercise").and_then(|n| self.scada(n, &ctx));
+        let allowlist: Vec<String> = f
+            .get("allowlist")
+            .map(|n| strings(self.e, n, "allowlist"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| self.known_host(h, &host_ids))
+            .map(|h| h.value)
+            .collect();
+
+        let step_nodes = f.list(self.e, "attack");
+        let steps: Vec<Step> = step_nodes.iter().filter_map(|n| self.step(n, &ctx)).collect();
+        self.unique(&steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), step_nodes, "attack step");
+        self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
+
+        let injects: Vec<Inject> =
+            f.list(self.e, "injects").iter().filter_map(|n| self.inject(n, run_for.as_ref())).collect();
+        let q_nodes = f.list(self.e, "questions");
+        let questions: Vec<Question> = q_nodes.iter().filter_map(|n| self.question(n)).collect();
+        self.unique(&questions.iter().map(|q| q.id.clone()).collect::<Vec<_>>(), q_nodes, "question");
+        let scoring = f.get("scoring").and_then(|n| self.weights(n)).unwrap_or_default();
+
+        let question_ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
+        let mut defenders = BTreeMap::new();
+        if let Some(n) = f.get("defenders") {
+            if let Some(map) = n.as_mapping() {
+                for (name, rules) in map.iter() {
+                    if !valid_id(name.as_str()) || name.as_str() == "none" {
+                        self.e.at(name.span(), format!("`{}` cannot name a defender", name.as_str()));
+                        continue;
+                    }
+                    let rules = self.defender(rules, &ctx, &question_ids);
+                    defenders.insert(name.as_str().to_string(), rules);
+                }
+            } else {
+                self.e.at(n.span(), "`defenders` maps a name to a list of rules");
+            }
+        }
+        let expect = f.list(self.e, "expect").iter().filter_map(|n| self.expect(n, &defenders)).collect();
+
+        Some(Exercise {
+            id: id?,
+            title: title?.value,
+            summary: summary.map(|s| s.value).unwrap_or_default(),
+            sources,
+            techniques,
+            grid: grid_name?.value,
+            team_mode: team_mode?,
+            duration: run_for?.value,
+            crew_delay,
+            zones,
+            hosts,
+            accounts,
+            scada: scada?,
+            allowlist,
+            attack: steps,
+            injects,
+            questions,
+            scoring,
+            defenders,
+            expect,
+        })
+    }
+
+    fn id(&mut self, f: &Fields<'_>, key: &str, what: &str) -> Option<String> {
+        let s = f.string(self.e, key, what)?;
+        if !valid_id(&s.value) {
+            self.e.0.push(
+                s.error(format!("`{}` is not a valid id (letters, digits, - _ .; at most 64)", s.value)),
+            );
+            return None;
+        }
+        Some(s.value)
+    }
+
+    /// Reports the second of two equal ids, at its node.
+    fn unique(&mut self, ids: &[String], nodes: &[Node], what: &str) {
+        let mut seen: Vec<&String> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if seen.contains(&id) {
+                let span = nodes.get(i).map(|n| *n.span()).unwrap_or_else(marked_yaml::Span::new_blank);
+                self.e.at(&span, format!("{what} id `{id}` is used twice"));
+            }
+            seen.push(id);
+        }
+    }
+
+    fn known_host(&mut self, h: &Spanned<String>, hosts: &[String]) -> bool {
+        let ok = hosts.contains(&h.value);
+        if !ok {
+            self.e.0.push(h.error(format!("no host `{}` (hosts: {})", h.value, hosts.join(", "))));
+        }
+        ok
+    }
+
+    fn technique(&mut self, n: &Node) -> Option<Technique> {
+        let f = fields(self.e, n, "a technique", &["id", "v19", "name"])?;
+        let id = f.string(self.e, "id", "a technique")?;
+        if !is_technique(&id.value) {
+            self.e.0.push(id.error(format!(
+                "`{}` is not an ATT&CK for ICS id (T0800-T0899 or T1690-T1699.xxx)",
+                id.value
+            )));
+        }
+        let v19 = f.opt_string(self.e, "v19");
+        if let Some(v) = &v19 {
+            if !is_technique(&v.value) {
+                self.e.0.push(v.error(format!("`{}` is not an ATT&CK id", v.value)));
+            }
+        }
+        Some(Technique {
+            id: id.value,
+            v19: v19.map(|v| v.value),
+            name: f.opt_string(self.e, "name").map(|s| s.value).unwrap_or_default(),
+        })
+    }
+
+    fn zone(&mut self, n: &Node) -> Option<Zone> {
+        let f = fields(self.e, n, "a zone", &["id", "name"])?;
+        let id = self.id(&f, "id", "a zone")?;
+        Some(Zone { name: f.opt_string(self.e, "name").map_or_else(|| id.clone(), |s| s.value), id })
+    }
+
+    fn host(&mut self, n: &Node) -> Option<(Host, Spanned<String>)> {
+        let f = fields(self.e, n, "a host", &["id", "zone", "addr", "name"])?;
+        let id = self.id(&f, "id", "a host");
+        let zone = f.string(self.e, "zone", "a host");
+        let addr = f.string(self.e, "addr", "a host").and_then(|a| {
+            let parts: Vec<Option<u8>> = a.value.split('.').map(|p| p.parse().ok()).collect();
+            match parts.as_slice() {
+                [Some(x), Some(y)] if *x >= 200 => Some(Offset(*x, *y)),
+                _ => {
+                    self.e.0.push(a.error(format!(
+                        "`addr` is the host's last two octets in the team's block, 200.0 to 255.255 (devices use the rest), not `{}`",
+                        a.value
+                    )));
+                    None
+                }
+            }
+        });
+        Some((Host { id: id?, zone: zone.clone()?.value, addr: addr? }, zone?))
+    }
+
+    fn scada(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<Scada> {
+        let f = fields(self.e, n, "the SCADA master", &["host", "stations", "interrogation"])?;
+        let host = f.string(self.e, "host", "the SCADA master")?;
+        self.known_host(&host, ctx.hosts);
+        let interrogation =
+            f.opt_duration(self.e, "interrogation").map_or(SimTime::from_secs(900.0), |d| d.value);
+        let mut stations = Vec::new();
+        let all: Vec<u16> = ctx
+            .grid
+            .map(|g| g.devices.rtus.iter().map(|r| r.station.common_address).collect())
+            .unwrap_or_default();
+        match f.get("stations") {
+            None => stations = all,
+            Some(n) => {
+                for s in strings(self.e, n, "stations") {
+                    if s.value == "all" {
+                        stations.extend(&all);
+                    } else if let Some(ca) = self.station(&s, ctx) {
+                        stations.push(ca);
+                    }
+                }
+            }
+        }
+        Some(Scada { host: host.value, stations, interrogation })
+    }
+
+    /// A station by common address; checked against the grid's RTUs.
+    fn station(&mut self, s: &Spanned<String>, ctx: &Ctx<'_>) -> Option<u16> {
+        let Ok(ca) = s.value.parse::<u16>() else {
+            self.e
+                .0
+                .push(s.error(format!("a station is an RTU's common address (a number), not `{}`", s.value)));
+            return None;
+        };
+        let g = ctx.grid?;
+        if !g.devices.rtus.iter().any(|r| r.station.common_address == ca) {
+            self.e.0.push(s.error(format!("no RTU with common address {ca} in this grid")));
+            return None;
+        }
+        Some(ca)
+    }
+
+    fn step(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<Step> {
+        const KEYS: &[&str] = &[
+            "id",
+            "name",
+            "technique",
+            "at",
+            "after",
+            "delay",
+            "jitter",
+            "unless",
+            "it",
+            "hmi_hijack",
+            "iec104_command",
+            "ioa_sweep",
+            "dnp3_operate",
+            "modbus_write",
+            "modbus_restart",
+            "firmware",
+            "ups_off",
+            "wipe",
+        ];
+        let f = fields(self.e, n, "an attack step", KEYS)?;
+        let id = self.id(&f, "id", "an attack step");
+        let name = f.opt_string(self.e, "name");
+        let techniques: Vec<String> = f
+            .get("technique")
+            .map(|n| strings(self.e, n, "technique"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| {
+                if is_technique(&t.value) {
+                    Some(t.value)
+                } else {
+                    self.e.0.push(t.error(format!("`{}` is not an ATT&CK for ICS id", t.value)));
+                    None
+                }
+            })
+            .collect();
+        let when = match (f.opt_duration(self.e, "at"), f.opt_string(self.e, "after")) {
+            (Some(at), None) => Some(When::At(at.value)),
+            (None, Some(after)) => {
+                let delay = f.opt_duration(self.e, "delay").map_or(SimTime(0), |d| d.value);
+                Some(When::After { step: after.value, delay })
+            }
+            (Some(_), Some(_)) => {
+                self.e.at(f.span(), "a step has `at` or `after`, not both");
+                None
+            }
+            (None, None) => {
+                self.e.at(f.span(), "an attack step needs `at` (a time) or `after` (a step id)");
+                None
+            }
+        };
+        let jitter = f.opt_duration(self.e, "jitter").map_or(SimTime(0), |d| d.value);
+        let unless = f.list(self.e, "unless").iter().filter_map(|n| self.unless(n, ctx)).collect();
+        let kinds: Vec<&str> = STEP_KINDS.iter().copied().filter(|k| f.has(k)).collect();
+        let action = match kinds.as_slice() {
+            [k] => f.get(k).and_then(|n| self.action(k, n, ctx)),
+            [] => {
+                self.e.at(f.span(), format!("an attack step needs one action: {}", STEP_KINDS.join(", ")));
+                None
+            }
+            many => {
+                self.e.at(f.span(), format!("an attack step has one action, not {}", many.join(" and ")));
+                None
+            }
+        };
+        let id = id?;
+        Some(Step {
+            name: name.map_or_else(|| id.clone(), |s| s.value),
+            id,
+            techniques,
+            when: when?,
+            jitter,
+            unless,
+            action: action?,
+        })
+    }
+
+    fn unless(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<Unless> {
+        let f = fields(self.e, n, "an `unless` condition", &["account_disabled", "blocked"])?;
+        if let Some(a) = f.opt_string(self.e, "account_disabled") {
+            if !ctx.accounts.iter().any(|x| x.id == a.value) {
+                self.e.0.push(a.error(format!("no account `{}`", a.value)));
+            }
+            return Some(Unless::AccountDisabled(a.value));
+        }
+        if let Some(h) = f.opt_string(self.e, "blocked") {
+            self.known_host(&h, ctx.hosts);
+            return Some(Unless::Blocked(h.value));
+        }
+        self.e.at(f.span(), "`unless` takes account_disabled or blocked");
+        None
+    }
+
+    fn source_host(&mut self, f: &Fields<'_>, ctx: &Ctx<'_>, what: &str) -> Option<String> {
+        let h = f.string(self.e, "from", what)?;
+        self.known_host(&h, ctx.hosts).then_some(h.value)
+    }
+
+    fn value(&mut self, f: &Fields<'_>, what: &str) -> Option<bool> {
+        let v = f.string(self.e, "value", what)?;
+        match v.value.as_str() {
+            "open" | "off" | "trip" => Some(false),
+            "close" | "on" => Some(true),
+            other => {
+                self.e.0.push(v.error(format!("`value` is open or close, not `{other}`")));
+                None
+            }
+        }
+    }
+
+    fn substations(&mut self, n: Option<&Node>, ctx: &Ctx<'_>, what: &str) -> Vec<String> {
+        let Some(n) = n else {
+            return Vec::new();
+        };
+        let known =
+            ctx.grid.map(|g| g.devices.gateways.iter().map(|g| g.substation.clone()).collect::<Vec<_>>());
+        let mut out = Vec::new();
+        for s in strings(self.e, n, what) {
+            match &known {
+                Some(k) if s.value == "all" => out.extend(k.iter().cloned()),
+                Some(k) if !k.contains(&s.value) => {
+                    self.e.0.push(s.error(format!("no substation `{}` in this grid", s.value)));
+                }
+                _ => out.push(s.value),
+            }
+        }
+        out
+    }
+
+    fn targets(&mut self, n: Option<&Node>, ctx: &Ctx<'_>, what: &str) -> Vec<CommandPoint> {
+        let Some(n) = n else {
+            return Vec::new();
+        };
+        if let Some(map) = n.as_mapping() {
+            if map.get_node("supply_of").is_some() {
+                let Some(f) = fields(self.e, n, "targets", &["supply_of"]) else { return Vec::new() };
+                let subs = self.substations(f.get("supply_of"), ctx, "supply_of");
+                return ctx.grid.map(|g| supply_points(g, &subs)).unwrap_or_default();
+            }
+        }
+        let Some(list) = n.as_sequence() else {
+            self.e.at(n.span(), format!("`{what}` is a list of {{station, ioa}} or {{supply_of: ...}}"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in list.iter() {
+            let Some(f) = fields(self.e, item, "a target", &["station", "ioa"]) else { continue };
+            let station = f.string(self.e, "station", "a target").and_then(|s| self.station(&s, ctx));
+            let ioa = f.need(self.e, "ioa", "a target").and_then(|n| integer(self.e, n, "ioa", 1, 0xFF_FFFF));
+            let (Some(station), Some(ioa)) = (station, ioa) else { continue };
+            let point = CommandPoint { station, ioa: ioa.value as u32 };
+            if let Some(g) = ctx.grid {
+                if !double_command_exists(g, point) {
+                    self.e.0.push(ioa.error(format!(
+                        "station {station} has no breaker command (C_DC_NA_1) at IOA {}",
+                        ioa.value
+                    )));
+                    continue;
+                }
+            }
+            out.push(point);
+        }
+        out
+    }
+
+    fn action(&mut self, kind: &str, n: &Node, ctx: &Ctx<'_>) -> Option<Action> {
+        let what = kind;
+        Some(match kind {
+            "it" => {
+                let f = fields(self.e, n, "an IT event", &["kind", "host", "account", "artefact"])?;
+                let k = f.string(self.e, "kind", what)?;
+                let host = f.string(self.e, "host", what)?;
+                self.known_host(&host, ctx.hosts);
+                let account = f.opt_string(self.e, "account");
+                if let Some(a) = &account {
+                    if !ctx.accounts.iter().any(|x| x.id == a.value) {
+                        self.e.0.push(a.error(format!("no account `{}`", a.value)));
+                    }
+                }
+                Action::It(ItEvent {
+                    kind: k.value,
+                    host: host.value,
+                    account: account.map(|a| a.value),
+                    artefact: f.opt_string(self.e, "artefact").map(|s| s.value).unwrap_or_default(),
+                })
+            }
+            "hmi_hijack" => {
+                let f = fields(self.e, n, what, &["account", "targets", "value", "spread"])?;
+                let account = f.string(self.e, "account", what)?;
+                if !ctx.accounts.iter().any(|x| x.id == account.value) {
+                    self.e.0.push(account.error(format!("no account `{}`", account.value)));
+                }
+                let node = f.need(self.e, "targets", what);
+                let targets = self.targets(node, ctx, "targets");
+                let close = self.value(&f, what)?;
+                let spread = f.opt_duration(self.e, "spread").map_or(SimTime(0), |d| d.value);
+                Action::HmiHijack { account: account.value, targets, close, spread }
+            }
+            "iec104_command" => {
+                let f = fields(self.e, n, what, &["from", "targets", "value", "select", "spread"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let node = f.need(self.e, "targets", what);
+                let targets = self.targets(node, ctx, "targets");
+                let close = self.value(&f, what)?;
+                let select =
+                    f.get("select").map(|n| yaml::boolean(self.e, n, "select")).unwrap_or(Some(true))?;
+                let spread = f.opt_duration(self.e, "spread").map_or(SimTime(0), |d| d.value);
+                Action::Iec104Commands { from, targets, close, select, spread }
+            }
+            "ioa_sweep" => {
+                let f = fields(self.e, n, what, &["from", "station", "first", "last", "period", "toggles"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let station = f.string(self.e, "station", what).and_then(|s| self.station(&s, ctx))?;
+                let first =
+                    f.need(self.e, "first", what).and_then(|n| integer(self.e, n, "first", 1, 0xFF_FFFF))?;
+                let last =
+                    f.need(self.e, "last", what).and_then(|n| integer(self.e, n, "last", 1, 0xFF_FFFF))?;
+                if last.value < first.value || last.value - first.value > 10_000 {
+                    self.e.0.push(last.error("`last` is at or after `first`, and at most 10,000 IOAs on"));
+                }
+                let period = f.opt_duration(self.e, "period").map_or(SimTime::from_secs(10.0), |d| d.value);
+                let toggles = f
+                    .get("toggles")
+                    .and_then(|n| integer(self.e, n, "toggles", 0, 1000))
+                    .map_or(10, |t| t.value as u32);
+                Action::IoaSweep {
+                    from,
+                    station,
+                    first: first.value as u32,
+                    last: last.value as u32,
+                    period,
+                    toggles,
+                }
+            }
+            "dnp3_operate" => {
+                let f = fields(self.e, n, what, &["from", "feeders", "value"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let mut feeders = Vec::new();
+                if let Some(n) = f.need(self.e, "feeders", what) {
+                    for s in strings(self.e, n, "feeders") {
+                        match s.value.parse::<u32>() {
+                            Ok(b)
+                                if ctx
+                                    .grid
+                                    .is_none_or(|g| g.devices.reclosers.iter().any(|r| r.load.0 == b)) =>
+                            {
+                                feeders.push(BusId(b))
+                            }
+                            _ => self
+                                .e
+                                .0
+                                .push(s.error(format!("no feeder recloser at load bus `{}`", s.value))),
+                        }
+                    }
+                }
+                Action::Dnp3Operate { from, feeders, close: self.value(&f, what)? }
+            }
+            "modbus_write" | "modbus_restart" => {
+                let keys: &'static [&'static str] = if kind == "modbus_write" {
+                    &["from", "device", "coil", "value"]
+                } else {
+                    &["from", "device"]
+                };
+                let f = fields(self.e, n, what, keys)?;
+                let from = self.source_host(&f, ctx, what)?;
+                let dev = f.string(self.e, "device", what)?;
+                let device = self.modbus_device(&dev, ctx)?;
+                if kind == "modbus_restart" {
+                    Action::ModbusRestart { from, device }
+                } else {
+                    let coil =
+                        f.need(self.e, "coil", what).and_then(|n| integer(self.e, n, "coil", 0, 0xFFFF))?;
+                    let value =
+                        f.need(self.e, "value", what).and_then(|n| integer(self.e, n, "value", 0, 1))?;
+                    Action::ModbusWrite { from, device, coil: coil.value as u16, value: value.value == 1 }
+                }
+            }
+            "firmware" | "ups_off" => {
+                let f = fields(self.e, n, what, &["from", "substations"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let node = f.need(self.e, "substations", what);
+                let substations = self.substations(node, ctx, "substations");
+                if kind == "firmware" {
+                    Action::Firmware { from, substations }
+                } else {
+                    Action::UpsOff { from, substations }
+                }
+            }
+            "wipe" => {
+                let f = fields(self.e, n, what, &["host"])?;
+                let host = f.string(self.e, "host", what)?;
+                self.known_host(&host, ctx.hosts);
+                Action::Wipe { host: host.value }
+            }
+            _ => return None,
+        })
+    }
+
+    /// A Modbus device by its address offset (`0.2`: PLC of generator 2).
+    fn modbus_device(&mut self, s: &Spanned<String>, ctx: &Ctx<'_>) -> Option<Offset> {
+        let parts: Vec<Option<u8>> = s.value.split('.').map(|p| p.parse().ok()).collect();
+        let [Some(x), Some(y)] = parts.as_slice() else {
+            self.e.0.push(
+                s.error(format!("a device is its address's last two octets, such as 0.2, not `{}`", s.value)),
+            );
+            return None;
+        };
+        let off = Offset(*x, *y);
+        if let Some(g) = ctx.grid {
+            let addr = off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0));
+            let is_modbus = matches!(
+                g.devices.at(addr),
+                Some(devices::DeviceRef::Plc(_) | devices::DeviceRef::Relay(_) | devices::DeviceRef::Ups(_))
+            );
+            if !is_modbus {
+                self.e.0.push(
+                    s.error(format!("no Modbus device at {}.{} (see `icsrange devices --list`)", x, y)),
+                );
+                return None;
+            }
+        }
+        Some(off)
+    }
+
+    /// Steps' times: `after` names an earlier-declared step (so there are no cycles), and
+    /// nothing is due after the end of the exercise.
+    fn check_timing(&mut self, nodes: &[Node], steps: &[Step], end: Option<SimTime>) {
+        let mut times: BTreeMap<&str, SimTime> = BTreeMap::new();
+        for (i, s) in steps.iter().enumerate() {
+            let span = nodes.get(i).map(|n| *n.span()).unwrap_or_else(marked_yaml::Span::new_blank);
+            let t = match &s.when {
+                When::At(t) => Some(*t),
+                When::After { step, delay } => match times.get(step.as_str()) {
+                    Some(t) => Some(SimTime(t.0 + delay.0)),
+                    None => {
+                        let why =
+                            if steps.iter().any(|x| &x.id == step) { "a later step" } else { "no such step" };
+                        self.e.at(&span, format!("step `{}` comes after `{step}`: {why} (a step can follow only one declared before it)", s.id));
+                        None
+                    }
+                },
+            };
+            if let (Some(t), Some(end)) = (t, end) {
+                if t > end {
+                    self.e
+                        .at(&span, format!("step `{}` is due at {t}, after the exercise ends ({end})", s.id));
+                }
+                times.insert(&s.id, t);
+            }
+        }
+    }
+
+    fn inject(&mut self, n: &Node, end: Option<&Spanned<SimTime>>) -> Option<Inject> {
+        let f = fields(self.e, n, "an inject", &["id", "at", "channel", "from", "subject", "body"])?;
+        let id = self.id(&f, "id", "an inject");
+        let at = f.need(self.e, "at", "an inject").and_then(|n| duration(self.e, n, "at"));
+        if let (Some(at), Some(end)) = (&at, end) {
+            if at.value > end.value {
+                self.e.0.push(
+                    at.error(format!("inject due at {}, after the exercise ends ({})", at.value, end.value)),
+                );
+            }
+        }
+        let channel = f.string(self.e, "channel", "an inject");
+        if let Some(c) = &channel {
+            if !["email", "phone", "press", "regulator", "radio", "chat"].contains(&c.value.as_str()) {
+                self.e.0.push(c.error(format!(
+                    "`channel` is email, phone, press, regulator, radio or chat, not `{}`",
+                    c.value
+                )));
+            }
+        }
+        Some(Inject {
+            id: id?,
+            at: at?.value,
+            channel: channel?.value,
+            from: f.opt_string(self.e, "from").map(|s| s.value).unwrap_or_default(),
+            subject: f.string(self.e, "subject", "an inject")?.value,
+            body: f.opt_string(self.e, "body").map(|s| s.value).unwrap_or_default(),
+        })
+    }
+
+    fn question(&mut self, n: &Node) -> Option<Question> {
+        let f = fields(self.e, n, "a question", &["id", "text", "points", "answer", "hints"])?;
+        let id = self.id(&f, "id", "a question");
+        let text = f.string(self.e, "text", "a question");
+        let points = f.opt_number(self.e, "points").map_or(10.0, |p| p.value);
+        let answer = f.need(self.e, "answer", "a question").and_then(|n| self.answer(n));
+        let hints = f
+            .list(self.e, "hints")
+            .iter()
+            .filter_map(|h| {
+                let hf = fields(self.e, h, "a hint", &["text", "cost"])?;
+                let text = hf.string(self.e, "text", "a hint")?;
+                let cost = hf.opt_number(self.e, "cost").map_or(0.0, |c| c.value);
+                if cost < 0.0 || cost > points {
+                    self.e
+                        .at(hf.span(), format!("a hint costs between 0 and the question's {points} points"));
+                }
+                Some(Hint { text: text.value, cost })
+            })
+            .collect();
+        Some(Question { id: id?, text: text?.value, points, answer: answer?, hints })
+    }
+
+    fn answer(&mut self, n: &Node) -> Option<Answer> {
+        let f = fields(
+            self.e,
+            n,
+            "an answer",
+            &["exact", "regex", "number", "tolerance", "choice", "correct", "from_run"],
+        )?;
+        if let Some(s) = f.opt_string(self.e, "exact") {
+            return Some(Answer::Exact(s.value));
+        }
+        if let Some(s) = f.opt_string(self.e, "regex") {
+            return Some(Answer::Regex(s.value));
+        }
+        let tolerance = f.opt_number(self.e, "tolerance").map_or(0.0, |t| t.value);
+        if let Some(v) = f.opt_number(self.e, "number") {
+            return Some(Answer::Number { value: v.value, tolerance });
+        }
+        if let Some(c) = f.get("choice") {
+            let options: Vec<String> = strings(self.e, c, "choice").into_iter().map(|s| s.value).collect();
+            let correct = f.string(self.e, "correct", "a choice answer")?;
+            if !options.contains(&correct.value) {
+                self.e.0.push(correct.error(format!("`{}` is not one of the choices", correct.value)));
+            }
+            return Some(Answer::Choice { options, correct: correct.value });
+        }
+        if let Some(fig) = f.opt_string(self.e, "from_run") {
+            if !RUN_FIGURES.contains(&fig.value.as_str()) {
+                self.e.0.push(fig.error(format!(
+                    "`from_run` is one of {}, not `{}`",
+                    RUN_FIGURES.join(", "),
+                    fig.value
+                )));
+            }
+            return Some(Answer::FromRun { figure: fig.value, tolerance });
+        }
+        self.e.at(
+            f.span(),
+            "an answer is one of exact, regex, number (with tolerance), choice (with correct), from_run",
+        );
+        None
+    }
+
+    fn weights(&mut self, n: &Node) -> Option<Weights> {
+        let f =
+            fields(self.e, n, "scoring", &["service", "detection", "restoration", "questions", "reports"])?;
+        let d = Weights::default();
+        let mut get = |k: &str, dv: f64| {
+            let v = f.opt_number(self.e, k);
+            if let Some(x) = &v {
+                if x.value < 0.0 {
+                    self.e.0.push(x.error("a weight is not negative"));
+                }
+            }
+            v.map_or(dv, |v| v.value)
+        };
+        Some(Weights {
+            service: get("service", d.service),
+            detection: get("detection", d.detection),
+            restoration: get("restoration", d.restoration),
+            questions: get("questions", d.questions),
+            reports: get("reports", d.reports),
+        })
+    }
+
+    fn defender(&mut self, n: &Node, ctx: &Ctx<'_>, questions: &[String]) -> Vec<DefenderRule> {
+        let Some(list) = n.as_sequence() else {
+            self.e.at(n.span(), "a defender is a list of rules");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in list.iter() {
+            if let Some(r) = self.defender_rule(item, ctx, questions) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    fn defender_rule(&mut self, n: &Node, ctx: &Ctx<'_>, questions: &[String]) -> Option<DefenderRule> {
+        const KEYS: &[&str] = &[
+            "at",
+            "on_alert",
+            "delay",
+            "do",
+            "station",
+            "ioa",
+            "value",
+            "host",
+            "account",
+            "substation",
+            "question",
+            "text",
+        ];
+        let f = fields(self.e, n, "a defender rule", KEYS)?;
+        let trigger = match (f.opt_duration(self.e, "at"), f.opt_string(self.e, "on_alert")) {
+            (Some(at), None) => Some(Trigger::At(at.value)),
+            (None, Some(rule)) => {
+                let delay = f.opt_duration(self.e, "delay").map_or(SimTime(0), |d| d.value);
+                Some(Trigger::OnAlert { rule: rule.value, delay })
+            }
+            _ => {
+                self.e.at(f.span(), "a defender rule has `at` (a time) or `on_alert` (an IDS rule id)");
+                None
+            }
+        };
+        let what = f.string(self.e, "do", "a defender rule")?;
+        let point = |this: &mut Self| -> Option<CommandPoint> {
+            let station = f.string(this.e, "station", "this action").and_then(|s| this.station(&s, ctx))?;
+            let ioa =
+                f.need(this.e, "ioa", "this action").and_then(|n| integer(this.e, n, "ioa", 1, 0xFF_FFFF))?;
+            Some(CommandPoint { station, ioa: ioa.value as u32 })
+        };
+        let action = match what.value.as_str() {
+            "operate" | "dispatch_crew" => {
+                let p = point(self)?;
+                let close = self.value(&f, "this action")?;
+                if what.value == "operate" {
+                    DefenderAction::Operate { point: p, close }
+                } else {
+                    DefenderAction::DispatchCrew { point: p, close }
+                }
+            }
+            "close_opened" => DefenderAction::CloseOpened,
+            "block" => {
+                let h = f.string(self.e, "host", "block")?;
+                self.known_host(&h, ctx.hosts);
+                DefenderAction::Block { host: h.value }
+            }
+            "disable_account" => {
+                let a = f.string(self.e, "account", "disable_account")?;
+                if !ctx.accounts.iter().any(|x| x.id == a.value) {
+                    self.e.0.push(a.error(format!("no account `{}`", a.value)));
+                }
+                DefenderAction::DisableAccount { account: a.value }
+            }
+            "restore_firmware" | "ups_on" => {
+                let s = f.string(self.e, "substation", &what.value)?;
+                let subs = self.substations(f.get("substation"), ctx, "substation");
+                if subs.is_empty() {
+                    return None;
+                }
+                if what.value == "ups_on" {
+                    DefenderAction::UpsOn { substation: s.value }
+                } else {
+                    DefenderAction::RestoreFirmware { substation: s.value }
+                }
+            }
+            "ack_alarms" => DefenderAction::AckAlarms,
+            "answer" => {
+                let q = f.string(self.e, "question", "answer")?;
+                if !questions.contains(&q.value) {
+                    self.e.0.push(q.error(format!("no question `{}`", q.value)));
+                }
+                let v = f.string(self.e, "value", "answer")?;
+                DefenderAction::AnswerQuestion { question: q.value, value: v.value }
+            }
+            "report" => DefenderAction::Report { text: f.string(self.e, "text", "report")?.value },
+            other => {
+                self.e.0.push(what.error(format!(
+                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, restore_firmware, ups_on, ack_alarms, answer, report; not `{other}`"
+                )));
+                return None;
+            }
+        };
+        Some(DefenderRule { trigger: trigger?, action })
+    }
+
+    fn expect(&mut self, n: &Node, defenders: &BTreeMap<String, Vec<DefenderRule>>) -> Option<Expect> {
+        const KEYS: &[&str] = &[
+            "defender",
+            "customers_off_min",
+            "customers_off_max",
+            "wire_steps_detected",
+            "restored_within",
+            "score_above",
+        ];
+        let f = fields(self.e, n, "an expectation", KEYS)?;
+        let known = |this: &mut Self, d: &Spanned<String>| {
+            if d.value != "none" && !defenders.contains_key(&d.value) {
+                this.e.0.push(d.error(format!("no defender `{}` (none, or one under `defenders`)", d.value)));
+            }
+        };
+        let defender = f.string(self.e, "defender", "an expectation")?;
+        known(self, &defender);
+        let score_above = f.opt_string(self.e, "score_above");
+        if let Some(s) = &score_above {
+            known(self, s);
+        }
+        let count = |this: &mut Self, k: &str| {
+            f.get(k).and_then(|n| integer(this.e, n, k, 0, i64::from(u32::MAX))).map(|v| v.value as u64)
+        };
+        Some(Expect {
+            customers_off_min: count(self, "customers_off_min"),
+            customers_off_max: count(self, "customers_off_max"),
+            wire_steps_detected: f
+                .get("wire_steps_detected")
+                .and_then(|n| yaml::boolean(self.e, n, "wire_steps_detected"))
+                .unwrap_or(false),
+            restored_within: f.opt_duration(self.e, "restored_within").map(|d| d.value),
+            score_above: score_above.map(|s| s.value),
+            defender: defender.value,
+        })
+    }
+}
+
+struct Ctx<'a> {
+    hosts: &'a [String],
+    accounts: &'a [Account],
+    grid: Option<&'a Resolved>,
+}
+
+fn is_technique(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('T') else { return false };
+    let (main, sub) = rest.split_once('.').unwrap_or((rest, ""));
+    main.len() == 4
+        && main.chars().all(|c| c.is_ascii_digit())
+        && (sub.is_empty() || (sub.len() == 3 && sub.chars().all(|c| c.is_ascii_digit())))
+}
+
+/// Whether the RTU with that common address has a double command at that IOA.
+pub fn double_command_exists(g: &Resolved, p: CommandPoint) -> bool {
+    g.devices.rtus.iter().any(|r| {
+        r.station.common_address == p.station
+            && r.station
+                .commands
+                .iter()
+                .any(|c| c.ioa == p.ioa && c.kind == proto_iec104::station::CommandKind::Double)
+    })
+}
+
+/// The breakers that supply each named substation: the branches into the bus its feeders
+/// hang from, at the RTU of that bus. For a radial substation, opening them drops every
+/// feeder of it.
+pub fn supply_points(g: &Resolved, substations: &[String]) -> Vec<CommandPoint> {
+    let case = g.sim.case();
+    let loads = &g.sim.dynamics().loads;
+    let mut out = Vec::new();
+    for name in substations {
+        let feeders: Vec<gridsim::BusIdx> =
+            loads.iter().filter(|l| &l.substation == name).map(|l| l.bus).collect();
+        // The feeders' parent: the other end of each feeder bus's branch.
+        let mut parents: Vec<gridsim::BusIdx> = Vec::new();
+        for &f in &feeders {
+            for b in &case.branches {
+                let other = if b.from == f {
+                    b.to
+                } else if b.to == f {
+                    b.from
+                } else {
+                    continue;
+                };
+                if !feeders.contains(&other) && !parents.contains(&other) {
+                    parents.push(other);
+                }
+            }
+        }
+        for p in parents {
+            let Some(rtu) = g.devices.rtus.get(p.get()) else { continue };
+            let at_p: Vec<usize> = (0..case.branches.len())
+                .filter(|&k| case.branches[k].from == p || case.branches[k].to == p)
+                .collect();
+            for (pos, &k) in at_p.iter().enumerate() {
+                let b = &case.branches[k];
+                let other = if b.from == p { b.to } else { b.from };
+                if !feeders.contains(&other) {
+                    out.push(CommandPoint { station: rtu.station.common_address, ioa: 2001 + pos as u32 });
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,490 @@
+//! ICS intrusion detection, pure: it reads the same bytes the devices read, through the same
+//! parsers (`proto-modbus`, `proto-iec104`, `proto-dnp3`), one TCP payload at a time in
+//! capture order, and raises alerts with the capture's frame numbers as evidence.
+//!
+//! The rules (`RULES`) follow the detection content of `../shared/research/incidents-training.md`
+//! §6, parameterised by the range's asset inventory (`Config`): which hosts may operate
+//! devices, which is each station's master, where the gateways are. The correlation rule also
+//! reads the operators' HMI journal (`authorised`): a command on the wire that no operator
+//! gave is the HMI-hijack signature, invisible to every protocol rule because it comes from
+//! the legitimate master.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use gridsim::sim::SimTime;
+use proto_iec104::asdu::{cot, type_id};
+use proto_iec104::{Asdu, Control, Frame, UFunction, Value};
+
+/// A rule: its id, ATT&CK for ICS techniques (legacy and v19 ids) and what it looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    pub techniques: &'static [&'static str],
+    pub description: &'static str,
+}
+
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "modbus.write_unlisted",
+        techniques: &["T0855", "T1692.001"],
+        description: "Modbus write (FC 5/6/15/16/22/23) from a host not on the allowlist",
+    },
+    Rule {
+        id: "modbus.diagnostics",
+        techniques: &["T0816", "T0814"],
+        description: "Modbus FC 8 restart communications, listen-only or clear counters",
+    },
+    Rule {
+        id: "modbus.scan",
+        techniques: &["T0888", "T0846"],
+        description: "Modbus device identification (FC 43/14, FC 17) from an unlisted host, or 5 exception responses to one source within a minute",
+    },
+    Rule {
+        id: "dnp3.operate_unlisted",
+        techniques: &["T0855", "T1692.001", "T0831"],
+        description: "DNP3 SELECT/OPERATE/DIRECT_OPERATE from a host that is not a master",
+    },
+    Rule {
+        id: "dnp3.restart",
+        techniques: &["T0816", "T0803", "T1691.001"],
+        description: "DNP3 cold/warm restart, stop application or disable unsolicited",
+    },
+    Rule {
+        id: "iec104.rogue_master",
+        techniques: &["T0855", "T1692.001"],
+        description: "IEC 104 STARTDT or a command (TypeID 45-51, 58-64) from a host that is not the station's master",
+    },
+    Rule {
+        id: "iec104.command_burst",
+        techniques: &["T0831"],
+        description: "IEC 104 command activations to 5 IOAs or 2 stations from one source within 60 s",
+    },
+    Rule {
+        id: "iec104.ioa_sweep",
+        techniques: &["T0861", "T0846"],
+        description: "3 negative confirmations (COT 44/46/47) on increasing IOAs to one source",
+    },
+    Rule {
+        id: "iec104.toggle_loop",
+        techniques: &["T0806"],
+        description: "opposite commands to one IOA 3 times within 5 minutes",
+    },
+    Rule {
+        id: "iec104.execute_without_select",
+        techniques: &["T0855", "T1692.001"],
+        description: "an execute (S/E = 0) with no select for that IOA in the previous 10 s, on a select-before-operate station",
+    },
+    Rule {
+        id: "fw.transfer",
+        techniques: &["T0857", "T1693.001"],
+        description: "a firmware upload to a gateway from a host not on the allowlist",
+    },
+    Rule {
+        id: "corr.unexplained_command",
+        techniques: &["T0831", "T0855", "T1692.001"],
+        description: "a breaker command on the wire with no operator action for that point in the HMI journal within the previous 10 s",
+    },
+];
+
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// The range's asset inventory, as the rules need it.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Hosts allowed to write to and operate devices.
+    pub allowlist: Vec<Ipv4Addr>,
+    /// The legitimate IEC 104 / DNP3 masters.
+    pub masters: Vec<Ipv4Addr>,
+    /// Serial gateways (firmware targets).
+    pub gateways: Vec<Ipv4Addr>,
+    /// Stations that require select before operate.
+    pub sbo_stations: Vec<u16>,
+}
+
+/// One TCP payload as the capture holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Frame number in the capture (1-based), the evidence alerts cite.
+    pub number: u64,
+    pub t: SimTime,
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub payload: &'a [u8],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub rule: &'static str,
+    pub techniques: &'static [&'static str],
+    pub t: SimTime,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    /// Capture frame numbers.
+    pub evidence: Vec<u64>,
+    pub message: String,
+}
+
+/// Per direction of a TCP flow: the protocol's framer.
+#[derive(Debug)]
+enum Stream {
+    Iec104(proto_iec104::Framer),
+    Modbus(proto_modbus::Framer),
+    Dnp3(proto_dnp3::link::Framer, proto_dnp3::transport::Reassembler),
+    Http(Vec<u8>),
+}
+
+#[derive(Debug, Default)]
+pub struct Ids {
+    config: Config,
+    streams: BTreeMap<(SocketAddrV4, SocketAddrV4), Stream>,
+    /// (time, station, ioa) of operator commands from the HMI journal.
+    authorised: VecDeque<(SimTime, u16, u32)>,
+    /// Per source: recent command activations (time, station, ioa, value, frame).
+    commands: BTreeMap<Ipv4Addr, VecDeque<CommandSeen>>,
+    /// Per (station, ioa): recent selects.
+    selects: BTreeMap<(u16, u32), SimTime>,
+    /// Per master address: negative confirmations (time, ioa, frame).
+    negatives: BTreeMap<Ipv4Addr, Vec<(SimTime, u32, u64)>>,
+    /// Per source: Modbus exception responses (time, frame).
+    exceptions: BTreeMap<Ipv4Addr, VecDeque<(SimTime, u64)>>,
+    /// Last alert per (rule, source, destination): repeats within a minute are folded.
+    last: BTreeMap<(&'static str, Ipv4Addr, Ipv4Addr), SimTime>,
+    alerts: Vec<Alert>,
+}
+
+const MINUTE: u64 = 60_000_000;
+
+/// A command activation seen: time, station, IOA, value (on/close), frame.
+type CommandSeen = (SimTime, u16, u32, bool, u64);
+
+impl Ids {
+    pub fn new(config: Config) -> Ids {
+        Ids { config, ..Ids::default() }
+    }
+
+    /// An operator's command through the HMI (the journal entry the correlation rule needs).
+    pub fn authorised(&mut self, t: SimTime, station: u16, ioa: u32) {
+        self.authorised.push_back((t, station, ioa));
+    }
+
+    /// Alerts raised since the last call.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alerts)
+    }
+
+    /// Reads one TCP payload.
+    pub fn observe(&mut self, p: &Packet<'_>) {
+        let key = (p.src, p.dst);
+        let port = p.dst.port().min(p.src.port());
+        let stream = self.streams.entry(key).or_insert_with(|| match port {
+            2404 => Stream::Iec104(proto_iec104::Framer::new()),
+            502 => Stream::Modbus(proto_modbus::Framer::new()),
+            20000 => Stream::Dnp3(proto_dnp3::link::Framer::new(), proto_dnp3::transport::Reassembler::new()),
+            _ => Stream::Http(Vec::new()),
+        });
+        let mut frames = Vec::new();
+        match stream {
+            Stream::Iec104(f) => {
+                f.push(p.payload);
+                while let Ok(Some(bytes)) = f.next_frame() {
+                    frames.push(Parsed::Iec104(bytes));
+                }
+            }
+            Stream::Modbus(f) => {
+                f.push(p.payload);
+                while let Ok(Some(adu)) = f.next_adu() {
+                    frames.push(Parsed::Modbus(adu));
+                }
+            }
+            Stream::Dnp3(f, r) => {
+                f.push(p.payload);
+                while let Ok(Some(bytes)) = f.next_frame() {
+                    if let Ok(frame) = proto_dnp3::link::Frame::parse(&bytes) {
+                        if let Ok(Some(fragment)) = r.push(&frame.data) {
+                            frames.push(Parsed::Dnp3(fragment));
+                        }
+                    }
+                }
+            }
+            Stream::Http(buf) => {
+                if buf.len() < 4096 {
+                    buf.extend_from_slice(&p.payload[..p.payload.len().min(4096 - buf.len())]);
+                }
+                if p.dst.port() == 80 && buf.starts_with(b"POST ") {
+                    let head = String::from_utf8_lossy(&buf[..buf.len().min(256)]).to_lowercase();
+                    if head.contains("firmware") || head.contains("upgrade") {
+                        frames.push(Parsed::Firmware);
+                        buf.clear();
+                        buf.extend_from_slice(b"seen");
+                    }
+                }
+            }
+        }
+        for f in frames {
+            match f {
+                Parsed::Iec104(bytes) => self.iec104(p, &bytes),
+                Parsed::Modbus(adu) => self.modbus(p, &adu),
+                Parsed::Dnp3(fragment) => self.dnp3(p, &fragment),
+                Parsed::Firmware => {
+                    if self.config.gateways.contains(p.dst.ip()) && !self.listed(*p.src.ip()) {
+                        self.alert(
+                            "fw.transfer",
+                            p,
+                            vec![p.number],
+                            format!("firmware upload to gateway {}", p.dst.ip()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn listed(&self, ip: Ipv4Addr) -> bool {
+        self.config.allowlist.contains(&ip)
+    }
+
+    fn alert(&mut self, rule: &'static str, p: &Packet<'_>, evidence: Vec<u64>, message: String) {
+        let (src, dst) = (*p.src.ip(), *p.dst.ip());
+        if let Some(&t) = self.last.get(&(rule, src, dst)) {
+            if p.t.0 < t.0 + MINUTE {
+                return;
+            }
+        }
+        self.last.insert((rule, src, dst), p.t);
+        let techniques = rule_techniques(rule);
+        self.alerts.push(Alert { rule, techniques, t: p.t, src, dst, evidence, message });
+    }
+
+    fn iec104(&mut self, p: &Packet<'_>, bytes: &[u8]) {
+        let Ok(frame) = Frame::parse(bytes) else { return };
+        let to_station = p.dst.port() == 2404;
+        let master = *(if to_station { p.src.ip() } else { p.dst.ip() });
+        let rogue = !self.config.masters.contains(&master);
+        match frame.control {
+            Control::U(UFunction::StartDtAct) if to_station && rogue => {
+                self.alert(
+                    "iec104.rogue_master",
+                    p,
+                    vec![p.number],
+                    format!("STARTDT from {master}, not a master"),
+                );
+            }
+            Control::I { .. } => {
+                let Ok(asdu) = Asdu::parse(&frame.asdu) else { return };
+                if to_station {
+                    self.iec104_command(p, &asdu, rogue);
+                } else if asdu.negative
+                    && matches!(asdu.cause, cot::UNKNOWN_TYPE | cot::UNKNOWN_CA | cot::UNKNOWN_IOA)
+                {
+                    let list = self.negatives.entry(master).or_default();
+                    for (ioa, _) in &asdu.objects {
+                        list.push((p.t, *ioa, p.number));
+                    }
+                    list.retain(|(t, _, _)| p.t.0.saturating_sub(t.0) <= 10 * MINUTE);
+                    let increasing: Vec<u64> = list
+                        .windows(3)
+                        .filter(|w| w[0].1 < w[1].1 && w[1].1 < w[2].1)
+                        .flat_map(|w| w.iter().map(|x| x.2))
+                        .collect();
+                    if !increasing.is_empty() {
+                        let mut ev = increasing;
+                        ev.dedup();
+                        self.alert(
+                            "iec104.ioa_sweep",
+                            p,
+                            ev,
+                            format!("negative confirmations on increasing IOAs to {master}"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn iec104_command(&mut self, p: &Packet<'_>, asdu: &Asdu, rogue: bool) {
+        let is_command = matches!(asdu.type_id, 45..=51 | 58..=64);
+        if !is_command || asdu.cause != cot::ACTIVATION {
+            return;
+        }
+        let src = *p.src.ip();
+        if rogue {
+            self.alert(
+                "iec104.rogue_master",
+                p,
+                vec![p.number],
+                format!("command type {} from {src}, not a master", asdu.type_id),
+            );
+        }
+        for (ioa, value) in &asdu.objects {
+            let (select, on) = match *value {
+                Value::SingleCommand { on, select, .. } => (select, Some(on)),
+                Value::DoubleCommand { state, select, .. } => (select, Some(state == 2)),
+                Value::SetpointFloat { select, .. } => (select, None),
+                _ => continue,
+            };
+            let station = asdu.common_address;
+            if select {
+                self.selects.insert((station, *ioa), p.t);
+                continue;
+            }
+            // An execute.
+            let selected = self
+                .selects
+                .remove(&(station, *ioa))
+                .is_some_and(|t| p.t.0.saturating_sub(t.0) <= 10_000_000);
+            if !selected && self.config.sbo_stations.contains(&station) {
+                self.alert(
+                    "iec104.execute_without_select",
+                    p,
+                    vec![p.number],
+                    format!("execute without select on {station}/{ioa}"),
+                );
+            }
+            let Some(on) = on else { continue };
+            if matches!(asdu.type_id, type_id::C_SC_NA_1 | type_id::C_DC_NA_1 | 58 | 59) {
+                // Correlation: did an operator give it?
+                let now = p.t;
+                self.authorised.retain(|(t, _, _)| now.0.saturating_sub(t.0) <= 10_000_000);
+                let given = self.authorised.iter().any(|&(_, s, i)| s == station && i == *ioa);
+                if !given {
+                    self.alert(
+                        "corr.unexplained_command",
+                        p,
+                        vec![p.number],
+                        format!(
+                            "{} to {station}/{ioa} from {src} with no operator action",
+                            if on { "close" } else { "open" }
+                        ),
+                    );
+                }
+            }
+            let recent = self.commands.entry(src).or_default();
+            recent.push_back((p.t, station, *ioa, on, p.number));
+            while recent.front().is_some_and(|x| p.t.0.saturating_sub(x.0.0) > 5 * MINUTE) {
+                recent.pop_front();
+            }
+            let recent: Vec<CommandSeen> = recent.iter().copied().collect();
+            let last_minute: Vec<&CommandSeen> =
+                recent.iter().filter(|x| p.t.0.saturating_sub(x.0.0) <= MINUTE).collect();
+            let mut ioas: Vec<(u16, u32)> = last_minute.iter().map(|x| (x.1, x.2)).collect();
+            ioas.sort_unstable();
+            ioas.dedup();
+            let mut stations: Vec<u16> = ioas.iter().map(|x| x.0).collect();
+            stations.dedup();
+            if ioas.len() >= 5 || stations.len() >= 2 {
+                let ev = last_minute.iter().map(|x| x.4).collect();
+                self.alert(
+                    "iec104.command_burst",
+                    p,
+                    ev,
+                    format!("{} IOAs on {} stations from {src} within 60 s", ioas.len(), stations.len()),
+                );
+            }
+            let same: Vec<&CommandSeen> = recent.iter().filter(|x| x.1 == station && x.2 == *ioa).collect();
+            let flips = same.windows(2).filter(|w| w[0].3 != w[1].3).count();
+            if flips >= 3 {
+                let ev = same.iter().map(|x| x.4).collect();
+                self.alert(
+                    "iec104.toggle_loop",
+                    p,
+                    ev,
+                    format!("{station}/{ioa} toggled {flips} times within 5 minutes by {src}"),
+                );
+            }
+        }
+    }
+
+    fn modbus(&mut self, p: &Packet<'_>, adu: &[u8]) {
+        let Ok(view) = proto_modbus::Adu::new_checked(adu) else { return };
+        let pdu = view.pdu();
+        let Some(&function) = pdu.first() else { return };
+        if p.dst.port() == 502 {
+            let src = *p.src.ip();
+            match function {
+                5 | 6 | 15 | 16 | 22 | 23 if !self.listed(src) => {
+                    self.alert(
+                        "modbus.write_unlisted",
+                        p,
+                        vec![p.number],
+                        format!("FC {function} to {} from {src}", p.dst.ip()),
+                    );
+                }
+                8 => {
+                    let sub = pdu.get(1..3).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                    if matches!(sub, 1 | 4 | 10) {
+                        self.alert(
+                            "modbus.diagnostics",
+                            p,
+                            vec![p.number],
+                            format!("FC 8 sub-function {sub} to {} from {src}", p.dst.ip()),
+                        );
+                    }
+                }
+                17 | 43 if !self.listed(src) => {
+                    self.alert(
+                        "modbus.scan",
+                        p,
+                        vec![p.number],
+                        format!("device identification (FC {function}) from {src}"),
+                    );
+                }
+                _ => {}
+            }
+        } else if function & 0x80 != 0 && matches!(pdu.get(1), Some(1 | 2)) {
+            let client = *p.dst.ip();
+            let list = self.exceptions.entry(client).or_default();
+            list.push_back((p.t, p.number));
+            while list.front().is_some_and(|x| p.t.0.saturating_sub(x.0.0) > MINUTE) {
+                list.pop_front();
+            }
+            if list.len() >= 5 {
+                let ev: Vec<u64> = list.iter().map(|x| x.1).collect();
+                let p2 = Packet { src: p.dst, dst: p.src, ..*p };
+                let n = ev.len();
+                self.alert(
+                    "modbus.scan",
+                    &p2,
+                    ev,
+                    format!("{n} exception responses to {client} within a minute"),
+                );
+            }
+        }
+    }
+
+    fn dnp3(&mut self, p: &Packet<'_>, fragment: &[u8]) {
+        if p.dst.port() != 20000 {
+            return;
+        }
+        let Some(&function) = fragment.get(1) else { return };
+        let src = *p.src.ip();
+        match function {
+            3..=6 if !self.config.masters.contains(&src) && !self.listed(src) => {
+                self.alert(
+                    "dnp3.operate_unlisted",
+                    p,
+                    vec![p.number],
+                    format!("DNP3 function {function} from {src}, not a master"),
+                );
+            }
+            13 | 14 | 18 | 21 => {
+                self.alert("dnp3.restart", p, vec![p.number], format!("DNP3 function {function} from {src}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+enum Parsed {
+    Iec104(Vec<u8>),
+    Modbus(Vec<u8>),
+    Dnp3(Vec<u8>),
+    Firmware,
+}
+
+fn rule_techniques(id: &str) -> &'static [&'static str] {
+    rule(id).map_or(&[], |r| r.techniques)
+}

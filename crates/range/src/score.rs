@@ -1,0 +1,339 @@
+//! Scoring, a pure function of the journal (and the exercise's weights and questions).
+//!
+//! Components, each 0 to 1, times the exercise's weights:
+//! - **service**: energy served over energy demanded, from the minute samples;
+//! - **detection**: per attack step on the wire, banded by time to detect (≤ 1 min: 1,
+//!   ≤ 5 min: 0.75, ≤ 15 min: 0.5, later: 0.25, never: 0), averaged. An alert detects a step
+//!   when it involves a source and destination the step's commands used (either way) and
+//!   comes at or after the step's start and within a minute of its last command;
+//! - **restoration**: half for the share of the peak's customers back on supply at the end,
+//!   half for how little of the time after the first outage customers were off;
+//! - **questions**: points of correct answers over all points;
+//! - **reports**: the share of a checklist (the accounts the attack used, the attacker's
+//!   address, the breakers) a filed report names.
+//!
+//! Penalties: 5 points per block of an allowlisted host (a false positive), 2 per breaker
+//! an operator opened that the attack had not.
+
+use std::collections::BTreeMap;
+
+use exercise::{Action, Answer, Exercise, Expect};
+use serde::Serialize;
+
+use crate::journal::Entry;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub total: f64,
+    pub components: BTreeMap<String, f64>,
+    pub penalties: f64,
+    pub ens_mwh: f64,
+    pub customers_off_peak: u64,
+    pub time_to_detect_s: BTreeMap<String, Option<f64>>,
+    pub detected_by: BTreeMap<String, Vec<String>>,
+    /// When every customer was back on supply after the last outage (None: never, or never off).
+    pub restored_at_s: Option<f64>,
+}
+
+fn r2(v: f64) -> f64 {
+    // + 0.0 turns -0.0 (an empty float sum) into 0.
+    (v * 100.0).round() / 100.0 + 0.0
+}
+
+fn r4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4 + 0.0
+}
+
+/// Figures of the run the questions can ask for (`exercise::RUN_FIGURES`).
+pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
+    match figure {
+        "customers_off_peak" => Some(peak(journal).to_string()),
+        "ens_mwh" => journal.iter().rev().find_map(|e| match e {
+            Entry::Supply { ens_mwh, .. } => Some(format!("{ens_mwh:.3}")),
+            _ => None,
+        }),
+        "breakers_opened" => Some(
+            journal
+                .iter()
+                .filter(|e| matches!(e, Entry::Command { by, outcome, detail, .. } if (by == "hijack" || by == "attacker") && outcome == "confirmed" && detail.contains(" open ")))
+                .count()
+                .to_string(),
+        ),
+        "first_command_station" => journal.iter().find_map(|e| match e {
+            Entry::Command { by, station: Some(s), .. } if by == "hijack" || by == "attacker" => Some(s.to_string()),
+            _ => None,
+        }),
+        "attacker_address" => journal.iter().find_map(|e| match e {
+            Entry::Command { by, src, .. } if by == "attacker" => Some(src.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn peak(journal: &[Entry]) -> u64 {
+    journal
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Supply { customers_off, .. } => Some(*customers_off),
+            Entry::Grid { customers: Some(_), .. } => None,
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether `value` answers `q` (figures from the run come from the journal).
+pub fn judge(answer: &Answer, value: &str, journal: &[Entry]) -> bool {
+    let v = value.trim();
+    match answer {
+        Answer::Exact(x) => v.eq_ignore_ascii_case(x.trim()),
+        // Without a regex engine in the pure core, a regex answer matches literally or as a
+        // set of alternatives `a|b|c`.
+        Answer::Regex(x) => x.split('|').any(|alt| alt.trim().eq_ignore_ascii_case(v)),
+        Answer::Number { value, tolerance } => {
+            v.parse::<f64>().is_ok_and(|n| (n - value).abs() <= *tolerance)
+        }
+        Answer::Choice { correct, .. } => v == correct,
+        Answer::FromRun { figure, tolerance } => {
+            let Some(truth) = run_figure(journal, figure) else { return false };
+            match (truth.parse::<f64>(), v.parse::<f64>()) {
+                (Ok(t), Ok(n)) => (n - t).abs() <= tolerance * t.abs().max(1e-9),
+                _ => truth.eq_ignore_ascii_case(v),
+            }
+        }
+    }
+}
+
+pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
+    let w = &ex.scoring;
+    // Service.
+    let samples: Vec<(f64, f64, f64, u64)> = journal
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Supply { t, served_mw, demand_mw, customers_off, .. } => {
+                Some((*t, *served_mw, *demand_mw, *customers_off))
+            }
+            _ => None,
+        })
+        .collect();
+    let (served, demanded) = samples.iter().fold((0.0, 0.0), |(s, d), x| (s + x.1, d + x.2));
+    let service = if demanded > 0.0 { served / demanded } else { 1.0 };
+    let ens_mwh = journal
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Entry::Supply { ens_mwh, .. } => Some(*ens_mwh),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+    let peak_off = peak(journal);
+
+    // Detection.
+    let mut time_to_detect = BTreeMap::new();
+    let mut detected_by = BTreeMap::new();
+    let mut bands = Vec::new();
+    for e in journal {
+        let Entry::Attack { t: start, step, on_wire: true, .. } = e else { continue };
+        let pairs: Vec<(&str, &str, f64)> = journal
+            .iter()
+            .filter_map(|c| match c {
+                Entry::Command { t, src, dst, step: Some(s), .. } if s == step => {
+                    Some((src.as_str(), dst.as_str(), *t))
+                }
+                _ => None,
+            })
+            .collect();
+        let last = pairs.iter().map(|p| p.2).fold(*start, f64::max);
+        let mut rules: Vec<String> = Vec::new();
+        let mut first: Option<f64> = None;
+        for a in journal {
+            let Entry::Alert { t, rule, src, dst, .. } = a else { continue };
+            if *t < *start || *t > last + 60.0 {
+                continue;
+            }
+            let involved = pairs.iter().any(|(s, d, _)| (src == s && dst == d) || (src == d && dst == s));
+            if involved {
+                if !rules.contains(rule) {
+                    rules.push(rule.clone());
+                }
+                first = Some(first.map_or(*t, |f: f64| f.min(*t)));
+            }
+        }
+        let ttd = first.map(|f| r4(f - start));
+        bands.push(match ttd {
+            Some(d) if d <= 60.0 => 1.0,
+            Some(d) if d <= 300.0 => 0.75,
+            Some(d) if d <= 900.0 => 0.5,
+            Some(_) => 0.25,
+            None => 0.0,
+        });
+        time_to_detect.insert(step.clone(), ttd);
+        detected_by.insert(step.clone(), rules);
+    }
+    let detection = if bands.is_empty() { 1.0 } else { bands.iter().sum::<f64>() / bands.len() as f64 };
+
+    // Restoration.
+    let end_t = journal.last().map_or(0.0, Entry::t);
+    let end_off = samples.last().map_or(0, |s| s.3);
+    let first_off = samples.iter().find(|s| s.3 > 0).map(|s| s.0);
+    let mut restored_at = None;
+    let restoration = match first_off {
+        None => 1.0,
+        Some(t0) => {
+            let off_time: f64 = samples.windows(2).filter(|p| p[0].3 > 0).map(|p| p[1].0 - p[0].0).sum();
+            let span = (end_t - t0).max(1.0);
+            if end_off == 0 {
+                restored_at = samples.iter().rev().take_while(|s| s.3 == 0).last().map(|s| s.0);
+            }
+            let back =
+                if peak_off > 0 { (peak_off - end_off.min(peak_off)) as f64 / peak_off as f64 } else { 1.0 };
+            0.5 * back + 0.5 * (1.0 - (off_time / span).min(1.0))
+        }
+    };
+
+    // Questions: the last answer to each counts.
+    let mut answers: BTreeMap<&str, &str> = BTreeMap::new();
+    for e in journal {
+        if let Entry::Answer { question, value, .. } = e {
+            answers.insert(question, value);
+        }
+    }
+    let total_points: f64 = ex.questions.iter().map(|q| q.points).sum();
+    let got: f64 = ex
+        .questions
+        .iter()
+        .filter(|q| answers.get(q.id.as_str()).is_some_and(|v| judge(&q.answer, v, journal)))
+        .map(|q| q.points)
+        .sum();
+    let questions = if total_points > 0.0 { got / total_points } else { 1.0 };
+
+    // Reports.
+    let mut checklist: Vec<String> = Vec::new();
+    for s in &ex.attack {
+        match &s.action {
+            Action::HmiHijack { account, .. } => checklist.push(account.clone()),
+            Action::It(it) => checklist.extend(it.account.clone()),
+            _ => {}
+        }
+    }
+    if let Some(a) = run_figure(journal, "attacker_address") {
+        checklist.push(a);
+    }
+    checklist.push("breaker".into());
+    checklist.sort();
+    checklist.dedup();
+    let text: String = journal
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Report { text, .. } => Some(text.to_lowercase()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let reports = if text.is_empty() {
+        0.0
+    } else {
+        checklist.iter().filter(|c| text.contains(&c.to_lowercase())).count() as f64 / checklist.len() as f64
+    };
+
+    // Penalties.
+    let listed: Vec<&str> = ex.allowlist.iter().map(String::as_str).chain([ex.scada.host.as_str()]).collect();
+    let mut penalties = 0.0;
+    for e in journal {
+        match e {
+            Entry::Defender { action, detail, .. }
+                if action == "block" && listed.iter().any(|h| detail.starts_with(&format!("{h} "))) =>
+            {
+                penalties += 5.0;
+            }
+            Entry::Command { by, detail, outcome, .. }
+                if by == "operator" && detail.contains(" open ") && outcome == "confirmed" =>
+            {
+                penalties += 2.0;
+            }
+            _ => {}
+        }
+    }
+
+    let mut components = BTreeMap::new();
+    components.insert("service".to_string(), r4(service));
+    components.insert("detection".to_string(), r4(detection));
+    components.insert("restoration".to_string(), r4(restoration));
+    components.insert("questions".to_string(), r4(questions));
+    components.insert("reports".to_string(), r4(reports));
+    let total = w.service * service
+        + w.detection * detection
+        + w.restoration * restoration
+        + w.questions * questions
+        + w.reports * reports
+        - penalties;
+    Score {
+        total: r2(total),
+        components,
+        penalties,
+        ens_mwh: r4(ens_mwh),
+        customers_off_peak: peak_off,
+        time_to_detect_s: time_to_detect,
+        detected_by,
+        restored_at_s: restored_at,
+    }
+}
+
+/// What an expectation asks of a run: the failures, empty when it holds. `scores` holds the
+/// totals of the other defenders' runs it may compare with.
+pub fn check(
+    ex: &Exercise,
+    expect: &Expect,
+    journal: &[Entry],
+    s: &Score,
+    scores: &BTreeMap<String, f64>,
+) -> Vec<String> {
+    let mut fails = Vec::new();
+    if let Some(min) = expect.customers_off_min {
+        if s.customers_off_peak < min {
+            fails.push(format!("customers off at the peak: {} < {min}", s.customers_off_peak));
+        }
+    }
+    if let Some(max) = expect.customers_off_max {
+        if s.customers_off_peak > max {
+            fails.push(format!("customers off at the peak: {} > {max}", s.customers_off_peak));
+        }
+    }
+    if expect.wire_steps_detected {
+        for step in &ex.attack {
+            let Some(rules) = s.detected_by.get(&step.id) else { continue };
+            let hijack = matches!(step.action, Action::HmiHijack { .. });
+            let ok = if hijack { rules.iter().any(|r| r.starts_with("corr.")) } else { !rules.is_empty() };
+            if !ok {
+                fails.push(format!(
+                    "attack step `{}` was not detected ({})",
+                    step.id,
+                    if hijack { "by correlation" } else { "by any rule" }
+                ));
+            }
+        }
+    }
+    if let Some(within) = expect.restored_within {
+        let end_off = journal.iter().rev().find_map(|e| match e {
+            Entry::Supply { customers_off, .. } => Some(*customers_off),
+            _ => None,
+        });
+        match (end_off, s.restored_at_s) {
+            (Some(0), Some(at)) if at <= within.secs() => {}
+            (Some(0), None) => {}
+            (off, at) => fails.push(format!(
+                "not restored within {within}: {} customers off at the end, restored at {at:?}",
+                off.unwrap_or(0)
+            )),
+        }
+    }
+    if let Some(other) = &expect.score_above {
+        match scores.get(other) {
+            Some(o) if s.total > *o => {}
+            Some(o) => fails.push(format!("score {} is not above {other}'s {o}", s.total)),
+            None => fails.push(format!("no run of `{other}` to compare with")),
+        }
+    }
+    fails
+}
