@@ -566,11 +566,11 @@ impl Loader<'_> {
 
         let zones: Vec<Zone> = f.list(self.e, "zones").iter().filter_map(|n| self.zone(n)).collect();
         let zone_nodes = f.list(self.e, "zones");
-        self.unique(&zones.iter().map(|z| z.id.clone()).collect::<Vec<_>>(), zone_nodes, "zone");
+        self.unique(zone_nodes, "zone");
         let hosts: Vec<(Host, Spanned<String>)> =
             f.list(self.e, "hosts").iter().filter_map(|n| self.host(n)).collect();
         let host_nodes = f.list(self.e, "hosts");
-        self.unique(&hosts.iter().map(|h| h.0.id.clone()).collect::<Vec<_>>(), host_nodes, "host");
+        self.unique(host_nodes, "host");
         for (h, zone) in &hosts {
             if !zones.iter().any(|z| z.id == zone.value) {
                 self.e.0.push(
@@ -614,14 +614,14 @@ impl Loader<'_> {
 
         let step_nodes = f.list(self.e, "attack");
         let steps: Vec<Step> = step_nodes.iter().filter_map(|n| self.step(n, &ctx)).collect();
-        self.unique(&steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), step_nodes, "attack step");
+        self.unique(step_nodes, "attack step");
         self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
 
         let injects: Vec<Inject> =
             f.list(self.e, "injects").iter().filter_map(|n| self.inject(n, run_for.as_ref())).collect();
         let q_nodes = f.list(self.e, "questions");
         let questions: Vec<Question> = q_nodes.iter().filter_map(|n| self.question(n)).collect();
-        self.unique(&questions.iter().map(|q| q.id.clone()).collect::<Vec<_>>(), q_nodes, "question");
+        self.unique(q_nodes, "question");
         let scoring = f.get("scoring").and_then(|n| self.weights(n)).unwrap_or_default();
 
         let question_ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
@@ -678,14 +678,14 @@ impl Loader<'_> {
     }
 
     /// Reports the second of two equal ids, at its node.
-    fn unique(&mut self, ids: &[String], nodes: &[Node], what: &str) {
-        let mut seen: Vec<&String> = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            if seen.contains(&id) {
-                let span = nodes.get(i).map(|n| *n.span()).unwrap_or_else(marked_yaml::Span::new_blank);
-                self.e.at(&span, format!("{what} id `{id}` is used twice"));
+    fn unique(&mut self, nodes: &[Node], what: &str) {
+        let mut seen: Vec<&str> = Vec::new();
+        for n in nodes {
+            let Some(id) = node_id(n) else { continue };
+            if seen.contains(&id.as_str()) {
+                self.e.at(id.span(), format!("{what} id `{}` is used twice", id.as_str()));
             }
-            seen.push(id);
+            seen.push(id.as_str());
         }
     }
 
@@ -1117,8 +1117,13 @@ impl Loader<'_> {
     /// nothing is due after the end of the exercise.
     fn check_timing(&mut self, nodes: &[Node], steps: &[Step], end: Option<SimTime>) {
         let mut times: BTreeMap<&str, SimTime> = BTreeMap::new();
-        for (i, s) in steps.iter().enumerate() {
-            let span = nodes.get(i).map(|n| *n.span()).unwrap_or_else(marked_yaml::Span::new_blank);
+        for s in steps {
+            // At the `at` or `after` value when there is one, else at the step.
+            let node = nodes.iter().find(|n| node_id(n).is_some_and(|id| id.as_str() == s.id));
+            let when = node
+                .and_then(|n| n.as_mapping())
+                .and_then(|m| m.get_node("at").or_else(|| m.get_node("after")));
+            let span = when.or(node).map(|n| *n.span()).unwrap_or_else(marked_yaml::Span::new_blank);
             let t = match &s.when {
                 When::At(t) => Some(*t),
                 When::After { step, delay } => match times.get(step.as_str()) {
@@ -1131,10 +1136,17 @@ impl Loader<'_> {
                     }
                 },
             };
-            if let (Some(t), Some(end)) = (t, end) {
-                if t > end {
-                    self.e
-                        .at(&span, format!("step `{}` is due at {t}, after the exercise ends ({end})", s.id));
+            if let Some(t) = t {
+                if let Some(end) = end.filter(|&end| t > end) {
+                    self.e.at(
+                        &span,
+                        format!(
+                            "step `{}` is due at {}, after the exercise ends ({})",
+                            s.id,
+                            hms(t),
+                            hms(end)
+                        ),
+                    );
                 }
                 times.insert(&s.id, t);
             }
@@ -1147,9 +1159,11 @@ impl Loader<'_> {
         let at = f.need(self.e, "at", "an inject").and_then(|n| duration(self.e, n, "at"));
         if let (Some(at), Some(end)) = (&at, end) {
             if at.value > end.value {
-                self.e.0.push(
-                    at.error(format!("inject due at {}, after the exercise ends ({})", at.value, end.value)),
-                );
+                self.e.0.push(at.error(format!(
+                    "inject due at {}, after the exercise ends ({})",
+                    hms(at.value),
+                    hms(end.value)
+                )));
             }
         }
         let channel = f.string(self.e, "channel", "an inject");
@@ -1403,6 +1417,19 @@ struct Ctx<'a> {
     hosts: &'a [String],
     accounts: &'a [Account],
     grid: Option<&'a Resolved>,
+}
+
+/// The `id` of a list item, as written.
+fn node_id(n: &Node) -> Option<&marked_yaml::types::MarkedScalarNode> {
+    n.as_mapping()?.get_scalar("id")
+}
+
+/// A time as `1h02m03s` (whole seconds; tenths when there are any).
+pub fn hms(t: SimTime) -> String {
+    let s = t.0 / 1_000_000;
+    let frac = (t.0 % 1_000_000) / 100_000;
+    let tail = if frac > 0 { format!(".{frac}") } else { String::new() };
+    format!("{}h{:02}m{:02}{tail}s", s / 3600, s / 60 % 60, s % 60)
 }
 
 fn is_technique(s: &str) -> bool {

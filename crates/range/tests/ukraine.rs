@@ -1,0 +1,123 @@
+//! The built-in Ukraine 2015 exercise, headless: its `expect` blocks hold, runs are
+//! reproducible, and the journal is the single source of the score.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use exercise::{Exercise, GridSource};
+use range::score::{check, score};
+use range::{Range, RunConfig};
+
+struct Cases;
+
+impl GridSource for Cases {
+    fn grid(&self, name: &str) -> Option<(String, String)> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases");
+        let m = std::fs::read_to_string(root.join(format!("{name}.m"))).ok()?;
+        let d = std::fs::read_to_string(root.join(format!("{name}.dyn.toml"))).unwrap_or_default();
+        Some((m, d))
+    }
+}
+
+fn exercise(name: &str) -> Exercise {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../exercises/{name}.yaml"));
+    exercise::load(&std::fs::read_to_string(path).unwrap(), &Cases).unwrap()
+}
+
+fn run(ex: &Exercise, defender: &str, seed: u64) -> Range {
+    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let rules = if defender == "none" { Vec::new() } else { ex.defenders[defender].clone() };
+    let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules));
+    r.run_to_end();
+    r
+}
+
+/// Every `expect` block of the exercise, for every defender it names, holds.
+fn expectations_hold(name: &str) {
+    let ex = exercise(name);
+    let mut journals = BTreeMap::new();
+    let mut totals = BTreeMap::new();
+    for e in &ex.expect {
+        for d in std::iter::once(&e.defender).chain(e.score_above.iter()) {
+            if !journals.contains_key(d) {
+                let r = run(&ex, d, 1);
+                let s = score(&ex, r.journal());
+                totals.insert(d.clone(), s.total);
+                journals.insert(d.clone(), r.journal().to_vec());
+            }
+        }
+    }
+    for e in &ex.expect {
+        let j = &journals[&e.defender];
+        let s = score(&ex, j);
+        let fails = check(&ex, e, j, &s, &totals);
+        assert!(fails.is_empty(), "{name}, defender {}: {fails:#?}\nscore {s:#?}", e.defender);
+    }
+}
+
+#[test]
+fn ukraine_expectations_hold() {
+    expectations_hold("ukraine2015");
+}
+
+/// Without a defender the HMI hijack takes the three companies down: ≥ 150,000 customers,
+/// and every step on the wire is detected, the hijack by correlation only.
+#[test]
+fn ukraine_without_defender_is_the_blackout_of_the_reports() {
+    let ex = exercise("ukraine2015");
+    let r = run(&ex, "none", 1);
+    let s = score(&ex, r.journal());
+    assert!(s.customers_off_peak >= 150_000, "{}", s.customers_off_peak);
+    assert_eq!(s.detected_by["hijack"], ["corr.unexplained_command"], "only correlation sees the hijack");
+    assert!(s.detected_by["firmware"].iter().any(|r| r == "fw.transfer"));
+    assert!(s.detected_by["ups"].iter().any(|r| r == "modbus.write_unlisted"));
+    // The questions' run figures come from the journal: 27 substations' supplies opened.
+    assert_eq!(range::score::run_figure(r.journal(), "breakers_opened").as_deref(), Some("27"));
+    assert_eq!(range::score::run_figure(r.journal(), "attacker_address").as_deref(), Some("127.10.250.66"));
+}
+
+/// The same exercise, seed and defender give the same journal, byte for byte; another seed
+/// of an exercise with jitter may differ, but the score is still computed from the journal
+/// alone.
+#[test]
+fn runs_are_reproducible() {
+    let ex = exercise("ukraine2015");
+    let a = range::journal::to_jsonl(run(&ex, "good", 7).journal());
+    let b = range::journal::to_jsonl(run(&ex, "good", 7).journal());
+    assert_eq!(a, b);
+    let ra = run(&ex, "good", 7);
+    assert_eq!(score(&ex, ra.journal()), score(&ex, ra.journal()));
+}
+
+/// Alerts cite capture frame numbers that exist: the range counts packets as the capture
+/// writer writes them.
+#[test]
+fn alert_evidence_points_into_the_capture() {
+    let ex = exercise("ukraine2015");
+    let mut r = Range::new(
+        ex.clone(),
+        exercise::build_grid(&Cases, &ex.grid).unwrap(),
+        RunConfig::new(1, "none", Vec::new()),
+    );
+    let mut packets = 0u64;
+    let mut data_frames = std::collections::BTreeSet::new();
+    while !r.is_finished() {
+        r.step();
+        for w in r.take_wire() {
+            if matches!(w.event, range::net::WireEvent::ToServer(_) | range::net::WireEvent::ToClient(_)) {
+                data_frames.insert(packets + 1);
+            }
+            packets += w.packets();
+        }
+    }
+    assert_eq!(packets, r.packets());
+    for e in r.journal() {
+        if let range::Entry::Alert { evidence, rule, .. } = e {
+            for n in evidence {
+                assert!(data_frames.contains(n), "{rule}: frame {n} is not the start of a payload");
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Fuzz target: an exercise file through the YAML parser, the loader and its checks against
+//! a grid (case9 under the name `case9`; no other grid exists). Nothing may panic; a file
+//! that loads has no diagnostics, and every diagnostic has a line and column inside the text.
+#![no_main]
+
+use exercise::GridSource;
+use libfuzzer_sys::fuzz_target;
+
+const CASE9: &str = include_str!("../../cases/case9.m");
+
+struct Case9;
+
+impl GridSource for Case9 {
+    fn grid(&self, name: &str) -> Option<(String, String)> {
+        (name == "case9").then(|| (CASE9.to_string(), String::new()))
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Err(diags) = exercise::load(text, &Case9) {
+        assert!(!diags.is_empty());
+        let lines = text.lines().count().max(1) + 1;
+        for d in diags {
+            assert!(d.line >= 1 && d.line <= lines, "{d} outside {lines} lines");
+            assert!(d.col >= 1, "{d}");
+        }
+    }
+});
