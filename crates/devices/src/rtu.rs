@@ -274,6 +274,11 @@ impl BusRtu {
         self.targets.iter().find(|(i, _)| *i == ioa).map(|&(_, el)| el)
     }
 
+    /// The double-command IOA that operates `el` at this RTU.
+    pub fn command_for(&self, el: Element) -> Option<u32> {
+        self.targets.iter().find(|(_, e)| *e == el).map(|&(ioa, _)| ioa)
+    }
+
     /// A few points for `icsrange devices --list`.
     pub fn summary(&self) -> String {
         let breakers = self.targets.len();

@@ -160,11 +160,13 @@ pub enum Action {
         select: bool,
         spread: SimTime,
     },
-    /// Industroyer's range mode: single commands on increasing IOAs, collecting negative
-    /// confirmations, then toggling the IOAs that answered positively.
+    /// Industroyer's range mode: commands (selects) on increasing IOAs, collecting negative
+    /// confirmations, then toggling the IOAs that answered positively, `toggles` rounds
+    /// `period` apart, off first. `double`: C_DC_NA_1 (breakers), else C_SC_NA_1.
     IoaSweep {
         from: String,
         station: u16,
+        double: bool,
         first: u32,
         last: u32,
         period: SimTime,
@@ -320,8 +322,9 @@ pub enum DefenderAction {
         point: CommandPoint,
         close: bool,
     },
-    /// Re-close through the SCADA master every breaker the journal shows opened by a command
-    /// that was not the operators'; a crew goes where the RTU does not answer.
+    /// Re-close through the SCADA master every breaker still open that the attack opened or
+    /// protection opened (shed feeders, tripped units, relays): branches, then units, then
+    /// feeders; a crew goes where the RTU does not answer.
     CloseOpened,
     /// Send a field crew to operate a breaker by hand (after `crew_delay`).
     DispatchCrew {
@@ -999,7 +1002,21 @@ impl Loader<'_> {
                 Action::Iec104Commands { from, targets, close, select, spread }
             }
             "ioa_sweep" => {
-                let f = fields(self.e, n, what, &["from", "station", "first", "last", "period", "toggles"])?;
+                let f = fields(
+                    self.e,
+                    n,
+                    what,
+                    &["from", "station", "command", "first", "last", "period", "toggles"],
+                )?;
+                let double = match f.opt_string(self.e, "command") {
+                    None => false,
+                    Some(c) if c.value == "single" => false,
+                    Some(c) if c.value == "double" => true,
+                    Some(c) => {
+                        self.e.0.push(c.error(format!("`command` is single or double, not `{}`", c.value)));
+                        false
+                    }
+                };
                 let from = self.source_host(&f, ctx, what)?;
                 let station = f.string(self.e, "station", what).and_then(|s| self.station(&s, ctx))?;
                 let first =
@@ -1017,6 +1034,7 @@ impl Loader<'_> {
                 Action::IoaSweep {
                     from,
                     station,
+                    double,
                     first: first.value as u32,
                     last: last.value as u32,
                     period,

@@ -558,6 +558,13 @@ impl Sim {
         Some(self.load_supply(k).1)
     }
 
+    /// The share of a load UFLS has shed and not yet restored (0 to 1); `None` without a load
+    /// there. Closing its feeder breaker restores it.
+    pub fn load_shed(&self, bus: BusIdx) -> Option<f64> {
+        let k = self.load_of_bus.get(bus.get()).copied().flatten()?;
+        Some(self.loads[k].shed)
+    }
+
     /// Whether a unit's frequency protection is in service (row is 1-based).
     pub fn gen_protection(&self, row: u32) -> Option<bool> {
         self.gen_prot.get((row as usize).checked_sub(1)?).copied()

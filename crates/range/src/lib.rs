@@ -703,6 +703,50 @@ impl Range {
         }
     }
 
+    /// Breakers open now that the attack opened, or protection (UFLS, unit trips, relays)
+    /// opened after it: branches first (to re-energise), then units, then feeders.
+    fn to_reclose(&self) -> Vec<CommandPoint> {
+        let mut elements: Vec<Element> =
+            self.opened_by_attack.iter().filter_map(|&p| self.point_element(p)).collect();
+        for e in &self.journal {
+            if let Entry::Grid { event, element, cause, .. } = e {
+                if (event == "open" || event == "shed") && cause != "command" {
+                    if let Ok(el) = element.parse::<Element>() {
+                        elements.push(el);
+                    }
+                }
+            }
+        }
+        let rank = |el: &Element| match el {
+            Element::Branch(_) => 0,
+            Element::Gen(_) => 1,
+            _ => 2,
+        };
+        elements.sort_by_key(|el| (rank(el), format!("{el}")));
+        elements.dedup();
+        let mut points = Vec::new();
+        for el in elements {
+            let open = match el {
+                Element::Branch(r) => self.sim.branch_closed(r) == Some(false),
+                Element::Gen(r) => self.sim.gen_closed(r) == Some(false),
+                Element::Load(b) => {
+                    let shed = self.sim.case().bus_idx(b).and_then(|i| self.sim.load_shed(i)).unwrap_or(0.0);
+                    self.sim.load_closed(b) == Some(false) || shed > 0.0
+                }
+                Element::Island(_) => false,
+            };
+            if !open {
+                continue;
+            }
+            if let Some(p) = self.devices.rtus.iter().find_map(|r| {
+                r.command_for(el).map(|ioa| CommandPoint { station: r.station.common_address, ioa })
+            }) {
+                points.push(p);
+            }
+        }
+        points
+    }
+
     fn point_element(&self, p: CommandPoint) -> Option<Element> {
         self.devices.rtus.iter().find(|r| r.station.common_address == p.station)?.command_target(p.ioa)
     }
@@ -759,17 +803,18 @@ impl Range {
                     self.schedule(SimTime(self.t.0 + offset), Task::StepCommand { step: i, target: k });
                 }
             }
-            Action::IoaSweep { from, station, first, last, period, toggles } => {
+            Action::IoaSweep { from, station, double, first, last, period, toggles } => {
                 let src = self.host_addr(from);
                 let mut found = Vec::new();
                 match self.open104(src, *station) {
                     Ok(c) => {
                         for ioa in *first..=*last {
-                            let asdu = Asdu::new(
-                                cot::ACTIVATION,
-                                *station,
-                                vec![(ioa, Value::SingleCommand { on: false, select: true, qualifier: 0 })],
-                            );
+                            let value = if *double {
+                                Value::DoubleCommand { state: 1, select: true, qualifier: 0 }
+                            } else {
+                                Value::SingleCommand { on: false, select: true, qualifier: 0 }
+                            };
+                            let asdu = Asdu::new(cot::ACTIVATION, *station, vec![(ioa, value)]);
                             let back = self.send104(c, &asdu);
                             let positive = back
                                 .iter()
@@ -789,7 +834,10 @@ impl Range {
                             src,
                             self.station_addr(*station),
                             Some(*station),
-                            format!("C_SC_NA_1 select sweep of IOAs {first}..{last}"),
+                            format!(
+                                "{} select sweep of IOAs {first}..{last}",
+                                if *double { "C_DC_NA_1" } else { "C_SC_NA_1" }
+                            ),
                             "attacker",
                             format!("{} IOAs answered positively", found.len()),
                         );
@@ -1004,7 +1052,7 @@ impl Range {
         if self.prevented(&step.unless).is_some() {
             return;
         }
-        let Action::IoaSweep { from, station, .. } = &step.action else { return };
+        let Action::IoaSweep { from, station, double, .. } = &step.action else { return };
         let found = self.swept.get(&i).cloned().unwrap_or_default();
         if found.is_empty() {
             return;
@@ -1013,6 +1061,13 @@ impl Range {
         let on = round % 2 == 1;
         let Ok(c) = self.open104(src, *station) else { return };
         for ioa in found {
+            if *double {
+                let p = CommandPoint { station: *station, ioa };
+                if self.double_command(c, p, on, true) && !on {
+                    self.opened_by_attack.push(p);
+                }
+                continue;
+            }
             for sel in [true, false] {
                 let asdu = Asdu::new(
                     cot::ACTIVATION,
@@ -1029,7 +1084,11 @@ impl Range {
             src,
             self.station_addr(*station),
             Some(*station),
-            format!("toggle round {round}: C_SC_NA_1 {}", if on { "on" } else { "off" }),
+            format!(
+                "toggle round {round}: {} {}",
+                if *double { "C_DC_NA_1" } else { "C_SC_NA_1" },
+                if on { "on" } else { "off" }
+            ),
             "attacker",
             "sent".into(),
         );
@@ -1132,22 +1191,14 @@ impl Range {
                 self.operate(point, close);
             }
             DefenderAction::CloseOpened => {
-                let mut points = self.opened_by_attack.clone();
-                points.sort();
-                points.dedup();
+                let points = self.to_reclose();
                 self.journal.push(Entry::Defender {
                     t,
                     action: "close_opened".into(),
                     detail: format!("{} breakers", points.len()),
                 });
                 for p in points {
-                    let open = self.point_element(p).is_some_and(|el| match el {
-                        Element::Branch(r) => self.sim.branch_closed(r) == Some(false),
-                        Element::Gen(r) => self.sim.gen_closed(r) == Some(false),
-                        Element::Load(b) => self.sim.load_closed(b) == Some(false),
-                        Element::Island(_) => false,
-                    });
-                    if open && !self.operate(p, true) {
+                    if !self.operate(p, true) {
                         self.dispatch(p, true);
                     }
                 }

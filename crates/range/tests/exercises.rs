@@ -1,4 +1,4 @@
-//! The built-in Ukraine 2015 exercise, headless: its `expect` blocks hold, runs are
+//! The built-in exercises, headless: their `expect` blocks hold, runs are
 //! reproducible, and the journal is the single source of the score.
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
@@ -60,6 +60,54 @@ fn expectations_hold(name: &str) {
 #[test]
 fn ukraine_expectations_hold() {
     expectations_hold("ukraine2015");
+}
+
+#[test]
+fn industroyer_expectations_hold() {
+    expectations_hold("industroyer2016");
+}
+
+/// Industroyer's rogue master: found by the protocol rules (rogue master, IOA sweep, toggle
+/// loop), and its questions' answers are the run's.
+#[test]
+fn industroyer_is_caught_by_the_protocol_rules() {
+    let ex = exercise("industroyer2016");
+    let r = run(&ex, "none", 1);
+    let s = score(&ex, r.journal());
+    for step in ["sweep-116", "sweep-90", "sweep-60"] {
+        let rules = &s.detected_by[step];
+        for rule in ["iec104.rogue_master", "iec104.ioa_sweep", "iec104.toggle_loop"] {
+            assert!(rules.iter().any(|r| r == rule), "{step}: {rules:?} lacks {rule}");
+        }
+    }
+    assert_eq!(s.detected_by["relay-dos"], ["modbus.write_unlisted"]);
+    // The stations refused the IOAs that do not exist with COT 47 (unknown IOA), and only
+    // with it, as the question's answer says: read off the wire.
+    let q = ex.questions.iter().find(|q| q.id == "cot").unwrap();
+    assert!(range::score::judge(&q.answer, "47", r.journal()));
+    let mut r = Range::new(
+        ex.clone(),
+        exercise::build_grid(&Cases, &ex.grid).unwrap(),
+        RunConfig::new(1, "none", Vec::new()),
+    );
+    let mut causes = std::collections::BTreeSet::new();
+    while r.time() < gridsim::sim::SimTime::from_secs(700.0) {
+        r.step();
+        for w in r.take_wire() {
+            let range::net::WireEvent::ToClient(bytes) = w.event else { continue };
+            let mut framer = proto_iec104::Framer::new();
+            framer.push(&bytes);
+            while let Ok(Some(raw)) = framer.next_frame() {
+                let Ok(f) = proto_iec104::Frame::parse(&raw) else { continue };
+                if let Ok(a) = proto_iec104::Asdu::parse(&f.asdu) {
+                    if a.negative {
+                        causes.insert(a.cause);
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(causes.into_iter().collect::<Vec<_>>(), [47]);
 }
 
 /// Without a defender the HMI hijack takes the three companies down: ≥ 150,000 customers,
