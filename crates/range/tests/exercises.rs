@@ -169,3 +169,59 @@ fn alert_evidence_points_into_the_capture() {
         }
     }
 }
+
+/// Every other kind of attack step on case9, each caught by the rule made for it.
+#[test]
+fn every_attack_kind_puts_frames_on_the_wire_and_is_detected() {
+    let text = "exercise: 1
+id: kinds
+title: Every attack kind
+sources: [\"icsrange tests\"]
+grid: case9
+duration: 10m
+zones: [{id: net}, {id: control}]
+hosts:
+  - {id: attacker, zone: net, addr: 250.66}
+  - {id: scada, zone: control, addr: 230.10}
+scada: {host: scada, stations: all}
+allowlist: [scada]
+attack:
+  - {id: rogue, at: 1m, iec104_command: {from: attacker, targets: [{station: 4, ioa: 2001}], value: open, select: false}}
+  - {id: sweep, at: 2m, ioa_sweep: {from: attacker, station: 5, first: 2095, last: 2110, period: 10s, toggles: 4}}
+  - {id: crob, at: 3m, dnp3_operate: {from: attacker, feeders: [7], value: open}}
+  - {id: restart, at: 4m, modbus_restart: {from: attacker, device: \"0.2\"}}
+  - {id: trip, at: 5m, modbus_write: {from: attacker, device: \"3.8\", coil: 0, value: 0}}
+  - {id: brick, at: 6m, firmware: {from: attacker, substations: [bus 9]}}
+expect:
+  - {defender: none, wire_steps_detected: true}
+";
+    let ex = exercise::load(text, &Cases).unwrap();
+    let r = run(&ex, "none", 1);
+    let s = score(&ex, r.journal());
+    let expect = |step: &str, rule: &str| {
+        assert!(s.detected_by[step].iter().any(|r| r == rule), "{step}: {:?} lacks {rule}", s.detected_by[step]);
+    };
+    expect("rogue", "iec104.rogue_master");
+    expect("sweep", "iec104.ioa_sweep");
+    expect("sweep", "iec104.toggle_loop");
+    expect("crob", "dnp3.operate_unlisted");
+    expect("restart", "modbus.diagnostics");
+    expect("trip", "modbus.write_unlisted");
+    expect("brick", "fw.transfer");
+    assert!(check(&ex, &ex.expect[0], r.journal(), &s, &BTreeMap::new()).is_empty());
+    // The physics followed: the rogue open (IOA 2001 at bus 4: branch 1-4, the first in file
+    // order), the CROB and the relay trip each opened a
+    // breaker, and the bricked gateway's recloser went dark.
+    let opened: Vec<String> = r
+        .journal()
+        .iter()
+        .filter_map(|e| match e {
+            range::Entry::Grid { event, element, cause, .. } if event == "open" && cause == "command" => Some(element.clone()),
+            _ => None,
+        })
+        .collect();
+    for el in ["branch 1", "load 7", "branch 8"] {
+        assert!(opened.iter().any(|o| o == el), "{el} not opened: {opened:?}");
+    }
+    assert!(!r.devices.reachable(devices::DeviceRef::Recloser(2)));
+}
