@@ -347,6 +347,16 @@ pub enum DefenderAction {
         substation: String,
     },
     AckAlarms,
+    /// Put a device's local/remote switch at LOCAL (a crew on site): it keeps reporting but
+    /// refuses remote operations, the attacker's included.
+    Local {
+        device: Offset,
+    },
+    /// Take the `index`-th hint of a question (its cost comes off that question's points).
+    Hint {
+        question: String,
+        index: usize,
+    },
     AnswerQuestion {
         question: String,
         value: String,
@@ -1318,6 +1328,7 @@ impl Loader<'_> {
             "substation",
             "question",
             "text",
+            "device",
         ];
         let f = fields(self.e, n, "a defender rule", KEYS)?;
         let trigger = match (f.opt_duration(self.e, "at"), f.opt_string(self.e, "on_alert")) {
@@ -1374,6 +1385,36 @@ impl Loader<'_> {
                 }
             }
             "ack_alarms" => DefenderAction::AckAlarms,
+            "local" => {
+                let d = f.string(self.e, "device", "local")?;
+                let parts: Vec<Option<u8>> = d.value.split('.').map(|p| p.parse().ok()).collect();
+                let [Some(x), Some(y)] = parts.as_slice() else {
+                    self.e.0.push(d.error(format!(
+                        "a device is its address's last two octets, such as 1.4, not `{}`",
+                        d.value
+                    )));
+                    return None;
+                };
+                let off = Offset(*x, *y);
+                if ctx.grid.is_some_and(|g| {
+                    g.devices.at(off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0))).is_none()
+                }) {
+                    self.e.0.push(d.error(format!("no device at {}", d.value)));
+                    return None;
+                }
+                DefenderAction::Local { device: off }
+            }
+            "hint" => {
+                let q = f.string(self.e, "question", "hint")?;
+                if !questions.contains(&q.value) {
+                    self.e.0.push(q.error(format!("no question `{}`", q.value)));
+                }
+                let index = f
+                    .get("value")
+                    .and_then(|n| integer(self.e, n, "value", 1, 100))
+                    .map_or(0, |v| v.value as usize - 1);
+                DefenderAction::Hint { question: q.value, index }
+            }
             "answer" => {
                 let q = f.string(self.e, "question", "answer")?;
                 if !questions.contains(&q.value) {
@@ -1385,7 +1426,7 @@ impl Loader<'_> {
             "report" => DefenderAction::Report { text: f.string(self.e, "text", "report")?.value },
             other => {
                 self.e.0.push(what.error(format!(
-                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, restore_firmware, ups_on, ack_alarms, answer, report; not `{other}`"
+                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, restore_firmware, ups_on, local, ack_alarms, hint, answer, report; not `{other}`"
                 )));
                 return None;
             }

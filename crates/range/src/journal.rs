@@ -124,6 +124,14 @@ pub enum Entry {
         question: String,
         value: String,
     },
+    /// A hint taken (its cost comes off the question's points).
+    Hint {
+        t: f64,
+        question: String,
+        index: usize,
+        cost: f64,
+        text: String,
+    },
     Report {
         t: f64,
         text: String,
@@ -150,6 +158,7 @@ impl Entry {
             | Entry::Crew { t, .. }
             | Entry::Inject { t, .. }
             | Entry::Answer { t, .. }
+            | Entry::Hint { t, .. }
             | Entry::Report { t, .. }
             | Entry::End { t } => *t,
         }

@@ -1259,6 +1259,29 @@ impl Range {
             DefenderAction::AckAlarms => {
                 self.journal.push(Entry::Defender { t, action: "ack_alarms".into(), detail: String::new() })
             }
+            DefenderAction::Local { device } => {
+                let addr = device.in_block(self.cfg.base);
+                if self.devices.set_state(addr, |s| s.local = true).is_some() {
+                    self.journal.push(Entry::Device {
+                        t,
+                        device: addr.to_string(),
+                        addr: addr.to_string(),
+                        change: "switched to LOCAL".into(),
+                    });
+                }
+            }
+            DefenderAction::Hint { question, index } => {
+                let hint = self
+                    .ex
+                    .questions
+                    .iter()
+                    .find(|q| q.id == question)
+                    .and_then(|q| q.hints.get(index))
+                    .cloned();
+                if let Some(h) = hint {
+                    self.journal.push(Entry::Hint { t, question, index, cost: h.cost, text: h.text });
+                }
+            }
             DefenderAction::AnswerQuestion { question, value } => {
                 self.journal.push(Entry::Answer { t, question, value })
             }

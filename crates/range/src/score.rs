@@ -8,7 +8,7 @@
 //!   comes at or after the step's start and within a minute of its last command;
 //! - **restoration**: half for the share of the peak's customers back on supply at the end,
 //!   half for how little of the time after the first outage customers were off;
-//! - **questions**: points of correct answers over all points;
+//! - **questions**: points of correct answers, less the hints taken for them, over all points;
 //! - **reports**: the share of a checklist (the accounts the attack used, the attacker's
 //!   address, the breakers) a filed report names.
 //!
@@ -200,11 +200,18 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         }
     }
     let total_points: f64 = ex.questions.iter().map(|q| q.points).sum();
+    // A correct answer earns its points less the hints taken for it (never below zero).
+    let mut hint_cost: BTreeMap<&str, f64> = BTreeMap::new();
+    for e in journal {
+        if let Entry::Hint { question, cost, .. } = e {
+            *hint_cost.entry(question).or_default() += cost;
+        }
+    }
     let got: f64 = ex
         .questions
         .iter()
         .filter(|q| answers.get(q.id.as_str()).is_some_and(|v| judge(&q.answer, v, journal)))
-        .map(|q| q.points)
+        .map(|q| (q.points - hint_cost.get(q.id.as_str()).copied().unwrap_or(0.0)).max(0.0))
         .sum();
     let questions = if total_points > 0.0 { got / total_points } else { 1.0 };
 

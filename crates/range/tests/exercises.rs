@@ -199,7 +199,11 @@ expect:
     let r = run(&ex, "none", 1);
     let s = score(&ex, r.journal());
     let expect = |step: &str, rule: &str| {
-        assert!(s.detected_by[step].iter().any(|r| r == rule), "{step}: {:?} lacks {rule}", s.detected_by[step]);
+        assert!(
+            s.detected_by[step].iter().any(|r| r == rule),
+            "{step}: {:?} lacks {rule}",
+            s.detected_by[step]
+        );
     };
     expect("rogue", "iec104.rogue_master");
     expect("sweep", "iec104.ioa_sweep");
@@ -216,7 +220,9 @@ expect:
         .journal()
         .iter()
         .filter_map(|e| match e {
-            range::Entry::Grid { event, element, cause, .. } if event == "open" && cause == "command" => Some(element.clone()),
+            range::Entry::Grid { event, element, cause, .. } if event == "open" && cause == "command" => {
+                Some(element.clone())
+            }
             _ => None,
         })
         .collect();
@@ -224,4 +230,39 @@ expect:
         assert!(opened.iter().any(|o| o == el), "{el} not opened: {opened:?}");
     }
     assert!(!r.devices.reachable(devices::DeviceRef::Recloser(2)));
+}
+
+/// A hint costs its points; a device switched to LOCAL refuses the attacker's CROB, and the
+/// feeder stays on.
+#[test]
+fn hints_cost_points_and_local_devices_refuse_remote_operations() {
+    let ex = exercise("ukraine2015");
+    let r = run(&ex, "good", 1);
+    let s = score(&ex, r.journal());
+    let total: f64 = ex.questions.iter().map(|q| q.points).sum();
+    // The good defender answers one 10-point question after its 3-point hint.
+    assert_eq!(s.components["questions"], ((10.0 - 3.0) / total * 1e4_f64).round() / 1e4);
+
+    let text = "exercise: 1
+id: local
+title: Local
+sources: [tests]
+grid: case9
+duration: 5m
+zones: [{id: net}]
+hosts: [{id: attacker, zone: net, addr: 250.66}, {id: scada, zone: net, addr: 230.10}]
+scada: {host: scada, stations: [5]}
+attack:
+  - {id: crob, at: 3m, dnp3_operate: {from: attacker, feeders: [7], value: open}}
+defenders:
+  crew: [{at: 1m, do: local, device: \"2.2\"}]
+";
+    let ex = exercise::load(text, &Cases).unwrap();
+    let r = run(&ex, "crew", 1);
+    let outcome = r.journal().iter().find_map(|e| match e {
+        range::Entry::Command { step: Some(s), outcome, .. } if s == "crob" => Some(outcome.clone()),
+        _ => None,
+    });
+    assert_eq!(outcome.as_deref(), Some("CROB status 7"), "LOCAL");
+    assert_eq!(r.sim.load_closed(gridsim::BusId(7)), Some(true));
 }
