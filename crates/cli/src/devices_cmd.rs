@@ -16,8 +16,11 @@ use crate::{BadInput, load_case};
 #[derive(Debug, clap::Args)]
 pub struct DevicesArgs {
     /// A MATPOWER case; its sidecar (`CASE.dyn.toml`) is used when present.
+    #[arg(long, required_unless_present = "exercise", conflicts_with = "exercise")]
+    grid: Option<PathBuf>,
+    /// An exercise file (or a built-in exercise's name): its grid and devices.
     #[arg(long)]
-    grid: PathBuf,
+    exercise: Option<String>,
     /// The first address of the range's block in 127.0.0.0/8; devices take the next ones.
     #[arg(long, default_value = "127.10.0.0")]
     base: Ipv4Addr,
@@ -47,11 +50,17 @@ pub struct DevicesArgs {
 }
 
 pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
-    let case = load_case(&args.grid)?;
-    let dynamics = load_dynamics(&args.grid, None, &case)?;
-    let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
-    let devices = devices::default_devices(&sim, args.base)
-        .map_err(|e| BadInput(format!("{}: {e}", args.grid.display())))?;
+    let (sim, label) = match (&args.grid, &args.exercise) {
+        (Some(grid), _) => {
+            let case = load_case(grid)?;
+            let dynamics = load_dynamics(grid, None, &case)?;
+            let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", grid.display())))?;
+            (sim, grid.display().to_string())
+        }
+        (None, Some(exercise)) => crate::run_cmd::exercise_sim(exercise)?,
+        (None, None) => return Err(BadInput("--grid or --exercise".into()).into()),
+    };
+    let devices = devices::default_devices(&sim, args.base).map_err(|e| BadInput(format!("{label}: {e}")))?;
     if args.list {
         for d in devices.listing() {
             let (protocol, endpoint) = match d.protocol {

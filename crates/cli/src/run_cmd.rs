@@ -68,6 +68,21 @@ fn load(arg: &str) -> anyhow::Result<Loaded> {
     })
 }
 
+/// The grid of an exercise (checked first), for `icsrange devices --exercise`.
+pub fn exercise_sim(arg: &str) -> anyhow::Result<(gridsim::sim::Sim, String)> {
+    match load(arg)? {
+        Ok((ex, grids, name)) => {
+            let grid = exercise::build_grid(&grids, &ex.grid).map_err(BadInput)?;
+            Ok((grid.sim, format!("{name} (grid {})", ex.grid)))
+        }
+        Err((name, diags)) => {
+            let first =
+                diags.first().map_or(String::new(), |d| format!("{}:{}: {}", d.line, d.col, d.message));
+            Err(BadInput(format!("{name}:{first} ({} problems; see icsrange validate)", diags.len())).into())
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// An exercise file (or the name of a built-in exercise).
