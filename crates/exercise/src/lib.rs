@@ -447,6 +447,7 @@ pub fn load(text: &str, source: &dyn GridSource) -> Result<Exercise, Vec<Diagnos
     let mut e = Errors::default();
     let ex = Loader { e: &mut e, source }.exercise(&root);
     let mut errors = e.0;
+    yaml::clamp(text, &mut errors);
     errors.sort_by_key(|d| (d.line, d.col));
     errors.dedup();
     match ex {
@@ -476,6 +477,7 @@ pub fn load_defender(
         }
     }
     let mut errors = e.0;
+    yaml::clamp(text, &mut errors);
     errors.sort_by_key(|d| (d.line, d.col));
     if errors.is_empty() { Ok(rules) } else { Err(errors) }
 }

@@ -36,6 +36,21 @@ impl Errors {
     }
 }
 
+/// Lines of a text as YAML counts them (breaks at \n, \r\n and a lone \r).
+pub fn line_count(text: &str) -> usize {
+    text.matches('\n').count() + text.replace("\r\n", "\n").matches('\r').count() + 1
+}
+
+/// Keeps every diagnostic inside the text: the parser places the end of the input (an empty
+/// document, a value cut short) on the line after the last.
+pub fn clamp(text: &str, diags: &mut [Diagnostic]) {
+    let last = line_count(text);
+    for d in diags {
+        d.line = d.line.clamp(1, last);
+        d.col = d.col.max(1);
+    }
+}
+
 /// Parses the text; a syntax error is one diagnostic.
 pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
@@ -56,7 +71,9 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
             }
         };
         let (line, col) = marker.map_or((1, 1), |m| (m.line(), m.column()));
-        Diagnostic { line, col, message }
+        // The scanner reports an error at the end of the input on the line after the last;
+        // point at the last line instead (YAML breaks lines at \n, \r\n and a lone \r).
+        Diagnostic { line: line.clamp(1, line_count(text)), col: col.max(1), message }
     })
 }
 
