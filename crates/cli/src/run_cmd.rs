@@ -26,8 +26,10 @@ const BUILTIN_GRIDS: &[(&str, &str, &str)] = &[
 ];
 
 /// Exercises built into the binary, by name.
-pub const BUILTIN_EXERCISES: &[(&str, &str)] =
-    &[("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml"))];
+pub const BUILTIN_EXERCISES: &[(&str, &str)] = &[
+    ("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml")),
+    ("industroyer2016", include_str!("../../../exercises/industroyer2016.yaml")),
+];
 
 /// Built-in grids, or a `.m` file (and its `.dyn.toml` sidecar) next to the exercise file.
 struct Grids {

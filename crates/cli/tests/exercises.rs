@@ -109,3 +109,14 @@ fn runs_are_byte_identical_and_the_capture_decodes() {
     assert!(count("http.request.method == \"POST\"") >= 27, "the firmware uploads");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The built-in exercises are in the binary, by name, and valid.
+#[test]
+fn built_in_exercises_are_valid_by_name() {
+    for name in ["ukraine2015", "industroyer2016"] {
+        let out = icsrange(&["validate", name]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = icsrange(&["validate", "atlantis2031"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -33,7 +33,9 @@
 //!     jitter: 1m                    # drawn from the run's seed
 //!     unless: [{account_disabled: operator7}, {blocked: attacker}]
 //!     hmi_hijack: {account: operator7, targets: {supply_of: all}, value: open, spread: 30m}
-//! injects: [{id, at, channel: email|phone|press|regulator|radio, from, subject, body}]
+//! injects: [{id, at, channel: email|phone|press|regulator|radio|chat, from, subject, body}]
+//!                                  # or instead of at: after: STEP | on_alert: RULE |
+//!                                  # customers_off_over: N, each with an optional delay
 //! questions:
 //!   - {id, text, points, answer: {exact: x} | {regex: x} | {number: 5, tolerance: 0.5}
 //!       | {choice: [a, b], correct: b} | {from_run: customers_off_peak, tolerance: 0.05},
@@ -242,11 +244,32 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inject {
     pub id: String,
-    pub at: SimTime,
+    pub when: InjectWhen,
     pub channel: String,
     pub from: String,
     pub subject: String,
     pub body: String,
+}
+
+/// When an inject arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InjectWhen {
+    At(SimTime),
+    /// When an attack step starts (not when it is prevented), plus a delay.
+    AfterStep {
+        step: String,
+        delay: SimTime,
+    },
+    /// At the first alert of an IDS rule, plus a delay.
+    OnAlert {
+        rule: String,
+        delay: SimTime,
+    },
+    /// When more than this many customers are off supply, plus a delay.
+    CustomersOff {
+        over: u64,
+        delay: SimTime,
+    },
 }
 
 /// How an answer is judged.
@@ -632,8 +655,11 @@ impl Loader<'_> {
         self.unique(step_nodes, "attack step");
         self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
 
-        let injects: Vec<Inject> =
-            f.list(self.e, "injects").iter().filter_map(|n| self.inject(n, run_for.as_ref())).collect();
+        let injects: Vec<Inject> = f
+            .list(self.e, "injects")
+            .iter()
+            .filter_map(|n| self.inject(n, run_for.as_ref(), step_nodes))
+            .collect();
         let q_nodes = f.list(self.e, "questions");
         let questions: Vec<Question> = q_nodes.iter().filter_map(|n| self.question(n)).collect();
         self.unique(q_nodes, "question");
@@ -710,6 +736,14 @@ impl Loader<'_> {
             self.e.0.push(h.error(format!("no host `{}` (hosts: {})", h.value, hosts.join(", "))));
         }
         ok
+    }
+
+    /// An IDS rule id, checked against the rules the IDS has.
+    fn known_rule(&mut self, rule: &Spanned<String>) {
+        if ids::rule(&rule.value).is_none() {
+            let all: Vec<&str> = ids::RULES.iter().map(|r| r.id).collect();
+            self.e.0.push(rule.error(format!("no IDS rule `{}` (rules: {})", rule.value, all.join(", "))));
+        }
     }
 
     fn technique(&mut self, n: &Node) -> Option<Technique> {
@@ -1183,19 +1217,59 @@ impl Loader<'_> {
         }
     }
 
-    fn inject(&mut self, n: &Node, end: Option<&Spanned<SimTime>>) -> Option<Inject> {
-        let f = fields(self.e, n, "an inject", &["id", "at", "channel", "from", "subject", "body"])?;
+    fn inject(&mut self, n: &Node, end: Option<&Spanned<SimTime>>, steps: &[Node]) -> Option<Inject> {
+        const KEYS: &[&str] = &[
+            "id",
+            "at",
+            "after",
+            "on_alert",
+            "customers_off_over",
+            "delay",
+            "channel",
+            "from",
+            "subject",
+            "body",
+        ];
+        let f = fields(self.e, n, "an inject", KEYS)?;
         let id = self.id(&f, "id", "an inject");
-        let at = f.need(self.e, "at", "an inject").and_then(|n| duration(self.e, n, "at"));
-        if let (Some(at), Some(end)) = (&at, end) {
-            if at.value > end.value {
-                self.e.0.push(at.error(format!(
-                    "inject due at {}, after the exercise ends ({})",
-                    hms(at.value),
-                    hms(end.value)
-                )));
+        let delay = f.opt_duration(self.e, "delay").map_or(SimTime(0), |d| d.value);
+        let triggers: Vec<&str> =
+            ["at", "after", "on_alert", "customers_off_over"].into_iter().filter(|k| f.has(k)).collect();
+        let when = match triggers.as_slice() {
+            ["at"] => {
+                let at = f.get("at").and_then(|n| duration(self.e, n, "at"));
+                if let (Some(at), Some(end)) = (&at, end) {
+                    if at.value > end.value {
+                        self.e.0.push(at.error(format!(
+                            "inject due at {}, after the exercise ends ({})",
+                            hms(at.value),
+                            hms(end.value)
+                        )));
+                    }
+                }
+                at.map(|a| InjectWhen::At(a.value))
             }
-        }
+            ["after"] => {
+                let step = f.opt_string(self.e, "after")?;
+                if !steps.iter().any(|n| node_id(n).is_some_and(|id| id.as_str() == step.value)) {
+                    self.e.0.push(step.error(format!("no attack step `{}`", step.value)));
+                }
+                Some(InjectWhen::AfterStep { step: step.value, delay })
+            }
+            ["on_alert"] => {
+                let rule = f.opt_string(self.e, "on_alert")?;
+                self.known_rule(&rule);
+                Some(InjectWhen::OnAlert { rule: rule.value, delay })
+            }
+            ["customers_off_over"] => f
+                .get("customers_off_over")
+                .and_then(|n| integer(self.e, n, "customers_off_over", 0, i64::from(u32::MAX)))
+                .map(|v| InjectWhen::CustomersOff { over: v.value as u64, delay }),
+            _ => {
+                self.e.at(f.span(), "an inject has one of `at`, `after` (a step), `on_alert` (a rule) or `customers_off_over`");
+                None
+            }
+        };
         let channel = f.string(self.e, "channel", "an inject");
         if let Some(c) = &channel {
             if !["email", "phone", "press", "regulator", "radio", "chat"].contains(&c.value.as_str()) {
@@ -1207,7 +1281,7 @@ impl Loader<'_> {
         }
         Some(Inject {
             id: id?,
-            at: at?.value,
+            when: when?,
             channel: channel?.value,
             from: f.opt_string(self.e, "from").map(|s| s.value).unwrap_or_default(),
             subject: f.string(self.e, "subject", "an inject")?.value,
@@ -1336,6 +1410,7 @@ impl Loader<'_> {
         let trigger = match (f.opt_duration(self.e, "at"), f.opt_string(self.e, "on_alert")) {
             (Some(at), None) => Some(Trigger::At(at.value)),
             (None, Some(rule)) => {
+                self.known_rule(&rule);
                 let delay = f.opt_duration(self.e, "delay").map_or(SimTime(0), |d| d.value);
                 Some(Trigger::OnAlert { rule: rule.value, delay })
             }

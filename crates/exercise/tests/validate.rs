@@ -120,6 +120,25 @@ fn each_kind_of_mistake_has_its_message() {
         ("[\"Kalush 110/35/10\"]", "[Atlantis]", 23, "no substation `Atlantis`"),
         ("{id: op, host: scada}", "{id: op, host: nowhere}", 14, "no host `nowhere`"),
         ("{defender: none,", "{defender: blue,", 29, "no defender `blue`"),
+        // An inject's condition names a step or rule that does not exist; a defender's rule too.
+        (
+            "questions:\n",
+            "injects:\n  - {id: i1, after: nine, channel: phone, subject: s}\nquestions:\n",
+            25,
+            "no attack step `nine`",
+        ),
+        (
+            "questions:\n",
+            "injects:\n  - {id: i1, on_alert: no.rule, channel: phone, subject: s}\nquestions:\n",
+            25,
+            "no IDS rule `no.rule`",
+        ),
+        (
+            "on_alert: iec104.rogue_master",
+            "on_alert: iec104.rouge_master",
+            27,
+            "no IDS rule `iec104.rouge_master`",
+        ),
         // Impossible time.
         ("    at: 5m", "    at: 2h", 18, "due at 2h00m00s, after the exercise ends (1h00m00s)"),
         // Bad values.

@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use devices::{DeviceRef, Devices, Firewall, Prefix, Rule};
 use exercise::{
-    Action, CommandPoint, DefenderAction, DefenderRule, Exercise, Resolved, Trigger, Unless, When,
+    Action, CommandPoint, DefenderAction, DefenderRule, Exercise, InjectWhen, Resolved, Trigger, Unless, When,
 };
 use gridsim::sim::{Command, Element, Sim, SimTime};
 use ids::Ids;
@@ -125,6 +125,8 @@ pub struct Range {
     next_port: u16,
     rng: u64,
     finished: bool,
+    /// Injects whose condition has been met (each arrives once).
+    injects_due: Vec<bool>,
 }
 
 fn secs(t: SimTime) -> f64 {
@@ -167,6 +169,7 @@ impl Range {
             next_port: 40_000,
             rng: cfg.seed ^ 0x1C5_2A4E,
             finished: false,
+            injects_due: vec![false; ex.injects.len()],
             firewall: Firewall { rules: Vec::new(), default_allow: true },
             t: SimTime(0),
             journal: vec![Entry::Start {
@@ -206,11 +209,26 @@ impl Range {
             self.schedule(at, Task::Step(i));
         }
         for i in 0..self.ex.injects.len() {
-            self.schedule(self.ex.injects[i].at, Task::Inject(i));
+            if let InjectWhen::At(t) = self.ex.injects[i].when {
+                self.schedule(t, Task::Inject(i));
+            }
         }
         for i in 0..self.cfg.rules.len() {
             if let Trigger::At(t) = self.cfg.rules[i].trigger {
                 self.schedule(t, Task::Defender(i));
+            }
+        }
+    }
+
+    /// Schedules the injects whose condition `matches` (once each), after their delay.
+    fn trigger_injects(&mut self, matches: impl Fn(&InjectWhen) -> Option<SimTime>) {
+        for i in 0..self.ex.injects.len() {
+            if self.injects_due[i] {
+                continue;
+            }
+            if let Some(delay) = matches(&self.ex.injects[i].when) {
+                self.injects_due[i] = true;
+                self.schedule(SimTime(self.t.0 + delay.0), Task::Inject(i));
             }
         }
     }
@@ -289,6 +307,13 @@ impl Range {
 
     /// Everything due at the current time: tasks, the SCADA master, device sessions, supply.
     fn tick(&mut self) {
+        if self.ex.injects.iter().any(|i| matches!(i.when, InjectWhen::CustomersOff { .. })) {
+            let off = self.sim.observe().total.customers_off;
+            self.trigger_injects(|w| match w {
+                InjectWhen::CustomersOff { over, delay } if off > *over => Some(*delay),
+                _ => None,
+            });
+        }
         while let Some((&(due, seq), _)) = self.agenda.iter().next() {
             if due > self.t {
                 break;
@@ -355,6 +380,10 @@ impl Range {
             });
             if !self.alert_rules_seen.iter().any(|r| r == a.rule) {
                 self.alert_rules_seen.push(a.rule.to_string());
+                self.trigger_injects(|w| match w {
+                    InjectWhen::OnAlert { rule, delay } if rule == a.rule => Some(*delay),
+                    _ => None,
+                });
                 for i in 0..self.cfg.rules.len() {
                     if let Trigger::OnAlert { rule, delay } = &self.cfg.rules[i].trigger {
                         if rule == a.rule {
@@ -777,6 +806,11 @@ impl Range {
             return;
         }
         self.started.insert(step.id.clone(), self.t);
+        let id = step.id.clone();
+        self.trigger_injects(|w| match w {
+            InjectWhen::AfterStep { step, delay } if *step == id => Some(*delay),
+            _ => None,
+        });
         self.journal.push(Entry::Attack {
             t: secs(self.t),
             step: step.id.clone(),

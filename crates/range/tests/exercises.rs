@@ -121,6 +121,24 @@ fn ukraine_without_defender_is_the_blackout_of_the_reports() {
     assert_eq!(s.detected_by["hijack"], ["corr.unexplained_command"], "only correlation sees the hijack");
     assert!(s.detected_by["firmware"].iter().any(|r| r == "fw.transfer"));
     assert!(s.detected_by["ups"].iter().any(|r| r == "modbus.write_unlisted"));
+    // Injects arrive on their conditions: the call flood 2 minutes after the hijack starts,
+    // the press once more than 100,000 customers are off (plus 5 minutes).
+    let inject_t = |id: &str| {
+        r.journal().iter().find_map(|e| match e {
+            range::Entry::Inject { t, id: i, .. } if i == id => Some(*t),
+            _ => None,
+        })
+    };
+    assert_eq!(inject_t("calls"), Some(600.0 + 120.0));
+    let over = r
+        .journal()
+        .iter()
+        .find_map(|e| match e {
+            range::Entry::Supply { t, customers_off, .. } if *customers_off > 100_000 => Some(*t),
+            _ => None,
+        })
+        .unwrap();
+    assert!(inject_t("press").unwrap() <= over + 300.0, "{:?} vs {over}", inject_t("press"));
     // The questions' run figures come from the journal: 27 substations' supplies opened.
     assert_eq!(range::score::run_figure(r.journal(), "breakers_opened").as_deref(), Some("27"));
     assert_eq!(range::score::run_figure(r.journal(), "attacker_address").as_deref(), Some("127.10.250.66"));
