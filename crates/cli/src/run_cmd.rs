@@ -158,6 +158,90 @@ pub struct RunArgs {
     /// The team's address block in 127.0.0.0/8.
     #[arg(long, default_value = "127.10.0.0")]
     base: std::net::Ipv4Addr,
+    /// loopback: every frame of the run also crosses a real TCP connection on loopback, from
+    /// the sender's own address to the device's (a sniffer on `lo` sees the run); none: the
+    /// capture only.
+    #[arg(long, value_enum, default_value_t = WireMode::Loopback)]
+    wire: WireMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WireMode {
+    Loopback,
+    None,
+}
+
+/// Carries a run's connections over real loopback sockets, checking that every byte arrives
+/// as sent. Device addresses listen at their protocol's port (+10000 where a port below 1024
+/// is refused).
+#[derive(Debug, Default)]
+struct Carrier {
+    listeners: BTreeMap<std::net::SocketAddrV4, std::net::TcpListener>,
+    conns: BTreeMap<u32, (std::net::TcpStream, std::net::TcpStream)>,
+    bytes: u64,
+}
+
+impl Carrier {
+    fn listener(&mut self, server: std::net::SocketAddrV4) -> std::io::Result<&std::net::TcpListener> {
+        if !self.listeners.contains_key(&server) {
+            let l = match std::net::TcpListener::bind(server) {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => std::net::TcpListener::bind((
+                    *server.ip(),
+                    server.port().saturating_add(netio::PORT_OFFSET),
+                )),
+                other => other,
+            }
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{server}: {e} (another range on this --base?)"))
+            })?;
+            self.listeners.insert(server, l);
+        }
+        Ok(&self.listeners[&server])
+    }
+
+    fn carry(&mut self, w: &range::net::Wire) -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        match &w.event {
+            WireEvent::Open => {
+                let target = self.listener(w.server)?.local_addr()?;
+                let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+                socket.bind(&std::net::SocketAddr::from((*w.client.ip(), 0)).into())?;
+                socket.connect(&target.into())?;
+                let client: std::net::TcpStream = socket.into();
+                let (server, _) = self.listeners[&w.server].accept()?;
+                for s in [&client, &server] {
+                    s.set_nodelay(true)?;
+                    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                }
+                self.conns.insert(w.conn, (client, server));
+            }
+            WireEvent::ToServer(bytes) | WireEvent::ToClient(bytes) => {
+                let Some((client, server)) = self.conns.get_mut(&w.conn) else { return Ok(()) };
+                let (from, to) = if matches!(w.event, WireEvent::ToServer(_)) {
+                    (client, server)
+                } else {
+                    (server, client)
+                };
+                from.write_all(bytes)?;
+                let mut got = vec![0u8; bytes.len()];
+                to.read_exact(&mut got)?;
+                if &got != bytes {
+                    return Err(std::io::Error::other(format!(
+                        "connection {}: bytes changed in transit",
+                        w.conn
+                    )));
+                }
+                self.bytes += bytes.len() as u64;
+            }
+            WireEvent::Close { .. } => {
+                if let Some((client, server)) = self.conns.remove(&w.conn) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    let _ = server.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A whole run without files: for expectations that compare with another defender's run.
@@ -212,9 +296,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let total = ex.duration;
     let mut last_shown = Instant::now() - Duration::from_secs(1);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut carrier = Carrier::default();
     while !range.is_finished() {
         range.step();
-        write_wire(&capture, &mut flows, range.take_wire());
+        let wire = range.take_wire();
+        if args.wire == WireMode::Loopback {
+            for w in &wire {
+                carrier.carry(w).map_err(|e| {
+                    BadInput(format!("carrying the run over loopback: {e} (--wire none skips it)"))
+                })?;
+            }
+        }
+        write_wire(&capture, &mut flows, wire);
         if let Speed::Times(k) = args.speed {
             let due = Duration::from_secs_f64(range.time().secs() / k);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -262,6 +355,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         capture.packets(),
         started.elapsed().as_secs_f64()
     );
+    if args.wire == WireMode::Loopback {
+        out!(
+            "{} bytes crossed loopback on {} device listeners, every one as sent",
+            carrier.bytes,
+            carrier.listeners.len()
+        );
+    }
     out!("wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}}", args.out.display());
     if !args.check {
         return Ok(ExitCode::SUCCESS);
