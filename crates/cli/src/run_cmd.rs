@@ -183,20 +183,24 @@ struct Carrier {
 
 impl Carrier {
     fn listener(&mut self, server: std::net::SocketAddrV4) -> std::io::Result<&std::net::TcpListener> {
-        if !self.listeners.contains_key(&server) {
-            let l = match std::net::TcpListener::bind(server) {
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => std::net::TcpListener::bind((
-                    *server.ip(),
-                    server.port().saturating_add(netio::PORT_OFFSET),
-                )),
-                other => other,
+        match self.listeners.entry(server) {
+            std::collections::btree_map::Entry::Occupied(o) => Ok(o.into_mut()),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let l = match std::net::TcpListener::bind(server) {
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                        std::net::TcpListener::bind((
+                            *server.ip(),
+                            server.port().saturating_add(netio::PORT_OFFSET),
+                        ))
+                    }
+                    other => other,
+                }
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("{server}: {e} (another range on this --base?)"))
+                })?;
+                Ok(v.insert(l))
             }
-            .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("{server}: {e} (another range on this --base?)"))
-            })?;
-            self.listeners.insert(server, l);
         }
-        Ok(&self.listeners[&server])
     }
 
     fn carry(&mut self, w: &range::net::Wire) -> std::io::Result<()> {
