@@ -25,6 +25,7 @@
 //! accounts: [{id: operator7, host: vpn}]
 //! scada: {host: scada, stations: all, interrogation: 15m}  # or stations: [1004, 1010]
 //! allowlist: [scada]                # hosts allowed to operate devices (for detection)
+//! devices: {sbo_required: [1004], local: ["1.7"]}   # on top of the default device plan
 //! attack:                           # steps; see `Action` for each kind's keys
 //!   - id: hijack
 //!     name: HMI hijack
@@ -109,6 +110,16 @@ pub struct Scada {
     /// Common addresses of the RTUs it polls (all: every RTU).
     pub stations: Vec<u16>,
     pub interrogation: SimTime,
+}
+
+/// How the exercise sets up the grid's devices (the default address plan and point maps of
+/// `devices::default_devices`, then these).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceSettings {
+    /// Stations whose commands need select before operate (a direct execute is refused).
+    pub sbo_required: Vec<u16>,
+    /// Devices whose local/remote switch starts at LOCAL.
+    pub local: Vec<Offset>,
 }
 
 /// A breaker command point: an RTU's common address and a C_DC_NA_1 IOA.
@@ -426,6 +437,7 @@ pub struct Exercise {
     pub hosts: Vec<Host>,
     pub accounts: Vec<Account>,
     pub scada: Scada,
+    pub device_settings: DeviceSettings,
     pub allowlist: Vec<String>,
     pub attack: Vec<Step>,
     pub injects: Vec<Inject>,
@@ -534,6 +546,7 @@ const TOP: &[&str] = &[
     "accounts",
     "scada",
     "allowlist",
+    "devices",
     "attack",
     "injects",
     "questions",
@@ -641,6 +654,8 @@ impl Loader<'_> {
         let ctx = Ctx { hosts: &host_ids, accounts: &accounts, grid: grid.as_ref() };
 
         let scada = f.need(self.e, "scada", "the exercise").and_then(|n| self.scada(n, &ctx));
+        let device_settings =
+            f.get("devices").and_then(|n| self.device_settings(n, &ctx)).unwrap_or_default();
         let allowlist: Vec<String> = f
             .get("allowlist")
             .map(|n| strings(self.e, n, "allowlist"))
@@ -697,6 +712,7 @@ impl Loader<'_> {
             hosts,
             accounts,
             scada: scada?,
+            device_settings,
             allowlist,
             attack: steps,
             injects,
@@ -818,6 +834,38 @@ impl Loader<'_> {
             }
         }
         Some(Scada { host: host.value, stations, interrogation })
+    }
+
+    fn device_settings(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<DeviceSettings> {
+        let f = fields(self.e, n, "devices", &["sbo_required", "local"])?;
+        let mut out = DeviceSettings::default();
+        if let Some(n) = f.get("sbo_required") {
+            for s in strings(self.e, n, "sbo_required") {
+                if let Some(ca) = self.station(&s, ctx) {
+                    out.sbo_required.push(ca);
+                }
+            }
+        }
+        if let Some(n) = f.get("local") {
+            for s in strings(self.e, n, "local") {
+                let parts: Vec<Option<u8>> = s.value.split('.').map(|p| p.parse().ok()).collect();
+                let [Some(x), Some(y)] = parts.as_slice() else {
+                    self.e.0.push(s.error(format!(
+                        "a device is its address's last two octets, such as 1.4, not `{}`",
+                        s.value
+                    )));
+                    continue;
+                };
+                let off = Offset(*x, *y);
+                let at = off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0));
+                if ctx.grid.is_some_and(|g| g.devices.at(at).is_none()) {
+                    self.e.0.push(s.error(format!("no device at {}", s.value)));
+                    continue;
+                }
+                out.local.push(off);
+            }
+        }
+        Some(out)
     }
 
     /// A station by common address; checked against the grid's RTUs.

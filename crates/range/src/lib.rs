@@ -146,13 +146,24 @@ fn next_random(state: &mut u64) -> u64 {
 impl Range {
     pub fn new(ex: Exercise, grid: Resolved, cfg: RunConfig) -> Range {
         let Resolved { sim, devices: _ } = grid;
-        let devices = devices::default_devices(&sim, cfg.base).unwrap_or_default();
+        let mut devices = devices::default_devices(&sim, cfg.base).unwrap_or_default();
+        for rtu in &mut devices.rtus {
+            if ex.device_settings.sbo_required.contains(&rtu.station.common_address) {
+                for c in &mut rtu.station.commands {
+                    c.sbo_required = true;
+                }
+            }
+        }
+        for off in &ex.device_settings.local {
+            devices.set_state(off.in_block(cfg.base), |s| s.local = true);
+        }
         let masters =
             vec![ex.host(&ex.scada.host).map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr.in_block(cfg.base))];
         let allowlist =
             ex.allowlist.iter().filter_map(|h| ex.host(h)).map(|h| h.addr.in_block(cfg.base)).collect();
         let gateways = devices.gateways.iter().map(|g| g.addr).collect();
-        let ids = Ids::new(ids::Config { allowlist, masters, gateways, sbo_stations: Vec::new() });
+        let sbo_stations = ex.device_settings.sbo_required.clone();
+        let ids = Ids::new(ids::Config { allowlist, masters, gateways, sbo_stations });
         let obs = sim.observe();
         let mut r = Range {
             scada_conns: vec![None; ex.scada.stations.len()],

@@ -203,8 +203,10 @@ hosts:
   - {id: scada, zone: control, addr: 230.10}
 scada: {host: scada, stations: all}
 allowlist: [scada]
+devices: {sbo_required: [6]}
 attack:
   - {id: rogue, at: 1m, iec104_command: {from: attacker, targets: [{station: 4, ioa: 2001}], value: open, select: false}}
+  - {id: direct, at: 90s, iec104_command: {from: attacker, targets: [{station: 6, ioa: 2001}], value: open, select: false}}
   - {id: sweep, at: 2m, ioa_sweep: {from: attacker, station: 5, first: 2095, last: 2110, period: 10s, toggles: 4}}
   - {id: crob, at: 3m, dnp3_operate: {from: attacker, feeders: [7], value: open}}
   - {id: restart, at: 4m, modbus_restart: {from: attacker, device: \"0.2\"}}
@@ -224,6 +226,12 @@ expect:
         );
     };
     expect("rogue", "iec104.rogue_master");
+    // Station 6 requires select before operate: the direct execute is refused and flagged.
+    expect("direct", "iec104.execute_without_select");
+    let refused = r.journal().iter().any(|e| {
+        matches!(e, range::Entry::Command { step: Some(s), outcome, .. } if s == "direct" && outcome == "refused")
+    });
+    assert!(refused, "station 6 refuses a direct execute");
     expect("sweep", "iec104.ioa_sweep");
     expect("sweep", "iec104.toggle_loop");
     expect("crob", "dnp3.operate_unlisted");
