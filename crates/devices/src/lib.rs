@@ -572,66 +572,55 @@ impl Devices {
 
     /// One line per device, RTUs first.
     pub fn listing(&self) -> Vec<Listing> {
+        let row = |name: &str, kind, protocol, addr, id: String, summary| Listing {
+            name: name.to_string(),
+            kind,
+            protocol,
+            addr,
+            id,
+            summary,
+        };
         let mut out = Vec::with_capacity(self.len());
         for d in &self.rtus {
-            out.push(Listing {
-                name: d.name.clone(),
-                kind: DeviceKind::Rtu,
-                protocol: Some(Protocol::Iec104),
-                addr: d.addr,
-                id: format!("ca {}", d.station.common_address),
-                summary: d.summary(),
-            });
+            let id = format!("ca {}", d.station.common_address);
+            out.push(row(&d.name, DeviceKind::Rtu, Some(Protocol::Iec104), d.addr, id, d.summary()));
         }
         for d in &self.reclosers {
-            out.push(Listing {
-                name: d.name.clone(),
-                kind: DeviceKind::Relay,
-                protocol: Some(Protocol::Dnp3),
-                addr: d.addr,
-                id: format!("addr {}", d.outstation.address),
-                summary: d.summary(),
-            });
+            let id = format!("addr {}", d.outstation.address);
+            out.push(row(&d.name, DeviceKind::Relay, Some(Protocol::Dnp3), d.addr, id, d.summary()));
         }
         for d in &self.plcs {
-            out.push(Listing {
-                name: d.name.clone(),
-                kind: d.kind(),
-                protocol: Some(d.protocol()),
-                addr: d.addr,
-                id: format!("unit {}", d.unit),
-                summary: d.summary(),
-            });
+            out.push(row(
+                &d.name,
+                d.kind(),
+                Some(d.protocol()),
+                d.addr,
+                format!("unit {}", d.unit),
+                d.summary(),
+            ));
         }
         for d in &self.relays {
-            out.push(Listing {
-                name: d.name.clone(),
-                kind: d.kind(),
-                protocol: Some(d.protocol()),
-                addr: d.addr,
-                id: format!("unit {}", d.unit),
-                summary: d.summary(),
-            });
+            out.push(row(
+                &d.name,
+                d.kind(),
+                Some(d.protocol()),
+                d.addr,
+                format!("unit {}", d.unit),
+                d.summary(),
+            ));
         }
         for d in &self.gateways {
-            out.push(Listing {
-                name: d.name.clone(),
-                kind: d.kind(),
-                protocol: None,
-                addr: d.addr,
-                id: "serial".into(),
-                summary: d.summary(),
-            });
+            out.push(row(&d.name, d.kind(), None, d.addr, "serial".into(), d.summary()));
         }
         for d in &self.upss {
-            out.push(Listing {
-                name: d.name.clone(),
-                kind: d.kind(),
-                protocol: Some(d.protocol()),
-                addr: d.addr,
-                id: format!("unit {}", d.unit),
-                summary: d.summary(),
-            });
+            out.push(row(
+                &d.name,
+                d.kind(),
+                Some(d.protocol()),
+                d.addr,
+                format!("unit {}", d.unit),
+                d.summary(),
+            ));
         }
         out
     }

@@ -795,9 +795,8 @@ impl Loader<'_> {
         let id = self.id(&f, "id", "a host");
         let zone = f.string(self.e, "zone", "a host");
         let addr = f.string(self.e, "addr", "a host").and_then(|a| {
-            let parts: Vec<Option<u8>> = a.value.split('.').map(|p| p.parse().ok()).collect();
-            match parts.as_slice() {
-                [Some(x), Some(y)] if *x >= 200 => Some(Offset(*x, *y)),
+            match parse_offset(&a.value) {
+                Some(off) if off.0 >= 200 => Some(off),
                 _ => {
                     self.e.0.push(a.error(format!(
                         "`addr` is the host's last two octets in the team's block, 200.0 to 255.255 (devices use the rest), not `{}`",
@@ -848,24 +847,37 @@ impl Loader<'_> {
         }
         if let Some(n) = f.get("local") {
             for s in strings(self.e, n, "local") {
-                let parts: Vec<Option<u8>> = s.value.split('.').map(|p| p.parse().ok()).collect();
-                let [Some(x), Some(y)] = parts.as_slice() else {
-                    self.e.0.push(s.error(format!(
-                        "a device is its address's last two octets, such as 1.4, not `{}`",
-                        s.value
-                    )));
-                    continue;
-                };
-                let off = Offset(*x, *y);
-                let at = off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0));
-                if ctx.grid.is_some_and(|g| g.devices.at(at).is_none()) {
-                    self.e.0.push(s.error(format!("no device at {}", s.value)));
-                    continue;
-                }
+                let Some(off) = self.device(&s, ctx, false) else { continue };
                 out.local.push(off);
             }
         }
         Some(out)
+    }
+
+    /// A device by its address offset in the team's block (`1.4`: the RTU of the fourth bus),
+    /// which the grid's default plan must have; `modbus`: it must speak Modbus.
+    fn device(&mut self, s: &Spanned<String>, ctx: &Ctx<'_>, modbus: bool) -> Option<Offset> {
+        let Some(off) = parse_offset(&s.value) else {
+            self.e.0.push(
+                s.error(format!("a device is its address's last two octets, such as 1.4, not `{}`", s.value)),
+            );
+            return None;
+        };
+        let g = ctx.grid?;
+        let found = g.devices.at(off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0)));
+        let ok = match found {
+            Some(devices::DeviceRef::Plc(_) | devices::DeviceRef::Relay(_) | devices::DeviceRef::Ups(_)) => {
+                true
+            }
+            Some(_) => !modbus,
+            None => false,
+        };
+        if !ok {
+            let what = if modbus { "no Modbus device" } else { "no device" };
+            self.e.0.push(s.error(format!("{what} at {} (see `icsrange devices --list`)", s.value)));
+            return None;
+        }
+        Some(off)
     }
 
     /// A station by common address; checked against the grid's RTUs.
@@ -1167,7 +1179,7 @@ impl Loader<'_> {
                 let f = fields(self.e, n, what, keys)?;
                 let from = self.source_host(&f, ctx, what)?;
                 let dev = f.string(self.e, "device", what)?;
-                let device = self.modbus_device(&dev, ctx)?;
+                let device = self.device(&dev, ctx, true)?;
                 if kind == "modbus_restart" {
                     Action::ModbusRestart { from, device }
                 } else {
@@ -1197,32 +1209,6 @@ impl Loader<'_> {
             }
             _ => return None,
         })
-    }
-
-    /// A Modbus device by its address offset (`0.2`: PLC of generator 2).
-    fn modbus_device(&mut self, s: &Spanned<String>, ctx: &Ctx<'_>) -> Option<Offset> {
-        let parts: Vec<Option<u8>> = s.value.split('.').map(|p| p.parse().ok()).collect();
-        let [Some(x), Some(y)] = parts.as_slice() else {
-            self.e.0.push(
-                s.error(format!("a device is its address's last two octets, such as 0.2, not `{}`", s.value)),
-            );
-            return None;
-        };
-        let off = Offset(*x, *y);
-        if let Some(g) = ctx.grid {
-            let addr = off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0));
-            let is_modbus = matches!(
-                g.devices.at(addr),
-                Some(devices::DeviceRef::Plc(_) | devices::DeviceRef::Relay(_) | devices::DeviceRef::Ups(_))
-            );
-            if !is_modbus {
-                self.e.0.push(
-                    s.error(format!("no Modbus device at {}.{} (see `icsrange devices --list`)", x, y)),
-                );
-                return None;
-            }
-        }
-        Some(off)
     }
 
     /// Steps' times: `after` names an earlier-declared step (so there are no cycles), and
@@ -1512,21 +1498,7 @@ impl Loader<'_> {
             "ack_alarms" => DefenderAction::AckAlarms,
             "local" => {
                 let d = f.string(self.e, "device", "local")?;
-                let parts: Vec<Option<u8>> = d.value.split('.').map(|p| p.parse().ok()).collect();
-                let [Some(x), Some(y)] = parts.as_slice() else {
-                    self.e.0.push(d.error(format!(
-                        "a device is its address's last two octets, such as 1.4, not `{}`",
-                        d.value
-                    )));
-                    return None;
-                };
-                let off = Offset(*x, *y);
-                if ctx.grid.is_some_and(|g| {
-                    g.devices.at(off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0))).is_none()
-                }) {
-                    self.e.0.push(d.error(format!("no device at {}", d.value)));
-                    return None;
-                }
+                let off = self.device(&d, ctx, false)?;
                 DefenderAction::Local { device: off }
             }
             "hint" => {
@@ -1601,6 +1573,12 @@ struct Ctx<'a> {
     hosts: &'a [String],
     accounts: &'a [Account],
     grid: Option<&'a Resolved>,
+}
+
+/// `x.y`: the last two octets of an address in the team's block.
+fn parse_offset(s: &str) -> Option<Offset> {
+    let (x, y) = s.split_once('.')?;
+    Some(Offset(x.parse().ok()?, y.parse().ok()?))
 }
 
 /// The `id` of a list item, as written.
