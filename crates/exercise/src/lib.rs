@@ -813,8 +813,14 @@ impl Loader<'_> {
         let f = fields(self.e, n, "the SCADA master", &["host", "stations", "interrogation"])?;
         let host = f.string(self.e, "host", "the SCADA master")?;
         self.known_host(&host, ctx.hosts);
-        let interrogation =
-            f.opt_duration(self.e, "interrogation").map_or(SimTime::from_secs(900.0), |d| d.value);
+        let interrogation = f.opt_duration(self.e, "interrogation").map_or(SimTime::from_secs(900.0), |d| {
+            if d.value < SimTime::from_secs(1.0) {
+                self.e.0.push(
+                    d.error("`interrogation` is at least 1s (a master interrogates, it does not flood)"),
+                );
+            }
+            d.value
+        });
         let mut stations = Vec::new();
         let all: Vec<u16> = ctx
             .grid
@@ -1485,6 +1491,10 @@ impl Loader<'_> {
             }
             "restore_firmware" | "ups_on" => {
                 let s = f.string(self.e, "substation", &what.value)?;
+                if s.value == "all" {
+                    self.e.0.push(s.error("name one substation (a rule per substation)"));
+                    return None;
+                }
                 let subs = self.substations(f.get("substation"), ctx, "substation");
                 if subs.is_empty() {
                     return None;

@@ -253,7 +253,7 @@ pub fn boolean(e: &mut Errors, node: &Node, what: &str) -> Option<bool> {
 pub fn parse_duration(text: &str) -> Option<SimTime> {
     let t = text.trim();
     if let Ok(s) = t.parse::<f64>() {
-        return (s.is_finite() && s >= 0.0).then(|| SimTime::from_secs(s));
+        return (s.is_finite() && (0.0..=1e9).contains(&s)).then(|| SimTime::from_secs(s));
     }
     let mut total = 0f64;
     let mut rest = t;

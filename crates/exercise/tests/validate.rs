@@ -141,6 +141,8 @@ fn each_kind_of_mistake_has_its_message() {
         ),
         // Impossible time.
         ("    at: 5m", "    at: 2h", 18, "due at 2h00m00s, after the exercise ends (1h00m00s)"),
+        // A duration beyond any exercise (it would overflow simulated time).
+        ("    at: 5m\n", "    at: 5m\n    jitter: 1e300\n", 19, "`jitter` must be a duration"),
         // Bad values.
         ("value: open", "value: ajar", 19, "`value` is open or close"),
         ("addr: 250.66", "addr: 10.66", 11, "last two octets"),

@@ -146,16 +146,20 @@ pub struct Ids {
     commands: BTreeMap<Ipv4Addr, VecDeque<CommandSeen>>,
     /// Per (station, ioa): recent selects.
     selects: BTreeMap<(u16, u32), SimTime>,
-    /// Per master address: negative confirmations (time, ioa, frame).
-    negatives: BTreeMap<Ipv4Addr, Vec<(SimTime, u32, u64)>>,
+    /// Per (master address, station): negative confirmations (time, ioa, frame).
+    negatives: BTreeMap<(Ipv4Addr, u16), Vec<Refusal>>,
     /// Per source: Modbus exception responses (time, frame).
     exceptions: BTreeMap<Ipv4Addr, VecDeque<(SimTime, u64)>>,
-    /// Last alert per (rule, source, destination): repeats within a minute are folded.
-    last: BTreeMap<(&'static str, Ipv4Addr, Ipv4Addr), SimTime>,
+    /// Last alert per (rule, source, destination, point): repeats within a minute are folded.
+    /// `point` tells apart what per-point rules see (station and IOA); 0 for the others.
+    last: BTreeMap<(&'static str, Ipv4Addr, Ipv4Addr, u64), SimTime>,
     alerts: Vec<Alert>,
 }
 
 const MINUTE: u64 = 60_000_000;
+
+/// A negative confirmation seen: time, IOA, frame.
+type Refusal = (SimTime, u32, u64);
 
 /// A command activation seen: time, station, IOA, value (on/close), frame.
 type CommandSeen = (SimTime, u16, u32, bool, u64);
@@ -186,25 +190,51 @@ impl Ids {
             _ => Stream::Http(Vec::new()),
         });
         let mut frames = Vec::new();
+        // A framing error (the device closes such a connection) ends what this flow can be
+        // read for; its state is dropped so it cannot grow.
+        let mut broken = false;
         match stream {
             Stream::Iec104(f) => {
                 f.push(p.payload);
-                while let Ok(Some(bytes)) = f.next_frame() {
-                    frames.push(Parsed::Iec104(bytes));
+                loop {
+                    match f.next_frame() {
+                        Ok(Some(bytes)) => frames.push(Parsed::Iec104(bytes)),
+                        Ok(None) => break,
+                        Err(_) => {
+                            broken = true;
+                            break;
+                        }
+                    }
                 }
             }
             Stream::Modbus(f) => {
                 f.push(p.payload);
-                while let Ok(Some(adu)) = f.next_adu() {
-                    frames.push(Parsed::Modbus(adu));
+                loop {
+                    match f.next_adu() {
+                        Ok(Some(adu)) => frames.push(Parsed::Modbus(adu)),
+                        Ok(None) => break,
+                        Err(_) => {
+                            broken = true;
+                            break;
+                        }
+                    }
                 }
             }
             Stream::Dnp3(f, r) => {
                 f.push(p.payload);
-                while let Ok(Some(bytes)) = f.next_frame() {
-                    if let Ok(frame) = proto_dnp3::link::Frame::parse(&bytes) {
-                        if let Ok(Some(fragment)) = r.push(&frame.data) {
-                            frames.push(Parsed::Dnp3(fragment));
+                loop {
+                    match f.next_frame() {
+                        Ok(Some(bytes)) => {
+                            if let Ok(frame) = proto_dnp3::link::Frame::parse(&bytes) {
+                                if let Ok(Some(fragment)) = r.push(&frame.data) {
+                                    frames.push(Parsed::Dnp3(fragment));
+                                }
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            broken = true;
+                            break;
                         }
                     }
                 }
@@ -222,6 +252,9 @@ impl Ids {
                     }
                 }
             }
+        }
+        if broken {
+            self.streams.remove(&key);
         }
         for f in frames {
             match f {
@@ -247,13 +280,25 @@ impl Ids {
     }
 
     fn alert(&mut self, rule: &'static str, p: &Packet<'_>, evidence: Vec<u64>, message: String) {
+        self.alert_at(rule, p, 0, evidence, message);
+    }
+
+    /// An alert about one point (`point`: station and IOA), folded per point.
+    fn alert_at(
+        &mut self,
+        rule: &'static str,
+        p: &Packet<'_>,
+        point: u64,
+        evidence: Vec<u64>,
+        message: String,
+    ) {
         let (src, dst) = (*p.src.ip(), *p.dst.ip());
-        if let Some(&t) = self.last.get(&(rule, src, dst)) {
-            if p.t.0 < t.0 + MINUTE {
+        if let Some(&t) = self.last.get(&(rule, src, dst, point)) {
+            if p.t.0 < t.0.saturating_add(MINUTE) {
                 return;
             }
         }
-        self.last.insert((rule, src, dst), p.t);
+        self.last.insert((rule, src, dst, point), p.t);
         let techniques = rule_techniques(rule);
         self.alerts.push(Alert { rule, techniques, t: p.t, src, dst, evidence, message });
     }
@@ -279,24 +324,27 @@ impl Ids {
                 } else if asdu.negative
                     && matches!(asdu.cause, cot::UNKNOWN_TYPE | cot::UNKNOWN_CA | cot::UNKNOWN_IOA)
                 {
-                    let list = self.negatives.entry(master).or_default();
+                    let list = self.negatives.entry((master, asdu.common_address)).or_default();
                     for (ioa, _) in &asdu.objects {
                         list.push((p.t, *ioa, p.number));
                     }
                     list.retain(|(t, _, _)| p.t.0.saturating_sub(t.0) <= 10 * MINUTE);
-                    let increasing: Vec<u64> = list
-                        .windows(3)
-                        .filter(|w| w[0].1 < w[1].1 && w[1].1 < w[2].1)
-                        .flat_map(|w| w.iter().map(|x| x.2))
-                        .collect();
-                    if !increasing.is_empty() {
-                        let mut ev = increasing;
+                    // The last three refused IOAs of this station, increasing: a walk.
+                    let n = list.len();
+                    if n >= 3 && list[n - 3].1 < list[n - 2].1 && list[n - 2].1 < list[n - 1].1 {
+                        let mut ev: Vec<u64> = list[n - 3..].iter().map(|x| x.2).collect();
+                        ev.sort_unstable();
                         ev.dedup();
-                        self.alert(
+                        list.clear();
+                        let station = asdu.common_address;
+                        self.alert_at(
                             "iec104.ioa_sweep",
                             p,
+                            u64::from(station),
                             ev,
-                            format!("negative confirmations on increasing IOAs to {master}"),
+                            format!(
+                                "negative confirmations on increasing IOAs of station {station} to {master}"
+                            ),
                         );
                     }
                 }
@@ -337,9 +385,10 @@ impl Ids {
                 .remove(&(station, *ioa))
                 .is_some_and(|t| p.t.0.saturating_sub(t.0) <= 10_000_000);
             if !selected && self.config.sbo_stations.contains(&station) {
-                self.alert(
+                self.alert_at(
                     "iec104.execute_without_select",
                     p,
+                    u64::from(station) << 32 | u64::from(*ioa),
                     vec![p.number],
                     format!("execute without select on {station}/{ioa}"),
                 );
@@ -351,9 +400,10 @@ impl Ids {
                 self.authorised.retain(|(t, _, _)| now.0.saturating_sub(t.0) <= 10_000_000);
                 let given = self.authorised.iter().any(|&(_, s, i)| s == station && i == *ioa);
                 if !given {
-                    self.alert(
+                    self.alert_at(
                         "corr.unexplained_command",
                         p,
+                        u64::from(station) << 32 | u64::from(*ioa),
                         vec![p.number],
                         format!(
                             "{} to {station}/{ioa} from {src} with no operator action",
@@ -388,9 +438,10 @@ impl Ids {
             let flips = same.windows(2).filter(|w| w[0].3 != w[1].3).count();
             if flips >= 3 {
                 let ev = same.iter().map(|x| x.4).collect();
-                self.alert(
+                self.alert_at(
                     "iec104.toggle_loop",
                     p,
+                    u64::from(station) << 32 | u64::from(*ioa),
                     ev,
                     format!("{station}/{ioa} toggled {flips} times within 5 minutes by {src}"),
                 );

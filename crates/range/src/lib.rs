@@ -212,10 +212,16 @@ impl Range {
             let s = &self.ex.attack[i];
             let base = match &s.when {
                 When::At(t) => *t,
-                When::After { step, delay } => SimTime(starts.get(step).map_or(0, |t| t.0) + delay.0),
+                When::After { step, delay } => {
+                    SimTime(starts.get(step).map_or(0, |t| t.0).saturating_add(delay.0))
+                }
             };
-            let jitter = if s.jitter.0 > 0 { next_random(&mut self.rng) % (s.jitter.0 + 1) } else { 0 };
-            let at = SimTime(base.0 + jitter);
+            let jitter = if s.jitter.0 > 0 {
+                next_random(&mut self.rng) % s.jitter.0.saturating_add(1).max(1)
+            } else {
+                0
+            };
+            let at = SimTime(base.0.saturating_add(jitter));
             starts.insert(s.id.clone(), at);
             self.schedule(at, Task::Step(i));
         }
@@ -239,7 +245,7 @@ impl Range {
             }
             if let Some(delay) = matches(&self.ex.injects[i].when) {
                 self.injects_due[i] = true;
-                self.schedule(SimTime(self.t.0 + delay.0), Task::Inject(i));
+                self.schedule(SimTime(self.t.0.saturating_add(delay.0)), Task::Inject(i));
             }
         }
     }
@@ -287,7 +293,7 @@ impl Range {
         if self.t.0 == 0 && self.conns.is_empty() {
             self.tick();
         }
-        let mut next = SimTime((self.t.0 + self.cfg.step.0).min(end.0));
+        let mut next = SimTime(self.t.0.saturating_add(self.cfg.step.0.max(1)).min(end.0));
         if let Some((&(due, _), _)) = self.agenda.iter().next() {
             if due > self.t && due < next {
                 next = due;
@@ -310,7 +316,11 @@ impl Range {
         self.devices.step(&self.sim, dt, &events);
         self.tick();
         if self.t >= end {
-            self.sample_supply();
+            let sampled_now =
+                matches!(self.journal.last(), Some(Entry::Supply { t, .. }) if *t == secs(self.t));
+            if !sampled_now {
+                self.sample_supply();
+            }
             self.journal.push(Entry::End { t: secs(self.t) });
             self.finished = true;
         }
@@ -398,7 +408,7 @@ impl Range {
                 for i in 0..self.cfg.rules.len() {
                     if let Trigger::OnAlert { rule, delay } = &self.cfg.rules[i].trigger {
                         if rule == a.rule {
-                            let at = SimTime(self.t.0 + delay.0);
+                            let at = SimTime(self.t.0.saturating_add(delay.0));
                             self.schedule(at, Task::Defender(i));
                         }
                     }
@@ -611,7 +621,7 @@ impl Range {
         if !self.scada_alive || self.t < self.next_gi {
             return;
         }
-        self.next_gi = SimTime(self.t.0 + self.ex.scada.interrogation.0);
+        self.next_gi = SimTime(self.t.0.saturating_add(self.ex.scada.interrogation.0.max(1)));
         let master = self.scada_addr();
         for i in 0..self.ex.scada.stations.len() {
             let ca = self.ex.scada.stations[i];
@@ -812,7 +822,14 @@ impl Range {
 
     fn start_step(&mut self, i: usize) {
         let step = self.ex.attack[i].clone();
-        if let Some(reason) = self.prevented(&step.unless) {
+        // A step that follows another happens only if that one did.
+        let after_prevented = match &step.when {
+            When::After { step: before, .. } if !self.started.contains_key(before) => {
+                Some(format!("it follows `{before}`, which did not happen"))
+            }
+            _ => None,
+        };
+        if let Some(reason) = after_prevented.or_else(|| self.prevented(&step.unless)) {
             self.journal.push(Entry::AttackPrevented { t: secs(self.t), step: step.id.clone(), reason });
             return;
         }
@@ -845,7 +862,10 @@ impl Range {
                 let n = targets.len();
                 for k in 0..n {
                     let offset = if n > 1 { spread.0 / (n as u64 - 1) * k as u64 } else { 0 };
-                    self.schedule(SimTime(self.t.0 + offset), Task::StepCommand { step: i, target: k });
+                    self.schedule(
+                        SimTime(self.t.0.saturating_add(offset)),
+                        Task::StepCommand { step: i, target: k },
+                    );
                 }
             }
             Action::IoaSweep { from, station, double, first, last, period, toggles } => {
@@ -901,7 +921,7 @@ impl Range {
                 self.swept.insert(i, found);
                 for round in 0..*toggles {
                     self.schedule(
-                        SimTime(self.t.0 + period.0 * (u64::from(round) + 1)),
+                        SimTime(self.t.0.saturating_add(period.0.saturating_mul(u64::from(round) + 1))),
                         Task::Toggle { step: i, round },
                     );
                 }
@@ -1277,7 +1297,10 @@ impl Range {
                     action: "restore_firmware".into(),
                     detail: substation.clone(),
                 });
-                self.schedule(SimTime(self.t.0 + self.ex.crew_delay.0), Task::FirmwareRestored(substation));
+                self.schedule(
+                    SimTime(self.t.0.saturating_add(self.ex.crew_delay.0)),
+                    Task::FirmwareRestored(substation),
+                );
             }
             DefenderAction::UpsOn { substation } => {
                 let src = self.scada_addr();
@@ -1374,7 +1397,7 @@ impl Range {
     }
 
     fn dispatch(&mut self, p: CommandPoint, close: bool) {
-        let due = SimTime(self.t.0 + self.ex.crew_delay.0);
+        let due = SimTime(self.t.0.saturating_add(self.ex.crew_delay.0));
         self.journal.push(Entry::Crew {
             t: secs(self.t),
             station: p.station,

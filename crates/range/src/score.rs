@@ -13,7 +13,7 @@
 //!   address, the breakers) a filed report names.
 //!
 //! Penalties: 5 points per block of an allowlisted host (a false positive), 2 per breaker
-//! an operator opened that the attack had not.
+//! an operator opened (load the operators shed themselves).
 
 use std::collections::BTreeMap;
 
