@@ -75,6 +75,9 @@ pub enum Entry {
         step: Option<String>,
         /// The device's answer (accepted, refused, no answer).
         outcome: String,
+        /// The capture frames of the exchange, first and last (none when nothing was sent).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        frames: Option<(u64, u64)>,
     },
     /// An operator's action in the HMI (the HMI journal the correlation rule reads).
     Hmi {

@@ -127,6 +127,8 @@ pub struct Range {
     finished: bool,
     /// Injects whose condition has been met (each arrives once).
     injects_due: Vec<bool>,
+    /// Capture packets before the exchange the next command entry describes.
+    mark: u64,
 }
 
 fn secs(t: SimTime) -> f64 {
@@ -181,6 +183,7 @@ impl Range {
             rng: cfg.seed ^ 0x1C5_2A4E,
             finished: false,
             injects_due: vec![false; ex.injects.len()],
+            mark: 0,
             firewall: Firewall { rules: Vec::new(), default_allow: true },
             t: SimTime(0),
             journal: vec![Entry::Start {
@@ -702,6 +705,7 @@ impl Range {
     // ---- tasks -------------------------------------------------------------------------
 
     fn run_task(&mut self, task: Task) {
+        self.mark = self.packets;
         match task {
             Task::Step(i) => self.start_step(i),
             Task::StepCommand { step, target } => self.step_command(step, target),
@@ -1015,6 +1019,8 @@ impl Range {
         by: &str,
         outcome: String,
     ) {
+        let frames = (self.packets > self.mark).then_some((self.mark + 1, self.packets));
+        self.mark = self.packets;
         self.journal.push(Entry::Command {
             t: secs(self.t),
             protocol: protocol.into(),
@@ -1025,6 +1031,7 @@ impl Range {
             by: by.into(),
             step: (!step.is_empty()).then(|| step.to_string()),
             outcome,
+            frames,
         });
     }
 

@@ -4,8 +4,9 @@
 //! - **service**: energy served over energy demanded, from the minute samples;
 //! - **detection**: per attack step on the wire, banded by time to detect (≤ 1 min: 1,
 //!   ≤ 5 min: 0.75, ≤ 15 min: 0.5, later: 0.25, never: 0), averaged. An alert detects a step
-//!   when it involves a source and destination the step's commands used (either way) and
-//!   comes at or after the step's start and within a minute of its last command;
+//!   when its evidence cites a capture frame of the step's own exchanges (each command entry
+//!   records its frames), at or after the step's start and within a minute of its last
+//!   command;
 //! - **restoration**: half for the share of the peak's customers back on supply at the end,
 //!   half for how little of the time after the first outage customers were off;
 //! - **questions**: points of correct answers, less the hints taken for them, over all points;
@@ -43,6 +44,9 @@ fn r2(v: f64) -> f64 {
 fn r4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4 + 0.0
 }
+
+/// A command of a step: source, destination, time, capture frames.
+type StepCommand<'a> = (&'a str, &'a str, f64, Option<(u64, u64)>);
 
 /// Figures of the run the questions can ask for (`exercise::RUN_FIGURES`).
 pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
@@ -135,25 +139,32 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let mut bands = Vec::new();
     for e in journal {
         let Entry::Attack { t: start, step, on_wire: true, .. } = e else { continue };
-        let pairs: Vec<(&str, &str, f64)> = journal
+        let commands: Vec<StepCommand<'_>> = journal
             .iter()
             .filter_map(|c| match c {
-                Entry::Command { t, src, dst, step: Some(s), .. } if s == step => {
-                    Some((src.as_str(), dst.as_str(), *t))
+                Entry::Command { t, src, dst, step: Some(s), frames, .. } if s == step => {
+                    Some((src.as_str(), dst.as_str(), *t, *frames))
                 }
                 _ => None,
             })
             .collect();
-        let last = pairs.iter().map(|p| p.2).fold(*start, f64::max);
+        let last = commands.iter().map(|p| p.2).fold(*start, f64::max);
         let mut rules: Vec<String> = Vec::new();
         let mut first: Option<f64> = None;
         for a in journal {
-            let Entry::Alert { t, rule, src, dst, .. } = a else { continue };
+            let Entry::Alert { t, rule, src, dst, evidence, .. } = a else { continue };
             if *t < *start || *t > last + 60.0 {
                 continue;
             }
-            let involved = pairs.iter().any(|(s, d, _)| (src == s && dst == d) || (src == d && dst == s));
-            if involved {
+            // The alert cites a capture frame of the step's own exchanges (an alert without
+            // evidence counts when it is between the step's endpoints).
+            let cites = commands
+                .iter()
+                .filter_map(|c| c.3)
+                .any(|(lo, hi)| evidence.iter().any(|n| (lo..=hi).contains(n)));
+            let between =
+                commands.iter().any(|(s, d, _, _)| (src == s && dst == d) || (src == d && dst == s));
+            if cites || (evidence.is_empty() && between) {
                 if !rules.contains(rule) {
                     rules.push(rule.clone());
                 }
