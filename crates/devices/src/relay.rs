@@ -143,11 +143,15 @@ impl Relay {
             sim,
         };
         let response = self.server.handle_pdu(&mut model, pdu);
-        for cmd in std::mem::take(&mut model.commands) {
+        let commands = std::mem::take(&mut model.commands);
+        for &cmd in &commands {
             // The element exists (the device was built for it).
             let _ = crate::operate(sim, cmd, OperatingTime::CIRCUIT_BREAKER);
         }
-        self.refresh(sim);
+        // Reads leave the image to the clock's refresh, as the PLC does.
+        if !commands.is_empty() {
+            self.refresh(sim);
+        }
         response
     }
 

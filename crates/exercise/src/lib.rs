@@ -555,7 +555,16 @@ const TOP: &[&str] = &[
     "expect",
 ];
 
-const STEP_KINDS: &[&str] = &[
+/// The keys of an attack step: its timing and conditions, then one action kind each.
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "technique",
+    "at",
+    "after",
+    "delay",
+    "jitter",
+    "unless",
     "it",
     "hmi_hijack",
     "iec104_command",
@@ -567,6 +576,9 @@ const STEP_KINDS: &[&str] = &[
     "ups_off",
     "wipe",
 ];
+
+/// The action kinds: the step keys from `it` on.
+const STEP_KINDS: &[&str] = STEP_KEYS.split_at(8).1;
 
 /// Ids must be short words: letters, digits, `-`, `_`, `.`.
 fn valid_id(s: &str) -> bool {
@@ -903,27 +915,7 @@ impl Loader<'_> {
     }
 
     fn step(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<Step> {
-        const KEYS: &[&str] = &[
-            "id",
-            "name",
-            "technique",
-            "at",
-            "after",
-            "delay",
-            "jitter",
-            "unless",
-            "it",
-            "hmi_hijack",
-            "iec104_command",
-            "ioa_sweep",
-            "dnp3_operate",
-            "modbus_write",
-            "modbus_restart",
-            "firmware",
-            "ups_off",
-            "wipe",
-        ];
-        let f = fields(self.e, n, "an attack step", KEYS)?;
+        let f = fields(self.e, n, "an attack step", STEP_KEYS)?;
         let id = self.id(&f, "id", "an attack step");
         let name = f.opt_string(self.e, "name");
         let techniques: Vec<String> = f
