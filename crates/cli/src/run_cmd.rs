@@ -253,7 +253,8 @@ fn run_quiet(ex: &Exercise, grids: &Grids, defender: &str, seed: u64) -> anyhow:
     let grid = exercise::build_grid(grids, &ex.grid).map_err(BadInput)?;
     let rules =
         if defender == "none" { Vec::new() } else { ex.defenders.get(defender).cloned().unwrap_or_default() };
-    let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules));
+    let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules))
+        .map_err(|e| BadInput(e.to_string()))?;
     r.run_to_end();
     Ok(r)
 }
@@ -294,7 +295,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     );
     let mut cfg = RunConfig::new(args.seed, &defender, rules);
     cfg.base = args.base;
-    let mut range = Range::new(ex.clone(), grid, cfg);
+    let mut range = Range::new(ex.clone(), grid, cfg).map_err(|e| BadInput(e.to_string()))?;
     let started = Instant::now();
     let mut flows: BTreeMap<u32, Flow> = BTreeMap::new();
     let total = ex.duration;
@@ -322,7 +323,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             last_shown = Instant::now();
             let frac = (range.time().secs() / total.secs().max(1e-9)).clamp(0.0, 1.0);
             let filled = (frac * 30.0).round() as usize;
-            let off = range.sim.observe().total.customers_off;
+            let off = range.sim().observe().total.customers_off;
             let line = format!(
                 "[{}{}] {:>3.0}%  t = {}  customers off {off}  packets {}",
                 "#".repeat(filled),
@@ -343,12 +344,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     capture.finish()?;
     let journal = range.journal();
-    std::fs::write(args.out.join("journal.jsonl"), range::journal::to_jsonl(journal))?;
+    std::fs::write(args.out.join("journal.jsonl"), netio::json::to_jsonl(journal))?;
     let alerts: Vec<range::Entry> =
         journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
-    std::fs::write(args.out.join("alerts.jsonl"), range::journal::to_jsonl(&alerts))?;
+    std::fs::write(args.out.join("alerts.jsonl"), netio::json::to_jsonl(&alerts))?;
     let score = range::score::score(&ex, journal);
-    std::fs::write(args.out.join("score.json"), serde_json::to_string_pretty(&score)? + "\n")?;
+    std::fs::write(args.out.join("score.json"), netio::json::score(&score))?;
     out!(
         "{name}: defender {defender}, seed {}: score {:.2}, customers off at the peak {}, {:.3} MWh not served, {} alerts, {} packets, {:.1} s",
         args.seed,

@@ -178,9 +178,9 @@ impl Protocol {
 
     pub fn port(self) -> u16 {
         match self {
-            Protocol::Modbus => 502,
-            Protocol::Iec104 => 2404,
-            Protocol::Dnp3 => 20000,
+            Protocol::Modbus => proto_modbus::PORT,
+            Protocol::Iec104 => proto_iec104::PORT,
+            Protocol::Dnp3 => proto_dnp3::PORT,
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod capture;
 mod dnp3;
 mod iec104;
+pub mod json;
 
 pub use dnp3::serve_dnp3;
 pub use iec104::serve_iec104;

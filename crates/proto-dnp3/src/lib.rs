@@ -16,3 +16,6 @@ pub mod app;
 pub mod link;
 pub mod outstation;
 pub mod transport;
+
+/// DNP3's registered port over TCP (IANA); every listener, client and capture uses this one.
+pub const PORT: u16 = 20000;

@@ -277,11 +277,7 @@ impl Outstation {
                         let mut crob = [0u8; 11];
                         crob.copy_from_slice(obj);
                         let code = crob[0];
-                        let close = match (code >> 6, code & 0x0F) {
-                            (0, 3) | (1, 1) => Some(true),
-                            (0, 4) | (2, 1) => Some(false),
-                            _ => None,
-                        };
+                        let close = crate::app::crob_closes(code);
                         let st = if index as usize >= self.outputs.len() {
                             status::NOT_SUPPORTED
                         } else if self.local {

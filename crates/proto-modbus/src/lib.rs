@@ -15,3 +15,6 @@ pub mod server;
 pub use adu::{Adu, AduError, Framer, MAX_ADU_LEN};
 pub use pdu::{ExceptionCode, Request, RequestError, Response};
 pub use server::{DataModel, DeviceIdentity, Server};
+
+/// Modbus/TCP's registered port (IANA); every listener, client and capture uses this one.
+pub const PORT: u16 = 502;

@@ -1,154 +1,401 @@
 //! The journal: an append-only record of everything that happened in a run. Scores,
 //! timelines, alerts files and reports are derived from it and nothing else.
+//!
+//! Entries hold typed values (simulated time, `Element`, addresses, actor, operation,
+//! outcome, step and question ids); every reader decides on those, never on text. The JSON
+//! form of an entry lives in a shell crate (`netio::json`), documented there; the start
+//! entry carries `FORMAT_VERSION`.
+//!
+//! Inputs (what came from outside: actions, instructor controls, bytes on a live connection)
+//! are entries too, at the instant they were applied: `Entry::input` gives them back, and
+//! replaying them on the same exercise and seed rebuilds the same journal.
 
-use serde::Serialize;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
-/// One journal entry; `t` is simulated seconds since the start.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+use exercise::{CommandPoint, DefenderAction};
+use gridsim::sim::SimTime;
+
+/// The version of the journal's format, in the start entry. Bumped when an entry changes.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// A trainee's role in a team: what they may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Operates the grid: breakers, crews, UPSs, local/remote switches.
+    Operator,
+    /// Security: firewall blocks, accounts, firmware.
+    Analyst,
+    /// Everything a team may do.
+    Lead,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Analyst => "analyst",
+            Role::Lead => "lead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Operator, Role::Analyst, Role::Lead].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Actor {
+    /// A user of a team, with a role.
+    User { team: String, user: String, role: Role },
+    /// An instructor of the course.
+    Instructor { name: String },
+    /// The exercise's scripted defender, by its name.
+    Defender { name: String },
+    /// The attack campaign.
+    Attacker,
+}
+
+/// Who sent a protocol command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// An operator through the HMI and the SCADA master.
+    Operator,
+    /// The attacker, from its own address.
+    Attacker,
+    /// The attacker through the HMI's own session (Ukraine 2015).
+    Hijack,
+    /// A live connection from outside the range (a trainee's tool, anyone on the network).
+    External,
+}
+
+impl Sender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sender::Operator => "operator",
+            Sender::Attacker => "attacker",
+            Sender::Hijack => "hijack",
+            Sender::External => "external",
+        }
+    }
+
+    /// The attack campaign's own commands.
+    pub fn is_attack(self) -> bool {
+        matches!(self, Sender::Attacker | Sender::Hijack)
+    }
+}
+
+/// The protocol a command used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Iec104,
+    Modbus,
+    Dnp3,
+    Http,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Iec104 => "iec104",
+            Protocol::Modbus => "modbus",
+            Protocol::Dnp3 => "dnp3",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// What a command asked of a device.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    /// IEC 104 C_DC_NA_1 on a breaker: open or close, select-before-operate or direct.
+    Breaker { ioa: u32, close: bool, select: bool },
+    /// IEC 104 C_SE_NC_1: a set point.
+    Setpoint { ioa: u32, value: f32, select: bool },
+    /// IEC 104 C_SC_NA_1 (single command) on a point.
+    Single { ioa: u32, on: bool, select: bool },
+    /// A select sweep over a range of IOAs.
+    Sweep { double: bool, first: u32, last: u32 },
+    /// One toggle round over the IOAs a sweep found.
+    Toggle { round: u32, double: bool, on: bool },
+    /// DNP3 DIRECT_OPERATE CROB on a feeder's recloser.
+    Crob { feeder: u32, close: bool },
+    /// Modbus FC 5 on a coil.
+    WriteCoil { coil: u16, value: bool },
+    /// Modbus FC 6, 15, 16 or 23 (writes other than one coil).
+    Write { function: u8, address: u16, count: u16 },
+    /// Modbus FC 8/1: restart communications.
+    Restart,
+    /// A firmware upload over HTTP.
+    Firmware,
+}
+
+/// The device's answer to a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// IEC 104 positive activation confirmation.
+    Confirmed,
+    /// IEC 104 negative confirmation (refused by the device).
+    Refused,
+    /// A normal response (Modbus, HTTP 200).
+    Accepted,
+    /// A Modbus exception, with its code.
+    Exception(u8),
+    /// A DNP3 CROB status (0: success).
+    CrobStatus(u8),
+    /// Sent; no confirmation is read back.
+    Sent,
+    /// A sweep: how many IOAs answered positively.
+    Swept(u32),
+    NoAnswer,
+    /// The range firewall dropped the connection.
+    Blocked,
+    /// The device does not answer (dark, bricked, unpowered).
+    Unreachable,
+    /// The SCADA master has no session to the station.
+    NoSession,
+    /// No device at that address.
+    NoDevice,
+}
+
+impl Delivery {
+    /// The device carried it out.
+    pub fn done(self) -> bool {
+        matches!(self, Delivery::Confirmed | Delivery::Accepted | Delivery::CrobStatus(0))
+    }
+}
+
+/// Why a device changed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChange {
+    FirmwareCorrupt,
+    FirmwareRestored,
+    Local,
+    /// The SCADA master's host was wiped: loss of view and control.
+    Wiped,
+}
+
+/// A crew's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrewStatus {
+    /// Sent; on site at the time given.
+    Dispatched {
+        on_site: SimTime,
+    },
+    OperatedByHand,
+    CouldNotOperate,
+    NoSuchBreaker,
+}
+
+/// Something an actor asks of the range: a defender's action, or an instructor's control.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A team's action (the exercise's defender vocabulary: operate, block, hint, answer...).
+    Defend(DefenderAction),
+    /// Fire an inject now (an instructor).
+    FireInject {
+        inject: String,
+    },
+    /// Skip a campaign step that has not started (an instructor).
+    SkipStep {
+        step: String,
+    },
+    /// Start a campaign step now (an instructor).
+    TriggerStep {
+        step: String,
+    },
+    /// Pause, resume or change the pace of the run (an instructor; the driver does the
+    /// pacing, the journal keeps the record).
+    Pause,
+    Resume,
+    Speed {
+        factor: Option<f64>,
+    },
+}
+
+/// What came of an action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Accepted,
+    /// Refused, with the reason; nothing changed.
+    Refused(String),
+    /// A hint's text and what it costs.
+    Hint {
+        text: String,
+        cost: f64,
+    },
+    /// An answer's verdict (never the right answer).
+    Verdict {
+        correct: bool,
+    },
+    /// A breaker command: how the station answered.
+    Command(Delivery),
+    /// Re-closing what was opened: breakers commanded, crews sent.
+    Reclose {
+        commanded: u32,
+        crews: u32,
+    },
+}
+
+/// A connection from outside the range, by the id the range gave it.
+pub type ConnId = u32;
+
+/// What arrives on a live connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Live {
+    /// A client connected to a device's listener.
+    Open { client: SocketAddrV4, server: SocketAddrV4 },
+    /// Bytes from the client.
+    Data { conn: ConnId, bytes: Vec<u8> },
+    /// The client closed (or the shell gave up on it).
+    Close { conn: ConnId },
+}
+
+/// Everything from outside a run; a run is a pure function of (exercise, seed, inputs).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Act { actor: Actor, action: Action },
+    Live(Live),
+}
+
+/// One journal entry; `t` is simulated time since the start.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     Start {
-        t: f64,
+        t: SimTime,
+        format: u32,
         exercise: String,
         seed: u64,
         defender: String,
-        base: String,
+        base: Ipv4Addr,
         demand_mw: f64,
         customers: u64,
     },
     /// A physical event of the grid (breaker moved, island, blackout, shedding...).
     Grid {
-        t: f64,
-        event: String,
-        element: String,
-        cause: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        mw: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        customers: Option<u64>,
+        event: gridsim::sim::Event,
     },
     /// Supply, sampled every minute.
     Supply {
-        t: f64,
+        t: SimTime,
         served_mw: f64,
         demand_mw: f64,
         customers_off: u64,
         ens_mwh: f64,
     },
-    /// An attack step begins (or is prevented).
+    /// An attack step begins.
     Attack {
-        t: f64,
+        t: SimTime,
         step: String,
         name: String,
-        action: String,
+        kind: &'static str,
         techniques: Vec<String>,
         on_wire: bool,
     },
+    /// An attack step does not happen, and why.
     AttackPrevented {
-        t: f64,
+        t: SimTime,
         step: String,
         reason: String,
     },
     /// IT-side activity and the log artefact it leaves.
     It {
-        t: f64,
+        t: SimTime,
         step: String,
         event: String,
         host: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
         account: Option<String>,
         artefact: String,
     },
     /// A protocol command on the wire, with its source and who sent it.
     Command {
-        t: f64,
-        protocol: String,
-        src: String,
-        dst: String,
+        t: SimTime,
+        protocol: Protocol,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
         /// The IEC 104 station (common address) a command went to.
-        #[serde(skip_serializing_if = "Option::is_none")]
         station: Option<u16>,
-        detail: String,
-        /// operator, attacker, hijack (through the master's session) or crew.
-        by: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        operation: Operation,
+        by: Sender,
+        /// The attack step it belongs to.
         step: Option<String>,
-        /// The device's answer (accepted, refused, no answer).
-        outcome: String,
+        outcome: Delivery,
         /// The capture frames of the exchange, first and last (none when nothing was sent).
-        #[serde(skip_serializing_if = "Option::is_none")]
         frames: Option<(u64, u64)>,
     },
-    /// An operator's action in the HMI (the HMI journal the correlation rule reads).
+    /// An operator's command in the HMI (the HMI journal the correlation rule reads).
     Hmi {
-        t: f64,
-        account: String,
-        station: u16,
-        ioa: u32,
+        t: SimTime,
+        actor: Actor,
+        point: CommandPoint,
         close: bool,
     },
-    /// A device's state changed (firmware, power, local/remote).
+    /// A device's state changed.
     Device {
-        t: f64,
+        t: SimTime,
         device: String,
-        addr: String,
-        change: String,
+        addr: Ipv4Addr,
+        change: DeviceChange,
     },
     Alert {
-        t: f64,
-        rule: String,
-        techniques: Vec<String>,
-        src: String,
-        dst: String,
-        evidence: Vec<u64>,
-        message: String,
+        alert: ids::Alert,
     },
-    Defender {
-        t: f64,
-        action: String,
-        detail: String,
+    /// An actor's action and its outcome. Every action but a scripted defender's (which the
+    /// run's configuration replays by itself) is an input.
+    Act {
+        t: SimTime,
+        actor: Actor,
+        action: Action,
+        outcome: Outcome,
+    },
+    /// What arrived on a live connection: an input. `conn` is the id the range gave the
+    /// connection (none: refused at open).
+    Live {
+        t: SimTime,
+        live: Live,
+        conn: Option<ConnId>,
     },
     Crew {
-        t: f64,
-        station: u16,
-        ioa: u32,
+        t: SimTime,
+        point: CommandPoint,
         close: bool,
-        status: String,
+        status: CrewStatus,
     },
     Inject {
-        t: f64,
+        t: SimTime,
         id: String,
         channel: String,
         from: String,
         subject: String,
     },
     Answer {
-        t: f64,
+        t: SimTime,
         question: String,
         value: String,
     },
     /// A hint taken (its cost comes off the question's points).
     Hint {
-        t: f64,
+        t: SimTime,
         question: String,
         index: usize,
         cost: f64,
         text: String,
     },
     Report {
-        t: f64,
+        t: SimTime,
         text: String,
     },
     End {
-        t: f64,
+        t: SimTime,
     },
 }
 
 impl Entry {
-    pub fn t(&self) -> f64 {
+    pub fn t(&self) -> SimTime {
         match self {
+            Entry::Grid { event } => event.t,
+            Entry::Alert { alert } => alert.t,
             Entry::Start { t, .. }
-            | Entry::Grid { t, .. }
             | Entry::Supply { t, .. }
             | Entry::Attack { t, .. }
             | Entry::AttackPrevented { t, .. }
@@ -156,8 +403,8 @@ impl Entry {
             | Entry::Command { t, .. }
             | Entry::Hmi { t, .. }
             | Entry::Device { t, .. }
-            | Entry::Alert { t, .. }
-            | Entry::Defender { t, .. }
+            | Entry::Act { t, .. }
+            | Entry::Live { t, .. }
             | Entry::Crew { t, .. }
             | Entry::Inject { t, .. }
             | Entry::Answer { t, .. }
@@ -166,15 +413,52 @@ impl Entry {
             | Entry::End { t } => *t,
         }
     }
-}
 
-/// The journal as JSON lines.
-pub fn to_jsonl(entries: &[Entry]) -> String {
-    let mut out = String::new();
-    for e in entries {
-        // Entries hold only strings, numbers and lists: serialising cannot fail.
-        out.push_str(&serde_json::to_string(e).unwrap_or_default());
-        out.push('\n');
+    /// The input it records, if it is one, with the time it was applied.
+    pub fn input(&self) -> Option<(SimTime, Input)> {
+        match self {
+            Entry::Act { t, actor, action, .. } if !matches!(actor, Actor::Defender { .. }) => {
+                Some((*t, Input::Act { actor: actor.clone(), action: action.clone() }))
+            }
+            Entry::Live { t, live, .. } => Some((*t, Input::Live(live.clone()))),
+            _ => None,
+        }
     }
-    out
+
+    /// The kind, as the JSON form names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Entry::Start { .. } => "start",
+            Entry::Grid { .. } => "grid",
+            Entry::Supply { .. } => "supply",
+            Entry::Attack { .. } => "attack",
+            Entry::AttackPrevented { .. } => "attack_prevented",
+            Entry::It { .. } => "it",
+            Entry::Command { .. } => "command",
+            Entry::Hmi { .. } => "hmi",
+            Entry::Device { .. } => "device",
+            Entry::Alert { .. } => "alert",
+            Entry::Act { .. } => "act",
+            Entry::Live { .. } => "live",
+            Entry::Crew { .. } => "crew",
+            Entry::Inject { .. } => "inject",
+            Entry::Answer { .. } => "answer",
+            Entry::Hint { .. } => "hint",
+            Entry::Report { .. } => "report",
+            Entry::End { .. } => "end",
+        }
+    }
+
+    /// Whether a trainee may see it: evidence (alerts, supply, what the grid did, what the
+    /// team did), never the truth kept for instructors (attack steps, who sent a command).
+    pub fn for_trainees(&self) -> bool {
+        !matches!(
+            self,
+            Entry::Attack { .. }
+                | Entry::AttackPrevented { .. }
+                | Entry::It { .. }
+                | Entry::Command { .. }
+                | Entry::Start { .. }
+        )
+    }
 }

@@ -18,12 +18,15 @@
 
 use std::collections::BTreeMap;
 
-use exercise::{Action, Answer, Exercise, Expect};
-use serde::Serialize;
+use std::net::Ipv4Addr;
 
-use crate::journal::Entry;
+use exercise::{Action, Answer, DefenderAction, Exercise, Expect};
+use gridsim::sim::SimTime;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+use crate::journal::{Entry, Operation, Outcome, Sender};
+
+/// The score of a run (its JSON form: `netio::json::score`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub total: f64,
     pub components: BTreeMap<String, f64>,
@@ -46,7 +49,13 @@ fn r4(v: f64) -> f64 {
 }
 
 /// A command of a step: source, destination, time, capture frames.
-type StepCommand<'a> = (&'a str, &'a str, f64, Option<(u64, u64)>);
+type StepCommand = (Ipv4Addr, Ipv4Addr, SimTime, Option<(u64, u64)>);
+
+/// Breakers the attack opened: confirmed open commands of the campaign.
+fn attack_opened(e: &Entry) -> bool {
+    matches!(e, Entry::Command { by, outcome, operation: Operation::Breaker { close: false, .. }, .. }
+        if by.is_attack() && outcome.done())
+}
 
 /// Figures of the run the questions can ask for (`exercise::RUN_FIGURES`).
 pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
@@ -56,19 +65,13 @@ pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
             Entry::Supply { ens_mwh, .. } => Some(format!("{ens_mwh:.3}")),
             _ => None,
         }),
-        "breakers_opened" => Some(
-            journal
-                .iter()
-                .filter(|e| matches!(e, Entry::Command { by, outcome, detail, .. } if (by == "hijack" || by == "attacker") && outcome == "confirmed" && detail.contains(" open ")))
-                .count()
-                .to_string(),
-        ),
+        "breakers_opened" => Some(journal.iter().filter(|e| attack_opened(e)).count().to_string()),
         "first_command_station" => journal.iter().find_map(|e| match e {
-            Entry::Command { by, station: Some(s), .. } if by == "hijack" || by == "attacker" => Some(s.to_string()),
+            Entry::Command { by, station: Some(s), .. } if by.is_attack() => Some(s.to_string()),
             _ => None,
         }),
         "attacker_address" => journal.iter().find_map(|e| match e {
-            Entry::Command { by, src, .. } if by == "attacker" => Some(src.clone()),
+            Entry::Command { by: Sender::Attacker, src, .. } => Some(src.to_string()),
             _ => None,
         }),
         _ => None,
@@ -80,7 +83,6 @@ fn peak(journal: &[Entry]) -> u64 {
         .iter()
         .filter_map(|e| match e {
             Entry::Supply { customers_off, .. } => Some(*customers_off),
-            Entry::Grid { customers: Some(_), .. } => None,
             _ => None,
         })
         .max()
@@ -116,7 +118,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         .iter()
         .filter_map(|e| match e {
             Entry::Supply { t, served_mw, demand_mw, customers_off, .. } => {
-                Some((*t, *served_mw, *demand_mw, *customers_off))
+                Some((t.secs(), *served_mw, *demand_mw, *customers_off))
             }
             _ => None,
         })
@@ -139,21 +141,22 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let mut bands = Vec::new();
     for e in journal {
         let Entry::Attack { t: start, step, on_wire: true, .. } = e else { continue };
-        let commands: Vec<StepCommand<'_>> = journal
+        let commands: Vec<StepCommand> = journal
             .iter()
             .filter_map(|c| match c {
                 Entry::Command { t, src, dst, step: Some(s), frames, .. } if s == step => {
-                    Some((src.as_str(), dst.as_str(), *t, *frames))
+                    Some((*src, *dst, *t, *frames))
                 }
                 _ => None,
             })
             .collect();
-        let last = commands.iter().map(|p| p.2).fold(*start, f64::max);
+        let last = commands.iter().map(|p| p.2).fold(*start, SimTime::max);
         let mut rules: Vec<String> = Vec::new();
-        let mut first: Option<f64> = None;
+        let mut first: Option<SimTime> = None;
         for a in journal {
-            let Entry::Alert { t, rule, src, dst, evidence, .. } = a else { continue };
-            if *t < *start || *t > last + 60.0 {
+            let Entry::Alert { alert } = a else { continue };
+            let (t, rule, src, dst, evidence) = (&alert.t, alert.rule, alert.src, alert.dst, &alert.evidence);
+            if *t < *start || t.0 > last.0.saturating_add(60_000_000) {
                 continue;
             }
             // The alert cites a capture frame of the step's own exchanges (an alert without
@@ -163,15 +166,15 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
                 .filter_map(|c| c.3)
                 .any(|(lo, hi)| evidence.iter().any(|n| (lo..=hi).contains(n)));
             let between =
-                commands.iter().any(|(s, d, _, _)| (src == s && dst == d) || (src == d && dst == s));
+                commands.iter().any(|(s, d, _, _)| (src == *s && dst == *d) || (src == *d && dst == *s));
             if cites || (evidence.is_empty() && between) {
-                if !rules.contains(rule) {
-                    rules.push(rule.clone());
+                if !rules.iter().any(|r| r == rule) {
+                    rules.push(rule.to_string());
                 }
-                first = Some(first.map_or(*t, |f: f64| f.min(*t)));
+                first = Some(first.map_or(*t, |f: SimTime| f.min(*t)));
             }
         }
-        let ttd = first.map(|f| r4(f - start));
+        let ttd = first.map(|f| r4(f.secs() - start.secs()));
         bands.push(match ttd {
             Some(d) if d <= 60.0 => 1.0,
             Some(d) if d <= 300.0 => 0.75,
@@ -185,7 +188,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let detection = if bands.is_empty() { 1.0 } else { bands.iter().sum::<f64>() / bands.len() as f64 };
 
     // Restoration.
-    let end_t = journal.last().map_or(0.0, Entry::t);
+    let end_t = journal.last().map_or(0.0, |e| e.t().secs());
     let end_off = samples.last().map_or(0, |s| s.3);
     let first_off = samples.iter().find(|s| s.3 > 0).map(|s| s.0);
     let mut restored_at = None;
@@ -260,14 +263,19 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let mut penalties = 0.0;
     for e in journal {
         match e {
-            Entry::Defender { action, detail, .. }
-                if action == "block" && listed.iter().any(|h| detail.starts_with(&format!("{h} "))) =>
-            {
+            Entry::Act {
+                action: crate::Action::Defend(DefenderAction::Block { host }),
+                outcome: Outcome::Accepted,
+                ..
+            } if listed.contains(&host.as_str()) => {
                 penalties += 5.0;
             }
-            Entry::Command { by, detail, outcome, .. }
-                if by == "operator" && detail.contains(" open ") && outcome == "confirmed" =>
-            {
+            Entry::Command {
+                by: Sender::Operator,
+                operation: Operation::Breaker { close: false, .. },
+                outcome,
+                ..
+            } if outcome.done() => {
                 penalties += 2.0;
             }
             _ => {}

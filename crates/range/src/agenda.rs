@@ -1,0 +1,159 @@
+//! The agenda: what waits for its time (campaign steps and their commands, injects, the
+//! scripted defender's timed rules, crews on their way, firmware being restored), ordered by
+//! (time, insertion).
+
+use exercise::{CommandPoint, InjectWhen, Trigger, When};
+use gridsim::sim::{Command, SimTime};
+
+use crate::journal::{CrewStatus, DeviceChange, Entry};
+use crate::{Range, next_random};
+
+/// What waits for its time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Task {
+    Step(usize),
+    /// One command of a multi-target step.
+    StepCommand {
+        step: usize,
+        target: usize,
+    },
+    /// One toggle round of an IOA sweep.
+    Toggle {
+        step: usize,
+        round: u32,
+    },
+    Defender(usize),
+    Inject(usize),
+    Crew {
+        point: CommandPoint,
+        close: bool,
+    },
+    FirmwareRestored(String),
+}
+
+impl Range {
+    /// Puts the campaign, the injects and the defender's timed rules on the agenda.
+    pub(crate) fn plan(&mut self) {
+        let mut starts: std::collections::BTreeMap<String, SimTime> = Default::default();
+        for i in 0..self.ex.attack.len() {
+            let s = &self.ex.attack[i];
+            let base = match &s.when {
+                When::At(t) => *t,
+                When::After { step, delay } => {
+                    SimTime(starts.get(step).map_or(0, |t| t.0).saturating_add(delay.0))
+                }
+            };
+            let jitter = if s.jitter.0 > 0 {
+                next_random(&mut self.rng) % s.jitter.0.saturating_add(1).max(1)
+            } else {
+                0
+            };
+            let at = SimTime(base.0.saturating_add(jitter));
+            starts.insert(s.id.clone(), at);
+            if self.cfg.campaign {
+                self.schedule(at, Task::Step(i));
+            }
+        }
+        for i in 0..self.ex.injects.len() {
+            if let InjectWhen::At(t) = self.ex.injects[i].when {
+                if self.cfg.campaign {
+                    self.injects_due[i] = true;
+                    self.schedule(t, Task::Inject(i));
+                }
+            }
+        }
+        for i in 0..self.cfg.rules.len() {
+            if let Trigger::At(t) = self.cfg.rules[i].trigger {
+                self.schedule(t, Task::Defender(i));
+            }
+        }
+    }
+
+    /// Schedules the injects whose condition `matches` (once each), after their delay.
+    pub(crate) fn trigger_injects(&mut self, matches: impl Fn(&InjectWhen) -> Option<SimTime>) {
+        for i in 0..self.ex.injects.len() {
+            if self.injects_due[i] {
+                continue;
+            }
+            if let Some(delay) = matches(&self.ex.injects[i].when) {
+                self.injects_due[i] = true;
+                self.schedule(SimTime(self.t.0.saturating_add(delay.0)), Task::Inject(i));
+            }
+        }
+    }
+
+    /// Injects on the number of customers off.
+    pub(crate) fn check_conditions(&mut self) {
+        if self.ex.injects.iter().any(|i| matches!(i.when, InjectWhen::CustomersOff { .. })) {
+            let off = self.sim.observe().total.customers_off;
+            self.trigger_injects(|w| match w {
+                InjectWhen::CustomersOff { over, delay } if off > *over => Some(*delay),
+                _ => None,
+            });
+        }
+    }
+
+    pub(crate) fn schedule(&mut self, at: SimTime, task: Task) {
+        self.seq += 1;
+        self.agenda.insert((at, self.seq), task);
+    }
+
+    /// Removes what is on the agenda for `matches` (a skipped step's commands).
+    pub(crate) fn unschedule(&mut self, matches: impl Fn(&Task) -> bool) -> usize {
+        let before = self.agenda.len();
+        self.agenda.retain(|_, t| !matches(t));
+        before - self.agenda.len()
+    }
+
+    pub(crate) fn run_task(&mut self, task: Task) {
+        self.mark = self.packets;
+        match task {
+            Task::Step(i) => self.start_step(i),
+            Task::StepCommand { step, target } => self.step_command(step, target),
+            Task::Toggle { step, round } => self.toggle(step, round),
+            Task::Defender(i) => {
+                let action = self.cfg.rules[i].action.clone();
+                let actor = crate::Actor::Defender { name: self.cfg.defender.clone() };
+                self.act(actor, crate::Action::Defend(action));
+            }
+            Task::Inject(i) => self.deliver_inject(i),
+            Task::Crew { point, close } => {
+                let status = match self.point_element(point) {
+                    Some(el) => {
+                        let cmd = if close { Command::Close(el) } else { Command::Open(el) };
+                        match devices::operate(&mut self.sim, cmd, devices::OperatingTime::CIRCUIT_BREAKER) {
+                            Ok(()) => CrewStatus::OperatedByHand,
+                            Err(_) => CrewStatus::CouldNotOperate,
+                        }
+                    }
+                    None => CrewStatus::NoSuchBreaker,
+                };
+                self.journal.push(Entry::Crew { t: self.t, point, close, status });
+            }
+            Task::FirmwareRestored(substation) => {
+                if let Some(g) =
+                    self.devices.gateways.iter().find(|g| g.substation == substation).map(|g| g.addr)
+                {
+                    self.devices.set_state(g, |s| s.firmware_ok = true);
+                    self.journal.push(Entry::Device {
+                        t: self.t,
+                        device: format!("{substation} serial gateway"),
+                        addr: g,
+                        change: DeviceChange::FirmwareRestored,
+                    });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn deliver_inject(&mut self, i: usize) {
+        let inj = &self.ex.injects[i];
+        self.journal.push(Entry::Inject {
+            t: self.t,
+            id: inj.id.clone(),
+            channel: inj.channel.clone(),
+            from: inj.from.clone(),
+            subject: inj.subject.clone(),
+        });
+    }
+}

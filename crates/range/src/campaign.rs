@@ -1,0 +1,398 @@
+//! The attack campaign: each step at its time (seeded jitter, `unless` conditions), with
+//! real frames from the attacker's address, or through the SCADA master's own session for
+//! the HMI hijack.
+
+use std::net::Ipv4Addr;
+
+use exercise::{Action as StepAction, CommandPoint, InjectWhen, Unless, When};
+use gridsim::sim::SimTime;
+use proto_iec104::asdu::cot;
+use proto_iec104::{Asdu, Value};
+use proto_modbus::Request;
+
+use crate::agenda::Task;
+use crate::journal::{Delivery, DeviceChange, Entry, Operation, Protocol, Sender};
+use crate::{Range, next_random};
+
+impl Range {
+    fn prevented(&self, unless: &[Unless]) -> Option<String> {
+        for u in unless {
+            match u {
+                Unless::AccountDisabled(a) if self.disabled.contains(a) => {
+                    return Some(format!("account {a} is disabled"));
+                }
+                Unless::Blocked(h) => {
+                    let addr = self.host_addr(h);
+                    if self.blocked.contains(&addr) {
+                        return Some(format!("{h} ({addr}) is blocked at the firewall"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    pub(crate) fn start_step(&mut self, i: usize) {
+        let step = self.ex.attack[i].clone();
+        if self.started.contains_key(&step.id) {
+            return;
+        }
+        // A step that follows another happens only if that one did.
+        let after_prevented = match &step.when {
+            When::After { step: before, .. } if !self.started.contains_key(before) => {
+                Some(format!("it follows `{before}`, which did not happen"))
+            }
+            _ => None,
+        };
+        let skipped = self.skipped.contains(&step.id).then(|| "an instructor skipped it".to_string());
+        if let Some(reason) = skipped.or(after_prevented).or_else(|| self.prevented(&step.unless)) {
+            self.journal.push(Entry::AttackPrevented { t: self.t, step: step.id.clone(), reason });
+            return;
+        }
+        self.started.insert(step.id.clone(), self.t);
+        let id = step.id.clone();
+        self.trigger_injects(|w| match w {
+            InjectWhen::AfterStep { step, delay } if *step == id => Some(*delay),
+            _ => None,
+        });
+        self.journal.push(Entry::Attack {
+            t: self.t,
+            step: step.id.clone(),
+            name: step.name.clone(),
+            kind: step.action.kind(),
+            techniques: step.techniques.clone(),
+            on_wire: step.action.on_wire(),
+        });
+        let sid = Some(step.id.as_str());
+        match &step.action {
+            StepAction::It(ev) => {
+                self.journal.push(Entry::It {
+                    t: self.t,
+                    step: step.id.clone(),
+                    event: ev.kind.clone(),
+                    host: ev.host.clone(),
+                    account: ev.account.clone(),
+                    artefact: ev.artefact.clone(),
+                });
+            }
+            StepAction::HmiHijack { targets, spread, .. }
+            | StepAction::Iec104Commands { targets, spread, .. } => {
+                let n = targets.len();
+                for k in 0..n {
+                    let offset = if n > 1 { spread.0 / (n as u64 - 1) * k as u64 } else { 0 };
+                    self.schedule(
+                        SimTime(self.t.0.saturating_add(offset)),
+                        Task::StepCommand { step: i, target: k },
+                    );
+                }
+            }
+            StepAction::IoaSweep { from, station, double, first, last, period, toggles } => {
+                let src = self.host_addr(from);
+                let mut found = Vec::new();
+                let operation = Operation::Sweep { double: *double, first: *first, last: *last };
+                match self.open104(src, *station) {
+                    Ok(c) => {
+                        for ioa in *first..=*last {
+                            let value = if *double {
+                                Value::DoubleCommand { state: 1, select: true, qualifier: 0 }
+                            } else {
+                                Value::SingleCommand { on: false, select: true, qualifier: 0 }
+                            };
+                            let asdu = Asdu::new(cot::ACTIVATION, *station, vec![(ioa, value)]);
+                            let back = self.send104(c, &asdu);
+                            let positive = back
+                                .iter()
+                                .filter_map(|b| Asdu::parse(b).ok())
+                                .any(|a| a.cause == cot::ACTIVATION_CON && !a.negative);
+                            if positive {
+                                found.push(ioa);
+                            }
+                            if !self.conns[c].open {
+                                break;
+                            }
+                        }
+                        self.close(c, true);
+                        let dst = self.station_addr(*station);
+                        let n = found.len() as u32;
+                        self.command_entry(
+                            sid,
+                            Protocol::Iec104,
+                            src,
+                            dst,
+                            Some(*station),
+                            operation,
+                            Sender::Attacker,
+                            Delivery::Swept(n),
+                        );
+                    }
+                    Err(why) => {
+                        let dst = self.station_addr(*station);
+                        self.command_entry(
+                            sid,
+                            Protocol::Iec104,
+                            src,
+                            dst,
+                            Some(*station),
+                            operation,
+                            Sender::Attacker,
+                            why,
+                        )
+                    }
+                }
+                self.swept.insert(i, found);
+                for round in 0..*toggles {
+                    self.schedule(
+                        SimTime(self.t.0.saturating_add(period.0.saturating_mul(u64::from(round) + 1))),
+                        Task::Toggle { step: i, round },
+                    );
+                }
+            }
+            StepAction::Dnp3Operate { from, feeders, close } => {
+                let src = self.host_addr(from);
+                for f in feeders {
+                    self.dnp3_operate(&step.id, src, *f, *close);
+                }
+            }
+            StepAction::ModbusWrite { from, device, coil, value } => {
+                let src = self.host_addr(from);
+                let addr = device.in_block(self.cfg.base);
+                let outcome =
+                    self.modbus(src, addr, Request::WriteSingleCoil { address: *coil, value: *value });
+                let op = Operation::WriteCoil { coil: *coil, value: *value };
+                self.command_entry(sid, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+            }
+            StepAction::ModbusRestart { from, device } => {
+                let src = self.host_addr(from);
+                let addr = device.in_block(self.cfg.base);
+                let outcome = self.modbus(src, addr, Request::Diagnostics { sub_function: 1, data: &[0, 0] });
+                self.command_entry(
+                    sid,
+                    Protocol::Modbus,
+                    src,
+                    addr,
+                    None,
+                    Operation::Restart,
+                    Sender::Attacker,
+                    outcome,
+                );
+            }
+            StepAction::Firmware { from, substations } => {
+                let src = self.host_addr(from);
+                for s in substations {
+                    self.firmware(&step.id, src, s);
+                }
+            }
+            StepAction::UpsOff { from, substations } => {
+                let src = self.host_addr(from);
+                for s in substations {
+                    let Some(u) =
+                        self.devices.upss.iter().find(|u| u.name == format!("{s} UPS")).map(|u| u.addr)
+                    else {
+                        continue;
+                    };
+                    let outcome = self.modbus(src, u, Request::WriteSingleCoil { address: 0, value: false });
+                    let op = Operation::WriteCoil { coil: 0, value: false };
+                    self.command_entry(sid, Protocol::Modbus, src, u, None, op, Sender::Attacker, outcome);
+                }
+            }
+            StepAction::Wipe { host } => {
+                self.scada_wiped();
+                let addr = self.host_addr(host);
+                self.journal.push(Entry::Device {
+                    t: self.t,
+                    device: host.clone(),
+                    addr,
+                    change: DeviceChange::Wiped,
+                });
+            }
+        }
+    }
+
+    pub(crate) fn step_command(&mut self, i: usize, target: usize) {
+        let step = self.ex.attack[i].clone();
+        if let Some(reason) = self.prevented(&step.unless) {
+            // Report once per step.
+            if !self
+                .journal
+                .iter()
+                .any(|e| matches!(e, Entry::AttackPrevented { step: s, .. } if *s == step.id))
+            {
+                self.journal.push(Entry::AttackPrevented { t: self.t, step: step.id.clone(), reason });
+            }
+            return;
+        }
+        let sid = Some(step.id.as_str());
+        match &step.action {
+            StepAction::HmiHijack { targets, close, .. } => {
+                let p = targets[target];
+                let master = self.scada_addr();
+                let outcome = match self.scada_conn(p.station) {
+                    Some(c) => {
+                        if self.double_command(c, p, *close, true) {
+                            Delivery::Confirmed
+                        } else {
+                            Delivery::Refused
+                        }
+                    }
+                    None => Delivery::NoSession,
+                };
+                if outcome == Delivery::Confirmed && !*close {
+                    self.opened_by_attack.push(p);
+                }
+                let dst = self.station_addr(p.station);
+                let op = Operation::Breaker { ioa: p.ioa, close: *close, select: true };
+                self.command_entry(
+                    sid,
+                    Protocol::Iec104,
+                    master,
+                    dst,
+                    Some(p.station),
+                    op,
+                    Sender::Hijack,
+                    outcome,
+                );
+            }
+            StepAction::Iec104Commands { from, targets, close, select, .. } => {
+                let p = targets[target];
+                let src = self.host_addr(from);
+                let outcome = match self.open104(src, p.station) {
+                    Ok(c) => {
+                        let ok = self.double_command(c, p, *close, *select);
+                        self.close(c, true);
+                        if ok && !*close {
+                            self.opened_by_attack.push(p);
+                        }
+                        if ok { Delivery::Confirmed } else { Delivery::Refused }
+                    }
+                    Err(e) => e,
+                };
+                let dst = self.station_addr(p.station);
+                let op = Operation::Breaker { ioa: p.ioa, close: *close, select: *select };
+                self.command_entry(
+                    sid,
+                    Protocol::Iec104,
+                    src,
+                    dst,
+                    Some(p.station),
+                    op,
+                    Sender::Attacker,
+                    outcome,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn toggle(&mut self, i: usize, round: u32) {
+        let step = self.ex.attack[i].clone();
+        if self.prevented(&step.unless).is_some() {
+            return;
+        }
+        let StepAction::IoaSweep { from, station, double, .. } = &step.action else { return };
+        let found = self.swept.get(&i).cloned().unwrap_or_default();
+        if found.is_empty() {
+            return;
+        }
+        let src = self.host_addr(from);
+        let on = round % 2 == 1;
+        let Ok(c) = self.open104(src, *station) else { return };
+        for ioa in found {
+            if *double {
+                let p = CommandPoint { station: *station, ioa };
+                if self.double_command(c, p, on, true) && !on {
+                    self.opened_by_attack.push(p);
+                }
+                continue;
+            }
+            for sel in [true, false] {
+                let asdu = Asdu::new(
+                    cot::ACTIVATION,
+                    *station,
+                    vec![(ioa, Value::SingleCommand { on, select: sel, qualifier: 0 })],
+                );
+                self.send104(c, &asdu);
+            }
+        }
+        self.close(c, true);
+        let dst = self.station_addr(*station);
+        self.command_entry(
+            Some(&step.id),
+            Protocol::Iec104,
+            src,
+            dst,
+            Some(*station),
+            Operation::Toggle { round, double: *double, on },
+            Sender::Attacker,
+            Delivery::Sent,
+        );
+    }
+
+    fn dnp3_operate(&mut self, step: &str, src: Ipv4Addr, feeder: gridsim::BusId, close: bool) {
+        let Some(k) = self.devices.reclosers.iter().position(|r| r.load == feeder) else { return };
+        let addr = self.devices.reclosers[k].addr;
+        let code = if close { proto_dnp3::app::crob::LATCH_ON } else { proto_dnp3::app::crob::LATCH_OFF };
+        let fragment = proto_dnp3::app::crob_request(0, proto_dnp3::app::fc::DIRECT_OPERATE, 0, code);
+        let outcome = self.dnp3(src, k, &fragment);
+        let op = Operation::Crob { feeder: feeder.0, close };
+        self.command_entry(Some(step), Protocol::Dnp3, src, addr, None, op, Sender::Attacker, outcome);
+    }
+
+    fn firmware(&mut self, step: &str, src: Ipv4Addr, substation: &str) {
+        let Some(g) = self.devices.gateways.iter().position(|g| g.substation == substation) else { return };
+        let addr = self.devices.gateways[g].addr;
+        let c = match self.open_http(src, g) {
+            Ok(c) => c,
+            Err(e) => {
+                self.command_entry(
+                    Some(step),
+                    Protocol::Http,
+                    src,
+                    addr,
+                    None,
+                    Operation::Firmware,
+                    Sender::Attacker,
+                    e,
+                );
+                return;
+            }
+        };
+        // A firmware image: a header, then filler derived from the seed (no real code).
+        let mut image = b"\x7fFWIMG NPort-5150 v9.9 (corrupt)\n".to_vec();
+        let mut state = self.cfg.seed ^ u64::from(u32::from(addr));
+        while image.len() < 16 * 1024 {
+            image.extend_from_slice(&next_random(&mut state).to_le_bytes());
+        }
+        let mut request = format!(
+            "POST /upgrade.cgi HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"firmware.rom\"\r\nContent-Length: {}\r\n\r\n",
+            image.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&image);
+        self.send_raw(c, true, request);
+        let body = "Firmware upgrade in progress; the device restarts.\r\n";
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        self.send_raw(c, false, response.into_bytes());
+        self.close(c, false);
+        self.devices.set_state(addr, |s| s.firmware_ok = false);
+        self.command_entry(
+            Some(step),
+            Protocol::Http,
+            src,
+            addr,
+            None,
+            Operation::Firmware,
+            Sender::Attacker,
+            Delivery::Accepted,
+        );
+        self.journal.push(Entry::Device {
+            t: self.t,
+            device: format!("{substation} serial gateway"),
+            addr,
+            change: DeviceChange::FirmwareCorrupt,
+        });
+    }
+}

@@ -1,0 +1,336 @@
+//! Actions: `act(actor, action) -> Outcome`. Who may do what (a team's roles, an
+//! instructor's controls), what each action does, and the entry it leaves: every action is
+//! journaled with its actor and its outcome, refused ones included.
+
+use devices::{Prefix, Rule};
+use exercise::{CommandPoint, DefenderAction};
+use gridsim::sim::{Element, SimTime};
+use proto_modbus::Request;
+
+use crate::Range;
+use crate::agenda::Task;
+use crate::journal::{
+    Action, Actor, CrewStatus, Delivery, DeviceChange, Entry, Operation, Outcome, Protocol, Role, Sender,
+};
+
+/// Whether `actor` may take `action`; the reason when not.
+fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
+    let control = matches!(
+        action,
+        Action::FireInject { .. }
+            | Action::SkipStep { .. }
+            | Action::TriggerStep { .. }
+            | Action::Pause
+            | Action::Resume
+            | Action::Speed { .. }
+    );
+    match actor {
+        Actor::Attacker => Err("the attacker acts through the campaign, not through actions".into()),
+        Actor::Instructor { .. } if control => Ok(()),
+        Actor::Instructor { .. } => Err("instructors run the exercise; the team plays it".into()),
+        Actor::User { .. } | Actor::Defender { .. } if control => {
+            Err("only an instructor controls the exercise".into())
+        }
+        Actor::Defender { .. } => Ok(()),
+        Actor::User { role, .. } => {
+            let Action::Defend(d) = action else { return Ok(()) };
+            let grid = matches!(
+                d,
+                DefenderAction::Operate { .. }
+                    | DefenderAction::CloseOpened
+                    | DefenderAction::DispatchCrew { .. }
+                    | DefenderAction::UpsOn { .. }
+                    | DefenderAction::Local { .. }
+                    | DefenderAction::AckAlarms
+            );
+            let security = matches!(
+                d,
+                DefenderAction::Block { .. }
+                    | DefenderAction::DisableAccount { .. }
+                    | DefenderAction::RestoreFirmware { .. }
+            );
+            match role {
+                Role::Lead => Ok(()),
+                Role::Operator if security => {
+                    Err("blocking hosts, accounts and firmware are the analyst's".into())
+                }
+                Role::Analyst if grid => Err("operating the grid is the operator's".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+impl Range {
+    /// An actor's action, now: what it did, journaled with the actor and the outcome. The
+    /// web platform calls this for trainees' and instructors' actions; scripted defenders go
+    /// through it too.
+    pub fn act(&mut self, actor: Actor, action: Action) -> Outcome {
+        let t = self.t;
+        // The entry goes first, so the consequences follow it; its outcome is filled in.
+        let at = self.journal.len();
+        self.journal.push(Entry::Act {
+            t,
+            actor: actor.clone(),
+            action: action.clone(),
+            outcome: Outcome::Accepted,
+        });
+        self.mark = self.packets;
+        let outcome = if self.finished {
+            Outcome::Refused("the exercise is over".into())
+        } else {
+            match permitted(&actor, &action) {
+                Err(why) => Outcome::Refused(why),
+                Ok(()) => self.perform(&actor, action),
+            }
+        };
+        if let Some(Entry::Act { outcome: o, .. }) = self.journal.get_mut(at) {
+            *o = outcome.clone();
+        }
+        outcome
+    }
+
+    fn perform(&mut self, actor: &Actor, action: Action) -> Outcome {
+        match action {
+            Action::Defend(d) => self.defend(actor, d),
+            Action::FireInject { inject } => {
+                let Some(i) = self.ex.injects.iter().position(|j| j.id == inject) else {
+                    return Outcome::Refused(format!("no inject `{inject}`"));
+                };
+                self.injects_due[i] = true;
+                self.unschedule(|task| *task == Task::Inject(i));
+                self.deliver_inject(i);
+                Outcome::Accepted
+            }
+            Action::SkipStep { step } => {
+                let Some(i) = self.ex.attack.iter().position(|s| s.id == step) else {
+                    return Outcome::Refused(format!("no attack step `{step}`"));
+                };
+                if self.started.contains_key(&step) {
+                    return Outcome::Refused(format!("step `{step}` has already started"));
+                }
+                if !self.skipped.contains(&step) {
+                    self.skipped.push(step);
+                }
+                let _ = i;
+                Outcome::Accepted
+            }
+            Action::TriggerStep { step } => {
+                let Some(i) = self.ex.attack.iter().position(|s| s.id == step) else {
+                    return Outcome::Refused(format!("no attack step `{step}`"));
+                };
+                if self.started.contains_key(&step) {
+                    return Outcome::Refused(format!("step `{step}` has already started"));
+                }
+                self.unschedule(|task| *task == Task::Step(i));
+                self.skipped.retain(|s| *s != step);
+                self.start_step(i);
+                Outcome::Accepted
+            }
+            Action::Pause | Action::Resume | Action::Speed { .. } => Outcome::Accepted,
+        }
+    }
+
+    fn defend(&mut self, actor: &Actor, action: DefenderAction) -> Outcome {
+        match action {
+            DefenderAction::Operate { point, close } => Outcome::Command(self.operate(actor, point, close)),
+            DefenderAction::CloseOpened => {
+                let (mut commanded, mut crews) = (0, 0);
+                for p in self.to_reclose() {
+                    if self.operate(actor, p, true) == Delivery::Confirmed {
+                        commanded += 1;
+                    } else {
+                        self.dispatch(p, true);
+                        crews += 1;
+                    }
+                }
+                Outcome::Reclose { commanded, crews }
+            }
+            DefenderAction::DispatchCrew { point, close } => {
+                self.dispatch(point, close);
+                Outcome::Accepted
+            }
+            DefenderAction::Block { host } => {
+                if self.ex.host(&host).is_none() {
+                    return Outcome::Refused(format!("no host `{host}`"));
+                }
+                let addr = self.host_addr(&host);
+                self.firewall
+                    .rules
+                    .insert(0, Rule { source: Prefix { addr, len: 32 }, destination: None, allow: false });
+                if !self.blocked.contains(&addr) {
+                    self.blocked.push(addr);
+                }
+                for c in 0..self.conns.len() {
+                    if self.conns[c].open && *self.conns[c].client.ip() == addr {
+                        self.close(c, false);
+                    }
+                }
+                Outcome::Accepted
+            }
+            DefenderAction::DisableAccount { account } => {
+                if !self.disabled.contains(&account) {
+                    self.disabled.push(account);
+                }
+                Outcome::Accepted
+            }
+            DefenderAction::RestoreFirmware { substation } => {
+                if !self.devices.gateways.iter().any(|g| g.substation == substation) {
+                    return Outcome::Refused(format!("no serial gateway at `{substation}`"));
+                }
+                self.schedule(
+                    SimTime(self.t.0.saturating_add(self.ex.crew_delay.0)),
+                    Task::FirmwareRestored(substation),
+                );
+                Outcome::Accepted
+            }
+            DefenderAction::UpsOn { substation } => {
+                let src = self.scada_addr();
+                let Some(u) =
+                    self.devices.upss.iter().find(|u| u.name == format!("{substation} UPS")).map(|u| u.addr)
+                else {
+                    return Outcome::Refused(format!("no UPS at `{substation}`"));
+                };
+                let outcome = self.modbus(src, u, Request::WriteSingleCoil { address: 0, value: true });
+                let op = Operation::WriteCoil { coil: 0, value: true };
+                self.command_entry(None, Protocol::Modbus, src, u, None, op, Sender::Operator, outcome);
+                Outcome::Command(outcome)
+            }
+            DefenderAction::AckAlarms => Outcome::Accepted,
+            DefenderAction::Local { device } => {
+                let addr = device.in_block(self.cfg.base);
+                if self.devices.set_state(addr, |s| s.local = true).is_none() {
+                    return Outcome::Refused(format!("no device at {addr}"));
+                }
+                self.journal.push(Entry::Device {
+                    t: self.t,
+                    device: addr.to_string(),
+                    addr,
+                    change: DeviceChange::Local,
+                });
+                Outcome::Accepted
+            }
+            DefenderAction::Hint { question, index } => {
+                let hint = self
+                    .ex
+                    .questions
+                    .iter()
+                    .find(|q| q.id == question)
+                    .and_then(|q| q.hints.get(index))
+                    .cloned();
+                let Some(h) = hint else {
+                    return Outcome::Refused(format!("no hint {index} for question `{question}`"));
+                };
+                let taken = self.journal.iter().any(
+                    |e| matches!(e, Entry::Hint { question: q, index: i, .. } if *q == question && *i == index),
+                );
+                if !taken {
+                    self.journal.push(Entry::Hint {
+                        t: self.t,
+                        question,
+                        index,
+                        cost: h.cost,
+                        text: h.text.clone(),
+                    });
+                }
+                Outcome::Hint { text: h.text, cost: if taken { 0.0 } else { h.cost } }
+            }
+            DefenderAction::AnswerQuestion { question, value } => {
+                let Some(q) = self.ex.questions.iter().find(|q| q.id == question) else {
+                    return Outcome::Refused(format!("no question `{question}`"));
+                };
+                let correct = crate::score::judge(&q.answer, &value, &self.journal);
+                self.journal.push(Entry::Answer { t: self.t, question, value });
+                Outcome::Verdict { correct }
+            }
+            DefenderAction::Report { text } => {
+                self.journal.push(Entry::Report { t: self.t, text });
+                Outcome::Accepted
+            }
+        }
+    }
+
+    /// Breakers open now that the attack opened, or protection (UFLS, unit trips, relays)
+    /// opened after it: branches first (to re-energise), then units, then feeders.
+    fn to_reclose(&self) -> Vec<CommandPoint> {
+        let mut elements: Vec<Element> =
+            self.opened_by_attack.iter().filter_map(|&p| self.point_element(p)).collect();
+        elements.extend(self.opened_by_protection.iter().copied());
+        let rank = |el: &Element| match el {
+            Element::Branch(_) => 0,
+            Element::Gen(_) => 1,
+            _ => 2,
+        };
+        elements.sort_by_key(|el| (rank(el), format!("{el}")));
+        elements.dedup();
+        let mut points = Vec::new();
+        for el in elements {
+            let open = match el {
+                Element::Branch(r) => self.sim.branch_closed(r) == Some(false),
+                Element::Gen(r) => self.sim.gen_closed(r) == Some(false),
+                Element::Load(b) => {
+                    let shed = self.sim.case().bus_idx(b).and_then(|i| self.sim.load_shed(i)).unwrap_or(0.0);
+                    self.sim.load_closed(b) == Some(false) || shed > 0.0
+                }
+                Element::Island(_) => false,
+            };
+            if !open {
+                continue;
+            }
+            if let Some(p) = self.devices.rtus.iter().find_map(|r| {
+                r.command_for(el).map(|ioa| CommandPoint { station: r.station.common_address, ioa })
+            }) {
+                points.push(p);
+            }
+        }
+        points
+    }
+
+    /// An operator's command through the HMI and the SCADA master: journaled in the HMI
+    /// journal first (the correlation rule's input). How the station answered.
+    fn operate(&mut self, actor: &Actor, p: CommandPoint, close: bool) -> Delivery {
+        let master = self.scada_addr();
+        let dst = self.station_addr(p.station);
+        let op = Operation::Breaker { ioa: p.ioa, close, select: true };
+        let Some(c) = self.scada_conn(p.station) else {
+            self.command_entry(
+                None,
+                Protocol::Iec104,
+                master,
+                dst,
+                Some(p.station),
+                op,
+                Sender::Operator,
+                Delivery::NoSession,
+            );
+            return Delivery::NoSession;
+        };
+        self.journal.push(Entry::Hmi { t: self.t, actor: actor.clone(), point: p, close });
+        self.ids.authorised(self.t, p.station, p.ioa);
+        self.mark = self.packets;
+        let outcome =
+            if self.double_command(c, p, close, true) { Delivery::Confirmed } else { Delivery::Refused };
+        self.command_entry(
+            None,
+            Protocol::Iec104,
+            master,
+            dst,
+            Some(p.station),
+            op,
+            Sender::Operator,
+            outcome,
+        );
+        outcome
+    }
+
+    fn dispatch(&mut self, p: CommandPoint, close: bool) {
+        let due = SimTime(self.t.0.saturating_add(self.ex.crew_delay.0));
+        self.journal.push(Entry::Crew {
+            t: self.t,
+            point: p,
+            close,
+            status: CrewStatus::Dispatched { on_site: due },
+        });
+        self.schedule(due, Task::Crew { point: p, close });
+    }
+}
