@@ -26,6 +26,7 @@ macro_rules! out {
 mod bench_iec104;
 mod bench_modbus;
 mod devices_cmd;
+mod live_cmd;
 mod run_cmd;
 mod sim;
 
@@ -48,6 +49,11 @@ enum Command {
     Validate(run_cmd::ValidateArgs),
     /// Run an exercise headless: journal, capture, alerts and score into a folder.
     Run(run_cmd::RunArgs),
+    /// Run an exercise in real time on real sockets (its campaign, the IDS, the journal);
+    /// Ctrl-C stops it and writes the same files as `run`.
+    Live(live_cmd::LiveArgs),
+    /// Replay a run directory from its journal's inputs and report whether it reproduces.
+    Replay(live_cmd::ReplayArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -133,6 +139,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => devices_cmd::run(&args),
         Command::Validate(args) => run_cmd::validate(&args),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Live(args) => live_cmd::live(&args),
+        Command::Replay(args) => live_cmd::replay(&args),
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
         Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exercise::{Exercise, GridSource};
-use netio::capture::{Capture, Direction, Flow};
+use netio::capture::{Capture, Flow};
 use range::net::WireEvent;
 use range::{Range, RunConfig};
 
@@ -30,6 +30,14 @@ pub const BUILTIN_EXERCISES: &[(&str, &str)] = &[
     ("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml")),
     ("industroyer2016", include_str!("../../../exercises/industroyer2016.yaml")),
 ];
+
+/// The name of the built-in exercise whose `id` is `id`.
+pub fn builtin_by_id(id: &str) -> Option<String> {
+    BUILTIN_EXERCISES.iter().find_map(|(name, text)| {
+        let ex = exercise::load(text, &Grids { dir: None }).ok()?;
+        (ex.id == id).then(|| name.to_string())
+    })
+}
 
 /// Built-in grids, or a `.m` file (and its `.dyn.toml` sidecar) next to the exercise file.
 struct Grids {
@@ -259,43 +267,80 @@ fn run_quiet(ex: &Exercise, grids: &Grids, defender: &str, seed: u64) -> anyhow:
     Ok(r)
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let (ex, grids, name) = match load(&args.file)? {
+/// An exercise ready to run: loaded, its grid built, its defender resolved.
+pub struct Prepared {
+    pub ex: Exercise,
+    pub name: String,
+    pub defender: String,
+    pub range: Range,
+    grids: Grids,
+}
+
+/// Loads an exercise and builds its range for `defender` (none, a defender of the exercise,
+/// or a defender file). `Err(code)`: the problems were printed, exit with it.
+pub fn prepare(
+    file: &str,
+    defender: &str,
+    seed: u64,
+    base: std::net::Ipv4Addr,
+) -> anyhow::Result<Result<Prepared, ExitCode>> {
+    let (ex, grids, name) = match load(file)? {
         Ok(x) => x,
         Err((name, diags)) => {
             for d in &diags {
                 eprintln!("{name}:{}:{}: {}", d.line, d.col, d.message);
             }
-            return Ok(ExitCode::from(2));
+            return Ok(Err(ExitCode::from(2)));
         }
     };
     let grid = exercise::build_grid(&grids, &ex.grid).map_err(BadInput)?;
-    let (defender, rules) = if args.defender == "none" {
+    let (defender, rules) = if defender == "none" {
         ("none".to_string(), Vec::new())
-    } else if let Some(rules) = ex.defenders.get(&args.defender) {
-        (args.defender.clone(), rules.clone())
+    } else if let Some(rules) = ex.defenders.get(defender) {
+        (defender.to_string(), rules.clone())
     } else {
-        let text = std::fs::read_to_string(&args.defender).map_err(|e| {
-            BadInput(format!("--defender {}: not a defender of the exercise, and {e}", args.defender))
+        let text = std::fs::read_to_string(defender).map_err(|e| {
+            BadInput(format!("--defender {defender}: not a defender of the exercise, and {e}"))
         })?;
         match exercise::load_defender(&text, &ex, &grid) {
-            Ok(rules) => (args.defender.clone(), rules),
+            Ok(rules) => (defender.to_string(), rules),
             Err(diags) => {
                 for d in &diags {
-                    eprintln!("{}:{}:{}: {}", args.defender, d.line, d.col, d.message);
+                    eprintln!("{defender}:{}:{}: {}", d.line, d.col, d.message);
                 }
-                return Ok(ExitCode::from(2));
+                return Ok(Err(ExitCode::from(2)));
             }
         }
     };
+    let mut cfg = RunConfig::new(seed, &defender, rules);
+    cfg.base = base;
+    let range = Range::new(ex.clone(), grid, cfg).map_err(|e| BadInput(e.to_string()))?;
+    Ok(Ok(Prepared { ex, name, defender, range, grids }))
+}
+
+/// Writes a run's journal, alerts and score into `out` (the capture is written as it goes).
+pub fn write_files(out: &Path, ex: &Exercise, range: &Range) -> anyhow::Result<range::score::Score> {
+    let journal = range.journal();
+    std::fs::write(out.join("journal.jsonl"), netio::json::to_jsonl(journal))?;
+    let alerts: Vec<range::Entry> =
+        journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
+    std::fs::write(out.join("alerts.jsonl"), netio::json::to_jsonl(&alerts))?;
+    let score = range::score::score(ex, journal);
+    std::fs::write(out.join("score.json"), netio::json::score(&score))?;
+    Ok(score)
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let Prepared { ex, name, defender, mut range, grids } =
+        match prepare(&args.file, &args.defender, args.seed, args.base)? {
+            Ok(p) => p,
+            Err(code) => return Ok(code),
+        };
     std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?;
     let capture = Arc::new(
         Capture::create(&args.out.join("capture.pcap"))
             .map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?,
     );
-    let mut cfg = RunConfig::new(args.seed, &defender, rules);
-    cfg.base = args.base;
-    let mut range = Range::new(ex.clone(), grid, cfg).map_err(|e| BadInput(e.to_string()))?;
     let started = Instant::now();
     let mut flows: BTreeMap<u32, Flow> = BTreeMap::new();
     let total = ex.duration;
@@ -312,7 +357,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 })?;
             }
         }
-        write_wire(&capture, &mut flows, wire);
+        netio::driver::write_wire(&capture, &mut flows, wire);
+        let _ = std::io::stderr().flush();
         if let Speed::Times(k) = args.speed {
             let due = Duration::from_secs_f64(range.time().secs() / k);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -343,20 +389,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!();
     }
     capture.finish()?;
+    let score = write_files(&args.out, &ex, &range)?;
     let journal = range.journal();
-    std::fs::write(args.out.join("journal.jsonl"), netio::json::to_jsonl(journal))?;
-    let alerts: Vec<range::Entry> =
-        journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
-    std::fs::write(args.out.join("alerts.jsonl"), netio::json::to_jsonl(&alerts))?;
-    let score = range::score::score(&ex, journal);
-    std::fs::write(args.out.join("score.json"), netio::json::score(&score))?;
+    let alerts = journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).count();
     out!(
         "{name}: defender {defender}, seed {}: score {:.2}, customers off at the peak {}, {:.3} MWh not served, {} alerts, {} packets, {:.1} s",
         args.seed,
         score.total,
         score.customers_off_peak,
         score.ens_mwh,
-        alerts.len(),
+        alerts,
         capture.packets(),
         started.elapsed().as_secs_f64()
     );
@@ -388,33 +430,4 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// Writes what crossed the range's network to the capture, at simulated time.
-fn write_wire(capture: &Capture, flows: &mut BTreeMap<u32, Flow>, wire: Vec<range::net::Wire>) {
-    for w in wire {
-        capture.set_clock(Duration::from_micros(w.t.0));
-        match w.event {
-            WireEvent::Open => {
-                let flow = capture.open(w.client, *w.server.ip(), w.server.port());
-                flows.insert(w.conn, flow);
-            }
-            WireEvent::ToServer(bytes) => {
-                if let Some(f) = flows.get_mut(&w.conn) {
-                    capture.data(f, Direction::ToServer, &bytes);
-                }
-            }
-            WireEvent::ToClient(bytes) => {
-                if let Some(f) = flows.get_mut(&w.conn) {
-                    capture.data(f, Direction::ToClient, &bytes);
-                }
-            }
-            WireEvent::Close { by_client } => {
-                if let Some(mut f) = flows.remove(&w.conn) {
-                    capture.close(&mut f, if by_client { Direction::ToServer } else { Direction::ToClient });
-                }
-            }
-        }
-    }
-    let _ = std::io::stderr().flush();
 }

@@ -13,8 +13,10 @@
 
 pub mod capture;
 mod dnp3;
+pub mod driver;
 mod iec104;
 pub mod json;
+pub mod live;
 
 pub use dnp3::serve_dnp3;
 pub use iec104::serve_iec104;

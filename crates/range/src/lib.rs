@@ -278,16 +278,25 @@ impl Range {
         self.devices.step(&self.sim, dt, &events);
         self.tick();
         if self.t >= self.ex.duration {
-            let sampled_now = matches!(self.journal.last(), Some(Entry::Supply { t, .. }) if *t == self.t);
-            if !sampled_now {
-                self.sample_supply();
-            }
-            for c in 0..self.conns.len() {
-                self.close(c, false);
-            }
-            self.journal.push(Entry::End { t: self.t });
-            self.finished = true;
+            self.stop();
         }
+    }
+
+    /// Ends the run now (at the exercise's end, or when a live run is stopped): a last supply
+    /// sample, every connection closed, the end entry. A replay stops at the same instant.
+    pub fn stop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let sampled_now = matches!(self.journal.last(), Some(Entry::Supply { t, .. }) if *t == self.t);
+        if !sampled_now {
+            self.sample_supply();
+        }
+        for c in 0..self.conns.len() {
+            self.close(c, false);
+        }
+        self.journal.push(Entry::End { t: self.t });
+        self.finished = true;
     }
 
     /// Everything due at the current time: tasks, the SCADA master, device sessions, supply.
@@ -353,16 +362,22 @@ impl Range {
     }
 
     /// Replays `inputs` (from a journal: `Entry::input`) on a fresh run: each is applied
-    /// when simulated time reaches its instant, in order, then the run goes to its end.
-    /// With the same exercise and configuration, the journal comes out the same.
-    pub fn replay(&mut self, inputs: &[(SimTime, Input)]) {
+    /// when simulated time reaches its instant, in order, and the run stops at `end` (the
+    /// time of the journal's end entry). With the same exercise and configuration, the
+    /// journal comes out the same. `on_step` sees the run after every step (to capture).
+    pub fn replay(&mut self, inputs: &[(SimTime, Input)], end: SimTime, mut on_step: impl FnMut(&mut Range)) {
         let mut k = 0;
         while !self.finished {
             while k < inputs.len() && inputs[k].0 <= self.t {
                 self.apply(inputs[k].1.clone());
                 k += 1;
             }
-            self.step();
+            if self.t >= end {
+                self.stop();
+            } else {
+                self.step();
+            }
+            on_step(self);
         }
     }
 }

@@ -1,0 +1,182 @@
+//! `icsrange live` (an exercise in real time on real sockets) and `icsrange replay` (a run
+//! directory rebuilt from its journal's inputs).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use netio::capture::Capture;
+use netio::driver::{self, Pace};
+use range::Entry;
+
+use crate::BadInput;
+use crate::run_cmd::{Prepared, prepare, write_files};
+
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// An exercise file (or the name of a built-in exercise: ukraine2015, industroyer2016).
+    file: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A factor of real time (1x, 10x, 60x) or max.
+    #[arg(long, value_parser = Pace::parse, default_value = "1x")]
+    speed: Pace,
+    /// none, a defender of the exercise, or a defender file (`rules: [...]`).
+    #[arg(long, default_value = "none")]
+    defender: String,
+    /// Where journal.jsonl, capture.pcap, alerts.jsonl and score.json go when it stops.
+    #[arg(long, default_value = "run")]
+    out: PathBuf,
+    /// The team's address block in 127.0.0.0/8.
+    #[arg(long, default_value = "127.10.0.0")]
+    base: std::net::Ipv4Addr,
+}
+
+pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
+    let Prepared { ex, name, defender, range, .. } =
+        match prepare(&args.file, &args.defender, args.seed, args.base)? {
+            Ok(p) => p,
+            Err(code) => return Ok(code),
+        };
+    std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?;
+    let capture = Arc::new(
+        Capture::create(&args.out.join("capture.pcap"))
+            .map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?,
+    );
+    let rt = tokio::runtime::Runtime::new()?;
+    let range = rt.block_on(async {
+        let services = netio::live::services(&range);
+        let (handle, mut task) = driver::spawn(range, args.speed, false, Some(capture.clone()));
+        let mut entries = handle.entries();
+        let listeners = netio::live::listen(&handle, &services).await?;
+        let fallback = listeners.iter().filter(|l| l.local.port() != l.device.port()).count();
+        out!(
+            "{name}: defender {defender}, seed {}, {:?}: {} device services listening{}; Ctrl-C stops and writes {}",
+            args.seed,
+            args.speed,
+            listeners.len(),
+            if fallback > 0 { format!(" ({fallback} on their port + 10000)") } else { String::new() },
+            args.out.display()
+        );
+        out!("ready");
+        let range = loop {
+            tokio::select! {
+                batch = entries.recv() => match batch {
+                    Ok(batch) => {
+                        for e in batch.iter() {
+                            if let Entry::Alert { alert } = e {
+                                out!("{} alert {} {} -> {}: {}", alert.t, alert.rule, alert.src, alert.dst, alert.message);
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("(printing fell {n} journal batches behind)");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    break handle.stop().await;
+                }
+                done = &mut task => break done.ok().flatten(),
+            }
+        };
+        anyhow::Ok(range)
+    })?;
+    let Some(range) = range else {
+        return Err(anyhow::anyhow!("the range stopped without handing its state back"));
+    };
+    capture.finish()?;
+    let score = write_files(&args.out, &ex, &range)?;
+    out!(
+        "{name}: stopped at t = {}: score {:.2}, customers off at the peak {}, {} packets; wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}}",
+        range.time(),
+        score.total,
+        score.customers_off_peak,
+        range.packets(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A run directory (journal.jsonl, and score.json and capture.pcap to compare with).
+    dir: PathBuf,
+    /// The exercise file, when the run's exercise is not built in.
+    #[arg(long)]
+    exercise: Option<String>,
+}
+
+pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let path = args.dir.join("journal.jsonl");
+    let recorded =
+        std::fs::read_to_string(&path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let (start, inputs) =
+        netio::json::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
+    let file = match &args.exercise {
+        Some(f) => f.clone(),
+        None => crate::run_cmd::builtin_by_id(&start.exercise).ok_or_else(|| {
+            BadInput(format!("exercise `{}` is not built in: name its file with --exercise", start.exercise))
+        })?,
+    };
+    let Prepared { ex, mut range, .. } = match prepare(&file, &start.defender, start.seed, start.base)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let dir = std::env::temp_dir().join(format!("icsrange-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let capture = Capture::create(&dir.join("capture.pcap"))?;
+    let mut flows = std::collections::BTreeMap::new();
+    let end = recorded
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v.get("kind")?.as_str()? == "end").then(|| v.get("t")?.as_f64()).flatten()
+        })
+        .map_or(range.exercise().duration, gridsim::sim::SimTime::from_secs);
+    range.replay(&inputs, end, |r| driver::write_wire(&capture, &mut flows, r.take_wire()));
+    driver::write_wire(&capture, &mut flows, range.take_wire());
+    capture.finish()?;
+    let replayed = netio::json::to_jsonl(range.journal());
+    let mut diverged = false;
+    let (a, b): (Vec<&str>, Vec<&str>) = (recorded.lines().collect(), replayed.lines().collect());
+    if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        diverged = true;
+        out!("journal diverges at line {}:", i + 1);
+        out!("  recorded: {}", a.get(i).unwrap_or(&"(end of journal)"));
+        out!("  replayed: {}", b.get(i).unwrap_or(&"(end of journal)"));
+    } else {
+        out!("journal: {} entries, identical", a.len());
+    }
+    let score = netio::json::score(&range::score::score(&ex, range.journal()));
+    match std::fs::read_to_string(args.dir.join("score.json")) {
+        Ok(s) if s == score => out!("score.json: identical"),
+        Ok(_) => {
+            diverged = true;
+            out!("score.json differs");
+        }
+        Err(_) => out!("score.json: none to compare"),
+    }
+    let replayed_pcap = std::fs::read(dir.join("capture.pcap"))?;
+    match std::fs::read(args.dir.join("capture.pcap")) {
+        Ok(p) if p == replayed_pcap => out!("capture.pcap: {} bytes, identical", p.len()),
+        Ok(p) => {
+            diverged = true;
+            let at = p
+                .iter()
+                .zip(&replayed_pcap)
+                .position(|(x, y)| x != y)
+                .unwrap_or(p.len().min(replayed_pcap.len()));
+            out!(
+                "capture.pcap differs from byte {at} ({} recorded, {} replayed)",
+                p.len(),
+                replayed_pcap.len()
+            );
+        }
+        Err(_) => out!("capture.pcap: none to compare"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    out!("{}", if diverged { "does not reproduce" } else { "reproduces" });
+    Ok(if diverged { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,148 @@
+//! Real listeners for a driver's range: every device on its own loopback address at its
+//! protocol's standard port (+`PORT_OFFSET` where that cannot be bound), so a trainee's own
+//! tools (mbpoll, pymodbus, an IEC 104 client, a DNP3 master) reach the same range the
+//! campaign, the IDS and the journal live in. Each connection's bytes go to the driver as
+//! they arrive and what the device answers comes back; the protocol itself (framing, session
+//! rules) runs in the range's endpoint, once for every kind of client.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use range::Range;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::driver::{Command, Handle, ToSocket};
+use crate::{IDLE_TIMEOUT, MAX_CONNECTIONS, bind};
+
+/// One listener: where it listens, and the device address and standard port it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listener {
+    pub local: SocketAddrV4,
+    pub device: SocketAddrV4,
+}
+
+/// Every network service of the range's devices: (address, standard port).
+pub fn services(range: &Range) -> Vec<SocketAddrV4> {
+    let d = range.devices();
+    let mut out = Vec::new();
+    out.extend(d.plcs.iter().map(|p| SocketAddrV4::new(p.addr, proto_modbus::PORT)));
+    out.extend(d.rtus.iter().map(|r| SocketAddrV4::new(r.addr, proto_iec104::PORT)));
+    out.extend(d.reclosers.iter().map(|r| SocketAddrV4::new(r.addr, proto_dnp3::PORT)));
+    out.extend(d.relays.iter().map(|r| SocketAddrV4::new(r.addr, proto_modbus::PORT)));
+    out.extend(d.upss.iter().map(|u| SocketAddrV4::new(u.addr, proto_modbus::PORT)));
+    out
+}
+
+/// Binds every service and serves it through the driver until the tasks are dropped.
+pub async fn listen(handle: &Handle, services: &[SocketAddrV4]) -> std::io::Result<Vec<Listener>> {
+    let mut out = Vec::new();
+    for &device in services {
+        let listener = bind(*device.ip(), device.port()).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("{device}: {e} (another range on this --base?)"))
+        })?;
+        let Ok(SocketAddr::V4(local)) = listener.local_addr() else { continue };
+        out.push(Listener { local, device });
+        tokio::spawn(accept_loop(handle.clone(), listener, device));
+    }
+    Ok(out)
+}
+
+async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: wait and keep accepting.
+                tracing::warn!(%device, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let SocketAddr::V4(peer) = peer else { continue };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%device, %peer, "too many connections; refused");
+            continue;
+        };
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            match connection(handle, stream, peer, device).await {
+                Ok(()) => tracing::debug!(%device, %peer, "closed"),
+                Err(reason) => tracing::info!(%device, %peer, %reason, "connection closed"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(
+    handle: Handle,
+    stream: TcpStream,
+    peer: SocketAddrV4,
+    device: SocketAddrV4,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (sink, mut from_range) = mpsc::unbounded_channel();
+    let (reply, opened) = oneshot::channel();
+    if !handle.send(Command::Open { client: peer, server: device, sink, reply }) {
+        return Err("the range has stopped".into());
+    }
+    let conn = match opened.await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(why)) => return Err(format!("refused: {}", crate::json::delivery(why))),
+        Err(_) => return Err("the range has stopped".into()),
+    };
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = vec![0u8; 4096];
+    let mut last_rx = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    tokio::pin!(idle);
+    let result = loop {
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) => break Ok(()),
+                Err(e) => break Err(format!("read: {e}")),
+                Ok(n) => {
+                    last_rx = tokio::time::Instant::now();
+                    if !handle.send(Command::Data { conn, bytes: buf[..n].to_vec() }) {
+                        return Err("the range has stopped".into());
+                    }
+                }
+            },
+            out = from_range.recv() => match out {
+                Some(ToSocket::Data(bytes)) => {
+                    match tokio::time::timeout(IDLE_TIMEOUT, wr.write_all(&bytes)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => break Err(format!("write: {e}")),
+                        Err(_) => break Err("the peer does not read what it is sent".into()),
+                    }
+                }
+                // The device closed it (a session rule, the device went dark, a block).
+                Some(ToSocket::Close) | None => return Err("closed by the device".into()),
+            },
+            () = &mut idle => {
+                if last_rx.elapsed() >= IDLE_TIMEOUT {
+                    break Err(format!("idle for {} s", IDLE_TIMEOUT.as_secs()));
+                }
+                idle.as_mut().reset(last_rx + IDLE_TIMEOUT);
+            }
+        }
+    };
+    handle.send(Command::Close { conn });
+    result
+}
+
+/// The address a peer should use for `device` when listeners may have fallen back to the
+/// offset port.
+pub fn local_for(listeners: &[Listener], device: SocketAddrV4) -> Option<SocketAddrV4> {
+    listeners.iter().find(|l| l.device == device).map(|l| l.local)
+}
+
+/// The loopback address of a host offset in a block.
+pub fn in_block(base: Ipv4Addr, a: u8, b: u8) -> Ipv4Addr {
+    let [x, y, _, _] = base.octets();
+    Ipv4Addr::new(x, y, a, b)
+}
