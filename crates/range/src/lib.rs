@@ -97,6 +97,8 @@ pub struct Range {
     skipped: Vec<String>,
     disabled: Vec<String>,
     alert_rules_seen: Vec<&'static str>,
+    /// Alerts raised so far.
+    alerts: usize,
     /// Breakers the attack opened.
     opened_by_attack: Vec<CommandPoint>,
     /// Elements protection opened or shed (anything that opened without a command).
@@ -157,6 +159,7 @@ impl Range {
             skipped: Vec::new(),
             disabled: Vec::new(),
             alert_rules_seen: Vec::new(),
+            alerts: 0,
             opened_by_attack: Vec::new(),
             opened_by_protection: Vec::new(),
             blocked: Vec::new(),

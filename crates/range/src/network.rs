@@ -57,6 +57,7 @@ impl Range {
     fn collect_alerts(&mut self) {
         for a in self.ids.take_alerts() {
             let rule = a.rule;
+            self.alerts += 1;
             self.journal.push(Entry::Alert { alert: a });
             if !self.alert_rules_seen.contains(&rule) {
                 self.alert_rules_seen.push(rule);

@@ -155,7 +155,7 @@ impl Range {
             breakers_closed: 0,
             breakers_open: 0,
             stale_points: 0,
-            alerts: self.journal.iter().filter(|e| matches!(e, crate::Entry::Alert { .. })).count(),
+            alerts: self.alerts,
             finished: self.finished,
         };
         for p in m.points.values() {

@@ -1,0 +1,110 @@
+//! The driver on tokio's paused clock (time advances only when every task waits, so pacing
+//! is checked exactly, without sleeping in real time): pause stops simulated time for the
+//! grid, the campaign and the devices; resume and speed changes take effect; a subscriber
+//! that never reads does not hold the range back; 50 drivers run in one process.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use exercise::{Exercise, GridSource};
+use gridsim::sim::SimTime;
+use netio::driver::{self, Pace};
+use range::{Action, Actor, Outcome, Range, RunConfig};
+
+struct Cases;
+
+impl GridSource for Cases {
+    fn grid(&self, name: &str) -> Option<(String, String)> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases");
+        let m = std::fs::read_to_string(root.join(format!("{name}.m"))).ok()?;
+        let d = std::fs::read_to_string(root.join(format!("{name}.dyn.toml"))).unwrap_or_default();
+        Some((m, d))
+    }
+}
+
+fn ukraine() -> (Exercise, Range) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../exercises/ukraine2015.yaml");
+    let ex = exercise::load(&std::fs::read_to_string(path).unwrap(), &Cases).unwrap();
+    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let r = Range::new(ex.clone(), grid, RunConfig::new(1, "none", Vec::new())).unwrap();
+    (ex, r)
+}
+
+fn instructor() -> Actor {
+    Actor::Instructor { name: "ines".into() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_stops_simulated_time_and_resume_and_speed_take_effect() {
+    let (_, range) = ukraine();
+    let (h, _task) = driver::spawn(range, Pace::Times(10.0), false, None);
+    let state = h.state();
+    // 10 s of wall clock at 10x: 100 s of simulated time.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let t1 = state.borrow().hmi.t;
+    assert!((SimTime::from_secs(99.0)..=SimTime::from_secs(101.0)).contains(&t1), "{t1}");
+
+    // The campaign opens breakers from 600 s; pause in the middle of it.
+    tokio::time::sleep(Duration::from_secs(55)).await;
+    assert_eq!(h.act(instructor(), Action::Pause).await, Some(Outcome::Accepted));
+    let before = state.borrow().clone();
+    assert!(before.paused);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let after = state.borrow().clone();
+    assert_eq!(after.hmi.t, before.hmi.t, "simulated time stood still");
+    assert_eq!(after.entries, before.entries, "no journal entry while paused");
+    assert_eq!(after.f_hz, before.f_hz, "no frequency change while paused");
+    assert_eq!(after.packets, before.packets, "no device or master traffic while paused");
+
+    // Resume at 60x: 10 s of wall clock is 600 s of simulated time from where it stopped.
+    assert_eq!(h.act(instructor(), Action::Speed { factor: Some(60.0) }).await, Some(Outcome::Accepted));
+    assert_eq!(h.act(instructor(), Action::Resume).await, Some(Outcome::Accepted));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let resumed = state.borrow().clone();
+    let ran = resumed.hmi.t.0 - before.hmi.t.0;
+    assert!((599_000_000..=601_000_000).contains(&ran), "{ran} us in 10 s at 60x");
+    assert!(resumed.entries > after.entries, "the campaign goes on");
+
+    // A trainee may not pause the run.
+    let trainee = Actor::User { team: "blue".into(), user: "ana".into(), role: range::Role::Lead };
+    assert!(matches!(h.act(trainee, Action::Pause).await, Some(Outcome::Refused(_))));
+    let r = h.stop().await.unwrap();
+    assert!(r.is_finished());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_subscriber_that_never_reads_does_not_hold_the_range_back() {
+    let (_, range) = ukraine();
+    let (h, task) = driver::spawn(range, Pace::Max, false, None);
+    let mut never_read = h.entries();
+    let range = task.await.unwrap().unwrap();
+    assert!(range.is_finished(), "the hour ran to its end");
+    // What waits for the subscriber is bounded: past `BACKLOG` batches it would lag (and be
+    // told how many it missed); the range never waited for it.
+    assert!(never_read.len() <= driver::BACKLOG);
+    assert!(never_read.try_recv().is_ok(), "its batches are still there to read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fifty_drivers_run_in_one_process() {
+    let mut handles = Vec::new();
+    for _ in 0..50 {
+        let (_, range) = ukraine();
+        handles.push(driver::spawn(range, Pace::Times(60.0), false, None));
+    }
+    // Eleven seconds of wall clock at 60x: eleven minutes, past the hijack's start (10 min),
+    // on every range, each at its own pace.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let mut ran = 0;
+    for (h, _task) in handles {
+        let r = h.stop().await.unwrap();
+        assert!(r.time() >= SimTime::from_secs(659.0), "{}", r.time());
+        assert!(
+            r.journal().iter().any(|e| matches!(e, range::Entry::Attack { step, .. } if step == "hijack"))
+        );
+        ran += 1;
+    }
+    assert_eq!(ran, 50);
+}
