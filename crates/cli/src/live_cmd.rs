@@ -111,7 +111,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let path = args.dir.join("journal.jsonl");
     let recorded =
         std::fs::read_to_string(&path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    let (start, inputs) =
+    let netio::json::Recorded { start, inputs, end } =
         netio::json::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
     let file = match &args.exercise {
         Some(f) => f.clone(),
@@ -127,14 +127,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&dir)?;
     let capture = Capture::create(&dir.join("capture.pcap"))?;
     let mut flows = std::collections::BTreeMap::new();
-    let end = recorded
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v.get("kind")?.as_str()? == "end").then(|| v.get("t")?.as_f64()).flatten()
-        })
-        .map_or(range.exercise().duration, gridsim::sim::SimTime::from_secs);
+    let end = end.unwrap_or(range.exercise().duration);
     range.replay(&inputs, end, |r| driver::write_wire(&capture, &mut flows, r.take_wire()));
     driver::write_wire(&capture, &mut flows, range.take_wire());
     capture.finish()?;

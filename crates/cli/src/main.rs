@@ -24,6 +24,7 @@ macro_rules! out {
 }
 
 mod bench_iec104;
+mod bench_live;
 mod bench_modbus;
 mod devices_cmd;
 mod live_cmd;
@@ -102,6 +103,8 @@ enum BenchCommand {
     Modbus(bench_modbus::BenchModbusArgs),
     /// IEC 104: time a general interrogation of many points, act to ActTerm.
     Iec104(bench_iec104::BenchIec104Args),
+    /// CPU of live ranges (drivers paced against the wall clock) in one process.
+    Live(bench_live::BenchLiveArgs),
 }
 
 /// Bad input: reported on one line, exit code 2.
@@ -145,6 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
         Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),
         Command::Bench(BenchCommand::Iec104(args)) => bench_iec104::run(&args),
+        Command::Bench(BenchCommand::Live(args)) => bench_live::run(&args),
     }
 }
 

@@ -12,20 +12,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Devices, repo};
-
-fn peer_python() -> Option<String> {
-    match std::env::var("ICSRANGE_PEERS_PYTHON") {
-        Ok(p) => Some(p),
-        Err(_) if std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_some() => {
-            panic!("ICSRANGE_REQUIRE_PEERS is set but ICSRANGE_PEERS_PYTHON is not")
-        }
-        Err(_) => {
-            eprintln!("skipped: no protocol peers (run ./scripts/test, which installs them)");
-            None
-        }
-    }
-}
+use common::{Devices, peer_python, repo};
 
 /// Frames of a capture that match a tshark display filter.
 fn tshark_count(pcap: &std::path::Path, filter: &str) -> usize {

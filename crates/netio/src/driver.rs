@@ -228,11 +228,7 @@ impl Driver {
                 }
             };
             let cmd = match due {
-                Some(due) if due <= Instant::now() => match self.rx.try_recv() {
-                    Ok(cmd) => Some(cmd),
-                    Err(mpsc::error::TryRecvError::Empty) => None,
-                    Err(mpsc::error::TryRecvError::Disconnected) => None,
-                },
+                Some(due) if due <= Instant::now() => self.rx.try_recv().ok(),
                 Some(due) => tokio::select! {
                     cmd = self.rx.recv() => cmd,
                     () = tokio::time::sleep_until(due) => None,
@@ -243,28 +239,19 @@ impl Driver {
                 },
             };
             match cmd {
-                Some(Command::Stop { reply }) => {
-                    self.range.stop();
-                    self.flush();
-                    let _ = reply.send(self.range);
-                    return None;
-                }
-                Some(cmd) => {
-                    self.command(cmd);
-                    // Take whatever else is waiting in the same batch.
-                    let mut n = 0;
-                    while n < 1024 {
-                        match self.rx.try_recv() {
-                            Ok(Command::Stop { reply }) => {
-                                self.range.stop();
-                                self.flush();
-                                let _ = reply.send(self.range);
-                                return None;
-                            }
-                            Ok(c) => self.command(c),
-                            Err(_) => break,
+                Some(first) => {
+                    // The first command and whatever else waits, in one batch.
+                    let mut next = Some(first);
+                    for _ in 0..1024 {
+                        let Some(cmd) = next.take() else { break };
+                        if let Command::Stop { reply } = cmd {
+                            self.range.stop();
+                            self.flush();
+                            let _ = reply.send(self.range);
+                            return None;
                         }
-                        n += 1;
+                        self.command(cmd);
+                        next = self.rx.try_recv().ok();
                     }
                 }
                 None => {
@@ -327,6 +314,7 @@ impl Driver {
                 let _ = self.range.live(Live::Close { conn });
                 self.sinks.remove(&conn);
             }
+            // Handled by the loop, which hands the range over.
             Command::Stop { .. } => {}
         }
     }

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use exercise::{CommandPoint, DefenderAction, Offset};
-use gridsim::sim::{Cause, SimTime};
+use gridsim::sim::SimTime;
 use range::journal::{
     Action, Actor, CrewStatus, Delivery, DeviceChange, Entry, Input, Live, Operation, Outcome, Role,
 };
@@ -457,10 +457,6 @@ fn crew_status(s: CrewStatus) -> String {
     }
 }
 
-fn cause(c: &Cause) -> &'static str {
-    c.as_str()
-}
-
 fn to_json(e: &Entry) -> EntryJson<'_> {
     match e {
         Entry::Start { t, format, exercise, seed, defender, base, demand_mw, customers } => {
@@ -479,7 +475,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             t: secs(event.t),
             event: event.kind.as_str(),
             element: event.element.to_string(),
-            cause: cause(&event.cause),
+            cause: event.cause.as_str(),
             mw: event.mw,
             customers: event.customers,
         },
@@ -616,9 +612,19 @@ enum InputLine {
     },
 }
 
-/// Reads a journal back for a replay: the start entry and the inputs, each with its time.
-/// Errors name the line.
-pub fn read_inputs(jsonl: &str) -> Result<(StartInfo, Vec<(SimTime, Input)>), String> {
+/// A journal read back for a replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub start: StartInfo,
+    /// The inputs, each with the instant it was applied.
+    pub inputs: Vec<(SimTime, Input)>,
+    /// When the run ended (its end entry), if it did.
+    pub end: Option<SimTime>,
+}
+
+/// Reads a journal back for a replay: the start entry, the inputs and the end. Errors name
+/// the line.
+pub fn read_inputs(jsonl: &str) -> Result<Recorded, String> {
     let mut lines = jsonl.lines().enumerate();
     let (_, first) = lines.next().ok_or("an empty journal")?;
     let start: StartLine = serde_json::from_str(first).map_err(|e| format!("line 1: {e}"))?;
@@ -640,43 +646,40 @@ pub fn read_inputs(jsonl: &str) -> Result<(StartInfo, Vec<(SimTime, Input)>), St
         ));
     }
     let mut inputs = Vec::new();
+    let mut end = None;
     for (i, line) in lines {
-        let kind: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        let is_input = match kind.get("kind").and_then(|k| k.as_str()) {
-            Some("live") => true,
-            Some("act") => !matches!(
-                kind.get("actor").and_then(|a| a.get("kind")).and_then(|k| k.as_str()),
-                Some("defender")
-            ),
-            _ => false,
-        };
-        if !is_input {
+        let at_line = |e: String| format!("line {}: {e}", i + 1);
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at_line(e.to_string()))?;
+        let scripted = v["actor"]["kind"] == "defender";
+        match v["kind"].as_str() {
+            Some("end") => end = v["t"].as_f64().map(SimTime::from_secs),
+            Some("live") => {}
+            Some("act") if !scripted => {}
+            _ => continue,
+        }
+        if end.is_some() {
             continue;
         }
-        let parsed: InputLine = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        let at = |t: f64| SimTime::from_secs(t);
+        let parsed: InputLine = serde_json::from_value(v).map_err(|e| at_line(e.to_string()))?;
         inputs.push(match parsed {
             InputLine::Act { t, actor, action } => (
-                at(t),
+                SimTime::from_secs(t),
                 Input::Act {
-                    actor: actor_from(actor).map_err(|e| format!("line {}: {e}", i + 1))?,
-                    action: action_from(action).map_err(|e| format!("line {}: {e}", i + 1))?,
+                    actor: actor_from(actor).map_err(at_line)?,
+                    action: action_from(action).map_err(at_line)?,
                 },
             ),
             InputLine::Live { t, live } => (
-                at(t),
+                SimTime::from_secs(t),
                 Input::Live(match live {
                     LiveJson::Open { client, server, .. } => Live::Open { client, server },
-                    LiveJson::Data { conn, hex } => {
-                        Live::Data { conn, bytes: unhex(&hex).map_err(|e| format!("line {}: {e}", i + 1))? }
-                    }
+                    LiveJson::Data { conn, hex } => Live::Data { conn, bytes: unhex(&hex).map_err(at_line)? },
                     LiveJson::Close { conn } => Live::Close { conn },
                 }),
             ),
         });
     }
-    Ok((info, inputs))
+    Ok(Recorded { start: info, inputs, end })
 }
 
 #[derive(Serialize)]
@@ -741,8 +744,10 @@ mod tests {
                 conn: None,
             },
         ];
-        let (info, inputs) = read_inputs(&to_jsonl(&entries)).unwrap_or_else(|e| panic!("{e}"));
+        let Recorded { start: info, inputs, end } =
+            read_inputs(&to_jsonl(&entries)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(info.seed, 3);
+        assert_eq!(end, None, "a journal without its end entry");
         // The scripted defender's act is not an input: the run's configuration replays it.
         let want: Vec<_> = entries.iter().filter_map(Entry::input).collect();
         assert_eq!(want.len(), 2);

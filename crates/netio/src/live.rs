@@ -5,7 +5,7 @@
 //! they arrive and what the device answers comes back; the protocol itself (framing, session
 //! rules) runs in the range's endpoint, once for every kind of client.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,16 +133,4 @@ async fn connection(
     };
     handle.send(Command::Close { conn });
     result
-}
-
-/// The address a peer should use for `device` when listeners may have fallen back to the
-/// offset port.
-pub fn local_for(listeners: &[Listener], device: SocketAddrV4) -> Option<SocketAddrV4> {
-    listeners.iter().find(|l| l.device == device).map(|l| l.local)
-}
-
-/// The loopback address of a host offset in a block.
-pub fn in_block(base: Ipv4Addr, a: u8, b: u8) -> Ipv4Addr {
-    let [x, y, _, _] = base.octets();
-    Ipv4Addr::new(x, y, a, b)
 }

@@ -99,10 +99,8 @@ impl Range {
     }
 
     /// Removes what is on the agenda for `matches` (a skipped step's commands).
-    pub(crate) fn unschedule(&mut self, matches: impl Fn(&Task) -> bool) -> usize {
-        let before = self.agenda.len();
+    pub(crate) fn unschedule(&mut self, matches: impl Fn(&Task) -> bool) {
         self.agenda.retain(|_, t| !matches(t));
-        before - self.agenda.len()
     }
 
     pub(crate) fn run_task(&mut self, task: Task) {

@@ -91,7 +91,7 @@ impl Range {
                 let src = self.host_addr(from);
                 let mut found = Vec::new();
                 let operation = Operation::Sweep { double: *double, first: *first, last: *last };
-                match self.open104(src, *station) {
+                let outcome = match self.open104(src, *station) {
                     Ok(c) => {
                         for ioa in *first..=*last {
                             let value = if *double {
@@ -113,33 +113,21 @@ impl Range {
                             }
                         }
                         self.close(c, true);
-                        let dst = self.station_addr(*station);
-                        let n = found.len() as u32;
-                        self.command_entry(
-                            sid,
-                            Protocol::Iec104,
-                            src,
-                            dst,
-                            Some(*station),
-                            operation,
-                            Sender::Attacker,
-                            Delivery::Swept(n),
-                        );
+                        Delivery::Swept(found.len() as u32)
                     }
-                    Err(why) => {
-                        let dst = self.station_addr(*station);
-                        self.command_entry(
-                            sid,
-                            Protocol::Iec104,
-                            src,
-                            dst,
-                            Some(*station),
-                            operation,
-                            Sender::Attacker,
-                            why,
-                        )
-                    }
-                }
+                    Err(why) => why,
+                };
+                let dst = self.station_addr(*station);
+                self.command_entry(
+                    sid,
+                    Protocol::Iec104,
+                    src,
+                    dst,
+                    Some(*station),
+                    operation,
+                    Sender::Attacker,
+                    outcome,
+                );
                 self.swept.insert(i, found);
                 for round in 0..*toggles {
                     self.schedule(

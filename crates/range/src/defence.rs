@@ -103,25 +103,19 @@ impl Range {
                 Outcome::Accepted
             }
             Action::SkipStep { step } => {
-                let Some(i) = self.ex.attack.iter().position(|s| s.id == step) else {
-                    return Outcome::Refused(format!("no attack step `{step}`"));
-                };
-                if self.started.contains_key(&step) {
-                    return Outcome::Refused(format!("step `{step}` has already started"));
+                if let Err(why) = self.not_started(&step) {
+                    return Outcome::Refused(why);
                 }
                 if !self.skipped.contains(&step) {
                     self.skipped.push(step);
                 }
-                let _ = i;
                 Outcome::Accepted
             }
             Action::TriggerStep { step } => {
-                let Some(i) = self.ex.attack.iter().position(|s| s.id == step) else {
-                    return Outcome::Refused(format!("no attack step `{step}`"));
+                let i = match self.not_started(&step) {
+                    Ok(i) => i,
+                    Err(why) => return Outcome::Refused(why),
                 };
-                if self.started.contains_key(&step) {
-                    return Outcome::Refused(format!("step `{step}` has already started"));
-                }
                 self.unschedule(|task| *task == Task::Step(i));
                 self.skipped.retain(|s| *s != step);
                 self.start_step(i);
@@ -129,6 +123,20 @@ impl Range {
             }
             Action::Pause | Action::Resume | Action::Speed { .. } => Outcome::Accepted,
         }
+    }
+
+    /// The index of attack step `step` if it has not started yet; why not otherwise.
+    fn not_started(&self, step: &str) -> Result<usize, String> {
+        let i = self
+            .ex
+            .attack
+            .iter()
+            .position(|s| s.id == step)
+            .ok_or_else(|| format!("no attack step `{step}`"))?;
+        if self.started.contains_key(step) {
+            return Err(format!("step `{step}` has already started"));
+        }
+        Ok(i)
     }
 
     fn defend(&mut self, actor: &Actor, action: DefenderAction) -> Outcome {

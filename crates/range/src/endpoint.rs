@@ -410,12 +410,10 @@ impl Dnp3End {
                         Ok(None) => continue,
                         Err(e) => return Err(format!("transport: {e}")),
                     };
-                    let Some(r) = devices.reclosers.get_mut(self.recloser) else { return Ok(()) };
-                    let before = sim.stats().power_flows;
-                    let response = r.handle(sim, now.0 / 1000, &fragment);
-                    if sim.stats().power_flows != before {
-                        devices.refresh_all(sim);
-                    }
+                    let k = self.recloser;
+                    let response = operate(sim, devices, |sim, devices| {
+                        devices.reclosers.get_mut(k).and_then(|r| r.handle(sim, now.0 / 1000, &fragment))
+                    });
                     if let Some((_, code)) = proto_dnp3::app::operated_crob(&fragment) {
                         let status = response.as_deref().and_then(proto_dnp3::app::crob_status);
                         let feeder = devices.reclosers.get(self.recloser).map_or(0, |r| r.load.0);

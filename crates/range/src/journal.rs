@@ -424,41 +424,4 @@ impl Entry {
             _ => None,
         }
     }
-
-    /// The kind, as the JSON form names it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Entry::Start { .. } => "start",
-            Entry::Grid { .. } => "grid",
-            Entry::Supply { .. } => "supply",
-            Entry::Attack { .. } => "attack",
-            Entry::AttackPrevented { .. } => "attack_prevented",
-            Entry::It { .. } => "it",
-            Entry::Command { .. } => "command",
-            Entry::Hmi { .. } => "hmi",
-            Entry::Device { .. } => "device",
-            Entry::Alert { .. } => "alert",
-            Entry::Act { .. } => "act",
-            Entry::Live { .. } => "live",
-            Entry::Crew { .. } => "crew",
-            Entry::Inject { .. } => "inject",
-            Entry::Answer { .. } => "answer",
-            Entry::Hint { .. } => "hint",
-            Entry::Report { .. } => "report",
-            Entry::End { .. } => "end",
-        }
-    }
-
-    /// Whether a trainee may see it: evidence (alerts, supply, what the grid did, what the
-    /// team did), never the truth kept for instructors (attack steps, who sent a command).
-    pub fn for_trainees(&self) -> bool {
-        !matches!(
-            self,
-            Entry::Attack { .. }
-                | Entry::AttackPrevented { .. }
-                | Entry::It { .. }
-                | Entry::Command { .. }
-                | Entry::Start { .. }
-        )
-    }
 }

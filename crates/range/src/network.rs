@@ -183,7 +183,7 @@ impl Range {
                 break;
             }
         }
-        if self.scada.owns(self.conns[c].id) {
+        if self.scada.owns(c) {
             self.scada.update(self.t, &received);
         }
         received
@@ -439,11 +439,6 @@ impl Range {
             _ => return Err(Delivery::NoDevice),
         };
         self.connect(client, server, endpoint, true)
-    }
-
-    /// Live connections open now, with their endpoints (the shell's bookkeeping).
-    pub fn live_connections(&self) -> impl Iterator<Item = (ConnId, SocketAddrV4, SocketAddrV4)> + '_ {
-        self.conns.iter().filter(|c| c.live && c.open).map(|c| (c.id, c.client, c.server))
     }
 }
 

@@ -10,7 +10,6 @@ use proto_iec104::asdu::cot;
 use proto_iec104::{Asdu, Value};
 
 use crate::Range;
-use crate::journal::ConnId;
 
 /// Quality bit: invalid (IEC 60870-5-101 §7.2.6.3).
 pub const IV: u8 = 0x80;
@@ -50,7 +49,6 @@ pub struct Master {
     /// range's connections).
     stations: Vec<u16>,
     pub(crate) conns: Vec<Option<usize>>,
-    conn_ids: Vec<ConnId>,
     pub(crate) alive: bool,
     next_gi: SimTime,
     points: BTreeMap<(u16, u32), Point>,
@@ -63,7 +61,6 @@ impl Master {
         Master {
             stations: stations.to_vec(),
             conns: vec![None; stations.len()],
-            conn_ids: Vec::new(),
             alive: true,
             next_gi: SimTime(0),
             points: BTreeMap::new(),
@@ -71,8 +68,9 @@ impl Master {
         }
     }
 
-    pub(crate) fn owns(&self, id: ConnId) -> bool {
-        self.conn_ids.contains(&id)
+    /// Whether connection `c` (an index into the range's connections) is one of its sessions.
+    pub(crate) fn owns(&self, c: usize) -> bool {
+        self.conns.contains(&Some(c))
     }
 
     /// Takes what a station sent into the database.
@@ -193,7 +191,6 @@ impl Range {
                 _ => match self.open104(master, ca) {
                     Ok(c) => {
                         self.scada.conns[i] = Some(c);
-                        self.scada.conn_ids.push(self.conns[c].id);
                         self.scada.online[i] = true;
                         c
                     }

@@ -1,4 +1,4 @@
-//! Shared by the integration tests that run `icsrange devices`.
+//! Shared by the integration tests that run the binary and the protocol peers.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -7,6 +7,21 @@ use std::process::{Child, Command, Stdio};
 
 pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+/// The Python with the protocol peers (`ICSRANGE_PEERS_PYTHON`, set by `scripts/test`).
+/// Without it a test says so and passes, unless `ICSRANGE_REQUIRE_PEERS` is set (CI).
+pub fn peer_python() -> Option<String> {
+    match std::env::var("ICSRANGE_PEERS_PYTHON") {
+        Ok(p) => Some(p),
+        Err(_) if std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_some() => {
+            panic!("ICSRANGE_REQUIRE_PEERS is set but ICSRANGE_PEERS_PYTHON is not")
+        }
+        Err(_) => {
+            eprintln!("skipped: no protocol peers (run ./scripts/test, which installs them)");
+            None
+        }
+    }
 }
 
 /// `icsrange devices` running until `stop` (SIGINT, then wait, so the capture is flushed).
