@@ -2,25 +2,32 @@
 //!
 //! It paces simulated time against the wall clock (paused, a factor of real time, or as fast
 //! as the machine goes), takes commands over a channel (an actor's action, including the
-//! instructor's pause, resume, speed, inject, skip and trigger; what arrives on a live
-//! connection; stop), and publishes the journal's new entries (a `broadcast` channel) and a
+//! instructor's pause, resume, speed, inject, skip and trigger; a live connection's open;
+//! stop), and publishes the journal's new entries (a `broadcast` channel) and a
 //! compact state (a `watch` channel) to any number of subscribers. A subscriber that reads
 //! slowly lags (it is told how many entries it missed) and one that never reads costs
 //! nothing: the range is never held back by a reader. Many drivers run in one process, one
 //! per team.
 //!
+//! The range sits behind a lock the driver task and the live connections share: a
+//! connection's bytes are applied by the connection's own task, which then writes the
+//! device's answer (`Handle::data`), so a request costs no hop through another task. The
+//! lock is never held across an `await`.
+//!
 //! **While paused**, simulated time stands still for the grid, the campaign and the devices
-//! together: no step runs. Bytes that arrive on a live connection while paused are held,
-//! unanswered, and applied in order when the run resumes, at the instant it resumes at (a
-//! device answers nothing during a freeze, as a device whose clock stopped would; a client
+//! together: no step runs. A connection opened while paused is held (the kernel accepts it;
+//! its bytes wait in the socket), and bytes on a connection opened before are held too,
+//! unanswered; all are applied in order when the run resumes, from the instant it resumes at
+//! (a device answers nothing during a freeze, as a device whose clock stopped would; a client
 //! with a short timeout sees a timeout). Actions are still taken while paused (a team may
 //! answer questions, an instructor may resume); what they operate moves when time runs again.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddrV4;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use gridsim::sim::SimTime;
 use range::Range;
 use range::journal::{Action, Actor, ConnId, Delivery, Entry, Live, Outcome};
 use range::net::{Wire, WireEvent};
@@ -59,15 +66,11 @@ pub enum ToSocket {
     Close,
 }
 
-/// A command to the driver.
+/// A command to the driver task.
 #[derive(Debug)]
 pub enum Command {
     /// An actor's action; its outcome comes back. Pause, resume and speed also pace the run.
-    Act {
-        actor: Actor,
-        action: Action,
-        reply: oneshot::Sender<Outcome>,
-    },
+    Act { actor: Actor, action: Action, reply: oneshot::Sender<Outcome> },
     /// A client connected to a device's listener; `sink` receives what the device sends.
     Open {
         client: SocketAddrV4,
@@ -75,18 +78,8 @@ pub enum Command {
         sink: mpsc::UnboundedSender<ToSocket>,
         reply: oneshot::Sender<Result<ConnId, Delivery>>,
     },
-    /// Bytes from a live client, or its close.
-    Data {
-        conn: ConnId,
-        bytes: Vec<u8>,
-    },
-    Close {
-        conn: ConnId,
-    },
     /// Ends the run now: the range comes back (for its files).
-    Stop {
-        reply: oneshot::Sender<Range>,
-    },
+    Stop { reply: oneshot::Sender<Range> },
 }
 
 /// The compact state subscribers see.
@@ -104,12 +97,60 @@ pub struct State {
     pub hmi: HmiView,
 }
 
-/// A handle on a running driver: send commands, subscribe.
+/// A live input that arrived while paused.
+#[derive(Debug)]
+enum Held {
+    Open {
+        client: SocketAddrV4,
+        server: SocketAddrV4,
+        sink: mpsc::UnboundedSender<ToSocket>,
+        reply: oneshot::Sender<Result<ConnId, Delivery>>,
+    },
+    Data {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Close {
+        conn: ConnId,
+    },
+}
+
+/// What the driver task and the live connections share.
+struct Core {
+    range: Range,
+    pace: Pace,
+    paused: bool,
+    sinks: BTreeMap<ConnId, mpsc::UnboundedSender<ToSocket>>,
+    held: VecDeque<Held>,
+    capture: Option<Arc<Capture>>,
+    flows: BTreeMap<u32, Flow>,
+    published: usize,
+    entries: broadcast::Sender<Arc<[Entry]>>,
+    state: watch::Sender<State>,
+    /// Wall-clock instant and simulated time the pace counts from.
+    anchor: (Instant, SimTime),
+}
+
+type Shared = Arc<Mutex<Option<Core>>>;
+
+fn lock(core: &Shared) -> MutexGuard<'_, Option<Core>> {
+    // A panic while holding the lock is a bug, but the other ranges should keep running.
+    core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A handle on a running driver: send commands, feed live bytes, subscribe.
 #[derive(Debug, Clone)]
 pub struct Handle {
     tx: mpsc::UnboundedSender<Command>,
+    core: Shared,
     entries: broadcast::Sender<Arc<[Entry]>>,
     state: watch::Receiver<State>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("t", &self.range.time()).field("paused", &self.paused).finish()
+    }
 }
 
 impl Handle {
@@ -128,6 +169,35 @@ impl Handle {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Stop { reply });
         rx.await.ok()
+    }
+
+    /// Bytes from live connection `conn`, applied now (held while paused). What the device
+    /// answers goes to the connection's sink before this returns. `false`: the run is over.
+    pub fn data(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
+        let mut guard = lock(&self.core);
+        let Some(core) = guard.as_mut() else { return false };
+        if core.paused {
+            core.held.push_back(Held::Data { conn, bytes });
+            core.publish();
+        } else {
+            let _ = core.range.live(Live::Data { conn, bytes });
+            // The answer and the capture now; the journal and the state with the next step.
+            core.deliver();
+        }
+        true
+    }
+
+    /// Live connection `conn` closed on the client's side.
+    pub fn close(&self, conn: ConnId) {
+        let mut guard = lock(&self.core);
+        let Some(core) = guard.as_mut() else { return };
+        if core.paused {
+            core.held.push_back(Held::Close { conn });
+        } else {
+            let _ = core.range.live(Live::Close { conn });
+            core.sinks.remove(&conn);
+            core.flush();
+        }
     }
 
     /// New journal entries, in batches, from now on.
@@ -154,25 +224,23 @@ pub fn spawn(
 ) -> (Handle, tokio::task::JoinHandle<Option<Range>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (entries, _) = broadcast::channel(BACKLOG);
-    let state = state_of(&range, paused, pace, 0);
+    let (state_tx, state_rx) = watch::channel(state_of(&range, paused, pace, 0));
     let t0 = range.time();
-    let (state_tx, state_rx) = watch::channel(state);
-    let d = Driver {
+    let core = Arc::new(Mutex::new(Some(Core {
         range,
         pace,
         paused,
-        rx,
-        entries: entries.clone(),
-        state: state_tx,
-        published: 0,
         sinks: BTreeMap::new(),
         held: VecDeque::new(),
         capture,
         flows: BTreeMap::new(),
+        published: 0,
+        entries: entries.clone(),
+        state: state_tx,
         anchor: (Instant::now(), t0),
-    };
-    let task = tokio::spawn(d.run());
-    (Handle { tx, entries, state: state_rx }, task)
+    })));
+    let task = tokio::spawn(run(core.clone(), rx));
+    (Handle { tx, core, entries, state: state_rx }, task)
 }
 
 fn state_of(range: &Range, paused: bool, pace: Pace, held: usize) -> State {
@@ -189,86 +257,71 @@ fn state_of(range: &Range, paused: bool, pace: Pace, held: usize) -> State {
     }
 }
 
-struct Driver {
-    range: Range,
-    pace: Pace,
-    paused: bool,
-    rx: mpsc::UnboundedReceiver<Command>,
-    entries: broadcast::Sender<Arc<[Entry]>>,
-    state: watch::Sender<State>,
-    published: usize,
-    sinks: BTreeMap<ConnId, mpsc::UnboundedSender<ToSocket>>,
-    /// Live inputs that arrived while paused.
-    held: VecDeque<Command>,
-    capture: Option<Arc<Capture>>,
-    flows: BTreeMap<u32, Flow>,
-    /// Wall-clock instant and simulated time the pace counts from.
-    anchor: (Instant, gridsim::sim::SimTime),
+/// The driver task. The range, when the run ended by itself (`Stop` hands it to the caller
+/// instead).
+async fn run(core: Shared, mut rx: mpsc::UnboundedReceiver<Command>) -> Option<Range> {
+    if let Some(c) = lock(&core).as_mut() {
+        c.anchor = (Instant::now(), c.range.time());
+    }
+    loop {
+        // When the next step is due on the wall clock (None: paused).
+        let (due, max) = {
+            let mut guard = lock(&core);
+            let c = guard.as_mut()?;
+            if c.range.is_finished() {
+                c.flush();
+                return guard.take().map(|c| c.range);
+            }
+            let due = match (c.paused, c.pace) {
+                (true, _) => None,
+                (false, Pace::Max) => Some(Instant::now()),
+                (false, Pace::Times(k)) => {
+                    let sim = c.range.next_time().0.saturating_sub(c.anchor.1.0);
+                    Some(c.anchor.0 + Duration::from_secs_f64(sim as f64 / 1e6 / k))
+                }
+            };
+            (due, c.pace == Pace::Max)
+        };
+        let cmd = match due {
+            Some(due) if due <= Instant::now() => rx.try_recv().ok(),
+            Some(due) => tokio::select! {
+                cmd = rx.recv() => cmd,
+                () = tokio::time::sleep_until(due) => None,
+            },
+            None => match rx.recv().await {
+                Some(c) => Some(c),
+                None => return lock(&core).take().map(|c| c.range),
+            },
+        };
+        {
+            let mut guard = lock(&core);
+            let c = guard.as_mut()?;
+            match cmd {
+                Some(Command::Stop { reply }) => {
+                    c.range.stop();
+                    c.flush();
+                    if let Some(c) = guard.take() {
+                        let _ = reply.send(c.range);
+                    }
+                    return None;
+                }
+                Some(cmd) => c.command(cmd),
+                None => {
+                    if !c.paused && due.is_some_and(|d| d <= Instant::now()) {
+                        c.range.step();
+                    }
+                }
+            }
+            c.flush();
+        }
+        if max {
+            // Let other tasks (listeners, other drivers) run between steps.
+            tokio::task::yield_now().await;
+        }
+    }
 }
 
-impl Driver {
-    /// The range, when the run ended by itself (`Stop` hands it to the caller instead).
-    async fn run(mut self) -> Option<Range> {
-        self.anchor = (Instant::now(), self.range.time());
-        loop {
-            if self.range.is_finished() {
-                self.flush();
-                break;
-            }
-            // When the next step is due on the wall clock (None: paused).
-            let due = if self.paused {
-                None
-            } else {
-                match self.pace {
-                    Pace::Max => Some(Instant::now()),
-                    Pace::Times(k) => {
-                        let sim = self.range.next_time().0.saturating_sub(self.anchor.1.0);
-                        Some(self.anchor.0 + Duration::from_secs_f64(sim as f64 / 1e6 / k))
-                    }
-                }
-            };
-            let cmd = match due {
-                Some(due) if due <= Instant::now() => self.rx.try_recv().ok(),
-                Some(due) => tokio::select! {
-                    cmd = self.rx.recv() => cmd,
-                    () = tokio::time::sleep_until(due) => None,
-                },
-                None => match self.rx.recv().await {
-                    Some(c) => Some(c),
-                    None => break,
-                },
-            };
-            match cmd {
-                Some(first) => {
-                    // The first command and whatever else waits, in one batch.
-                    let mut next = Some(first);
-                    for _ in 0..1024 {
-                        let Some(cmd) = next.take() else { break };
-                        if let Command::Stop { reply } = cmd {
-                            self.range.stop();
-                            self.flush();
-                            let _ = reply.send(self.range);
-                            return None;
-                        }
-                        self.command(cmd);
-                        next = self.rx.try_recv().ok();
-                    }
-                }
-                None => {
-                    if !self.paused && due.is_some_and(|d| d <= Instant::now()) {
-                        self.range.step();
-                    }
-                }
-            }
-            self.flush();
-            if matches!(self.pace, Pace::Max) {
-                // Let other tasks (listeners, other drivers) run between steps.
-                tokio::task::yield_now().await;
-            }
-        }
-        Some(self.range)
-    }
-
+impl Core {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Act { actor, action, reply } => {
@@ -279,8 +332,8 @@ impl Driver {
                         Action::Resume => {
                             self.paused = false;
                             self.anchor = (Instant::now(), self.range.time());
-                            while let Some(c) = self.held.pop_front() {
-                                self.command(c);
+                            while let Some(h) = self.held.pop_front() {
+                                self.live(h);
                             }
                         }
                         Action::Speed { factor } => {
@@ -292,12 +345,23 @@ impl Driver {
                 }
                 let _ = reply.send(outcome);
             }
-            cmd @ (Command::Open { .. } | Command::Data { .. } | Command::Close { .. }) if self.paused => {
-                self.held.push_back(cmd);
-            }
             Command::Open { client, server, sink, reply } => {
-                let result = self.range.live(Live::Open { client, server });
-                let result = match result {
+                let open = Held::Open { client, server, sink, reply };
+                if self.paused {
+                    self.held.push_back(open);
+                } else {
+                    self.live(open);
+                }
+            }
+            // Handled by the task, which hands the range over.
+            Command::Stop { .. } => {}
+        }
+    }
+
+    fn live(&mut self, input: Held) {
+        match input {
+            Held::Open { client, server, sink, reply } => {
+                let result = match self.range.live(Live::Open { client, server }) {
                     Ok(Some(id)) => {
                         self.sinks.insert(id, sink);
                         Ok(id)
@@ -307,20 +371,24 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
-            Command::Data { conn, bytes } => {
+            Held::Data { conn, bytes } => {
                 let _ = self.range.live(Live::Data { conn, bytes });
             }
-            Command::Close { conn } => {
+            Held::Close { conn } => {
                 let _ = self.range.live(Live::Close { conn });
                 self.sinks.remove(&conn);
             }
-            // Handled by the loop, which hands the range over.
-            Command::Stop { .. } => {}
         }
     }
 
     /// Hands what crossed the network to the capture and to live sockets, and publishes.
     fn flush(&mut self) {
+        self.deliver();
+        self.publish();
+    }
+
+    /// What crossed the network goes to the capture and to live sockets.
+    fn deliver(&mut self) {
         let wire = self.range.take_wire();
         for w in &wire {
             match &w.event {
@@ -340,6 +408,10 @@ impl Driver {
         if let Some(c) = &self.capture {
             write_wire(c, &mut self.flows, wire);
         }
+    }
+
+    /// New journal entries to subscribers, and the state.
+    fn publish(&mut self) {
         let journal = self.range.journal();
         if journal.len() > self.published {
             let batch: Arc<[Entry]> = journal[self.published..].into();
@@ -351,15 +423,18 @@ impl Driver {
         let (paused, pace) = (self.paused, self.pace);
         let range = &self.range;
         self.state.send_if_modified(|s| {
-            let changed = s.entries != range.journal().len()
-                || s.paused != paused
-                || s.pace != pace
-                || s.held != held
-                || s.hmi.t != range.time();
-            if changed {
+            if s.hmi.t != range.time() {
+                // Time moved: the grid's and the HMI's view, once per step.
                 *s = state_of(range, paused, pace, held);
+                return true;
             }
-            changed
+            // Within an instant (live traffic between steps): the counters only.
+            let counters = (range.journal().len(), range.packets(), paused, pace, held);
+            if (s.entries, s.packets, s.paused, s.pace, s.held) == counters {
+                return false;
+            }
+            (s.entries, s.packets, s.paused, s.pace, s.held) = counters;
+            true
         });
     }
 }

@@ -107,7 +107,8 @@ async fn connection(
                 Err(e) => break Err(format!("read: {e}")),
                 Ok(n) => {
                     last_rx = tokio::time::Instant::now();
-                    if !handle.send(Command::Data { conn, bytes: buf[..n].to_vec() }) {
+                    // Applied here and now; the device's answer is already in `from_range`.
+                    if !handle.data(conn, buf[..n].to_vec()) {
                         return Err("the range has stopped".into());
                     }
                 }
@@ -131,6 +132,6 @@ async fn connection(
             }
         }
     };
-    handle.send(Command::Close { conn });
+    handle.close(conn);
     result
 }

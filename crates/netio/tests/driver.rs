@@ -108,3 +108,73 @@ async fn fifty_drivers_run_in_one_process() {
     }
     assert_eq!(ran, 50);
 }
+
+/// A connection and its request that arrive while paused are held, unanswered and
+/// unjournaled, and answered when the run resumes (the open at the instant it resumes at). Real sockets, real time; no sleeping:
+/// the test waits on the driver's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_arrives_while_paused_is_answered_on_resume() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../exercises/ukraine2015.yaml");
+    let ex = exercise::load(&std::fs::read_to_string(path).unwrap(), &Cases).unwrap();
+    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let mut cfg = RunConfig::new(1, "none", Vec::new());
+    cfg.base = std::net::Ipv4Addr::new(127, 61, 0, 0);
+    let range = Range::new(ex, grid, cfg).unwrap();
+    let plc = std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(127, 61, 0, 1), proto_modbus::PORT);
+    let (h, _task) = driver::spawn(range, Pace::Times(1.0), false, None);
+    let listeners = netio::live::listen(&h, &[plc]).await.unwrap();
+    let mut state = h.state();
+    // Let the grid take a step first (the devices' images follow each step).
+    state.wait_for(|st| st.hmi.t > SimTime(0)).await.unwrap();
+    let mut pdu = Vec::new();
+    proto_modbus::Request::ReadInputRegisters { start: 2, count: 1 }.emit(&mut pdu);
+    let mut adu = Vec::new();
+    proto_modbus::adu::emit(7, 1, &pdu, &mut adu);
+    // MBAP echoes transaction 7; FC 4 answers one register: the frequency, 50.00 Hz x 100.
+    let answer = [0, 7, 0, 0, 0, 5, 1, 4, 2, 0x13, 0x88];
+    let mut buf = [0u8; 64];
+    // Connection a, opened and answered while the run goes.
+    let mut a = tokio::net::TcpStream::connect(listeners[0].local).await.unwrap();
+    a.write_all(&adu).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), a.read(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(&buf[..n], answer);
+
+    assert_eq!(h.act(instructor(), Action::Pause).await, Some(Outcome::Accepted));
+    let before = state.borrow().clone();
+    // a's next request, and connection b's open (its request waits behind it in the socket).
+    a.write_all(&adu).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(listeners[0].local).await.unwrap();
+    b.write_all(&adu).await.unwrap();
+    state.wait_for(|st| st.held == 2).await.unwrap();
+    for s in [&a, &b] {
+        assert!(
+            matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "no answer while paused"
+        );
+    }
+    let held = state.borrow().clone();
+    assert_eq!(
+        (held.hmi.t, held.entries),
+        (before.hmi.t, before.entries),
+        "nothing journaled, time stood still"
+    );
+
+    assert_eq!(h.act(instructor(), Action::Resume).await, Some(Outcome::Accepted));
+    for s in [&mut a, &mut b] {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+        assert_eq!(&buf[..n], answer);
+    }
+    let r = h.stop().await.unwrap();
+    let live_t: Vec<SimTime> = r
+        .journal()
+        .iter()
+        .filter_map(|e| match e {
+            range::Entry::Live { t, .. } if *t >= before.hmi.t => Some(*t),
+            _ => None,
+        })
+        .collect();
+    // a's request and b's open, applied at the instant the run resumed at; b's request after.
+    assert!(live_t.len() >= 3, "{live_t:?}");
+    assert_eq!(live_t[..2], [before.hmi.t, before.hmi.t]);
+}
