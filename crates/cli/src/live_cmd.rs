@@ -117,7 +117,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         netio::json::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
     let file = match &args.exercise {
         Some(f) => f.clone(),
-        None => crate::run_cmd::builtin_by_id(&start.exercise).ok_or_else(|| {
+        None => exercise::catalogue::name_of_id(&start.exercise).map(str::to_string).ok_or_else(|| {
             BadInput(format!("exercise `{}` is not built in: name its file with --exercise", start.exercise))
         })?,
     };

@@ -14,31 +14,6 @@ use range::{Range, RunConfig};
 
 use crate::BadInput;
 
-/// Grids built into the binary, by name.
-const BUILTIN_GRIDS: &[(&str, &str, &str)] = &[
-    (
-        "ukraine2015",
-        include_str!("../../../cases/ukraine2015.m"),
-        include_str!("../../../cases/ukraine2015.dyn.toml"),
-    ),
-    ("case118", include_str!("../../../cases/case118.m"), include_str!("../../../cases/case118.dyn.toml")),
-    ("case9", include_str!("../../../cases/case9.m"), ""),
-];
-
-/// Exercises built into the binary, by name.
-pub const BUILTIN_EXERCISES: &[(&str, &str)] = &[
-    ("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml")),
-    ("industroyer2016", include_str!("../../../exercises/industroyer2016.yaml")),
-];
-
-/// The name of the built-in exercise whose `id` is `id`.
-pub fn builtin_by_id(id: &str) -> Option<String> {
-    BUILTIN_EXERCISES.iter().find_map(|(name, text)| {
-        let ex = exercise::load(text, &Grids { dir: None }).ok()?;
-        (ex.id == id).then(|| name.to_string())
-    })
-}
-
 /// Built-in grids, or a `.m` file (and its `.dyn.toml` sidecar) next to the exercise file.
 struct Grids {
     dir: Option<PathBuf>,
@@ -46,8 +21,8 @@ struct Grids {
 
 impl GridSource for Grids {
     fn grid(&self, name: &str) -> Option<(String, String)> {
-        if let Some((_, m, d)) = BUILTIN_GRIDS.iter().find(|(n, _, _)| *n == name) {
-            return Some((m.to_string(), d.to_string()));
+        if let Some(grid) = exercise::catalogue::Builtin.grid(name) {
+            return Some(grid);
         }
         let path = self.dir.as_ref()?.join(name);
         let m = std::fs::read_to_string(&path).ok()?;
@@ -58,7 +33,7 @@ impl GridSource for Grids {
 
 /// The exercise text and where it came from: a built-in name or a file.
 fn read_exercise(arg: &str) -> anyhow::Result<(String, String, Grids)> {
-    if let Some((_, text)) = BUILTIN_EXERCISES.iter().find(|(n, _)| *n == arg) {
+    if let Some(text) = exercise::catalogue::exercise(arg) {
         return Ok((format!("(built-in) {arg}"), text.to_string(), Grids { dir: None }));
     }
     let path = Path::new(arg);

@@ -1,0 +1,402 @@
+//! The exercise model: the typed values a file loads into (hosts, steps, injects, questions,
+//! defenders, expectations). Built by `load`, read by the range runtime.
+
+use std::collections::BTreeMap;
+
+use gridsim::BusId;
+use gridsim::sim::SimTime;
+
+/// The exercise format version this build reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Where a device or host sits in the team's block: the last two octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offset(pub u8, pub u8);
+
+impl Offset {
+    pub fn in_block(self, base: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        let [a, b, _, _] = base.octets();
+        std::net::Ipv4Addr::new(a, b, self.0, self.1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamMode {
+    Isolated,
+    Regional,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Technique {
+    pub id: String,
+    pub v19: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub id: String,
+    pub zone: String,
+    pub addr: Offset,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub host: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scada {
+    pub host: String,
+    /// Common addresses of the RTUs it polls (all: every RTU).
+    pub stations: Vec<u16>,
+    pub interrogation: SimTime,
+}
+
+/// How the exercise sets up the grid's devices (the default address plan and point maps of
+/// `devices::default_devices`, then these).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceSettings {
+    /// Stations whose commands need select before operate (a direct execute is refused).
+    pub sbo_required: Vec<u16>,
+    /// Devices whose local/remote switch starts at LOCAL.
+    pub local: Vec<Offset>,
+}
+
+/// A breaker command point: an RTU's common address and a C_DC_NA_1 IOA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommandPoint {
+    pub station: u16,
+    pub ioa: u32,
+}
+
+/// When a step happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    At(SimTime),
+    After { step: String, delay: SimTime },
+}
+
+/// What stops a step (and the steps after it) from happening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unless {
+    AccountDisabled(String),
+    /// The host's address is blocked at the range firewall.
+    Blocked(String),
+}
+
+/// IT-side activity, recorded in the journal with its log artefact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItEvent {
+    pub kind: String,
+    pub host: String,
+    pub account: Option<String>,
+    pub artefact: String,
+}
+
+/// What an attack step does. Every kind but `It` and `Wipe` puts frames on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    It(ItEvent),
+    /// Commands sent through the SCADA master's own session (the operators' HMI), so they
+    /// come from the legitimate master: only correlation with the HMI journal catches them.
+    HmiHijack {
+        account: String,
+        targets: Vec<CommandPoint>,
+        close: bool,
+        spread: SimTime,
+    },
+    /// A rogue IEC 104 master: STARTDT, then select and execute (or direct execute).
+    Iec104Commands {
+        from: String,
+        targets: Vec<CommandPoint>,
+        close: bool,
+        select: bool,
+        spread: SimTime,
+    },
+    /// Industroyer's range mode: commands (selects) on increasing IOAs, collecting negative
+    /// confirmations, then toggling the IOAs that answered positively, `toggles` rounds
+    /// `period` apart, off first. `double`: C_DC_NA_1 (breakers), else C_SC_NA_1.
+    IoaSweep {
+        from: String,
+        station: u16,
+        double: bool,
+        first: u32,
+        last: u32,
+        period: SimTime,
+        toggles: u32,
+    },
+    /// DNP3 DIRECT_OPERATE of a feeder recloser (by its load bus).
+    Dnp3Operate {
+        from: String,
+        feeders: Vec<BusId>,
+        close: bool,
+    },
+    /// Modbus write single coil to a device at an address offset.
+    ModbusWrite {
+        from: String,
+        device: Offset,
+        coil: u16,
+        value: bool,
+    },
+    /// Modbus FC 8 restart communications.
+    ModbusRestart {
+        from: String,
+        device: Offset,
+    },
+    /// Firmware uploads to substations' serial gateways: they and what is behind go dark.
+    Firmware {
+        from: String,
+        substations: Vec<String>,
+    },
+    /// UPS outputs switched off over Modbus.
+    UpsOff {
+        from: String,
+        substations: Vec<String>,
+    },
+    /// The HMI wiped: the SCADA master stops (denial of view).
+    Wipe {
+        host: String,
+    },
+}
+
+impl Action {
+    /// Whether the step puts frames on the wire.
+    pub fn on_wire(&self) -> bool {
+        !matches!(self, Action::It(_) | Action::Wipe { .. })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::It(_) => "it",
+            Action::HmiHijack { .. } => "hmi_hijack",
+            Action::Iec104Commands { .. } => "iec104_command",
+            Action::IoaSweep { .. } => "ioa_sweep",
+            Action::Dnp3Operate { .. } => "dnp3_operate",
+            Action::ModbusWrite { .. } => "modbus_write",
+            Action::ModbusRestart { .. } => "modbus_restart",
+            Action::Firmware { .. } => "firmware",
+            Action::UpsOff { .. } => "ups_off",
+            Action::Wipe { .. } => "wipe",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub techniques: Vec<String>,
+    pub when: When,
+    pub jitter: SimTime,
+    pub unless: Vec<Unless>,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inject {
+    pub id: String,
+    pub when: InjectWhen,
+    pub channel: String,
+    pub from: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// When an inject arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InjectWhen {
+    At(SimTime),
+    /// When an attack step starts (not when it is prevented), plus a delay.
+    AfterStep {
+        step: String,
+        delay: SimTime,
+    },
+    /// At the first alert of an IDS rule, plus a delay.
+    OnAlert {
+        rule: String,
+        delay: SimTime,
+    },
+    /// When more than this many customers are off supply, plus a delay.
+    CustomersOff {
+        over: u64,
+        delay: SimTime,
+    },
+}
+
+/// How an answer is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Exact(String),
+    Regex(String),
+    Number {
+        value: f64,
+        tolerance: f64,
+    },
+    Choice {
+        options: Vec<String>,
+        correct: String,
+    },
+    /// A figure of the run itself, within a relative tolerance.
+    FromRun {
+        figure: String,
+        tolerance: f64,
+    },
+}
+
+/// Figures of a run a question can ask for.
+pub const RUN_FIGURES: &[&str] =
+    &["customers_off_peak", "ens_mwh", "breakers_opened", "first_command_station", "attacker_address"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hint {
+    pub text: String,
+    pub cost: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+    pub points: f64,
+    pub answer: Answer,
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub service: f64,
+    pub detection: f64,
+    pub restoration: f64,
+    pub questions: f64,
+    pub reports: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights { service: 35.0, detection: 20.0, restoration: 20.0, questions: 10.0, reports: 15.0 }
+    }
+}
+
+/// When a scripted defender acts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    At(SimTime),
+    /// The first alert of this IDS rule (plus a reaction delay).
+    OnAlert {
+        rule: String,
+        delay: SimTime,
+    },
+}
+
+/// What a defender does (the typed API the web platform calls too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenderAction {
+    /// Operate a breaker through the SCADA master.
+    Operate {
+        point: CommandPoint,
+        close: bool,
+    },
+    /// Re-close through the SCADA master every breaker still open that the attack opened or
+    /// protection opened (shed feeders, tripped units, relays): branches, then units, then
+    /// feeders; a crew goes where the RTU does not answer.
+    CloseOpened,
+    /// Send a field crew to operate a breaker by hand (after `crew_delay`).
+    DispatchCrew {
+        point: CommandPoint,
+        close: bool,
+    },
+    /// Block a host's address (or an address offset) at the range firewall.
+    Block {
+        host: String,
+    },
+    DisableAccount {
+        account: String,
+    },
+    /// Restore a substation's gateway firmware (takes `crew_delay`).
+    RestoreFirmware {
+        substation: String,
+    },
+    /// Switch a UPS output back on (over Modbus from the SCADA host).
+    UpsOn {
+        substation: String,
+    },
+    AckAlarms,
+    /// Put a device's local/remote switch at LOCAL (a crew on site): it keeps reporting but
+    /// refuses remote operations, the attacker's included.
+    Local {
+        device: Offset,
+    },
+    /// Take the `index`-th hint of a question (its cost comes off that question's points).
+    Hint {
+        question: String,
+        index: usize,
+    },
+    AnswerQuestion {
+        question: String,
+        value: String,
+    },
+    Report {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefenderRule {
+    pub trigger: Trigger,
+    pub action: DefenderAction,
+}
+
+/// What a headless run must show (checked by tests and `icsrange run --check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// `none` or a defender of the file.
+    pub defender: String,
+    pub customers_off_min: Option<u64>,
+    pub customers_off_max: Option<u64>,
+    /// Every attack step on the wire is detected by at least one rule (the HMI hijack only
+    /// by correlation).
+    pub wire_steps_detected: bool,
+    /// Every customer back on supply by then.
+    pub restored_within: Option<SimTime>,
+    /// The total score beats that of this defender's run.
+    pub score_above: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exercise {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub sources: Vec<String>,
+    pub techniques: Vec<Technique>,
+    pub grid: String,
+    pub team_mode: TeamMode,
+    pub duration: SimTime,
+    pub crew_delay: SimTime,
+    pub zones: Vec<Zone>,
+    pub hosts: Vec<Host>,
+    pub accounts: Vec<Account>,
+    pub scada: Scada,
+    pub device_settings: DeviceSettings,
+    pub allowlist: Vec<String>,
+    pub attack: Vec<Step>,
+    pub injects: Vec<Inject>,
+    pub questions: Vec<Question>,
+    pub scoring: Weights,
+    pub defenders: BTreeMap<String, Vec<DefenderRule>>,
+    pub expect: Vec<Expect>,
+}
+
+impl Exercise {
+    pub fn host(&self, id: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.id == id)
+    }
+}
