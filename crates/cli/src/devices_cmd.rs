@@ -102,10 +102,10 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
             .saturating_sub(946_684_800_000);
         let mut devices = devices;
         for rtu in &mut devices.rtus {
-            rtu.epoch_ms = epoch_ms;
+            rtu.start_ms_since_2000 = epoch_ms;
         }
         for r in &mut devices.reclosers {
-            r.epoch_ms = epoch_ms + 946_684_800_000;
+            r.start_ms_since_2000 = epoch_ms;
         }
         for (addrs, local) in [(&args.local, true), (&args.bricked, false)] {
             for addr in addrs {

@@ -25,6 +25,9 @@ use gridsim::sim::{Command, Element, Sim};
 use gridsim::{BusId, BusIdx};
 use proto_dnp3::outstation::{Operation, Outstation};
 
+/// Milliseconds from 1970-01-01 (DNP3's epoch) to 2000-01-01 (the range's).
+pub const DNP3_EPOCH_OFFSET_MS: u64 = 946_684_800_000;
+
 #[derive(Debug, Clone)]
 pub struct Recloser {
     pub name: String,
@@ -33,8 +36,9 @@ pub struct Recloser {
     pub addr: Ipv4Addr,
     pub outstation: Outstation,
     pub state: crate::DeviceState,
-    /// Milliseconds since 1970 at simulated time 0 (event times).
-    pub epoch_ms: u64,
+    /// Milliseconds since 2000-01-01 UTC at simulated time 0 (the range's one epoch; DNP3
+    /// event times count from 1970, `DNP3_EPOCH_OFFSET_MS` earlier).
+    pub start_ms_since_2000: u64,
 }
 
 impl Recloser {
@@ -53,7 +57,7 @@ impl Recloser {
             addr,
             outstation,
             state: crate::DeviceState::default(),
-            epoch_ms: 0,
+            start_ms_since_2000: 0,
         };
         r.read(sim, false);
         r
@@ -78,7 +82,7 @@ impl Recloser {
             o.analogs = analogs.to_vec();
             return;
         }
-        let t = self.epoch_ms + sim.time().0 / 1000;
+        let t = DNP3_EPOCH_OFFSET_MS + self.start_ms_since_2000 + sim.time().0 / 1000;
         if o.outputs[0] != closed {
             o.outputs[0] = closed;
             o.counters[0] = o.counters[0].wrapping_add(1);

@@ -68,7 +68,7 @@ pub struct BusRtu {
     /// Single-command IOA → the relay it switches in or out of service.
     protections: Vec<(u32, Element)>,
     /// Milliseconds since 2000-01-01 UTC at simulated time 0.
-    pub epoch_ms: u64,
+    pub start_ms_since_2000: u64,
     events: VecDeque<(u64, Vec<u8>)>,
     next_event: u64,
 }
@@ -144,7 +144,7 @@ impl BusRtu {
             targets,
             setpoints,
             protections,
-            epoch_ms: 0,
+            start_ms_since_2000: 0,
             events: VecDeque::new(),
             next_event: 0,
         };
@@ -163,7 +163,7 @@ impl BusRtu {
         let f = sim.bus_frequency_hz(self.bus);
         let b = self.bus.get();
         let kv = sol.vm_pu.get(b).copied().unwrap_or(0.0) * case.buses[b].base_kv;
-        let time = Cp56Time::from_secs_since_2000(self.epoch_ms + sim.time().0 / 1000);
+        let time = Cp56Time::from_millis_since_2000(self.start_ms_since_2000 + sim.time().0 / 1000);
         for i in 0..self.sources.len() {
             let new = match self.sources[i] {
                 Source::Energised => PointValue::Single(f.is_some()),

@@ -84,8 +84,8 @@ impl Cp56Time {
         out.push(self.year & 0x7F);
     }
 
-    /// From seconds since 2000-01-01 00:00 UTC (a range's simulated clock), as UTC.
-    pub fn from_secs_since_2000(ms_total: u64) -> Cp56Time {
+    /// From milliseconds since 2000-01-01 00:00 UTC, as UTC.
+    pub fn from_millis_since_2000(ms_total: u64) -> Cp56Time {
         let ms_of_minute = (ms_total % 60_000) as u16;
         let minutes = ms_total / 60_000;
         let (minute, hours) = ((minutes % 60) as u8, minutes / 60);
@@ -448,7 +448,7 @@ mod tests {
 
     #[test]
     fn measurements_and_time() {
-        let t = Cp56Time::from_secs_since_2000(
+        let t = Cp56Time::from_millis_since_2000(
             ((26 * 365 + 7 + 329) * 86_400 + 15 * 3600 + 35 * 60) * 1000 + 12_345,
         );
         assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.ms), (26, 11, 26, 15, 35, 12_345));
