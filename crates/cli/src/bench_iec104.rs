@@ -1,18 +1,20 @@
 //! `icsrange bench iec104`: time a general interrogation of many points over a real socket,
-//! from the C_IC_NA_1 act to its ActTerm, the master acknowledging every w = 8 I-frames as
-//! a real master does.
+//! from the C_IC_NA_1 act to its ActTerm, through the IEC 104 endpoint every runtime uses
+//! (`range::endpoint`) and the controlling side every runtime uses (`proto_iec104::Master`,
+//! acknowledging every w = 8 I-frames and at the end of each burst, as a real master does).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use gridsim::dynamics::Dynamics;
-use gridsim::sim::Sim;
-use netio::{LiveRange, Shared};
-use proto_iec104::apci::{Control, Frame, Framer, UFunction};
+use gridsim::sim::{Sim, SimTime};
+use proto_iec104::asdu::{cot, type_id};
 use proto_iec104::station::{Point, PointValue};
+use proto_iec104::{Asdu, Master, Value};
+use range::endpoint::Endpoint;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::load_case;
 
@@ -32,30 +34,30 @@ pub struct BenchIec104Args {
 pub fn run(args: &BenchIec104Args) -> anyhow::Result<ExitCode> {
     let case_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cases/case9.m");
     let case = load_case(&case_path)?;
-    let sim = Sim::new(case.clone(), Dynamics::defaults(&case))?;
+    let mut sim = Sim::new(case.clone(), Dynamics::defaults(&case))?;
     let mut rtu = devices::BusRtu::new(&sim, gridsim::BusIdx(3), args.addr);
     for i in 0..args.points {
         rtu.station.points.push(Point { ioa: 10_000 + i, value: PointValue::Float(i as f32), quality: 0 });
     }
     let total_points = rtu.station.points.len();
     let ca = rtu.station.common_address;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut devices = devices::Devices { rtus: vec![rtu], ..Default::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let times = runtime.block_on(async {
-        let range = Shared::new(LiveRange {
-            sim,
-            devices: devices::Devices { rtus: vec![rtu], ..Default::default() },
-            firewall: Default::default(),
-        });
-        let listener = netio::bind(args.addr, 2404).await?;
-        let local = listener.local_addr()?;
-        tokio::spawn(netio::serve_iec104(range, 0, listener, None));
-        let std::net::SocketAddr::V4(local) = local else { anyhow::bail!("not IPv4") };
-        let mut master = Master::connect(local).await?;
+        let listener = netio::bind(args.addr, proto_iec104::PORT).await?;
+        let SocketAddr::V4(local) = listener.local_addr()? else { anyhow::bail!("not IPv4") };
+        // The station: one connection, served through the RTU's endpoint.
+        let station = tokio::spawn(async move { serve(listener, &mut sim, &mut devices).await });
+        let mut stream = TcpStream::connect(local).await?;
+        stream.set_nodelay(true)?;
+        let mut master = Master::default();
+        stream.write_all(&master.startdt()).await?;
         let mut times = Vec::new();
         for _ in 0..args.runs + 1 {
-            times.push(master.interrogate(ca).await?);
+            times.push(interrogate(&mut stream, &mut master, ca).await?);
         }
         times.remove(0); // warm-up
+        station.abort();
         anyhow::Ok(times)
     })?;
     let mut ms: Vec<f64> = times.iter().map(|t| t.0.as_secs_f64() * 1e3).collect();
@@ -71,73 +73,58 @@ pub fn run(args: &BenchIec104Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A minimal controlling station: enough to time an interrogation honestly.
-struct Master {
-    stream: TcpStream,
-    framer: Framer,
-    vs: u16,
-    vr: u16,
-    unacked: u16,
+/// Serves one connection through the RTU's endpoint until it closes.
+async fn serve(listener: TcpListener, sim: &mut Sim, devices: &mut devices::Devices) -> anyhow::Result<()> {
+    let (mut s, _) = listener.accept().await?;
+    s.set_nodelay(true)?;
+    let started = Instant::now();
+    let now = || SimTime(started.elapsed().as_micros() as u64);
+    let mut endpoint = Endpoint::iec104(0, now(), devices);
+    let mut buf = vec![0u8; 8192];
+    let mut out = Vec::new();
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.clear();
+        let (mut seen, mut notes) = (Vec::new(), Vec::new());
+        endpoint
+            .receive(now(), &buf[..n], sim, devices, &mut out, &mut seen, &mut notes)
+            .map_err(anyhow::Error::msg)?;
+        s.write_all(&out).await?;
+    }
 }
 
-impl Master {
-    async fn connect(addr: SocketAddrV4) -> anyhow::Result<Master> {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let mut out = Vec::new();
-        Frame::u(UFunction::StartDtAct).emit(&mut out);
-        stream.write_all(&out).await?;
-        let mut m = Master { stream, framer: Framer::new(), vs: 0, vr: 0, unacked: 0 };
-        let f = m.next().await?;
-        anyhow::ensure!(f.control == Control::U(UFunction::StartDtCon), "no STARTDT con: {f:?}");
-        Ok(m)
-    }
-
-    async fn next(&mut self) -> anyhow::Result<Frame> {
-        let mut buf = [0u8; 8192];
-        loop {
-            if let Some(raw) = self.framer.next_frame()? {
-                return Ok(Frame::parse(&raw)?);
+/// Sends C_IC_NA_1 and reads until its ActTerm; returns the time and the objects seen.
+async fn interrogate(
+    stream: &mut TcpStream,
+    master: &mut Master,
+    ca: u16,
+) -> anyhow::Result<(Duration, usize)> {
+    let mut raw = Vec::new();
+    Asdu::new(cot::ACTIVATION, ca, vec![(0, Value::Interrogation { qoi: 20 })]).emit(&mut raw);
+    let started = Instant::now();
+    stream.write_all(&master.send(raw)).await?;
+    let mut objects = 0;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await??;
+        anyhow::ensure!(n > 0, "the RTU closed the connection");
+        let mut asdus = Vec::new();
+        let ack = master.receive(&buf[..n], &mut asdus);
+        let mut done = false;
+        for a in asdus.iter().filter_map(|a| Asdu::parse(a).ok()) {
+            if a.cause == cot::INTERROGATED {
+                objects += a.objects.len();
             }
-            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut buf)).await??;
-            anyhow::ensure!(n > 0, "the RTU closed the connection");
-            self.framer.push(&buf[..n]);
+            done |= a.type_id == type_id::C_IC_NA_1 && a.cause == cot::ACTIVATION_TERM;
         }
-    }
-
-    /// Sends C_IC_NA_1 and reads until its ActTerm; returns the time and the objects seen.
-    async fn interrogate(&mut self, ca: u16) -> anyhow::Result<(Duration, usize)> {
-        let c = ca.to_le_bytes();
-        let asdu = vec![100, 1, 6, 0, c[0], c[1], 0, 0, 0, 20];
-        let mut out = Vec::new();
-        Frame::i(self.vs, self.vr, asdu).emit(&mut out);
-        self.vs = (self.vs + 1) % 0x8000;
-        self.unacked = 0;
-        let started = Instant::now();
-        self.stream.write_all(&out).await?;
-        let mut objects = 0;
-        loop {
-            let f = self.next().await?;
-            let Control::I { .. } = f.control else { continue };
-            self.vr = (self.vr + 1) % 0x8000;
-            self.unacked += 1;
-            if self.unacked >= 8 {
-                let mut ack = Vec::new();
-                Frame::s(self.vr).emit(&mut ack);
-                self.stream.write_all(&ack).await?;
-                self.unacked = 0;
-            }
-            let (type_id, cause) = (f.asdu[0], f.asdu[2] & 0x3F);
-            if cause == 20 {
-                objects += (f.asdu[1] & 0x7F) as usize;
-            }
-            if type_id == 100 && cause == 10 {
-                let elapsed = started.elapsed();
-                let mut ack = Vec::new();
-                Frame::s(self.vr).emit(&mut ack);
-                self.stream.write_all(&ack).await?;
-                return Ok((elapsed, objects));
-            }
+        if !ack.is_empty() {
+            stream.write_all(&ack).await?;
+        }
+        if done {
+            return Ok((started.elapsed(), objects));
         }
     }
 }

@@ -1,15 +1,17 @@
-//! `icsrange devices`: a grid and its field devices on real sockets, in real time.
+//! `icsrange devices`: a grid and its field devices on real sockets, in real time: the range
+//! runtime of `icsrange live` without a campaign.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use gridsim::sim::Sim;
+use gridsim::sim::{Sim, SimTime};
 use netio::capture::Capture;
-use netio::{LiveRange, Shared};
+use netio::driver::{self, Pace};
+use range::{Range, RunConfig};
 
+use crate::run_cmd::prepare;
 use crate::sim::{load_dynamics, parse_duration};
 use crate::{BadInput, load_case};
 
@@ -32,7 +34,7 @@ pub struct DevicesArgs {
     list: bool,
     /// Stop after this long (default: run until interrupted).
     #[arg(long = "for", value_parser = parse_duration)]
-    duration: Option<gridsim::sim::SimTime>,
+    duration: Option<SimTime>,
     /// Refuse connections from these sources (`ADDR` or `ADDR/LEN`) to every device: the
     /// range firewall. Repeatable.
     #[arg(long = "deny", value_name = "PREFIX")]
@@ -46,21 +48,48 @@ pub struct DevicesArgs {
     bricked: Vec<Ipv4Addr>,
     /// Real-time step of the grid.
     #[arg(long, value_parser = parse_duration, default_value = "100ms")]
-    step: gridsim::sim::SimTime,
+    step: SimTime,
 }
 
 pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
-    let (sim, label) = match (&args.grid, &args.exercise) {
+    // The grid alone, or an exercise's grid and devices without its campaign: either way the
+    // same runtime as `icsrange live`.
+    let duration = args.duration.unwrap_or(SimTime(FOREVER_US));
+    let start_ms_since_2000 = crate::live_cmd::wall_clock_ms_since_2000();
+    let setup = |cfg: &mut RunConfig| {
+        cfg.base = args.base;
+        cfg.step = SimTime(args.step.0.max(1_000));
+        cfg.campaign = false;
+        cfg.start_ms_since_2000 = start_ms_since_2000;
+        cfg.deny.clone_from(&args.deny);
+        cfg.local.clone_from(&args.local);
+        cfg.bricked.clone_from(&args.bricked);
+    };
+    let (range, label) = match (&args.grid, &args.exercise) {
         (Some(grid), _) => {
             let case = load_case(grid)?;
             let dynamics = load_dynamics(grid, None, &case)?;
             let sim = Sim::new(case, dynamics).map_err(|e| BadInput(format!("{}: {e}", grid.display())))?;
-            (sim, grid.display().to_string())
+            let label = grid.display().to_string();
+            let devices =
+                devices::default_devices(&sim, args.base).map_err(|e| BadInput(format!("{label}: {e}")))?;
+            let mut cfg = RunConfig::new(1, "none", Vec::new());
+            setup(&mut cfg);
+            let ex = exercise::Exercise::bare(&label, duration);
+            let range = Range::new(ex, exercise::Resolved { sim, devices }, cfg)
+                .map_err(|e| BadInput(format!("{label}: {e} (see --list)")))?;
+            (range, label)
         }
-        (None, Some(exercise)) => crate::run_cmd::exercise_sim(exercise)?,
+        (None, Some(file)) => {
+            let setup = |cfg: &mut RunConfig| setup(cfg);
+            match prepare(file, "none", 1, setup)? {
+                Ok(p) => (p.range, format!("{} (grid {})", p.name, p.ex.grid)),
+                Err(code) => return Ok(code),
+            }
+        }
         (None, None) => return Err(BadInput("--grid or --exercise".into()).into()),
     };
-    let devices = devices::default_devices(&sim, args.base).map_err(|e| BadInput(format!("{label}: {e}")))?;
+    let devices = range.devices();
     if args.list {
         for d in devices.listing() {
             let (protocol, endpoint) = match d.protocol {
@@ -92,107 +121,51 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let step = Duration::from_micros(args.step.0.max(1_000));
-    let duration = args.duration.map(|d| Duration::from_micros(d.0));
+    let (total, gateways) = (devices.len(), devices.gateways.len());
+    let names: Vec<(std::net::SocketAddrV4, String)> = netio::live::services(&range)
+        .into_iter()
+        .map(|s| {
+            let name =
+                devices.listing().into_iter().find(|d| d.addr == *s.ip()).map_or(String::new(), |d| d.name);
+            (s, name)
+        })
+        .collect();
+    // One range, one thread (as `icsrange live`).
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = runtime.block_on(async {
-        let epoch_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-            .saturating_sub(946_684_800_000);
-        let mut devices = devices;
-        for rtu in &mut devices.rtus {
-            rtu.start_ms_since_2000 = epoch_ms;
+        let (handle, mut task) = driver::spawn(range, Pace::Times(1.0), false, capture.clone());
+        let services: Vec<_> = names.iter().map(|(s, _)| *s).collect();
+        let listeners = netio::live::listen(&handle, &services)
+            .await
+            .map_err(|e| BadInput(format!("{label}: cannot listen: {e}")))?;
+        for (l, (_, name)) in listeners.iter().zip(&names) {
+            let protocol = [devices::Protocol::Modbus, devices::Protocol::Iec104, devices::Protocol::Dnp3]
+                .into_iter()
+                .find(|p| p.port() == l.device.port())
+                .map_or("?", devices::Protocol::name);
+            out!("listening {} {protocol} {name}", l.local);
         }
-        for r in &mut devices.reclosers {
-            r.start_ms_since_2000 = epoch_ms;
-        }
-        for (addrs, local) in [(&args.local, true), (&args.bricked, false)] {
-            for addr in addrs {
-                let change = |state: &mut devices::DeviceState| {
-                    if local {
-                        state.local = true;
-                    } else {
-                        state.firmware_ok = false;
-                    }
-                };
-                devices
-                    .set_state(*addr, change)
-                    .ok_or_else(|| BadInput(format!("no device at {addr} (see --list)")))?;
-            }
-        }
-        let firewall = devices::Firewall {
-            rules: args
-                .deny
-                .iter()
-                .map(|&source| devices::Rule { source, destination: None, allow: false })
-                .collect(),
-            default_allow: true,
-        };
-        use devices::DeviceRef;
-        let mut services: Vec<(Ipv4Addr, DeviceRef, String)> = Vec::new();
-        services.extend(
-            devices.plcs.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Plc(i), d.name.clone())),
-        );
-        services.extend(
-            devices.relays.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Relay(i), d.name.clone())),
-        );
-        services.extend(
-            devices.upss.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Ups(i), d.name.clone())),
-        );
-        services.extend(
-            devices.rtus.iter().enumerate().map(|(i, d)| (d.addr, DeviceRef::Rtu(i), d.name.clone())),
-        );
-        services.extend(
-            devices
-                .reclosers
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.addr, DeviceRef::Recloser(i), d.name.clone())),
-        );
-        let (total, gateways) = (devices.len(), devices.gateways.len());
-        let range = Shared::new(LiveRange { sim, devices, firewall });
-        let listen = |ip: Ipv4Addr, port: u16| async move {
-            netio::bind(ip, port).await.map_err(|e| BadInput(format!("{ip}:{port}: cannot listen: {e}")))
-        };
-        for (ip, which, name) in services {
-            let (protocol, port) = match which {
-                DeviceRef::Rtu(_) => ("iec104", 2404),
-                DeviceRef::Recloser(_) => ("dnp3", 20000),
-                _ => ("modbus", 502),
-            };
-            let l = listen(ip, port).await?;
-            out!("listening {} {protocol} {name}", l.local_addr()?);
-            let (range, capture) = (range.clone(), capture.clone());
-            match which {
-                DeviceRef::Rtu(i) => tokio::spawn(netio::serve_iec104(range, i, l, capture)),
-                DeviceRef::Recloser(i) => tokio::spawn(netio::serve_dnp3(range, i, l, capture)),
-                _ => tokio::spawn(netio::serve_modbus(range, which, l, capture)),
-            };
-        }
-        tokio::spawn(netio::run_clock(range.clone(), step));
         out!("ready {total} devices ({gateways} serial gateways without a network service)");
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => {
-                // SIGINT or SIGTERM: either way, stop cleanly so the capture is complete.
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-        }
-        let t = range.lock().sim.time();
-        anyhow::Ok(t)
+        // SIGINT or SIGTERM (or --for): either way, stop cleanly so the capture is complete.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let range = tokio::select! {
+            _ = tokio::signal::ctrl_c() => handle.stop().await,
+            _ = term.recv() => handle.stop().await,
+            done = &mut task => done.ok().flatten(),
+        };
+        anyhow::Ok(range.map(|r| r.time()))
     });
     // Whatever happened, keep what was captured.
     if let Some(c) = &capture {
         c.finish()?;
         out!("captured {} packets", c.packets());
     }
-    let t = result?;
-    out!("stopped at t = {t}");
-    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result? {
+        Some(t) => out!("stopped at t = {t}"),
+        None => out!("stopped"),
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// "Until interrupted": about 31 years of simulated time.
+const FOREVER_US: u64 = 1_000_000_000_000_000;

@@ -33,8 +33,13 @@ pub struct LiveArgs {
 }
 
 pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
+    let start_ms_since_2000 = wall_clock_ms_since_2000();
+    let setup = |cfg: &mut range::RunConfig| {
+        cfg.base = args.base;
+        cfg.start_ms_since_2000 = start_ms_since_2000;
+    };
     let Prepared { ex, name, defender, range, .. } =
-        match prepare(&args.file, &args.defender, args.seed, args.base)? {
+        match prepare(&args.file, &args.defender, args.seed, setup)? {
             Ok(p) => p,
             Err(code) => return Ok(code),
         };
@@ -100,6 +105,15 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The wall clock now, in milliseconds since 2000-01-01 UTC: a live run's devices start
+/// their clocks there (the start entry keeps it, so a replay gives the same time tags).
+pub fn wall_clock_ms_since_2000() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        .saturating_sub(devices::recloser::DNP3_EPOCH_OFFSET_MS)
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// A run directory (journal.jsonl, and score.json and capture.pcap to compare with).
@@ -121,7 +135,11 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             BadInput(format!("exercise `{}` is not built in: name its file with --exercise", start.exercise))
         })?,
     };
-    let Prepared { ex, mut range, .. } = match prepare(&file, &start.defender, start.seed, start.base)? {
+    let setup = |cfg: &mut range::RunConfig| {
+        cfg.base = start.base;
+        cfg.start_ms_since_2000 = start.start_ms_since_2000;
+    };
+    let Prepared { ex, mut range, .. } = match prepare(&file, &start.defender, start.seed, setup)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -53,21 +53,6 @@ fn load(arg: &str) -> anyhow::Result<Loaded> {
     })
 }
 
-/// The grid of an exercise (checked first), for `icsrange devices --exercise`.
-pub fn exercise_sim(arg: &str) -> anyhow::Result<(gridsim::sim::Sim, String)> {
-    match load(arg)? {
-        Ok((ex, grids, name)) => {
-            let grid = exercise::build_grid(&grids, &ex.grid).map_err(BadInput)?;
-            Ok((grid.sim, format!("{name} (grid {})", ex.grid)))
-        }
-        Err((name, diags)) => {
-            let first =
-                diags.first().map_or(String::new(), |d| format!("{}:{}: {}", d.line, d.col, d.message));
-            Err(BadInput(format!("{name}:{first} ({} problems; see icsrange validate)", diags.len())).into())
-        }
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// An exercise file (or the name of a built-in exercise).
@@ -252,12 +237,13 @@ pub struct Prepared {
 }
 
 /// Loads an exercise and builds its range for `defender` (none, a defender of the exercise,
-/// or a defender file). `Err(code)`: the problems were printed, exit with it.
+/// or a defender file); `setup` adjusts the run's configuration (address block, epoch,
+/// campaign). `Err(code)`: the problems were printed, exit with it.
 pub fn prepare(
     file: &str,
     defender: &str,
     seed: u64,
-    base: std::net::Ipv4Addr,
+    setup: impl FnOnce(&mut RunConfig),
 ) -> anyhow::Result<Result<Prepared, ExitCode>> {
     let (ex, grids, name) = match load(file)? {
         Ok(x) => x,
@@ -288,7 +274,7 @@ pub fn prepare(
         }
     };
     let mut cfg = RunConfig::new(seed, &defender, rules);
-    cfg.base = base;
+    setup(&mut cfg);
     let range = Range::new(ex.clone(), grid, cfg).map_err(|e| BadInput(e.to_string()))?;
     Ok(Ok(Prepared { ex, name, defender, range, grids }))
 }
@@ -307,7 +293,7 @@ pub fn write_files(out: &Path, ex: &Exercise, range: &Range) -> anyhow::Result<r
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Prepared { ex, name, defender, mut range, grids } =
-        match prepare(&args.file, &args.defender, args.seed, args.base)? {
+        match prepare(&args.file, &args.defender, args.seed, |cfg| cfg.base = args.base)? {
             Ok(p) => p,
             Err(code) => return Ok(code),
         };

@@ -396,6 +396,38 @@ pub struct Exercise {
 }
 
 impl Exercise {
+    /// A grid and its devices with nothing else: no hosts, no SCADA master, no campaign (what
+    /// `icsrange devices` runs when given a grid alone).
+    pub fn bare(grid: &str, duration: SimTime) -> Exercise {
+        Exercise {
+            id: format!("devices-{grid}"),
+            title: format!("{grid}: its devices, nothing else"),
+            summary: String::new(),
+            sources: Vec::new(),
+            techniques: Vec::new(),
+            grid: grid.to_string(),
+            team_mode: TeamMode::Isolated,
+            duration,
+            crew_delay: SimTime::from_secs(1200.0),
+            zones: Vec::new(),
+            hosts: Vec::new(),
+            accounts: Vec::new(),
+            scada: Scada {
+                host: String::new(),
+                stations: Vec::new(),
+                interrogation: SimTime::from_secs(60.0),
+            },
+            device_settings: DeviceSettings::default(),
+            allowlist: Vec::new(),
+            attack: Vec::new(),
+            injects: Vec::new(),
+            questions: Vec::new(),
+            scoring: Weights::default(),
+            defenders: BTreeMap::new(),
+            expect: Vec::new(),
+        }
+    }
+
     pub fn host(&self, id: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.id == id)
     }

@@ -387,8 +387,12 @@ impl Core {
         self.publish();
     }
 
-    /// What crossed the network goes to the capture and to live sockets.
+    /// What crossed the network goes to the capture and to live sockets; connection
+    /// diagnostics to the log.
     fn deliver(&mut self) {
+        for (conn, reason) in self.range.take_diagnostics() {
+            tracing::info!(conn, %reason, "connection");
+        }
         let wire = self.range.take_wire();
         for w in &wire {
             match &w.event {

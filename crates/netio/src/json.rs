@@ -3,7 +3,8 @@
 //! `journal.jsonl` holds one object per line, `kind` first, `t` in simulated seconds. The
 //! start entry carries `format` (`range::journal::FORMAT_VERSION`). Kinds and their fields:
 //!
-//! - `start`: `format`, `exercise`, `seed`, `defender`, `base`, `demand_mw`, `customers`.
+//! - `start`: `format`, `exercise`, `seed`, `defender`, `base`, `start_ms_since_2000` (the
+//!   devices' clock at simulated time 0), `demand_mw`, `customers`.
 //! - `grid`: `event` (open, close, shed, island_split, ...), `element` (`branch 12`, `gen 3`,
 //!   `load 5`, `island 117`), `cause`, and `mw`, `customers` where they apply.
 //! - `supply`: `served_mw`, `demand_mw`, `customers_off`, `ens_mwh` (every minute).
@@ -53,6 +54,7 @@ enum EntryJson<'a> {
         seed: u64,
         defender: &'a str,
         base: String,
+        start_ms_since_2000: u64,
         demand_mw: f64,
         customers: u64,
     },
@@ -459,18 +461,27 @@ fn crew_status(s: CrewStatus) -> String {
 
 fn to_json(e: &Entry) -> EntryJson<'_> {
     match e {
-        Entry::Start { t, format, exercise, seed, defender, base, demand_mw, customers } => {
-            EntryJson::Start {
-                t: secs(*t),
-                format: *format,
-                exercise,
-                seed: *seed,
-                defender,
-                base: base.to_string(),
-                demand_mw: *demand_mw,
-                customers: *customers,
-            }
-        }
+        Entry::Start {
+            t,
+            format,
+            exercise,
+            seed,
+            defender,
+            base,
+            start_ms_since_2000,
+            demand_mw,
+            customers,
+        } => EntryJson::Start {
+            t: secs(*t),
+            format: *format,
+            exercise,
+            seed: *seed,
+            defender,
+            base: base.to_string(),
+            start_ms_since_2000: *start_ms_since_2000,
+            demand_mw: *demand_mw,
+            customers: *customers,
+        },
         Entry::Grid { event } => EntryJson::Grid {
             t: secs(event.t),
             event: event.kind.as_str(),
@@ -585,6 +596,7 @@ pub struct StartInfo {
     pub seed: u64,
     pub defender: String,
     pub base: Ipv4Addr,
+    pub start_ms_since_2000: u64,
 }
 
 #[derive(Deserialize)]
@@ -595,6 +607,7 @@ struct StartLine {
     seed: u64,
     defender: String,
     base: Ipv4Addr,
+    start_ms_since_2000: u64,
 }
 
 #[derive(Deserialize)]
@@ -637,6 +650,7 @@ pub fn read_inputs(jsonl: &str) -> Result<Recorded, String> {
         seed: start.seed,
         defender: start.defender,
         base: start.base,
+        start_ms_since_2000: start.start_ms_since_2000,
     };
     if info.format != range::journal::FORMAT_VERSION {
         return Err(format!(
@@ -723,6 +737,7 @@ mod tests {
                 seed: 3,
                 defender: "none".into(),
                 base: Ipv4Addr::new(127, 10, 0, 0),
+                start_ms_since_2000: 0,
                 demand_mw: 1.0,
                 customers: 2,
             },

@@ -83,6 +83,7 @@ impl Endpoint {
 
     /// Bytes from the client: what the device answers goes to `out`, the commands it saw to
     /// `seen`. `Err`: the device closes the connection, for that reason.
+    #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &mut self,
         now: SimTime,
@@ -91,11 +92,12 @@ impl Endpoint {
         devices: &mut Devices,
         out: &mut Vec<u8>,
         seen: &mut Vec<Seen>,
+        notes: &mut Vec<String>,
     ) -> Result<(), String> {
         let result = match self {
             Endpoint::Iec104(e) => e.receive(now, bytes, sim, devices, out, seen),
             Endpoint::Modbus(e) => e.receive(bytes, sim, devices, out, seen),
-            Endpoint::Dnp3(e) => e.receive(now, bytes, sim, devices, out, seen),
+            Endpoint::Dnp3(e) => e.receive(now, bytes, sim, devices, out, seen, notes),
             Endpoint::Http { .. } => Ok(()),
         };
         if result.is_ok() && !devices.reachable(self.device()) {
@@ -353,6 +355,7 @@ pub struct Dnp3End {
 }
 
 impl Dnp3End {
+    #[allow(clippy::too_many_arguments)]
     fn receive(
         &mut self,
         now: SimTime,
@@ -361,6 +364,7 @@ impl Dnp3End {
         devices: &mut Devices,
         out: &mut Vec<u8>,
         seen: &mut Vec<Seen>,
+        notes: &mut Vec<String>,
     ) -> Result<(), String> {
         self.framer.push(bytes);
         loop {
@@ -374,10 +378,13 @@ impl Dnp3End {
             }
             let frame = match link::Frame::parse(&raw) {
                 Ok(f) => f,
-                Err(_) => {
+                Err(e) => {
                     // A CRC error loses the frame, not the connection (IEEE 1815 §9.2.6); a
                     // stream of them is not a noisy line but an attack on the log.
                     self.bad_frames += 1;
+                    if self.bad_frames == 1 {
+                        notes.push(format!("link frame discarded: {e}"));
+                    }
                     if self.bad_frames > MAX_BAD_FRAMES {
                         return Err(format!("{} link frames with bad CRCs", self.bad_frames));
                     }

@@ -268,6 +268,7 @@ pub enum Entry {
         seed: u64,
         defender: String,
         base: Ipv4Addr,
+        start_ms_since_2000: u64,
         demand_mw: f64,
         customers: u64,
     },

@@ -28,7 +28,7 @@ pub mod score;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use devices::{Devices, Firewall};
+use devices::{Devices, Firewall, Rule};
 use exercise::{CommandPoint, DefenderRule, Exercise, Resolved};
 use gridsim::sim::{Element, Sim, SimTime};
 use ids::Ids;
@@ -51,6 +51,15 @@ pub struct RunConfig {
     pub rules: Vec<DefenderRule>,
     /// Whether the campaign runs (`icsrange devices`: the same runtime without it).
     pub campaign: bool,
+    /// Milliseconds since 2000-01-01 UTC at simulated time 0: the devices' time tags (0:
+    /// the run starts at the epoch; a live run starts at the wall clock's now).
+    pub start_ms_since_2000: u64,
+    /// Range firewall rules at the start: sources refused at every device.
+    pub deny: Vec<devices::Prefix>,
+    /// Devices whose local/remote switch starts at LOCAL, and devices bricked at the start,
+    /// by address.
+    pub local: Vec<Ipv4Addr>,
+    pub bricked: Vec<Ipv4Addr>,
 }
 
 impl RunConfig {
@@ -62,6 +71,10 @@ impl RunConfig {
             defender: defender.to_string(),
             rules,
             campaign: true,
+            start_ms_since_2000: 0,
+            deny: Vec::new(),
+            local: Vec::new(),
+            bricked: Vec::new(),
         }
     }
 }
@@ -71,6 +84,8 @@ impl RunConfig {
 pub enum Error {
     #[error("the grid does not fit the address plan: {0}")]
     AddressPlan(String),
+    #[error("no device at {0}")]
+    NoDevice(Ipv4Addr),
 }
 
 /// A running exercise. Its grid, devices and exercise are private: nothing changes the
@@ -117,6 +132,9 @@ pub struct Range {
     injects_due: Vec<bool>,
     /// Capture packets before the exchange the next command entry describes.
     mark: u64,
+    /// What the shell should log about connections (why a device closed one, a frame it
+    /// dropped): not journal entries, the operator's log.
+    diagnostics: Vec<(ConnId, String)>,
 }
 
 /// splitmix64: the run's only source of randomness, from its seed.
@@ -143,6 +161,22 @@ impl Range {
         for off in &ex.device_settings.local {
             devices.set_state(off.in_block(cfg.base), |s| s.local = true);
         }
+        for &addr in &cfg.local {
+            devices.set_state(addr, |s| s.local = true).ok_or(Error::NoDevice(addr))?;
+        }
+        for &addr in &cfg.bricked {
+            devices.set_state(addr, |s| s.firmware_ok = false).ok_or(Error::NoDevice(addr))?;
+        }
+        for r in &mut devices.rtus {
+            r.start_ms_since_2000 = cfg.start_ms_since_2000;
+        }
+        for r in &mut devices.reclosers {
+            r.start_ms_since_2000 = cfg.start_ms_since_2000;
+        }
+        let firewall = Firewall {
+            rules: cfg.deny.iter().map(|&source| Rule { source, destination: None, allow: false }).collect(),
+            default_allow: true,
+        };
         let masters =
             vec![ex.host(&ex.scada.host).map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr.in_block(cfg.base))];
         let allowlist =
@@ -171,7 +205,8 @@ impl Range {
             finished: false,
             injects_due: vec![false; ex.injects.len()],
             mark: 0,
-            firewall: Firewall { rules: Vec::new(), default_allow: true },
+            firewall,
+            diagnostics: Vec::new(),
             t: SimTime(0),
             journal: vec![Entry::Start {
                 t: SimTime(0),
@@ -180,6 +215,7 @@ impl Range {
                 seed: cfg.seed,
                 defender: cfg.defender.clone(),
                 base: cfg.base,
+                start_ms_since_2000: cfg.start_ms_since_2000,
                 demand_mw: obs.total.demand_mw,
                 customers: obs.total.customers,
             }],
@@ -229,6 +265,11 @@ impl Range {
     /// What crossed the network since the last call, in order.
     pub fn take_wire(&mut self) -> Vec<net::Wire> {
         std::mem::take(&mut self.wire)
+    }
+
+    /// Connection diagnostics since the last call, for the shell's log.
+    pub fn take_diagnostics(&mut self) -> Vec<(ConnId, String)> {
+        std::mem::take(&mut self.diagnostics)
     }
 
     /// Capture packets so far (the frame numbers alerts cite run up to it).

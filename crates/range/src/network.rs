@@ -122,6 +122,7 @@ impl Range {
         self.record(c, WireEvent::ToServer(bytes.clone()));
         let mut out = Vec::new();
         let mut seen = Vec::new();
+        let mut notes = Vec::new();
         let now = self.t;
         let result = self.conns[c].endpoint.receive(
             now,
@@ -130,11 +131,15 @@ impl Range {
             &mut self.devices,
             &mut out,
             &mut seen,
+            &mut notes,
         );
+        let id = self.conns[c].id;
+        self.diagnostics.extend(notes.into_iter().map(|n| (id, n)));
         if !out.is_empty() {
             self.record(c, WireEvent::ToClient(out.clone()));
         }
-        if result.is_err() {
+        if let Err(reason) = result {
+            self.diagnostics.push((id, reason));
             self.close(c, false);
         }
         (out, seen)
@@ -149,6 +154,8 @@ impl Range {
                 continue;
             }
             if !self.devices.reachable(self.conns[c].endpoint.device()) {
+                self.diagnostics
+                    .push((self.conns[c].id, "the device went dark (unpowered or bricked)".into()));
                 self.close(c, false);
                 continue;
             }
@@ -159,7 +166,8 @@ impl Range {
                 self.record(c, WireEvent::ToClient(out.clone()));
                 self.master_reads(c, &out);
             }
-            if polled.is_err() {
+            if let Err(reason) = polled {
+                self.diagnostics.push((self.conns[c].id, reason));
                 self.close(c, false);
             }
         }
