@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use netio::driver::{self, Pace};
 
 use crate::run_cmd::{Prepared, prepare};
-use crate::sim::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchLiveArgs {
@@ -23,7 +22,7 @@ pub struct BenchLiveArgs {
     #[arg(long, value_parser = Pace::parse, default_value = "1x")]
     speed: Pace,
     /// Measured wall-clock duration.
-    #[arg(long = "for", value_parser = parse_duration, default_value = "20s")]
+    #[arg(long = "for", value_parser = gridsim::sim::SimTime::parse_duration, default_value = "20s")]
     duration: gridsim::sim::SimTime,
 }
 

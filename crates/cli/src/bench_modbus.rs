@@ -10,7 +10,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::BadInput;
-use crate::sim::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchModbusArgs {
@@ -20,7 +19,7 @@ pub struct BenchModbusArgs {
     #[arg(long, default_value_t = 1000)]
     connections: usize,
     /// Measured duration (after a one-second warm-up).
-    #[arg(long = "for", value_parser = parse_duration, default_value = "10s")]
+    #[arg(long = "for", value_parser = gridsim::sim::SimTime::parse_duration, default_value = "10s")]
     duration: gridsim::sim::SimTime,
     #[arg(long, default_value_t = 1)]
     unit: u8,

@@ -12,7 +12,7 @@ use netio::driver::{self, Pace};
 use range::{Range, RunConfig};
 
 use crate::run_cmd::prepare;
-use crate::sim::{load_dynamics, parse_duration};
+use crate::sim::load_dynamics;
 use crate::{BadInput, load_case};
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ pub struct DevicesArgs {
     #[arg(long)]
     list: bool,
     /// Stop after this long (default: run until interrupted).
-    #[arg(long = "for", value_parser = parse_duration)]
+    #[arg(long = "for", value_parser = gridsim::sim::SimTime::parse_duration)]
     duration: Option<SimTime>,
     /// Refuse connections from these sources (`ADDR` or `ADDR/LEN`) to every device: the
     /// range firewall. Repeatable.
@@ -47,7 +47,7 @@ pub struct DevicesArgs {
     #[arg(long = "bricked", value_name = "ADDR")]
     bricked: Vec<Ipv4Addr>,
     /// Real-time step of the grid.
-    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    #[arg(long, value_parser = gridsim::sim::SimTime::parse_duration, default_value = "100ms")]
     step: SimTime,
 }
 

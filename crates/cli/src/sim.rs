@@ -24,10 +24,10 @@ pub struct SimArgs {
     #[arg(long)]
     dynamics: Option<PathBuf>,
     /// Simulated duration, e.g. `60s`, `500ms`, `10min`.
-    #[arg(long = "for", value_parser = parse_duration, default_value = "60s")]
+    #[arg(long = "for", value_parser = SimTime::parse_duration, default_value = "60s")]
     duration: SimTime,
     /// Step between observations, e.g. `100ms`.
-    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    #[arg(long, value_parser = SimTime::parse_duration, default_value = "100ms")]
     step: SimTime,
     /// A timed command: `2s open branch 12`, `5s open gen 3`, `20s close branch 12`,
     /// `1s open load 5`, `0s protection off branch 7`, `3s setpoint gen 2 150`. Repeatable.
@@ -46,12 +46,12 @@ pub struct BenchSimArgs {
     #[arg(required = true)]
     cases: Vec<PathBuf>,
     /// Simulated duration per run.
-    #[arg(long = "for", value_parser = parse_duration, default_value = "60s")]
+    #[arg(long = "for", value_parser = SimTime::parse_duration, default_value = "60s")]
     duration: SimTime,
-    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    #[arg(long, value_parser = SimTime::parse_duration, default_value = "100ms")]
     step: SimTime,
     /// Power flow interval (overrides the sidecar).
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    #[arg(long, value_parser = SimTime::parse_duration, default_value = "1s")]
     pf_every: SimTime,
     /// Timed commands, as for `icsrange sim`. Default: the largest unit trips at 5 s, and
     /// every 10 s from 10 s on the most loaded branch still in service opens.
@@ -80,33 +80,12 @@ fn default_disturbances(sim: &Sim, duration: SimTime) -> Vec<(SimTime, Command)>
     out
 }
 
-/// `60s`, `100ms`, `1.5s`, `2min`, `1h`; a bare number is seconds.
-pub fn parse_duration(s: &str) -> Result<SimTime, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration such as 60s or 100ms"))?;
-    let scale = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "min" | "m" => 60.0,
-        "h" => 3600.0,
-        other => return Err(format!("unknown time unit `{other}` in `{s}`: use ms, s, min or h")),
-    };
-    let secs = v * scale;
-    if !(secs.is_finite() && secs <= 1e9) {
-        return Err(format!("`{s}` is out of range"));
-    }
-    Ok(SimTime::from_secs(secs))
-}
-
 /// `2s open branch 12`.
 fn parse_timed(s: &str) -> Result<(SimTime, Command), String> {
     let s = s.trim();
     let (t, cmd) =
         s.split_once(char::is_whitespace).ok_or_else(|| format!("expected `TIME COMMAND`, found `{s}`"))?;
-    Ok((parse_duration(t)?, cmd.parse()?))
+    Ok((SimTime::parse_duration(t)?, cmd.parse()?))
 }
 
 pub(crate) fn load_dynamics(

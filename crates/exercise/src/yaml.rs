@@ -249,44 +249,11 @@ pub fn boolean(e: &mut Errors, node: &Node, what: &str) -> Option<bool> {
     b
 }
 
-/// `90s`, `15m`, `2h`, `1h30m`, `250ms`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Option<SimTime> {
-    let t = text.trim();
-    if let Ok(s) = t.parse::<f64>() {
-        return (s.is_finite() && (0.0..=1e9).contains(&s)).then(|| SimTime::from_secs(s));
-    }
-    let mut total = 0f64;
-    let mut rest = t;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if end == 0 {
-            return None;
-        }
-        let n: f64 = rest[..end].parse().ok()?;
-        rest = &rest[end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            "d" => 86_400.0,
-            _ => return None,
-        };
-        total += n * factor;
-        rest = &rest[unit_end..];
-    }
-    (total.is_finite() && total <= 1e9).then(|| SimTime::from_secs(total))
-}
-
 pub fn duration(e: &mut Errors, node: &Node, what: &str) -> Option<Spanned<SimTime>> {
     let s = scalar(e, node, what)?;
-    match parse_duration(s.as_str()) {
-        Some(t) => Some(Spanned::new(t, s.span())),
-        None => {
+    match SimTime::parse_duration(s.as_str()) {
+        Ok(t) => Some(Spanned::new(t, s.span())),
+        Err(_) => {
             e.at(
                 s.span(),
                 format!("`{what}` must be a duration such as 90s, 15m, 2h or 1h30m, not `{}`", s.as_str()),

@@ -21,6 +21,42 @@ impl SimTime {
     pub fn secs(self) -> f64 {
         self.0 as f64 * 1e-6
     }
+
+    /// The one duration grammar of the command line and the exercise files: a number of
+    /// seconds (`90`, `0.5`), or numbers with units, summed (`100ms`, `90s`, `15m`, `1h30m`,
+    /// `2d`; units `us`/`µs`, `ms`, `s`, `m`/`min`, `h`, `d`). At most 1e9 s.
+    pub fn parse_duration(text: &str) -> Result<SimTime, String> {
+        let t = text.trim();
+        let bad = || format!("`{t}` is not a duration such as 100ms, 90s, 15m or 1h30m");
+        if let Ok(s) = t.parse::<f64>() {
+            return (s.is_finite() && (0.0..=1e9).contains(&s))
+                .then(|| SimTime::from_secs(s))
+                .ok_or_else(bad);
+        }
+        if t.is_empty() {
+            return Err(bad());
+        }
+        let mut total = 0f64;
+        let mut rest = t;
+        while !rest.is_empty() {
+            let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let n: f64 = rest[..end].parse().map_err(|_| bad())?;
+            rest = &rest[end..];
+            let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let factor = match &rest[..unit_end] {
+                "us" | "µs" => 1e-6,
+                "ms" => 1e-3,
+                "s" => 1.0,
+                "m" | "min" => 60.0,
+                "h" => 3600.0,
+                "d" => 86_400.0,
+                other => return Err(format!("unknown time unit `{other}` in `{t}`: use ms, s, m, h or d")),
+            };
+            total += n * factor;
+            rest = &rest[unit_end..];
+        }
+        if total.is_finite() && total <= 1e9 { Ok(SimTime::from_secs(total)) } else { Err(bad()) }
+    }
 }
 
 impl fmt::Display for SimTime {
@@ -315,4 +351,23 @@ pub enum SimError {
     InitialPowerFlow(PfError),
     #[error("the dynamics describe a different case ({0})")]
     Mismatch(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SimTime;
+
+    #[test]
+    fn one_duration_grammar() {
+        let us = |s: &str| SimTime::parse_duration(s).map(|t| t.0);
+        assert_eq!(us("90"), Ok(90_000_000));
+        assert_eq!(us("100ms"), Ok(100_000));
+        assert_eq!(us("250us"), Ok(250));
+        assert_eq!(us("1h30m"), Ok(5_400_000_000));
+        assert_eq!(us("2min"), Ok(120_000_000));
+        assert_eq!(us("1d"), Ok(86_400_000_000));
+        for bad in ["", "an hour", "5 parsecs", "1e10", "-3s", "m"] {
+            assert!(us(bad).is_err(), "{bad}");
+        }
+    }
 }
