@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use exercise::{Exercise, GridSource};
 use netio::capture::{Capture, Flow};
-use range::net::WireEvent;
 use range::{Range, RunConfig};
 
 use crate::BadInput;
@@ -139,83 +138,6 @@ pub enum WireMode {
     None,
 }
 
-/// Carries a run's connections over real loopback sockets, checking that every byte arrives
-/// as sent. Device addresses listen at their protocol's port (+10000 where a port below 1024
-/// is refused).
-#[derive(Debug, Default)]
-struct Carrier {
-    listeners: BTreeMap<std::net::SocketAddrV4, std::net::TcpListener>,
-    conns: BTreeMap<u32, (std::net::TcpStream, std::net::TcpStream)>,
-    bytes: u64,
-}
-
-impl Carrier {
-    fn listener(&mut self, server: std::net::SocketAddrV4) -> std::io::Result<&std::net::TcpListener> {
-        match self.listeners.entry(server) {
-            std::collections::btree_map::Entry::Occupied(o) => Ok(o.into_mut()),
-            std::collections::btree_map::Entry::Vacant(v) => {
-                let l = match std::net::TcpListener::bind(server) {
-                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                        std::net::TcpListener::bind((
-                            *server.ip(),
-                            server.port().saturating_add(netio::PORT_OFFSET),
-                        ))
-                    }
-                    other => other,
-                }
-                .map_err(|e| {
-                    std::io::Error::new(e.kind(), format!("{server}: {e} (another range on this --base?)"))
-                })?;
-                Ok(v.insert(l))
-            }
-        }
-    }
-
-    fn carry(&mut self, w: &range::net::Wire) -> std::io::Result<()> {
-        use std::io::{Read, Write};
-        match &w.event {
-            WireEvent::Open => {
-                let target = self.listener(w.server)?.local_addr()?;
-                let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-                socket.bind(&std::net::SocketAddr::from((*w.client.ip(), 0)).into())?;
-                socket.connect(&target.into())?;
-                let client: std::net::TcpStream = socket.into();
-                let (server, _) = self.listeners[&w.server].accept()?;
-                for s in [&client, &server] {
-                    s.set_nodelay(true)?;
-                    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-                }
-                self.conns.insert(w.conn, (client, server));
-            }
-            WireEvent::ToServer(bytes) | WireEvent::ToClient(bytes) => {
-                let Some((client, server)) = self.conns.get_mut(&w.conn) else { return Ok(()) };
-                let (from, to) = if matches!(w.event, WireEvent::ToServer(_)) {
-                    (client, server)
-                } else {
-                    (server, client)
-                };
-                from.write_all(bytes)?;
-                let mut got = vec![0u8; bytes.len()];
-                to.read_exact(&mut got)?;
-                if &got != bytes {
-                    return Err(std::io::Error::other(format!(
-                        "connection {}: bytes changed in transit",
-                        w.conn
-                    )));
-                }
-                self.bytes += bytes.len() as u64;
-            }
-            WireEvent::Close { .. } => {
-                if let Some((client, server)) = self.conns.remove(&w.conn) {
-                    let _ = client.shutdown(std::net::Shutdown::Both);
-                    let _ = server.shutdown(std::net::Shutdown::Both);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A whole run without files: for expectations that compare with another defender's run.
 fn run_quiet(ex: &Exercise, grids: &Grids, defender: &str, seed: u64) -> anyhow::Result<Range> {
     let grid = exercise::build_grid(grids, &ex.grid).map_err(BadInput)?;
@@ -307,7 +229,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let total = ex.duration;
     let mut last_shown = Instant::now() - Duration::from_secs(1);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut carrier = Carrier::default();
+    let mut carrier = netio::carrier::Carrier::default();
     while !range.is_finished() {
         range.step();
         let wire = range.take_wire();

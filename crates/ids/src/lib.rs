@@ -184,9 +184,11 @@ impl Ids {
         let key = (p.src, p.dst);
         let port = p.dst.port().min(p.src.port());
         let stream = self.streams.entry(key).or_insert_with(|| match port {
-            2404 => Stream::Iec104(proto_iec104::Framer::new()),
-            502 => Stream::Modbus(proto_modbus::Framer::new()),
-            20000 => Stream::Dnp3(proto_dnp3::link::Framer::new(), proto_dnp3::transport::Reassembler::new()),
+            proto_iec104::PORT => Stream::Iec104(proto_iec104::Framer::new()),
+            proto_modbus::PORT => Stream::Modbus(proto_modbus::Framer::new()),
+            proto_dnp3::PORT => {
+                Stream::Dnp3(proto_dnp3::link::Framer::new(), proto_dnp3::transport::Reassembler::new())
+            }
             _ => Stream::Http(Vec::new()),
         });
         let mut frames = Vec::new();
@@ -305,7 +307,7 @@ impl Ids {
 
     fn iec104(&mut self, p: &Packet<'_>, bytes: &[u8]) {
         let Ok(frame) = Frame::parse(bytes) else { return };
-        let to_station = p.dst.port() == 2404;
+        let to_station = p.dst.port() == proto_iec104::PORT;
         let master = *(if to_station { p.src.ip() } else { p.dst.ip() });
         let rogue = !self.config.masters.contains(&master);
         match frame.control {
@@ -453,7 +455,7 @@ impl Ids {
         let Ok(view) = proto_modbus::Adu::new_checked(adu) else { return };
         let pdu = view.pdu();
         let Some(&function) = pdu.first() else { return };
-        if p.dst.port() == 502 {
+        if p.dst.port() == proto_modbus::PORT {
             let src = *p.src.ip();
             match function {
                 5 | 6 | 15 | 16 | 22 | 23 if !self.listed(src) => {
@@ -507,7 +509,7 @@ impl Ids {
     }
 
     fn dnp3(&mut self, p: &Packet<'_>, fragment: &[u8]) {
-        if p.dst.port() != 20000 {
+        if p.dst.port() != proto_dnp3::PORT {
             return;
         }
         let Some(&function) = fragment.get(1) else { return };

@@ -343,6 +343,9 @@ impl Core {
                         _ => {}
                     }
                 }
+                // Subscribers see the action's entries (and the state it left) by the time
+                // its outcome is known.
+                self.flush();
                 let _ = reply.send(outcome);
             }
             Command::Open { client, server, sink, reply } => {

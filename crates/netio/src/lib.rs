@@ -14,6 +14,7 @@
 //! connect at all.
 
 pub mod capture;
+pub mod carrier;
 pub mod driver;
 pub mod json;
 pub mod live;

@@ -297,3 +297,39 @@ defenders:
     assert_eq!(outcome, Some(Delivery::CrobStatus(7)), "LOCAL");
     assert_eq!(r.sim().load_closed(gridsim::BusId(7)), Some(true));
 }
+
+/// The HMI's view is the SCADA master's point database, not the grid: when the UPSs go off
+/// (40 min) the RTUs they feed go dark and their points go stale, while stations still
+/// reachable stay topical; before that nothing is stale.
+#[test]
+fn the_hmi_shows_what_the_scada_master_received_and_dark_stations_go_stale() {
+    let ex = exercise("ukraine2015");
+    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let mut r = Range::new(ex, grid, RunConfig::new(1, "none", Vec::new())).unwrap();
+    while r.time() < gridsim::sim::SimTime::from_secs(30.0 * 60.0) {
+        r.step();
+    }
+    assert!(!r.scada().points().is_empty());
+    assert_eq!(r.hmi_view().stale_points, 0, "every station reports before the UPSs go off");
+    while r.time() < gridsim::sim::SimTime::from_secs(42.0 * 60.0) {
+        r.step();
+    }
+    let (mut dark, mut lit) = (0, 0);
+    for (i, rtu) in r.devices().rtus.iter().enumerate() {
+        let ca = rtu.station.common_address;
+        let points: Vec<_> = r.scada().points().range((ca, 0)..=(ca, u32::MAX)).map(|(_, p)| *p).collect();
+        if points.is_empty() {
+            continue;
+        }
+        if r.devices().reachable(devices::DeviceRef::Rtu(i)) {
+            lit += 1;
+            assert!(points.iter().all(|p| !p.stale()), "station {ca} is reachable: its points are topical");
+        } else {
+            dark += 1;
+            assert!(points.iter().all(|p| p.stale()), "station {ca} went dark: its points are stale");
+        }
+    }
+    assert!(dark > 0 && lit > 0, "{dark} dark stations, {lit} reachable");
+    let view = r.hmi_view();
+    assert!(view.online < view.stations, "{view:?}");
+}
