@@ -18,7 +18,9 @@ Prints each line, each server's CPU per request (from /proc), and the ratios.
 import argparse
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -79,12 +81,16 @@ def main():
         if line.startswith("ready"):
             break
     port = 10502 if "port + 10000" in first else 502
+    lines = []
+    drain = threading.Thread(target=lambda: lines.extend(live.stdout), daemon=True)
+    drain.start()
     try:
         l_rps, l_cpu, l_p99 = load(f"127.10.0.1:{port}", "live", args, live.pid)
     finally:
-        live.send_signal(2)
-        tail = live.communicate()[0]
-    print(tail.strip().splitlines()[-1] if tail.strip() else "(live printed nothing at exit)")
+        live.send_signal(signal.SIGINT)
+        live.wait(timeout=120)
+        drain.join(timeout=5)
+    print(lines[-1].strip() if lines else "(live printed nothing at exit)", flush=True)
     print(f"ratio live/floor: throughput {l_rps / f_rps:.2f}x, server CPU per request {l_cpu / f_cpu:.1f}x, "
           f"p99 {l_p99} (live) vs {f_p99} (floor)", flush=True)
 
