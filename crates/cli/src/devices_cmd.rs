@@ -145,11 +145,14 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
                 .map_or("?", devices::Protocol::name);
             out!("listening {} {protocol} {name}", l.local);
         }
-        out!("ready {total} devices ({gateways} serial gateways without a network service)");
         // SIGINT or SIGTERM (or --for): either way, stop cleanly so the capture is complete.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        // Both are caught from before `ready`, so a client that signals on `ready` is heard.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        out!("ready {total} devices ({gateways} serial gateways without a network service)");
         let range = tokio::select! {
-            _ = tokio::signal::ctrl_c() => handle.stop().await,
+            _ = int.recv() => handle.stop().await,
             _ = term.recv() => handle.stop().await,
             done = &mut task => done.ok().flatten(),
         };

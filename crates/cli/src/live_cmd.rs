@@ -8,6 +8,7 @@ use std::sync::Arc;
 use netio::capture::Capture;
 use netio::driver::{self, Pace};
 use range::Entry;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::BadInput;
 use crate::run_cmd::{Prepared, prepare, write_files};
@@ -65,10 +66,16 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
             if fallback > 0 { format!(" ({fallback} on their port + 10000)") } else { String::new() },
             args.out.display()
         );
+        // SIGINT or SIGTERM stops the run and writes its files. The signal streams are made
+        // once, before `ready` and the loop: a future made anew on each turn would miss a
+        // signal that arrives while the loop prints (under load, most of the time).
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
         out!("ready");
+        let mut printing = true;
         let range = loop {
             tokio::select! {
-                batch = entries.recv() => match batch {
+                batch = entries.recv(), if printing => match batch {
                     Ok(batch) => {
                         for e in batch.iter() {
                             if let Entry::Alert { alert } = e {
@@ -79,11 +86,10 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         eprintln!("(printing fell {n} journal batches behind)");
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => printing = false,
                 },
-                _ = tokio::signal::ctrl_c() => {
-                    break handle.stop().await;
-                }
+                _ = int.recv() => break handle.stop().await,
+                _ = term.recv() => break handle.stop().await,
                 done = &mut task => break done.ok().flatten(),
             }
         };

@@ -159,3 +159,31 @@ fn trainees_tools_reach_the_live_range_the_ids_and_the_journal() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A service manager stops a range with SIGTERM: the run stops as on Ctrl-C and its files are
+/// written, the capture complete.
+#[test]
+fn sigterm_stops_a_live_range_and_writes_its_files() {
+    let dir = std::env::temp_dir().join(format!("icsrange-live-term-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_icsrange"))
+        .args(["live", "ukraine2015", "--speed", "60x", "--base", "127.13.0.0", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready", "{first}");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success(), "{rest:?}");
+    let summary = rest.last().expect("a summary line");
+    assert!(summary.contains("stopped at t ="), "{summary}");
+    for f in ["journal.jsonl", "capture.pcap", "alerts.jsonl", "score.json"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(journal.lines().last().unwrap().contains("\"kind\":\"end\""), "the journal is closed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
