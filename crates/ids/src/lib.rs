@@ -9,7 +9,7 @@
 //! gave is the HMI-hijack signature, invisible to every protocol rule because it comes from
 //! the legitimate master.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use gridsim::sim::SimTime;
@@ -139,7 +139,8 @@ enum Stream {
 #[derive(Debug, Default)]
 pub struct Ids {
     config: Config,
-    streams: BTreeMap<(SocketAddrV4, SocketAddrV4), Stream>,
+    /// Per direction of each open flow (looked up on every payload, never iterated).
+    streams: HashMap<(SocketAddrV4, SocketAddrV4), Stream>,
     /// (time, station, ioa) of operator commands from the HMI journal.
     authorised: VecDeque<(SimTime, u16, u32)>,
     /// Per source: recent command activations (time, station, ioa, value, frame).
@@ -154,6 +155,8 @@ pub struct Ids {
     /// `point` tells apart what per-point rules see (station and IOA); 0 for the others.
     last: BTreeMap<(&'static str, Ipv4Addr, Ipv4Addr, u64), SimTime>,
     alerts: Vec<Alert>,
+    /// Scratch: the frames of one payload.
+    frames: Vec<Parsed>,
 }
 
 const MINUTE: u64 = 60_000_000;
@@ -179,6 +182,14 @@ impl Ids {
         std::mem::take(&mut self.alerts)
     }
 
+    /// The flow between `a` and `b` ended: its framers go (a later flow on the same
+    /// addresses and ports starts clean, and a range with many short connections does not
+    /// keep a framer for each).
+    pub fn closed(&mut self, a: SocketAddrV4, b: SocketAddrV4) {
+        self.streams.remove(&(a, b));
+        self.streams.remove(&(b, a));
+    }
+
     /// Reads one TCP payload.
     pub fn observe(&mut self, p: &Packet<'_>) {
         let key = (p.src, p.dst);
@@ -191,7 +202,7 @@ impl Ids {
             }
             _ => Stream::Http(Vec::new()),
         });
-        let mut frames = Vec::new();
+        let mut frames = std::mem::take(&mut self.frames);
         // A framing error (the device closes such a connection) ends what this flow can be
         // read for; its state is dropped so it cannot grow.
         let mut broken = false;
@@ -258,7 +269,7 @@ impl Ids {
         if broken {
             self.streams.remove(&key);
         }
-        for f in frames {
+        for f in frames.drain(..) {
             match f {
                 Parsed::Iec104(bytes) => self.iec104(p, &bytes),
                 Parsed::Modbus(adu) => self.modbus(p, &adu),
@@ -275,6 +286,8 @@ impl Ids {
                 }
             }
         }
+        // The buffer is kept for the next payload (one allocation less per payload).
+        self.frames = frames;
     }
 
     fn listed(&self, ip: Ipv4Addr) -> bool {
@@ -531,6 +544,7 @@ impl Ids {
     }
 }
 
+#[derive(Debug)]
 enum Parsed {
     Iec104(Vec<u8>),
     Modbus(Vec<u8>),

@@ -11,7 +11,7 @@
 //!
 //! The range sits behind a lock the driver task and the live connections share: a
 //! connection's bytes are applied by the connection's own task, which then writes the
-//! device's answer (`Handle::data`), so a request costs no hop through another task. The
+//! device's answer (`Handle::data` returns it), so a request costs no hop through another task. The
 //! lock is never held across an `await`.
 //!
 //! **While paused**, simulated time stands still for the grid, the campaign and the devices
@@ -64,6 +64,14 @@ pub enum ToSocket {
     Data(Vec<u8>),
     /// The device closed the connection.
     Close,
+}
+
+/// What a device answered on the connection that sent it bytes, right away.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub bytes: Vec<u8>,
+    /// The device closed the connection after (or instead of) answering.
+    pub closed: bool,
 }
 
 /// A command to the driver task.
@@ -172,19 +180,22 @@ impl Handle {
     }
 
     /// Bytes from live connection `conn`, applied now (held while paused). What the device
-    /// answers goes to the connection's sink before this returns. `false`: the run is over.
-    pub fn data(&self, conn: ConnId, bytes: Vec<u8>) -> bool {
+    /// answers on `conn` itself comes back (`Answer`), for the caller to write after anything
+    /// already waiting in the connection's sink (which was sent before); what goes to other
+    /// connections goes to their sinks. `None`: the run is over.
+    pub fn data(&self, conn: ConnId, bytes: Vec<u8>) -> Option<Answer> {
         let mut guard = lock(&self.core);
-        let Some(core) = guard.as_mut() else { return false };
+        let core = guard.as_mut()?;
+        let mut answer = Answer::default();
         if core.paused {
             core.held.push_back(Held::Data { conn, bytes });
             core.publish();
         } else {
             let _ = core.range.live(Live::Data { conn, bytes });
             // The answer and the capture now; the journal and the state with the next step.
-            core.deliver();
+            core.deliver(Some((conn, &mut answer)));
         }
-        true
+        Some(answer)
     }
 
     /// Live connection `conn` closed on the client's side.
@@ -386,27 +397,39 @@ impl Core {
 
     /// Hands what crossed the network to the capture and to live sockets, and publishes.
     fn flush(&mut self) {
-        self.deliver();
+        self.deliver(None);
         self.publish();
     }
 
     /// What crossed the network goes to the capture and to live sockets; connection
     /// diagnostics to the log.
-    fn deliver(&mut self) {
+    /// `direct`: a connection whose bytes go to this buffer instead of its sink (the caller
+    /// writes them).
+    fn deliver(&mut self, mut direct: Option<(ConnId, &mut Answer)>) {
         for (conn, reason) in self.range.take_diagnostics() {
             tracing::info!(conn, %reason, "connection");
         }
         let wire = self.range.take_wire();
         for w in &wire {
-            match &w.event {
-                WireEvent::ToClient(bytes) => {
+            let to_caller = match &mut direct {
+                Some((conn, answer)) if *conn == w.conn => Some(answer),
+                _ => None,
+            };
+            match (&w.event, to_caller) {
+                (WireEvent::ToClient(bytes), Some(answer)) => answer.bytes.extend_from_slice(bytes),
+                (WireEvent::ToClient(bytes), None) => {
                     if let Some(s) = self.sinks.get(&w.conn) {
                         let _ = s.send(ToSocket::Data(bytes.clone()));
                     }
                 }
-                WireEvent::Close { .. } => {
+                (WireEvent::Close { .. }, to_caller) => {
                     if let Some(s) = self.sinks.remove(&w.conn) {
-                        let _ = s.send(ToSocket::Close);
+                        match to_caller {
+                            Some(answer) => answer.closed = true,
+                            None => {
+                                let _ = s.send(ToSocket::Close);
+                            }
+                        }
                     }
                 }
                 _ => {}

@@ -101,25 +101,44 @@ async fn connection(
     let mut last_rx = tokio::time::Instant::now();
     let idle = tokio::time::sleep(IDLE_TIMEOUT);
     tokio::pin!(idle);
-    let result = loop {
+    let result = 'conn: loop {
         tokio::select! {
+            // In order, no random draw: the socket first, then what the range sent.
+            biased;
             r = rd.read(&mut buf) => match r {
                 Ok(0) => break Ok(()),
                 Err(e) => break Err(format!("read: {e}")),
                 Ok(n) => {
                     last_rx = tokio::time::Instant::now();
-                    // Applied here and now; the device's answer is already in `from_range`.
-                    if !handle.data(conn, buf[..n].to_vec()) {
+                    // Applied here and now; the device answers right away (what the range
+                    // sent this connection before is in `from_range`, and goes first).
+                    let Some(answer) = handle.data(conn, buf[..n].to_vec()) else {
                         return Err("the range has stopped".into());
+                    };
+                    while let Ok(earlier) = from_range.try_recv() {
+                        match earlier {
+                            ToSocket::Data(bytes) => {
+                                if let Err(e) = write(&mut wr, &bytes).await {
+                                    break 'conn Err(e);
+                                }
+                            }
+                            ToSocket::Close => return Err("closed by the device".into()),
+                        }
+                    }
+                    if !answer.bytes.is_empty() {
+                        if let Err(e) = write(&mut wr, &answer.bytes).await {
+                            break Err(e);
+                        }
+                    }
+                    if answer.closed {
+                        return Err("closed by the device".into());
                     }
                 }
             },
             out = from_range.recv() => match out {
                 Some(ToSocket::Data(bytes)) => {
-                    match tokio::time::timeout(IDLE_TIMEOUT, wr.write_all(&bytes)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => break Err(format!("write: {e}")),
-                        Err(_) => break Err("the peer does not read what it is sent".into()),
+                    if let Err(e) = write(&mut wr, &bytes).await {
+                        break Err(e);
                     }
                 }
                 // The device closed it (a session rule, the device went dark, a block).
@@ -135,4 +154,13 @@ async fn connection(
     };
     handle.close(conn);
     result
+}
+
+/// Writes all of `bytes`, or says why not (a peer that reads nothing for `IDLE_TIMEOUT`).
+async fn write(wr: &mut tokio::net::tcp::OwnedWriteHalf, bytes: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(IDLE_TIMEOUT, wr.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write: {e}")),
+        Err(_) => Err("the peer does not read what it is sent".into()),
+    }
 }

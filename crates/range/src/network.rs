@@ -112,6 +112,7 @@ impl Range {
         if self.conns[c].open {
             self.conns[c].open = false;
             self.record(c, WireEvent::Close { by_client });
+            self.ids.closed(self.conns[c].client, self.conns[c].server);
         }
     }
 
