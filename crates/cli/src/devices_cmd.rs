@@ -24,7 +24,7 @@ pub struct DevicesArgs {
     #[arg(long)]
     exercise: Option<String>,
     /// The first address of the range's block in 127.0.0.0/8; devices take the next ones.
-    #[arg(long, default_value = "127.10.0.0")]
+    #[arg(long, default_value = "127.10.0.0", value_parser = crate::parse_base)]
     base: Ipv4Addr,
     /// Write every frame in and out of every device to this pcap file.
     #[arg(long)]
@@ -108,13 +108,7 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ICSRANGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::init_log();
     let capture = match &args.pcap {
         Some(p) => Some(Arc::new(
             Capture::create(p).map_err(|e| BadInput(format!("{}: cannot create: {e}", p.display())))?,

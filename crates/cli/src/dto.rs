@@ -9,7 +9,8 @@ use serde::Serialize;
 pub struct PfJson {
     pub converged: bool,
     pub iterations: u32,
-    pub mismatch_pu: f64,
+    /// None (null) when the solve diverged to a mismatch no number can hold.
+    pub mismatch_pu: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worst_bus: Option<u32>,
     pub losses_mw: f64,
@@ -64,7 +65,7 @@ impl PfJson {
         PfJson {
             converged: failure.is_none(),
             iterations: sol.iterations,
-            mismatch_pu: finite(sol.max_mismatch_pu),
+            mismatch_pu: sol.max_mismatch_pu.is_finite().then_some(sol.max_mismatch_pu),
             worst_bus: failure.map(|(_, bus)| bus.0),
             losses_mw: finite(sol.losses_mw),
             losses_mvar: finite(sol.losses_mvar),

@@ -11,7 +11,7 @@ use range::Entry;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::BadInput;
-use crate::run_cmd::{Prepared, prepare, write_files};
+use crate::run_cmd::{Prepared, prepare};
 
 #[derive(Debug, clap::Args)]
 pub struct LiveArgs {
@@ -29,7 +29,7 @@ pub struct LiveArgs {
     #[arg(long, default_value = "run")]
     out: PathBuf,
     /// The team's address block in 127.0.0.0/8.
-    #[arg(long, default_value = "127.10.0.0")]
+    #[arg(long, default_value = "127.10.0.0", value_parser = crate::parse_base)]
     base: std::net::Ipv4Addr,
 }
 
@@ -44,6 +44,7 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
             Ok(p) => p,
             Err(code) => return Ok(code),
         };
+    crate::init_log();
     std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?;
     let capture = Arc::new(
         Capture::create(&args.out.join("capture.pcap"))
@@ -98,8 +99,9 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     let Some(range) = range else {
         return Err(anyhow::anyhow!("the range stopped without handing its state back"));
     };
+    // The journal first: whatever fails after, the run's record is there.
+    let score = netio::files::write_run(&args.out, &ex, &range)?;
     capture.finish()?;
-    let score = write_files(&args.out, &ex, &range)?;
     out!(
         "{name}: stopped at t = {}: score {:.2}, customers off at the peak {}, {} packets; wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}}",
         range.time(),

@@ -111,6 +111,25 @@ enum BenchCommand {
 #[derive(Debug)]
 struct BadInput(String);
 
+/// The log of a running range (connections refused or closed, and why) on stderr, at
+/// `ICSRANGE_LOG` (default `info`).
+fn init_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ICSRANGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// `--base`: a range's address block, a /16 on loopback (127.N.0.0).
+fn parse_base(s: &str) -> Result<std::net::Ipv4Addr, String> {
+    let addr: std::net::Ipv4Addr = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    range::check_base(addr).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {

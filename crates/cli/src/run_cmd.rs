@@ -7,42 +7,27 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use exercise::{Exercise, GridSource};
+use exercise::Exercise;
 use netio::capture::{Capture, Flow};
+use netio::files::{Folder, read_text};
 use range::{Range, RunConfig};
 
 use crate::BadInput;
 
-/// Built-in grids, or a `.m` file (and its `.dyn.toml` sidecar) next to the exercise file.
-struct Grids {
-    dir: Option<PathBuf>,
-}
-
-impl GridSource for Grids {
-    fn grid(&self, name: &str) -> Option<(String, String)> {
-        if let Some(grid) = exercise::catalogue::Builtin.grid(name) {
-            return Some(grid);
-        }
-        let path = self.dir.as_ref()?.join(name);
-        let m = std::fs::read_to_string(&path).ok()?;
-        let sidecar = std::fs::read_to_string(path.with_extension("dyn.toml")).unwrap_or_default();
-        Some((m, sidecar))
-    }
-}
-
-/// The exercise text and where it came from: a built-in name or a file.
-fn read_exercise(arg: &str) -> anyhow::Result<(String, String, Grids)> {
+/// The exercise text and where it came from: a built-in name or a file (whose folder is the
+/// only place the grid it names is read from).
+fn read_exercise(arg: &str) -> anyhow::Result<(String, String, Folder)> {
     if let Some(text) = exercise::catalogue::exercise(arg) {
-        return Ok((format!("(built-in) {arg}"), text.to_string(), Grids { dir: None }));
+        return Ok((format!("(built-in) {arg}"), text.to_string(), Folder::builtin()));
     }
     let path = Path::new(arg);
-    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("{arg}: {e}")))?;
+    let text = read_text(path, exercise::yaml::MAX_BYTES as u64).map_err(BadInput)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok((arg.to_string(), text, Grids { dir: Some(dir) }))
+    Ok((arg.to_string(), text, Folder::new(&dir)))
 }
 
 /// A loaded exercise with its grids and display name; or the name and every problem.
-type Loaded = Result<(Exercise, Grids, String), (String, Vec<exercise::Diagnostic>)>;
+type Loaded = Result<(Exercise, Folder, String), (String, Vec<exercise::Diagnostic>)>;
 
 fn load(arg: &str) -> anyhow::Result<Loaded> {
     let (name, text, grids) = read_exercise(arg)?;
@@ -123,7 +108,7 @@ pub struct RunArgs {
     #[arg(long)]
     check: bool,
     /// The team's address block in 127.0.0.0/8.
-    #[arg(long, default_value = "127.10.0.0")]
+    #[arg(long, default_value = "127.10.0.0", value_parser = crate::parse_base)]
     base: std::net::Ipv4Addr,
     /// loopback: every frame of the run also crosses a real TCP connection on loopback, from
     /// the sender's own address to the device's (a sniffer on `lo` sees the run); none: the
@@ -139,7 +124,7 @@ pub enum WireMode {
 }
 
 /// A whole run without files: for expectations that compare with another defender's run.
-fn run_quiet(ex: &Exercise, grids: &Grids, defender: &str, seed: u64) -> anyhow::Result<Range> {
+fn run_quiet(ex: &Exercise, grids: &Folder, defender: &str, seed: u64) -> anyhow::Result<Range> {
     let grid = exercise::build_grid(grids, &ex.grid).map_err(BadInput)?;
     let rules =
         if defender == "none" { Vec::new() } else { ex.defenders.get(defender).cloned().unwrap_or_default() };
@@ -155,7 +140,7 @@ pub struct Prepared {
     pub name: String,
     pub defender: String,
     pub range: Range,
-    grids: Grids,
+    grids: Folder,
 }
 
 /// Loads an exercise and builds its range for `defender` (none, a defender of the exercise,
@@ -182,7 +167,7 @@ pub fn prepare(
     } else if let Some(rules) = ex.defenders.get(defender) {
         (defender.to_string(), rules.clone())
     } else {
-        let text = std::fs::read_to_string(defender).map_err(|e| {
+        let text = read_text(Path::new(defender), exercise::yaml::MAX_BYTES as u64).map_err(|e| {
             BadInput(format!("--defender {defender}: not a defender of the exercise, and {e}"))
         })?;
         match exercise::load_defender(&text, &ex, &grid) {
@@ -202,17 +187,6 @@ pub fn prepare(
 }
 
 /// Writes a run's journal, alerts and score into `out` (the capture is written as it goes).
-pub fn write_files(out: &Path, ex: &Exercise, range: &Range) -> anyhow::Result<range::score::Score> {
-    let journal = range.journal();
-    std::fs::write(out.join("journal.jsonl"), netio::json::to_jsonl(journal))?;
-    let alerts: Vec<range::Entry> =
-        journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
-    std::fs::write(out.join("alerts.jsonl"), netio::json::to_jsonl(&alerts))?;
-    let score = range::score::score(ex, journal);
-    std::fs::write(out.join("score.json"), netio::json::score(&score))?;
-    Ok(score)
-}
-
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Prepared { ex, name, defender, mut range, grids } =
         match prepare(&args.file, &args.defender, args.seed, |cfg| cfg.base = args.base)? {
@@ -230,14 +204,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut last_shown = Instant::now() - Duration::from_secs(1);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut carrier = netio::carrier::Carrier::default();
+    // A carrier that fails stops carrying; the run itself goes on to the end and its files
+    // are written before the failure is reported (nothing recorded is lost).
+    let mut carry_failed = None;
     while !range.is_finished() {
         range.step();
         let wire = range.take_wire();
-        if args.wire == WireMode::Loopback {
+        if args.wire == WireMode::Loopback && carry_failed.is_none() {
             for w in &wire {
-                carrier.carry(w).map_err(|e| {
-                    BadInput(format!("carrying the run over loopback: {e} (--wire none skips it)"))
-                })?;
+                if let Err(e) = carrier.carry(w) {
+                    carry_failed = Some(e);
+                    break;
+                }
             }
         }
         netio::driver::write_wire(&capture, &mut flows, wire);
@@ -271,8 +249,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if tty {
         eprintln!();
     }
+    // The journal first: whatever fails after, the run's record is there.
+    let score = netio::files::write_run(&args.out, &ex, &range)?;
     capture.finish()?;
-    let score = write_files(&args.out, &ex, &range)?;
     let journal = range.journal();
     let alerts = journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).count();
     out!(
@@ -285,14 +264,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         capture.packets(),
         started.elapsed().as_secs_f64()
     );
-    if args.wire == WireMode::Loopback {
+    if args.wire == WireMode::Loopback && carry_failed.is_none() {
         out!(
-            "{} bytes crossed loopback on {} device listeners, every one as sent",
+            "{} bytes crossed loopback on {} device listeners, every one as sent{}",
             carrier.bytes,
-            carrier.listeners.len()
+            carrier.listeners.len(),
+            match carrier.strangers {
+                0 => String::new(),
+                n => format!(" ({n} connections from outside the run closed)"),
+            }
         );
     }
     out!("wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}}", args.out.display());
+    if let Some(e) = carry_failed {
+        return Err(BadInput(format!("carrying the run over loopback: {e} (--wire none skips it)")).into());
+    }
     if !args.check {
         return Ok(ExitCode::SUCCESS);
     }

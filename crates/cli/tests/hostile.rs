@@ -30,15 +30,7 @@ fn closed_after(target: &str, bytes: &[u8]) -> bool {
     let mut s = TcpStream::connect(target).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(bytes).unwrap();
-    let mut buf = [0u8; 512];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
+    common::closed_by_peer(&mut s)
 }
 
 #[test]
@@ -136,7 +128,14 @@ fn hostile_peers_lose_only_their_own_connection() {
     dnp.read_exact(&mut status).unwrap();
     assert_eq!(status[3], 0x0B, "LINK_STATUS (secondary, function 11)");
     assert_eq!(read_frequency(&mut good, 6), 5000);
-    drop((half, shut, master, dnp));
+
+    // Modbus listen-only (FC 8/04) silences a relay for every client: the log says so.
+    let mut quiet = TcpStream::connect("127.40.3.2:502").unwrap();
+    quiet.write_all(&[0, 1, 0, 0, 0, 6, 1, 8, 0, 4, 0, 0]).unwrap();
+    quiet.write_all(&[0, 2, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1]).unwrap();
+    quiet.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    assert!(quiet.read(&mut buf).is_err(), "a device in listen-only mode answers nothing");
+    drop((half, shut, master, dnp, quiet));
     devices.stop();
 
     let log = std::fs::read_to_string(&log).unwrap();
@@ -149,6 +148,7 @@ fn hostile_peers_lose_only_their_own_connection() {
     assert!(log.contains("session: I-frame N(S) = 1, expected 0"), "{log}");
     assert!(log.contains("bad link frame: start octets 0x00 0x01"), "{log}");
     assert!(log.contains("link frame discarded"), "{log}");
+    assert!(log.contains("listen-only mode"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

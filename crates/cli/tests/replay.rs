@@ -11,26 +11,17 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
 
 use common::repo;
-use exercise::{DefenderAction, GridSource};
+use exercise::DefenderAction;
+use exercise::catalogue::Builtin;
 use gridsim::sim::SimTime;
 use netio::capture::Capture;
 use range::{Action, Actor, Live, Range, Role, RunConfig};
 
-struct Cases;
-
-impl GridSource for Cases {
-    fn grid(&self, name: &str) -> Option<(String, String)> {
-        let m = std::fs::read_to_string(repo(&format!("cases/{name}.m"))).ok()?;
-        let d = std::fs::read_to_string(repo(&format!("cases/{name}.dyn.toml"))).unwrap_or_default();
-        Some((m, d))
-    }
-}
-
 #[test]
 fn a_run_with_actions_and_a_live_connection_replays_byte_for_byte() {
-    let ex = exercise::load(&std::fs::read_to_string(repo("exercises/ukraine2015.yaml")).unwrap(), &Cases)
+    let ex = exercise::load(&std::fs::read_to_string(repo("exercises/ukraine2015.yaml")).unwrap(), &Builtin)
         .unwrap();
-    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
     let mut r = Range::new(ex.clone(), grid, RunConfig::new(5, "none", Vec::new())).unwrap();
     let dir = std::env::temp_dir().join(format!("icsrange-replay-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

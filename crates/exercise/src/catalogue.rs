@@ -25,8 +25,12 @@ pub const EXERCISES: &[(&str, &str)] = &[
 pub struct Builtin;
 
 impl GridSource for Builtin {
-    fn grid(&self, name: &str) -> Option<(String, String)> {
-        GRIDS.iter().find(|(n, _, _)| *n == name).map(|(_, m, d)| (m.to_string(), d.to_string()))
+    fn grid(&self, name: &str) -> Result<(String, String), String> {
+        GRIDS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, m, d)| (m.to_string(), d.to_string()))
+            .ok_or_else(|| format!("no built-in grid `{name}`"))
     }
 }
 

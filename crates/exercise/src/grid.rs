@@ -6,9 +6,79 @@ use gridsim::sim::Sim;
 
 use crate::CommandPoint;
 
-/// The grid's files: the MATPOWER text and its sidecar, by the name the exercise gives.
+/// The grid's files: the MATPOWER text and its sidecar, by the name the exercise gives; or
+/// why not (no such grid, a name that leaves the exercise's folder, a file too large).
 pub trait GridSource {
-    fn grid(&self, name: &str) -> Option<(String, String)>;
+    fn grid(&self, name: &str) -> Result<(String, String), String>;
+}
+
+/// The components of a file name an exercise gives (a grid beside it): a relative path of at
+/// most 8 plain names, each of letters, digits, `.`, `_` and `-`, none empty or hidden (so
+/// no `..`), 255 bytes in all. Whoever reads the file (a folder, an upload) resolves it in
+/// the exercise's own place and nowhere else.
+pub fn file_name(name: &str) -> Result<Vec<&str>, String> {
+    let plain = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    if name.len() > 255 || parts.len() > 8 || !parts.iter().all(|p| plain(p)) {
+        return Err(format!(
+            "`{name}`: a file is named by a relative path inside the exercise's folder, of plain names (letters, digits, `.`, `_`, `-`; no `..`, no leading `/` or `.`)"
+        ));
+    }
+    Ok(parts)
+}
+
+/// The largest file an exercise names (a grid's MATPOWER text or its sidecar), in bytes: the
+/// largest shipped case, case2869pegase, is 0.5 MB.
+pub const MAX_FILE_BYTES: usize = 16 << 20;
+
+/// An exercise's files held in memory (an upload to the web platform): the same names as a
+/// folder on disk (`file_name`), the same bounds, the built-in grids first.
+#[derive(Debug, Clone, Default)]
+pub struct Bundle {
+    files: std::collections::BTreeMap<String, String>,
+}
+
+impl Bundle {
+    pub fn new() -> Bundle {
+        Bundle::default()
+    }
+
+    /// Adds a file under `name`; refused when the name leaves the bundle or the file is too
+    /// large.
+    pub fn insert(&mut self, name: &str, text: String) -> Result<(), String> {
+        file_name(name)?;
+        if text.len() > MAX_FILE_BYTES {
+            return Err(format!("`{name}`: {} bytes; at most {MAX_FILE_BYTES} are read", text.len()));
+        }
+        self.files.insert(name.to_string(), text);
+        Ok(())
+    }
+}
+
+impl GridSource for Bundle {
+    fn grid(&self, name: &str) -> Result<(String, String), String> {
+        if let Ok(grid) = crate::catalogue::Builtin.grid(name) {
+            return Ok(grid);
+        }
+        file_name(name)?;
+        let m = self
+            .files
+            .get(name)
+            .ok_or_else(|| format!("no grid `{name}` (a built-in grid, or a file of the exercise)"))?;
+        let sidecar = self.files.get(&sidecar_name(name)).cloned().unwrap_or_default();
+        Ok((m.clone(), sidecar))
+    }
+}
+
+/// The dynamics sidecar of grid file `name`: `grids/kyiv.m` has `grids/kyiv.dyn.toml`.
+pub fn sidecar_name(name: &str) -> String {
+    let (dir, file) = name.rsplit_once('/').map_or(("", name), |(d, f)| (d, f));
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    if dir.is_empty() { format!("{stem}.dyn.toml") } else { format!("{dir}/{stem}.dyn.toml") }
 }
 
 /// A grid and its default devices, as an exercise resolves them.
@@ -20,7 +90,7 @@ pub struct Resolved {
 
 /// Builds the grid and its devices from the source; an error message otherwise.
 pub fn build_grid(source: &dyn GridSource, name: &str) -> Result<Resolved, String> {
-    let (m, sidecar) = source.grid(name).ok_or_else(|| format!("no grid `{name}`"))?;
+    let (m, sidecar) = source.grid(name)?;
     let case = gridsim::matpower::parse(&m).map_err(|e| format!("grid `{name}`: {e}"))?;
     let dynamics = gridsim::dynamics::Dynamics::from_toml(&case, &sidecar)
         .map_err(|e| format!("grid `{name}` sidecar: {e}"))?;

@@ -52,7 +52,10 @@ mod load;
 mod model;
 pub mod yaml;
 
-pub use grid::{GridSource, Resolved, build_grid, double_command_exists, supply_points};
+pub use grid::{
+    Bundle, GridSource, MAX_FILE_BYTES, Resolved, build_grid, double_command_exists, file_name, sidecar_name,
+    supply_points,
+};
 pub use load::{hms, load, load_defender};
 pub use model::*;
 pub use yaml::{Diagnostic, Spanned};

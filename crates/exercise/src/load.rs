@@ -1,7 +1,7 @@
 //! The loader: YAML (through `yaml`'s spanned reader) into the model, checked against the
 //! grid and its devices, every problem at once with its line and column.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gridsim::BusId;
 use gridsim::sim::SimTime;
@@ -55,8 +55,8 @@ pub fn load_defender(
 struct NoGrid;
 
 impl GridSource for NoGrid {
-    fn grid(&self, _: &str) -> Option<(String, String)> {
-        None
+    fn grid(&self, name: &str) -> Result<(String, String), String> {
+        Err(format!("no grid `{name}`"))
     }
 }
 
@@ -217,10 +217,11 @@ impl Loader<'_> {
         self.unique(step_nodes, "attack step");
         self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
 
+        let step_ids: BTreeSet<&str> = step_nodes.iter().filter_map(node_id).map(|id| id.as_str()).collect();
         let injects: Vec<Inject> = f
             .list(self.e, "injects")
             .iter()
-            .filter_map(|n| self.inject(n, run_for.as_ref(), step_nodes))
+            .filter_map(|n| self.inject(n, run_for.as_ref(), &step_ids))
             .collect();
         let q_nodes = f.list(self.e, "questions");
         let questions: Vec<Question> = q_nodes.iter().filter_map(|n| self.question(n)).collect();
@@ -283,13 +284,12 @@ impl Loader<'_> {
 
     /// Reports the second of two equal ids, at its node.
     fn unique(&mut self, nodes: &[Node], what: &str) {
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
         for n in nodes {
             let Some(id) = node_id(n) else { continue };
-            if seen.contains(&id.as_str()) {
+            if !seen.insert(id.as_str()) {
                 self.e.at(id.span(), format!("{what} id `{}` is used twice", id.as_str()));
             }
-            seen.push(id.as_str());
         }
     }
 
@@ -748,9 +748,16 @@ impl Loader<'_> {
     /// nothing is due after the end of the exercise.
     fn check_timing(&mut self, nodes: &[Node], steps: &[Step], end: Option<SimTime>) {
         let mut times: BTreeMap<&str, SimTime> = BTreeMap::new();
+        // Each step's node, and every id, looked up once (a file may have many steps).
+        let mut by_id: BTreeMap<&str, &Node> = BTreeMap::new();
+        for n in nodes {
+            if let Some(id) = node_id(n) {
+                by_id.entry(id.as_str()).or_insert(n);
+            }
+        }
         for s in steps {
             // At the `at` or `after` value when there is one, else at the step.
-            let node = nodes.iter().find(|n| node_id(n).is_some_and(|id| id.as_str() == s.id));
+            let node = by_id.get(s.id.as_str()).copied();
             let when = node
                 .and_then(|n| n.as_mapping())
                 .and_then(|m| m.get_node("at").or_else(|| m.get_node("after")));
@@ -761,7 +768,7 @@ impl Loader<'_> {
                     Some(t) => Some(SimTime(t.0 + delay.0)),
                     None => {
                         let why =
-                            if steps.iter().any(|x| &x.id == step) { "a later step" } else { "no such step" };
+                            if by_id.contains_key(step.as_str()) { "a later step" } else { "no such step" };
                         self.e.at(&span, format!("step `{}` comes after `{step}`: {why} (a step can follow only one declared before it)", s.id));
                         None
                     }
@@ -784,7 +791,7 @@ impl Loader<'_> {
         }
     }
 
-    fn inject(&mut self, n: &Node, end: Option<&Spanned<SimTime>>, steps: &[Node]) -> Option<Inject> {
+    fn inject(&mut self, n: &Node, end: Option<&Spanned<SimTime>>, steps: &BTreeSet<&str>) -> Option<Inject> {
         const KEYS: &[&str] = &[
             "id",
             "at",
@@ -818,7 +825,7 @@ impl Loader<'_> {
             }
             ["after"] => {
                 let step = f.opt_string(self.e, "after")?;
-                if !steps.iter().any(|n| node_id(n).is_some_and(|id| id.as_str() == step.value)) {
+                if !steps.contains(step.value.as_str()) {
                     self.e.0.push(step.error(format!("no attack step `{}`", step.value)));
                 }
                 Some(InjectWhen::AfterStep { step: step.value, delay })

@@ -51,8 +51,52 @@ pub fn clamp(text: &str, diags: &mut [Diagnostic]) {
     }
 }
 
-/// Parses the text; a syntax error is one diagnostic.
+/// The largest exercise or defender file read (bytes). The built-in Ukraine exercise is
+/// about 20 KB.
+pub const MAX_BYTES: usize = 4 << 20;
+
+/// The deepest nesting of lists and mappings read. An exercise needs about 6; the YAML
+/// library recurses per level and would overflow the stack on tens of thousands.
+pub const MAX_DEPTH: usize = 64;
+
+/// Size and nesting within bounds, checked before the tree is built: the event parser
+/// underneath keeps its own stack on the heap, so counting its events costs no recursion.
+fn bounded(text: &str) -> Result<(), Diagnostic> {
+    if text.len() > MAX_BYTES {
+        return Err(Diagnostic {
+            line: 1,
+            col: 1,
+            message: format!("the file is {} bytes; at most {MAX_BYTES} are read", text.len()),
+        });
+    }
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        // A syntax error is the tree builder's to report, with its own words.
+        let Ok((event, mark)) = parser.next_token() else { return Ok(()) };
+        match event {
+            yaml_rust2::Event::SequenceStart(..) | yaml_rust2::Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Diagnostic {
+                        line: mark.line().clamp(1, line_count(text)),
+                        col: mark.col() + 1,
+                        message: format!("lists and mappings nested more than {MAX_DEPTH} deep"),
+                    });
+                }
+            }
+            yaml_rust2::Event::SequenceEnd | yaml_rust2::Event::MappingEnd => depth = depth.saturating_sub(1),
+            yaml_rust2::Event::StreamEnd => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+/// Parses the text; a syntax error is one diagnostic. A byte-order mark at the top (as some
+/// Windows editors write) is not part of the first key.
 pub fn parse(text: &str) -> Result<Node, Diagnostic> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    bounded(text)?;
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
     marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| {
         use marked_yaml::LoadError as E;

@@ -5,19 +5,8 @@
 
 use std::path::PathBuf;
 
-use exercise::{Action, Diagnostic, GridSource, load};
-
-/// The repository's grids, by name.
-struct Cases;
-
-impl GridSource for Cases {
-    fn grid(&self, name: &str) -> Option<(String, String)> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases");
-        let m = std::fs::read_to_string(root.join(format!("{name}.m"))).ok()?;
-        let d = std::fs::read_to_string(root.join(format!("{name}.dyn.toml"))).unwrap_or_default();
-        Some((m, d))
-    }
-}
+use exercise::catalogue::Builtin;
+use exercise::{Action, Diagnostic, load};
 
 /// A small valid exercise on the Ukraine grid; tests break one line of it at a time.
 const VALID: &str = "exercise: 1
@@ -52,7 +41,7 @@ expect:
 ";
 
 fn errors(text: &str) -> Vec<Diagnostic> {
-    load(text, &Cases).err().unwrap_or_default()
+    load(text, &Builtin).err().unwrap_or_default()
 }
 
 /// (line, message fragment) of each diagnostic.
@@ -62,7 +51,7 @@ fn lines(d: &[Diagnostic]) -> Vec<(usize, String)> {
 
 #[test]
 fn the_valid_file_loads() {
-    let ex = load(VALID, &Cases).unwrap();
+    let ex = load(VALID, &Builtin).unwrap();
     assert_eq!(ex.attack.len(), 2);
     assert!(matches!(&ex.attack[0].action, Action::Iec104Commands { targets, .. } if targets.len() == 1));
     assert_eq!(ex.scada.stations, [1004, 1010]);
@@ -191,8 +180,27 @@ fn the_built_in_exercises_are_valid() {
     for entry in std::fs::read_dir(root).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        if let Err(d) = load(&text, &Cases) {
+        if let Err(d) = load(&text, &Builtin) {
             panic!("{}: {d:#?}", path.display());
         }
+    }
+}
+
+/// An upload (the web platform's path) resolves grid names as a folder does: inside the
+/// upload, by the same grammar; `..` and absolute names are refused at the `grid:` line.
+#[test]
+fn an_uploaded_exercise_names_only_its_own_files() {
+    let ukraine = exercise::catalogue::GRIDS.iter().find(|g| g.0 == "ukraine2015").unwrap();
+    let mut upload = exercise::Bundle::new();
+    upload.insert("grids/kyiv.m", ukraine.1.to_string()).unwrap();
+    upload.insert("grids/kyiv.dyn.toml", ukraine.2.to_string()).unwrap();
+    assert!(upload.insert("../etc/passwd", String::new()).is_err());
+    assert!(upload.insert("/etc/passwd", String::new()).is_err());
+    let text = VALID.replace("grid: ukraine2015", "grid: grids/kyiv.m");
+    assert!(load(&text, &upload).is_ok(), "{:?}", load(&text, &upload).err());
+    for bad in ["../grids/kyiv.m", "/grids/kyiv.m", "grids/./kyiv.m", "grids/missing.m"] {
+        let text = VALID.replace("grid: ukraine2015", &format!("grid: {bad}"));
+        let d = load(&text, &upload).unwrap_err();
+        assert_eq!((d[0].line, d[0].col), (5, 7), "{bad}: {d:?}");
     }
 }

@@ -283,9 +283,12 @@ impl Dynamics {
         }
         let f0_hz = file.f0_hz.as_ref().map_or(50.0, |v| *v.get_ref());
         if let Some(v) = &file.f0_hz
-            && !(*v.get_ref() > 0.0 && v.get_ref().is_finite())
+            && !(10.0..=500.0).contains(v.get_ref())
         {
-            err(v.span(), "f0_hz must be a positive frequency".into());
+            err(
+                v.span(),
+                "f0_hz must be a grid's nominal frequency, 10 to 500 Hz (50 or 60 for power grids)".into(),
+            );
         }
         let default_unit = file.default_unit.unwrap_or(UnitType::Steam);
         let customers_per_mw =

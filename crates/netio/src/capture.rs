@@ -8,9 +8,9 @@
 //! dissectors classify requests and responses by port.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,8 @@ pub struct Capture {
 #[derive(Debug)]
 struct Inner {
     writer: Option<PcapWriter<BufWriter<File>>>,
+    /// The temporary file being written, and the name it gets when finished.
+    paths: Option<(PathBuf, PathBuf)>,
     started: Instant,
     flows: u32,
     frame: Vec<u8>,
@@ -60,14 +62,22 @@ fn mac(ip: Ipv4Addr) -> [u8; 6] {
 }
 
 impl Capture {
+    /// A capture that becomes `path` when finished: until then it is written to a new
+    /// temporary file beside it (never through a symlink planted at either name), so `path`
+    /// holds a whole capture or what it held before. Errors name the file.
     pub fn create(path: &Path) -> io::Result<Capture> {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let file = crate::files::create_new(&tmp).map_err(named)?;
         // Large writes: under load a range captures tens of thousands of frames a second.
-        let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
+        let file = BufWriter::with_capacity(1 << 20, file);
         let header = PcapHeader { datalink: DataLink::ETHERNET, ..PcapHeader::default() };
-        let writer = PcapWriter::with_header(file, header).map_err(io::Error::other)?;
+        let writer = PcapWriter::with_header(file, header).map_err(|e| named(io::Error::other(e)))?;
         Ok(Capture {
             inner: Mutex::new(Inner {
                 writer: Some(writer),
+                paths: Some((tmp, path.to_path_buf())),
                 started: Instant::now(),
                 flows: 0,
                 frame: Vec::new(),
@@ -126,13 +136,20 @@ impl Capture {
         self.lock().packets
     }
 
-    /// Flushes and closes the file; later records are dropped.
+    /// Flushes the file, syncs it and gives it its name; later records are dropped. Errors
+    /// name the file (a full disk, say); the temporary file is then removed.
     pub fn finish(&self) -> io::Result<()> {
         let mut inner = self.lock();
-        if let Some(w) = inner.writer.take() {
-            w.into_writer().flush()?;
+        let (Some(w), Some((tmp, path))) = (inner.writer.take(), inner.paths.take()) else { return Ok(()) };
+        let result = (|| {
+            let file = w.into_writer().into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        Ok(())
+        result.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -16,7 +16,13 @@ pub struct Carrier {
     conns: BTreeMap<u32, (std::net::TcpStream, std::net::TcpStream)>,
     /// Payload bytes carried so far.
     pub bytes: u64,
+    /// Connections from outside the run that were closed.
+    pub strangers: u64,
 }
+
+/// Connections from outside the run closed while waiting for one of the run's own, at most
+/// (a listen backlog's worth: more means someone floods it faster than we close).
+const STRANGERS_PER_OPEN: usize = 4096;
 
 impl Carrier {
     fn listener(&mut self, server: std::net::SocketAddrV4) -> std::io::Result<&std::net::TcpListener> {
@@ -50,7 +56,25 @@ impl Carrier {
                 socket.bind(&std::net::SocketAddr::from((*w.client.ip(), 0)).into())?;
                 socket.connect(&target.into())?;
                 let client: std::net::TcpStream = socket.into();
-                let (server, _) = self.listeners[&w.server].accept()?;
+                let ours = client.local_addr()?;
+                // Any local process may connect to a device's listener too, even before the
+                // run does; only the run's own connection is taken (it is already queued:
+                // the kernel completed its handshake), and a stranger's is closed.
+                let mut strangers = 0usize;
+                let server = loop {
+                    let (s, peer) = self.listeners[&w.server].accept()?;
+                    if peer == ours {
+                        break s;
+                    }
+                    strangers += 1;
+                    self.strangers += 1;
+                    if strangers > STRANGERS_PER_OPEN {
+                        return Err(std::io::Error::other(format!(
+                            "{}: more than {STRANGERS_PER_OPEN} connections from outside the run queued",
+                            w.server
+                        )));
+                    }
+                };
                 for s in [&client, &server] {
                     s.set_nodelay(true)?;
                     s.set_read_timeout(Some(Duration::from_secs(10)))?;

@@ -137,6 +137,7 @@ struct Core {
     state: watch::Sender<State>,
     /// Wall-clock instant and simulated time the pace counts from.
     anchor: (Instant, SimTime),
+    log: crate::admission::Throttles,
 }
 
 type Shared = Arc<Mutex<Option<Core>>>;
@@ -249,6 +250,7 @@ pub fn spawn(
         entries: entries.clone(),
         state: state_tx,
         anchor: (Instant::now(), t0),
+        log: crate::admission::Throttles::new(Duration::from_secs(10)),
     })));
     let task = tokio::spawn(run(core.clone(), rx));
     (Handle { tx, core, entries, state: state_rx }, task)
@@ -407,7 +409,10 @@ impl Core {
     /// writes them).
     fn deliver(&mut self, mut direct: Option<(ConnId, &mut Answer)>) {
         for (conn, reason) in self.range.take_diagnostics() {
-            tracing::info!(conn, %reason, "connection");
+            // A flood of bad connections is one line per interval, not a flood of log.
+            if let Some(left_out) = self.log.allow(&reason, std::time::Instant::now()) {
+                tracing::info!(conn, %reason, left_out, "connection");
+            }
         }
         let wire = self.range.take_wire();
         for w in &wire {

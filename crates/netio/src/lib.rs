@@ -8,14 +8,17 @@
 //!
 //! Hostile peers are expected: the protocol rules live in the range's endpoints (a
 //! connection that sends garbage or an oversized length, or a master that never
-//! acknowledges, is closed by its device with a reason the log shows); here, a connection
-//! silent for `IDLE_TIMEOUT` or that does not read what it is sent is closed, each device
-//! serves at most `MAX_CONNECTIONS` clients at once, and the range firewall decides who may
-//! connect at all.
+//! acknowledges, a Modbus or DNP3 peer that completes no frame in time, is closed by its
+//! device with a reason the log shows); here, a connection silent for `IDLE_TIMEOUT` or that
+//! does not read what it is sent is closed, `admission` limits who holds how many
+//! connections (per source and device, per source, per device, and the process's file
+//! handles), and the range firewall decides who may connect at all.
 
+pub mod admission;
 pub mod capture;
 pub mod carrier;
 pub mod driver;
+pub mod files;
 pub mod json;
 pub mod live;
 
@@ -28,8 +31,6 @@ use tokio::net::TcpListener;
 pub const PORT_OFFSET: u16 = 10_000;
 /// A connection silent for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Concurrent connections per device; more are refused (closed at once, logged).
-pub const MAX_CONNECTIONS: usize = 2_048;
 
 /// Binds `ip:port`, or `ip:port+PORT_OFFSET` when the standard port is refused.
 pub async fn bind(ip: Ipv4Addr, port: u16) -> std::io::Result<TcpListener> {

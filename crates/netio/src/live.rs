@@ -6,16 +6,18 @@
 //! rules) runs in the range's endpoint, once for every kind of client.
 
 use std::net::{SocketAddr, SocketAddrV4};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use range::Range;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::admission::{Admission, ListenerSlot, Throttle, Throttles};
 
 use crate::driver::{Command, Handle, ToSocket};
-use crate::{IDLE_TIMEOUT, MAX_CONNECTIONS, bind};
+use crate::{IDLE_TIMEOUT, bind};
 
 /// One listener: where it listens, and the device address and standard port it stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +38,12 @@ pub fn services(range: &Range) -> Vec<SocketAddrV4> {
     out
 }
 
-/// Binds every service and serves it through the driver until the tasks are dropped.
+/// Binds every service and serves it through the driver until the tasks are dropped. The
+/// range's listeners share one `Admission`: limits per source, per device, and the process's
+/// budget of file handles.
 pub async fn listen(handle: &Handle, services: &[SocketAddrV4]) -> std::io::Result<Vec<Listener>> {
+    crate::admission::raise_nofile_limit();
+    let admission = Arc::new(Admission::new());
     let mut out = Vec::new();
     for &device in services {
         let listener = bind(*device.ip(), device.port()).await.map_err(|e| {
@@ -45,35 +51,62 @@ pub async fn listen(handle: &Handle, services: &[SocketAddrV4]) -> std::io::Resu
         })?;
         let Ok(SocketAddr::V4(local)) = listener.local_addr() else { continue };
         out.push(Listener { local, device });
-        tokio::spawn(accept_loop(handle.clone(), listener, device));
+        tokio::spawn(accept_loop(handle.clone(), listener, device, admission.clone()));
     }
     Ok(out)
 }
 
-async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+/// How often each listener may log a kind of trouble (the rest is counted).
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4, admission: Arc<Admission>) {
+    let _slot = ListenerSlot::take();
+    let mut accept_failed = Throttle::new(LOG_EVERY);
+    let mut refused = Throttles::new(LOG_EVERY);
+    let closed = Arc::new(Mutex::new(Throttles::new(LOG_EVERY)));
+    let mut backoff = Duration::from_millis(10);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                // EMFILE and friends: wait and keep accepting.
-                tracing::warn!(%device, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // EMFILE and friends: back off (up to a second) and keep accepting.
+                if let Some(left_out) = accept_failed.allow(std::time::Instant::now()) {
+                    tracing::warn!(%device, error = %e, left_out, "accept failed");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }
         };
+        backoff = Duration::from_millis(10);
         let SocketAddr::V4(peer) = peer else { continue };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%device, %peer, "too many connections; refused");
-            continue;
+        let ticket = match admission.admit(*peer.ip(), device) {
+            Ok(t) => t,
+            Err(why) => {
+                // Closed at once: its handle goes back now.
+                drop(stream);
+                if let Some(left_out) = refused.allow(&why.to_string(), std::time::Instant::now()) {
+                    tracing::warn!(%device, %peer, reason = %why, left_out, "connection refused");
+                }
+                continue;
+            }
         };
         let handle = handle.clone();
+        let closed = closed.clone();
         tokio::spawn(async move {
             match connection(handle, stream, peer, device).await {
                 Ok(()) => tracing::debug!(%device, %peer, "closed"),
-                Err(reason) => tracing::info!(%device, %peer, %reason, "connection closed"),
+                Err(reason) => {
+                    let allowed = closed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .allow(&reason, std::time::Instant::now());
+                    if let Some(left_out) = allowed {
+                        tracing::info!(%device, %peer, %reason, left_out, "connection closed");
+                    }
+                }
             }
-            drop(permit);
+            drop(ticket);
         });
     }
 }

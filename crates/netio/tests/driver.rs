@@ -8,26 +8,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use exercise::{Exercise, GridSource};
+use exercise::Exercise;
+use exercise::catalogue::Builtin;
 use gridsim::sim::SimTime;
 use netio::driver::{self, Pace};
 use range::{Action, Actor, Outcome, Range, RunConfig};
 
-struct Cases;
-
-impl GridSource for Cases {
-    fn grid(&self, name: &str) -> Option<(String, String)> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases");
-        let m = std::fs::read_to_string(root.join(format!("{name}.m"))).ok()?;
-        let d = std::fs::read_to_string(root.join(format!("{name}.dyn.toml"))).unwrap_or_default();
-        Some((m, d))
-    }
-}
-
 fn ukraine() -> (Exercise, Range) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../exercises/ukraine2015.yaml");
-    let ex = exercise::load(&std::fs::read_to_string(path).unwrap(), &Cases).unwrap();
-    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let ex = exercise::load(&std::fs::read_to_string(path).unwrap(), &Builtin).unwrap();
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
     let r = Range::new(ex.clone(), grid, RunConfig::new(1, "none", Vec::new())).unwrap();
     (ex, r)
 }
@@ -116,8 +106,8 @@ async fn fifty_drivers_run_in_one_process() {
 async fn a_request_that_arrives_while_paused_is_answered_on_resume() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../exercises/ukraine2015.yaml");
-    let ex = exercise::load(&std::fs::read_to_string(path).unwrap(), &Cases).unwrap();
-    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let ex = exercise::load(&std::fs::read_to_string(path).unwrap(), &Builtin).unwrap();
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
     let mut cfg = RunConfig::new(1, "none", Vec::new());
     cfg.base = std::net::Ipv4Addr::new(127, 61, 0, 0);
     let range = Range::new(ex, grid, cfg).unwrap();

@@ -168,6 +168,11 @@ impl Framer {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Bytes received that are not yet a whole frame.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The next whole frame's octets (CRCs not yet checked: `Frame::parse` does that).
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, LinkError> {
         if self.buf.len() < 3 {

@@ -15,6 +15,9 @@ mod field {
 
 /// Bytes before the PDU.
 pub const HEADER_LEN: usize = field::PDU;
+/// The largest PDU (function code and data).
+pub const MAX_PDU_LEN: usize = 253;
+
 /// The largest ADU: 7 header bytes and a 253-byte PDU.
 pub const MAX_ADU_LEN: usize = 260;
 

@@ -203,26 +203,53 @@ impl Server {
         }
     }
 
+    /// Read Device Identification (§6.21). A response PDU holds at most 253 bytes: what does
+    /// not fit follows in the next response (`more_follows`, from `next_object`), as the
+    /// client asks for it.
     fn identification(&self, code: u8, object: u8) -> Result<Response, ExceptionCode> {
+        // FC, MEI type, code, conformity, more follows, next object, count; then per object
+        // its id, its length and its value.
+        const ROOM: usize = crate::adu::MAX_PDU_LEN - 7;
         let all = self.identity.objects();
-        let reply = |objects: Vec<DeviceObject>| Response::DeviceIdentification {
-            code,
-            conformity: CONFORMITY,
-            more_follows: false,
-            next_object: 0,
-            objects,
-        };
         if code == 4 {
             return all
                 .into_iter()
                 .find(|(id, _)| *id == object)
-                .map(|o| reply(vec![o]))
+                .map(|(id, mut value)| {
+                    value.truncate(ROOM - 2);
+                    Response::DeviceIdentification {
+                        code,
+                        conformity: CONFORMITY,
+                        more_follows: false,
+                        next_object: 0,
+                        objects: vec![(id, value)],
+                    }
+                })
                 .ok_or(ExceptionCode::IllegalDataAddress);
         }
         let last = if code == 1 { 2 } else { 6 };
         // An unknown starting object restarts the stream at 0 (§6.21).
         let from = if all.iter().any(|(id, _)| *id == object && *id <= last) { object } else { 0 };
-        Ok(reply(all.into_iter().filter(|(id, _)| *id >= from && *id <= last).collect()))
+        let mut objects = Vec::new();
+        let mut used = 0;
+        let mut next = None;
+        for (id, mut value) in all.into_iter().filter(|(id, _)| *id >= from && *id <= last) {
+            // One object alone always fits (cut to the room there is), so the stream moves on.
+            value.truncate(ROOM - 2);
+            if used + 2 + value.len() > ROOM {
+                next = Some(id);
+                break;
+            }
+            used += 2 + value.len();
+            objects.push((id, value));
+        }
+        Ok(Response::DeviceIdentification {
+            code,
+            conformity: CONFORMITY,
+            more_follows: next.is_some(),
+            next_object: next.unwrap_or(0),
+            objects,
+        })
     }
 }
 
@@ -331,5 +358,39 @@ mod tests {
         let one = ask(&mut s, &mut m, &[0x2B, 0x0E, 4, 4]).unwrap();
         assert_eq!(&one[6..], [1, 4, 8, b'U', b'n', b'i', b't', b' ', b'P', b'L', b'C']);
         assert_eq!(ask(&mut s, &mut m, &[0x2B, 0x0E, 4, 5]).unwrap(), [0xAB, 0x02]);
+    }
+
+    /// Long names (a 200-character substation name) do not make a response longer than the
+    /// 253 bytes a PDU holds: the rest follows on the next request (§6.21, "More Follows").
+    #[test]
+    fn device_identification_never_exceeds_a_pdu() {
+        let long = "S".repeat(200);
+        let id = DeviceIdentity {
+            vendor_name: "icsrange".into(),
+            product_code: "RELAY".into(),
+            revision: "1.0".into(),
+            product_name: long.clone(),
+            model_name: long.clone(),
+            user_application_name: long,
+            ..DeviceIdentity::default()
+        };
+        let (mut s, mut m) = (Server::new(id), Image::default());
+        let mut seen = Vec::new();
+        let mut next = 0u8;
+        for _ in 0..8 {
+            let pdu = ask(&mut s, &mut m, &[0x2B, 0x0E, 2, next]).unwrap();
+            assert!(pdu.len() <= crate::adu::MAX_PDU_LEN, "{} bytes", pdu.len());
+            let mut at = 7;
+            for _ in 0..pdu[6] {
+                seen.push(pdu[at]);
+                at += 2 + pdu[at + 1] as usize;
+            }
+            assert_eq!(at, pdu.len());
+            if pdu[4] != 0xFF {
+                break;
+            }
+            next = pdu[5];
+        }
+        assert_eq!(seen, [0, 1, 2, 4, 5, 6], "every object, once, in order");
     }
 }

@@ -22,6 +22,46 @@ use crate::journal::{Delivery, Operation};
 pub const MAX_QUEUE: usize = 2_000;
 /// DNP3 link frames with bad CRCs a connection may send before it is closed.
 pub const MAX_BAD_FRAMES: u32 = 16;
+/// A Modbus or DNP3 frame begun must be whole within this: a client sends a request in one
+/// go, and a peer that trickles it a byte at a time is holding the connection (slowloris).
+pub const FRAME_TIMEOUT: SimTime = SimTime(10_000_000);
+/// A Modbus or DNP3 connection that completes no frame for this long is closed, whatever
+/// bytes it trickles (IEC 104 has its own t1 and t3).
+pub const IDLE_TIMEOUT: SimTime = SimTime(60_000_000);
+
+/// When a connection last completed a frame, and since when a frame is half received.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    last_frame: SimTime,
+    partial_since: Option<SimTime>,
+}
+
+impl Progress {
+    fn new(now: SimTime) -> Progress {
+        Progress { last_frame: now, partial_since: None }
+    }
+
+    /// After bytes arrived: `whole` frames were completed, `pending` bytes wait for more.
+    fn update(&mut self, now: SimTime, whole: usize, pending: usize) {
+        if whole > 0 {
+            self.last_frame = now;
+            self.partial_since = None;
+        }
+        self.partial_since = if pending == 0 { None } else { Some(self.partial_since.unwrap_or(now)) };
+    }
+
+    fn check(&self, now: SimTime) -> Result<(), String> {
+        if let Some(since) = self.partial_since
+            && now.0.saturating_sub(since.0) >= FRAME_TIMEOUT.0
+        {
+            return Err(format!("a frame begun {} ago is still not whole", SimTime(now.0 - since.0)));
+        }
+        if now.0.saturating_sub(self.last_frame.0) >= IDLE_TIMEOUT.0 {
+            return Err(format!("no whole frame for {}", SimTime(now.0 - self.last_frame.0)));
+        }
+        Ok(())
+    }
+}
 
 /// A command a client sent, as the journal records it, with the device's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,11 +96,15 @@ impl Endpoint {
         })
     }
 
-    pub fn modbus(device: DeviceRef) -> Endpoint {
-        Endpoint::Modbus(ModbusEnd { device, framer: proto_modbus::Framer::new() })
+    pub fn modbus(device: DeviceRef, now: SimTime) -> Endpoint {
+        Endpoint::Modbus(ModbusEnd {
+            device,
+            framer: proto_modbus::Framer::new(),
+            progress: Progress::new(now),
+        })
     }
 
-    pub fn dnp3(recloser: usize, devices: &Devices) -> Endpoint {
+    pub fn dnp3(recloser: usize, now: SimTime, devices: &Devices) -> Endpoint {
         let address = devices.reclosers.get(recloser).map_or(10, |r| r.outstation.address);
         Endpoint::Dnp3(Dnp3End {
             recloser,
@@ -69,6 +113,7 @@ impl Endpoint {
             reassembler: Reassembler::new(),
             tx_seq: 0,
             bad_frames: 0,
+            progress: Progress::new(now),
         })
     }
 
@@ -96,7 +141,7 @@ impl Endpoint {
     ) -> Result<(), String> {
         let result = match self {
             Endpoint::Iec104(e) => e.receive(now, bytes, sim, devices, out, seen),
-            Endpoint::Modbus(e) => e.receive(bytes, sim, devices, out, seen),
+            Endpoint::Modbus(e) => e.receive(now, bytes, sim, devices, out, seen, notes),
             Endpoint::Dnp3(e) => e.receive(now, bytes, sim, devices, out, seen, notes),
             Endpoint::Http { .. } => Ok(()),
         };
@@ -106,11 +151,14 @@ impl Endpoint {
         result
     }
 
-    /// Time passes: IEC 104 timers and spontaneous reports. `Err`: the session broke.
+    /// Time passes: IEC 104 timers and spontaneous reports; a Modbus or DNP3 peer that
+    /// completes no frame in time. `Err`: the session broke, or the device closes it.
     pub fn poll(&mut self, now: SimTime, devices: &Devices, out: &mut Vec<u8>) -> Result<(), String> {
         match self {
             Endpoint::Iec104(e) => e.poll(now, devices, out),
-            _ => Ok(()),
+            Endpoint::Modbus(e) => e.progress.check(now),
+            Endpoint::Dnp3(e) => e.progress.check(now),
+            Endpoint::Http { .. } => Ok(()),
         }
     }
 }
@@ -274,25 +322,34 @@ fn command_seen(asdu: &[u8], answers: &[Vec<u8>]) -> Option<Seen> {
 pub struct ModbusEnd {
     device: DeviceRef,
     framer: proto_modbus::Framer,
+    progress: Progress,
 }
 
 impl ModbusEnd {
+    #[allow(clippy::too_many_arguments)]
     fn receive(
         &mut self,
+        now: SimTime,
         bytes: &[u8],
         sim: &mut Sim,
         devices: &mut Devices,
         out: &mut Vec<u8>,
         seen: &mut Vec<Seen>,
+        notes: &mut Vec<String>,
     ) -> Result<(), String> {
         self.framer.push(bytes);
         let mut pdu = Vec::with_capacity(adu::MAX_ADU_LEN);
+        let mut whole = 0;
         loop {
             let frame = match self.framer.next_adu() {
                 Ok(Some(frame)) => frame,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    self.progress.update(now, whole, self.framer.pending());
+                    return Ok(());
+                }
                 Err(e) => return Err(format!("bad MBAP header: {e}")),
             };
+            whole += 1;
             if !devices.reachable(self.device) {
                 return Err("the device went dark (unpowered or bricked)".into());
             }
@@ -300,6 +357,12 @@ impl ModbusEnd {
             let request = &frame[adu::HEADER_LEN..];
             let response =
                 operate(sim, devices, |sim, devices| devices.modbus(sim, self.device, unit, request));
+            // Listen-only silences the device for every client until a restart: say so.
+            if response.is_none()
+                && matches!(Request::parse(request), Ok(Request::Diagnostics { sub_function: 4, .. }))
+            {
+                notes.push("FC 8 sub-function 4: the device is now in listen-only mode and answers no one until restarted".into());
+            }
             if let Some(op) = write_operation(request) {
                 let outcome = match &response {
                     Some(Response::Exception { code, .. }) => Delivery::Exception(code.code()),
@@ -352,6 +415,7 @@ pub struct Dnp3End {
     reassembler: Reassembler,
     tx_seq: u8,
     bad_frames: u32,
+    progress: Progress,
 }
 
 impl Dnp3End {
@@ -367,17 +431,24 @@ impl Dnp3End {
         notes: &mut Vec<String>,
     ) -> Result<(), String> {
         self.framer.push(bytes);
+        let mut whole = 0;
         loop {
             let raw = match self.framer.next_frame() {
                 Ok(Some(raw)) => raw,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    self.progress.update(now, whole, self.framer.pending());
+                    return Ok(());
+                }
                 Err(e) => return Err(format!("bad link frame: {e}")),
             };
             if !devices.reachable(DeviceRef::Recloser(self.recloser)) {
                 return Err("the device went dark (unpowered or bricked)".into());
             }
             let frame = match link::Frame::parse(&raw) {
-                Ok(f) => f,
+                Ok(f) => {
+                    whole += 1;
+                    f
+                }
                 Err(e) => {
                     // A CRC error loses the frame, not the connection (IEEE 1815 §9.2.6); a
                     // stream of them is not a noisy line but an attack on the log.

@@ -86,6 +86,18 @@ pub enum Error {
     AddressPlan(String),
     #[error("no device at {0}")]
     NoDevice(Ipv4Addr),
+    #[error("address block {0}: a team's block is a /16 on loopback, 127.N.0.0")]
+    Base(Ipv4Addr),
+}
+
+/// A range's address block: a /16 on loopback (127.N.0.0), so every device and host of the
+/// plan stays on loopback and inside the block (an address outside it could wrap to
+/// 0.0.0.0, every interface).
+pub fn check_base(base: Ipv4Addr) -> Result<Ipv4Addr, Error> {
+    match base.octets() {
+        [127, _, 0, 0] => Ok(base),
+        _ => Err(Error::Base(base)),
+    }
 }
 
 /// A running exercise. Its grid, devices and exercise are private: nothing changes the
@@ -148,6 +160,7 @@ fn next_random(state: &mut u64) -> u64 {
 
 impl Range {
     pub fn new(ex: Exercise, grid: Resolved, cfg: RunConfig) -> Result<Range, Error> {
+        check_base(cfg.base)?;
         let Resolved { sim, devices: _ } = grid;
         let mut devices =
             devices::default_devices(&sim, cfg.base).map_err(|e| Error::AddressPlan(e.to_string()))?;

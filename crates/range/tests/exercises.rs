@@ -6,30 +6,20 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use exercise::{Exercise, GridSource};
+use exercise::Exercise;
+use exercise::catalogue::Builtin;
 use gridsim::sim::{Cause, Element, EventKind};
 use range::journal::Delivery;
 use range::score::{check, score};
 use range::{Range, RunConfig};
 
-struct Cases;
-
-impl GridSource for Cases {
-    fn grid(&self, name: &str) -> Option<(String, String)> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../cases");
-        let m = std::fs::read_to_string(root.join(format!("{name}.m"))).ok()?;
-        let d = std::fs::read_to_string(root.join(format!("{name}.dyn.toml"))).unwrap_or_default();
-        Some((m, d))
-    }
-}
-
 fn exercise(name: &str) -> Exercise {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../exercises/{name}.yaml"));
-    exercise::load(&std::fs::read_to_string(path).unwrap(), &Cases).unwrap()
+    exercise::load(&std::fs::read_to_string(path).unwrap(), &Builtin).unwrap()
 }
 
 fn run(ex: &Exercise, defender: &str, seed: u64) -> Range {
-    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
     let rules = if defender == "none" { Vec::new() } else { ex.defenders[defender].clone() };
     let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules)).unwrap();
     r.run_to_end();
@@ -89,7 +79,7 @@ fn industroyer_is_caught_by_the_protocol_rules() {
     assert!(range::score::judge(&q.answer, "47", r.journal()));
     let mut r = Range::new(
         ex.clone(),
-        exercise::build_grid(&Cases, &ex.grid).unwrap(),
+        exercise::build_grid(&Builtin, &ex.grid).unwrap(),
         RunConfig::new(1, "none", Vec::new()),
     )
     .unwrap();
@@ -166,7 +156,7 @@ fn alert_evidence_points_into_the_capture() {
     let ex = exercise("ukraine2015");
     let mut r = Range::new(
         ex.clone(),
-        exercise::build_grid(&Cases, &ex.grid).unwrap(),
+        exercise::build_grid(&Builtin, &ex.grid).unwrap(),
         RunConfig::new(1, "none", Vec::new()),
     )
     .unwrap();
@@ -218,7 +208,7 @@ attack:
 expect:
   - {defender: none, wire_steps_detected: true}
 ";
-    let ex = exercise::load(text, &Cases).unwrap();
+    let ex = exercise::load(text, &Builtin).unwrap();
     let r = run(&ex, "none", 1);
     let s = score(&ex, r.journal());
     let expect = |step: &str, rule: &str| {
@@ -288,7 +278,7 @@ attack:
 defenders:
   crew: [{at: 1m, do: local, device: \"2.2\"}]
 ";
-    let ex = exercise::load(text, &Cases).unwrap();
+    let ex = exercise::load(text, &Builtin).unwrap();
     let r = run(&ex, "crew", 1);
     let outcome = r.journal().iter().find_map(|e| match e {
         range::Entry::Command { step: Some(s), outcome, .. } if s == "crob" => Some(*outcome),
@@ -304,7 +294,7 @@ defenders:
 #[test]
 fn the_hmi_shows_what_the_scada_master_received_and_dark_stations_go_stale() {
     let ex = exercise("ukraine2015");
-    let grid = exercise::build_grid(&Cases, &ex.grid).unwrap();
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
     let mut r = Range::new(ex, grid, RunConfig::new(1, "none", Vec::new())).unwrap();
     while r.time() < gridsim::sim::SimTime::from_secs(30.0 * 60.0) {
         r.step();

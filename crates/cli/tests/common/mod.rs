@@ -9,6 +9,21 @@ pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
+/// Reads until the peer closes; `true` if it did (EOF or reset) before the socket's read
+/// timeout.
+pub fn closed_by_peer(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// The Python with the protocol peers (`ICSRANGE_PEERS_PYTHON`, set by `scripts/test`).
 /// Without it a test says so and passes, unless `ICSRANGE_REQUIRE_PEERS` is set (CI).
 pub fn peer_python() -> Option<String> {

@@ -1,0 +1,167 @@
+//! Files an exercise names, read from its own folder and nowhere else; and a run's output
+//! files, written whole or not at all.
+//!
+//! An exercise may come from a stranger (the web platform takes uploads), so what it names is
+//! untrusted: a grid is a relative name (`grids/kyiv.m`) inside the exercise's folder, each
+//! component a plain name (no `..`, no absolute path, no hidden file), no symlink on the way,
+//! and only a regular file of bounded size is read (not a FIFO, which would hang, nor
+//! `/dev/zero`, which would not end). The name grammar is `exercise::file_name`, shared with
+//! an in-memory upload (`exercise::Bundle`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use exercise::GridSource;
+
+/// The largest grid (MATPOWER text) or sidecar read, in bytes.
+pub const MAX_GRID_BYTES: u64 = exercise::MAX_FILE_BYTES as u64;
+
+/// An exercise's folder: the only place its files are read from (after the built-in grids).
+#[derive(Debug, Clone, Default)]
+pub struct Folder {
+    /// None: a built-in exercise, which names built-in grids only.
+    root: Option<PathBuf>,
+}
+
+impl Folder {
+    pub fn new(root: &Path) -> Folder {
+        Folder { root: Some(root.to_path_buf()) }
+    }
+
+    /// The built-in grids only.
+    pub fn builtin() -> Folder {
+        Folder { root: None }
+    }
+
+    /// The text of the file `name` names in this folder; `Ok(None)` if there is none.
+    pub fn read(&self, name: &str, limit: u64) -> Result<Option<String>, String> {
+        let parts = exercise::file_name(name)?;
+        let Some(mut path) = self.root.clone() else { return Ok(None) };
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            let last = i + 1 == parts.len();
+            match std::fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(format!("`{name}`: {e}")),
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(format!(
+                        "`{name}`: a symbolic link; only files in the exercise's own folder are read"
+                    ));
+                }
+                Ok(m) if !last && !m.is_dir() => return Ok(None),
+                Ok(_) => {}
+            }
+        }
+        // No symlink at the end even if one was swapped in since (O_NOFOLLOW).
+        read_bounded(&path, libc::O_NOFOLLOW, limit).map(Some).map_err(|e| format!("`{name}`: {e}"))
+    }
+}
+
+/// The text of a file the operator named (an exercise or defender file on the command line):
+/// a regular file of at most `limit` bytes, UTF-8. Errors name the file.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    read_bounded(path, 0, limit).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_bounded(path: &Path, flags: i32, limit: u64) -> Result<String, String> {
+    // No wait on a FIFO (O_NONBLOCK): what was opened is checked, not what the path named.
+    let file = OpenOptions::new().read(true).custom_flags(flags | libc::O_NONBLOCK).open(path).map_err(
+        |e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                "a symbolic link; only files in the exercise's own folder are read".to_string()
+            }
+            _ => e.to_string(),
+        },
+    )?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > limit {
+        return Err(format!("{} bytes; at most {limit} are read", meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("more than {limit} bytes; at most {limit} are read"));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// Built-in grids first, then a `.m` file in the exercise's folder and its optional
+/// `.dyn.toml` sidecar beside it.
+impl GridSource for Folder {
+    fn grid(&self, name: &str) -> Result<(String, String), String> {
+        if let Ok(grid) = exercise::catalogue::Builtin.grid(name) {
+            return Ok(grid);
+        }
+        let m = self.read(name, MAX_GRID_BYTES)?.ok_or_else(|| {
+            format!("no grid `{name}` (a built-in grid, or a file in the exercise's folder)")
+        })?;
+        let sidecar = exercise::sidecar_name(name);
+        let dynamics = self.read(&sidecar, MAX_GRID_BYTES)?.unwrap_or_default();
+        Ok((m, dynamics))
+    }
+}
+
+/// A new file at `path`, for writing: never an existing file, never through a symlink.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Writes `dir/name` whole or not at all: into a new temporary file beside it, synced, then
+/// renamed over the name. The name itself is never followed: a symlink planted at it is
+/// replaced, not written through. Errors name the file.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = create_new(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", target.display())))
+}
+
+/// A run's files in `out`: the journal first (the source of truth; whatever fails after,
+/// it is there), then the alerts and the score. The capture is the caller's to finish after.
+pub fn write_run(
+    out: &Path,
+    ex: &exercise::Exercise,
+    range: &range::Range,
+) -> io::Result<range::score::Score> {
+    let journal = range.journal();
+    write_atomic(out, "journal.jsonl", crate::json::to_jsonl(journal).as_bytes())?;
+    let alerts: Vec<range::Entry> =
+        journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
+    write_atomic(out, "alerts.jsonl", crate::json::to_jsonl(&alerts).as_bytes())?;
+    let score = range::score::score(ex, journal);
+    write_atomic(out, "score.json", crate::json::score(&score).as_bytes())?;
+    Ok(score)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that fails (here: no such folder; on a full disk, no space) says which file.
+    #[test]
+    fn a_failed_write_names_its_file_and_leaves_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("icsrange-files-{}", std::process::id()));
+        let err = write_atomic(&dir.join("missing"), "journal.jsonl", b"{}").unwrap_err();
+        assert!(err.to_string().contains("missing/journal.jsonl"), "{err}");
+    }
+
+    #[test]
+    fn sidecars_sit_beside_their_grid() {
+        assert_eq!(exercise::sidecar_name("kyiv.m"), "kyiv.dyn.toml");
+        assert_eq!(exercise::sidecar_name("grids/kyiv.m"), "grids/kyiv.dyn.toml");
+        assert_eq!(exercise::sidecar_name("kyiv"), "kyiv.dyn.toml");
+    }
+}
