@@ -1,6 +1,8 @@
 //! `icsrange bench modbus`: a Modbus/TCP load generator. Many concurrent connections, each
 //! sending Read Holding Registers and waiting for the answer (one request in flight per
-//! connection, as SCADA masters do); prints throughput and latency percentiles.
+//! connection, as SCADA masters do); prints throughput and latency percentiles. Each
+//! connection comes from its own loopback address (127.200.0.0 onwards), as many masters
+//! would: a range lets one source hold only a few connections to a device.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -37,6 +39,15 @@ pub struct BenchModbusArgs {
     label: String,
 }
 
+/// Where the connections' source addresses start.
+const SOURCES: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 200, 0, 0);
+
+async fn connect_from(source: std::net::Ipv4Addr, target: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((source, 0)))?;
+    socket.connect(target).await
+}
+
 pub fn run(args: &BenchModbusArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let measured = Duration::from_micros(args.duration.0.max(1));
@@ -48,7 +59,8 @@ pub fn run(args: &BenchModbusArgs) -> anyhow::Result<ExitCode> {
             let (target, unit, start, count) = (args.target, args.unit, args.start, args.count);
             let depth = usize::from(args.pipeline);
             tasks.push(tokio::spawn(async move {
-                let mut s = match TcpStream::connect(target).await {
+                let source = std::net::Ipv4Addr::from(u32::from(SOURCES) + c as u32 + 1);
+                let mut s = match connect_from(source, target).await {
                     Ok(s) => s,
                     Err(_) => return (0u64, 1u64, Vec::new()),
                 };
