@@ -26,7 +26,8 @@ pub struct DevicesArgs {
     /// The first address of the range's block in 127.0.0.0/8; devices take the next ones.
     #[arg(long, default_value = "127.10.0.0", value_parser = crate::parse_base)]
     base: Ipv4Addr,
-    /// Write every frame in and out of every device to this pcap file.
+    /// Write every frame in and out of every device to this pcap file (a regular file: it
+    /// is written beside it under a temporary name and takes its name when the range stops).
     #[arg(long)]
     pcap: Option<PathBuf>,
     /// Print one line per device and exit.

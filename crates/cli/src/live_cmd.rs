@@ -151,8 +151,9 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let dir = std::env::temp_dir().join(format!("icsrange-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A new folder of our own (create_dir fails on one planted in advance).
+    let dir = netio::files::temp_beside(&std::env::temp_dir().join("icsrange-replay"));
+    std::fs::create_dir(&dir).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
     let capture = Capture::create(&dir.join("capture.pcap"))?;
     let mut flows = std::collections::BTreeMap::new();
     let end = end.unwrap_or(range.exercise().duration);

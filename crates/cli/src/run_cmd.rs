@@ -186,7 +186,7 @@ pub fn prepare(
     Ok(Ok(Prepared { ex, name, defender, range, grids }))
 }
 
-/// Writes a run's journal, alerts and score into `out` (the capture is written as it goes).
+/// Plays an exercise headless and writes its files into `--out`.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Prepared { ex, name, defender, mut range, grids } =
         match prepare(&args.file, &args.defender, args.seed, |cfg| cfg.base = args.base)? {

@@ -765,7 +765,7 @@ impl Loader<'_> {
             let t = match &s.when {
                 When::At(t) => Some(*t),
                 When::After { step, delay } => match times.get(step.as_str()) {
-                    Some(t) => Some(SimTime(t.0 + delay.0)),
+                    Some(t) => Some(SimTime(t.0.saturating_add(delay.0))),
                     None => {
                         let why =
                             if by_id.contains_key(step.as_str()) { "a later step" } else { "no such step" };

@@ -833,6 +833,19 @@ mod tests {
         assert!(Curve::IecVery.trip_time_s(1.0, 0.5).is_infinite());
     }
 
+    /// A nominal frequency is a grid's (1e308 Hz was accepted and broke every threshold).
+    #[test]
+    fn nominal_frequency_must_be_a_grid_frequency() {
+        let case = crate::matpower::parse(include_str!("../../../cases/case9.m")).unwrap();
+        for bad in ["f0_hz = 1e308", "f0_hz = 0.0", "f0_hz = -50.0", "f0_hz = 5000.0", "f0_hz = nan"] {
+            let err = Dynamics::from_toml(&case, bad).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(err.to_string().contains("nominal frequency"), "{bad}: {err}");
+        }
+        for good in ["f0_hz = 50.0", "f0_hz = 60.0"] {
+            assert!(Dynamics::from_toml(&case, good).is_ok(), "{good}");
+        }
+    }
+
     #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));

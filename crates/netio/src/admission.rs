@@ -3,8 +3,10 @@
 //! the handles every other device needs. And a throttle for the log lines a flood causes.
 //!
 //! On loopback any local process can use any source address in 127.0.0.0/8, so the per-source
-//! limits stop the careless and the simple; the per-device limit and the process budget are
-//! what hold against a determined flood (each device keeps its share of handles).
+//! limits stop the careless and the simple. Against a flood from many sources, one device
+//! takes at most an eighth of the handles, and the process never runs out of them (it
+//! refuses a connection first, so its files, captures and listeners keep working); floods on
+//! eight devices or more at once can still use up what the others would have had.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -30,8 +32,8 @@ fn nofile() -> usize {
     })
 }
 
-/// Raises the open-file limit to the hard limit and returns it (the web server and `live`
-/// call it at start; the first listener does anyway).
+/// Raises the open-file limit to the hard limit and returns it (`live::listen` calls it
+/// before it binds anything).
 pub fn raise_nofile_limit() -> usize {
     nofile()
 }

@@ -46,6 +46,8 @@ struct Inner {
     writer: Option<PcapWriter<BufWriter<File>>>,
     /// The temporary file being written, and the name it gets when finished.
     paths: Option<(PathBuf, PathBuf)>,
+    /// The first write that failed: nothing is written after it.
+    failed: Option<io::Error>,
     started: Instant,
     flows: u32,
     frame: Vec<u8>,
@@ -67,8 +69,7 @@ impl Capture {
     /// holds a whole capture or what it held before. Errors name the file.
     pub fn create(path: &Path) -> io::Result<Capture> {
         let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let tmp = crate::files::temp_beside(path);
         let file = crate::files::create_new(&tmp).map_err(named)?;
         // Large writes: under load a range captures tens of thousands of frames a second.
         let file = BufWriter::with_capacity(1 << 20, file);
@@ -78,6 +79,7 @@ impl Capture {
             inner: Mutex::new(Inner {
                 writer: Some(writer),
                 paths: Some((tmp, path.to_path_buf())),
+                failed: None,
                 started: Instant::now(),
                 flows: 0,
                 frame: Vec::new(),
@@ -137,19 +139,24 @@ impl Capture {
     }
 
     /// Flushes the file, syncs it and gives it its name; later records are dropped. Errors
-    /// name the file (a full disk, say); the temporary file is then removed.
+    /// name the file: a write that failed along the way (a full disk, say: the capture is
+    /// torn, so it is removed and `path` keeps what it held), or a rename that failed (the
+    /// whole capture then stays under its temporary name, which the error gives).
     pub fn finish(&self) -> io::Result<()> {
         let mut inner = self.lock();
         let (Some(w), Some((tmp, path))) = (inner.writer.take(), inner.paths.take()) else { return Ok(()) };
-        let result = (|| {
-            let file = w.into_writer().into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let written = match inner.failed.take() {
+            Some(e) => Err(e),
+            None => w.into_writer().into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()),
+        };
+        if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
+            return Err(named(e));
         }
-        result.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            io::Error::new(e.kind(), format!("{}: {e} (the capture is in {})", path.display(), tmp.display()))
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -198,6 +205,18 @@ fn frame(
     Ok(())
 }
 
+/// A capture dropped unfinished (the run failed before its files were written) leaves no
+/// temporary file behind.
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((tmp, _)) = inner.paths.take() {
+            inner.writer = None;
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flags {
     Syn,
@@ -227,10 +246,14 @@ impl Inner {
             Direction::ToClient => flow.server_seq = flow.server_seq.wrapping_add(used),
         }
         let ts: Duration = self.clock.unwrap_or_else(|| self.started.elapsed());
+        if self.failed.is_some() {
+            return;
+        }
         let Some(w) = self.writer.as_mut() else { return };
         let packet = PcapPacket::new(ts, self.frame.len() as u32, &self.frame);
-        if w.write_packet(&packet).is_ok() {
-            self.packets += 1;
+        match w.write_packet(&packet) {
+            Ok(_) => self.packets += 1,
+            Err(e) => self.failed = Some(io::Error::other(e)),
         }
     }
 }

@@ -41,6 +41,10 @@ impl Carrier {
                 .map_err(|e| {
                     std::io::Error::new(e.kind(), format!("{server}: {e} (another range on this --base?)"))
                 })?;
+                // An accept that waits longer than this fails (SO_RCVTIMEO bounds accept on
+                // Linux): the run's own connection is queued by the time it is accepted, so
+                // a wait means it was lost (a flooded backlog), not that it is late.
+                socket2::SockRef::from(&l).set_read_timeout(Some(Duration::from_secs(10)))?;
                 Ok(v.insert(l))
             }
         }

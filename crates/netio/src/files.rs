@@ -10,8 +10,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use exercise::GridSource;
 
@@ -38,26 +40,37 @@ impl Folder {
     /// The text of the file `name` names in this folder; `Ok(None)` if there is none.
     pub fn read(&self, name: &str, limit: u64) -> Result<Option<String>, String> {
         let parts = exercise::file_name(name)?;
-        let Some(mut path) = self.root.clone() else { return Ok(None) };
+        let Some(root) = &self.root else { return Ok(None) };
+        let mut path = root.clone();
         for (i, part) in parts.iter().enumerate() {
             path.push(part);
             let last = i + 1 == parts.len();
             match std::fs::symlink_metadata(&path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(format!("`{name}`: {e}")),
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(format!(
-                        "`{name}`: a symbolic link; only files in the exercise's own folder are read"
-                    ));
-                }
+                Ok(m) if m.file_type().is_symlink() => return Err(format!("`{name}`: {SYMLINK}")),
                 Ok(m) if !last && !m.is_dir() => return Ok(None),
+                // Not even opened: a device node or a FIFO.
+                Ok(m) if last && !m.is_file() => return Err(format!("`{name}`: not a regular file")),
                 Ok(_) => {}
             }
         }
-        // No symlink at the end even if one was swapped in since (O_NOFOLLOW).
-        read_bounded(&path, libc::O_NOFOLLOW, limit).map(Some).map_err(|e| format!("`{name}`: {e}"))
+        // No symlink at the end even if one was swapped in since (O_NOFOLLOW); and, since a
+        // folder on the way could have been swapped for a link between the checks above and
+        // the open, where the opened file really is must still be inside the folder.
+        let file = open_bounded(&path, libc::O_NOFOLLOW, limit).map_err(|e| format!("`{name}`: {e}"))?;
+        let inside = std::fs::canonicalize(root)
+            .ok()
+            .zip(std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok())
+            .is_some_and(|(root, real)| real.starts_with(root));
+        if !inside {
+            return Err(format!("`{name}`: {SYMLINK}"));
+        }
+        read_open(file, limit).map(Some).map_err(|e| format!("`{name}`: {e}"))
     }
 }
+
+const SYMLINK: &str = "a symbolic link on the way; only files in the exercise's own folder are read";
 
 /// The text of a file the operator named (an exercise or defender file on the command line):
 /// a regular file of at most `limit` bytes, UTF-8. Errors name the file.
@@ -66,12 +79,16 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
 }
 
 fn read_bounded(path: &Path, flags: i32, limit: u64) -> Result<String, String> {
+    read_open(open_bounded(path, flags, limit)?, limit)
+}
+
+/// Opens a regular file of at most `limit` bytes, with one link (a hard link is another
+/// name for a file that may live anywhere).
+fn open_bounded(path: &Path, flags: i32, limit: u64) -> Result<File, String> {
     // No wait on a FIFO (O_NONBLOCK): what was opened is checked, not what the path named.
     let file = OpenOptions::new().read(true).custom_flags(flags | libc::O_NONBLOCK).open(path).map_err(
         |e| match e.raw_os_error() {
-            Some(libc::ELOOP) => {
-                "a symbolic link; only files in the exercise's own folder are read".to_string()
-            }
+            Some(libc::ELOOP) => SYMLINK.to_string(),
             _ => e.to_string(),
         },
     )?;
@@ -79,9 +96,18 @@ fn read_bounded(path: &Path, flags: i32, limit: u64) -> Result<String, String> {
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
+    if flags & libc::O_NOFOLLOW != 0 && meta.nlink() > 1 {
+        return Err(
+            "a file with other names (hard links); only files in the exercise's own folder are read".into()
+        );
+    }
     if meta.len() > limit {
         return Err(format!("{} bytes; at most {limit} are read", meta.len()));
     }
+    Ok(file)
+}
+
+fn read_open(file: File, limit: u64) -> Result<String, String> {
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     if bytes.len() as u64 > limit {
@@ -111,12 +137,24 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
+/// A temporary name beside `path`, never the same twice in this process nor, in practice,
+/// across processes (pid, a counter, the clock's nanoseconds): a leftover from a killed run
+/// never blocks the next one.
+pub fn temp_beside(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}-{n}-{nanos}.tmp", std::process::id()))
+}
+
 /// Writes `dir/name` whole or not at all: into a new temporary file beside it, synced, then
 /// renamed over the name. The name itself is never followed: a symlink planted at it is
 /// replaced, not written through. Errors name the file.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = temp_beside(&target);
     let result = (|| {
         let mut file = create_new(&tmp)?;
         file.write_all(bytes)?;

@@ -8,7 +8,7 @@
 //!
 //! Hostile peers are expected: the protocol rules live in the range's endpoints (a
 //! connection that sends garbage or an oversized length, or a master that never
-//! acknowledges, a Modbus or DNP3 peer that completes no frame in time, is closed by its
+//! acknowledges, a Modbus or DNP3 peer that leaves a frame unfinished, is closed by its
 //! device with a reason the log shows); here, a connection silent for `IDLE_TIMEOUT` or that
 //! does not read what it is sent is closed, `admission` limits who holds how many
 //! connections (per source and device, per source, per device, and the process's file

@@ -281,7 +281,7 @@ impl Range {
         let c = match self.connect(
             SocketAddrV4::new(client, port),
             SocketAddrV4::new(addr, proto_modbus::PORT),
-            Endpoint::modbus(d, self.t),
+            Endpoint::modbus(d),
             false,
         ) {
             Ok(c) => c,
@@ -310,7 +310,7 @@ impl Range {
         let addr = self.devices.reclosers[k].addr;
         let destination = self.devices.reclosers[k].outstation.address;
         let port = self.client_port();
-        let endpoint = Endpoint::dnp3(k, self.t, &self.devices);
+        let endpoint = Endpoint::dnp3(k, &self.devices);
         let c = match self.connect(
             SocketAddrV4::new(client, port),
             SocketAddrV4::new(addr, proto_dnp3::PORT),
@@ -442,9 +442,9 @@ impl Range {
         let endpoint = match (d, server.port()) {
             (DeviceRef::Rtu(i), proto_iec104::PORT) => Endpoint::iec104(i, self.t, &self.devices),
             (DeviceRef::Plc(_) | DeviceRef::Relay(_) | DeviceRef::Ups(_), proto_modbus::PORT) => {
-                Endpoint::modbus(d, self.t)
+                Endpoint::modbus(d)
             }
-            (DeviceRef::Recloser(i), proto_dnp3::PORT) => Endpoint::dnp3(i, self.t, &self.devices),
+            (DeviceRef::Recloser(i), proto_dnp3::PORT) => Endpoint::dnp3(i, &self.devices),
             _ => return Err(Delivery::NoDevice),
         };
         self.connect(client, server, endpoint, true)
