@@ -259,6 +259,12 @@ fn live(file: &Path, base: &str, out: &Path, log: &Path, hard_nofile: Option<u32
     Live(Some(child))
 }
 
+/// Live connections the run in `out` journaled as opened whose entry contains `field`.
+fn live_opens(out: &Path, field: &str) -> usize {
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    journal.lines().filter(|l| l.contains("\"event\":\"open\"") && l.contains(field)).count()
+}
+
 fn stop(mut live: Live) {
     let mut child = live.0.take().unwrap();
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
@@ -315,11 +321,7 @@ fn a_trickling_source_cannot_hold_a_device() {
     drop(good);
     stop(child);
 
-    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
-    let opened = journal
-        .lines()
-        .filter(|l| l.contains("\"event\":\"open\"") && l.contains("\"client\":\"127.99.0.1:"))
-        .count();
+    let opened = live_opens(&out, "\"client\":\"127.99.0.1:");
     assert_eq!(opened, 16, "connections of one source to one device that reached the range");
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("is still not whole"), "{log}");
@@ -356,11 +358,7 @@ fn one_devices_connections_cannot_starve_the_others() {
     drop((flood, other, rtu));
     stop(child);
 
-    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
-    let to_relay = journal
-        .lines()
-        .filter(|l| l.contains("\"event\":\"open\"") && l.contains("\"server\":\"127.47.3.1:502\""))
-        .count();
+    let to_relay = live_opens(&out, "\"server\":\"127.47.3.1:502\"");
     assert_eq!(to_relay, 256 / 8, "one device's share of the handles");
     let log = std::fs::read_to_string(&log).unwrap();
     let refused = log.lines().filter(|l| l.contains("connection refused")).count();

@@ -11,8 +11,8 @@ mod common;
 
 use common::peer_python;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 const PYMODBUS: &str = r#"
 import sys
@@ -56,21 +56,30 @@ client.stop()
 print("C_DC_NA_1 sent")
 "#;
 
-#[test]
-fn trainees_tools_reach_the_live_range_the_ids_and_the_journal() {
-    let Some(python) = peer_python() else { return };
-    let dir = std::env::temp_dir().join(format!("icsrange-live-{}", std::process::id()));
+/// `icsrange live ukraine2015 ARGS --out DIR`, once it is ready: the child, the rest of its
+/// output, and its first line.
+fn start_live(args: &[&str], dir: &std::path::Path) -> (Child, Lines<BufReader<ChildStdout>>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_icsrange"))
-        .args(["live", "ukraine2015", "--speed", "10x", "--out"])
-        .arg(&dir)
+        .args(["live", "ukraine2015"])
+        .args(args)
+        .arg("--out")
+        .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    let offset = first.contains("port + 10000");
     assert_eq!(lines.next().unwrap().unwrap(), "ready", "{first}");
+    (child, lines, first)
+}
+
+#[test]
+fn trainees_tools_reach_the_live_range_the_ids_and_the_journal() {
+    let Some(python) = peer_python() else { return };
+    let dir = std::env::temp_dir().join(format!("icsrange-live-{}", std::process::id()));
+    let (mut child, mut lines, first) = start_live(&["--speed", "10x"], &dir);
+    let offset = first.contains("port + 10000");
     let port = |p: u16| if offset { p + 10_000 } else { p }.to_string();
     // The UPS of the first substation with feeders, from a host the exercise does not list.
     let out = Command::new(&python)
@@ -165,16 +174,7 @@ fn trainees_tools_reach_the_live_range_the_ids_and_the_journal() {
 #[test]
 fn sigterm_stops_a_live_range_and_writes_its_files() {
     let dir = std::env::temp_dir().join(format!("icsrange-live-term-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_icsrange"))
-        .args(["live", "ukraine2015", "--speed", "60x", "--base", "127.13.0.0", "--out"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready", "{first}");
+    let (mut child, lines, _) = start_live(&["--speed", "60x", "--base", "127.13.0.0"], &dir);
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     assert!(child.wait().unwrap().success(), "{rest:?}");

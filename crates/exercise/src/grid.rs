@@ -61,17 +61,25 @@ impl Bundle {
 
 impl GridSource for Bundle {
     fn grid(&self, name: &str) -> Result<(String, String), String> {
-        if let Ok(grid) = crate::catalogue::Builtin.grid(name) {
-            return Ok(grid);
-        }
-        file_name(name)?;
-        let m = self
-            .files
-            .get(name)
-            .ok_or_else(|| format!("no grid `{name}` (a built-in grid, or a file of the exercise)"))?;
-        let sidecar = self.files.get(&sidecar_name(name)).cloned().unwrap_or_default();
-        Ok((m.clone(), sidecar))
+        grid_from(name, |n| Ok(self.files.get(n).cloned()))
     }
+}
+
+/// The grid an exercise names, for every source of files (a folder, an upload): a built-in
+/// grid, else the file `read` finds under that name (checked by `file_name` first) and its
+/// optional sidecar beside it.
+pub fn grid_from(
+    name: &str,
+    read: impl Fn(&str) -> Result<Option<String>, String>,
+) -> Result<(String, String), String> {
+    if let Ok(grid) = crate::catalogue::Builtin.grid(name) {
+        return Ok(grid);
+    }
+    file_name(name)?;
+    let m = read(name)?
+        .ok_or_else(|| format!("no grid `{name}` (a built-in grid, or a file in the exercise's folder)"))?;
+    let sidecar = read(&sidecar_name(name))?.unwrap_or_default();
+    Ok((m, sidecar))
 }
 
 /// The dynamics sidecar of grid file `name`: `grids/kyiv.m` has `grids/kyiv.dyn.toml`.

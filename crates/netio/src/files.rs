@@ -120,15 +120,7 @@ fn read_open(file: File, limit: u64) -> Result<String, String> {
 /// `.dyn.toml` sidecar beside it.
 impl GridSource for Folder {
     fn grid(&self, name: &str) -> Result<(String, String), String> {
-        if let Ok(grid) = exercise::catalogue::Builtin.grid(name) {
-            return Ok(grid);
-        }
-        let m = self.read(name, MAX_GRID_BYTES)?.ok_or_else(|| {
-            format!("no grid `{name}` (a built-in grid, or a file in the exercise's folder)")
-        })?;
-        let sidecar = exercise::sidecar_name(name);
-        let dynamics = self.read(&sidecar, MAX_GRID_BYTES)?.unwrap_or_default();
-        Ok((m, dynamics))
+        exercise::grid_from(name, |n| self.read(n, MAX_GRID_BYTES))
     }
 }
 
