@@ -1,0 +1,1 @@
+//! The training platform (placeholder while it is built).
