@@ -29,6 +29,7 @@ mod bench_modbus;
 mod devices_cmd;
 mod live_cmd;
 mod run_cmd;
+mod serve_cmd;
 mod sim;
 
 #[derive(Debug, Parser)]
@@ -55,6 +56,14 @@ enum Command {
     Live(live_cmd::LiveArgs),
     /// Replay a run directory from its journal's inputs and report whether it reproduces.
     Replay(live_cmd::ReplayArgs),
+    /// The training platform: web pages, API, one live range per team.
+    Serve(serve_cmd::ServeArgs),
+    /// The platform on an embedded database with one run of Ukraine 2015 (two teams)
+    /// started; prints the URL and the accounts' passwords.
+    Demo(serve_cmd::DemoArgs),
+    /// Platform administration.
+    #[command(subcommand)]
+    Admin(serve_cmd::AdminCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -163,6 +172,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_cmd::run(&args),
         Command::Live(args) => live_cmd::live(&args),
         Command::Replay(args) => live_cmd::replay(&args),
+        Command::Serve(args) => serve_cmd::serve(&args),
+        Command::Demo(args) => serve_cmd::demo(&args),
+        Command::Admin(cmd) => serve_cmd::admin(&cmd),
         Command::Bench(BenchCommand::Pf { cases, runs }) => run_bench_pf(&cases, runs.max(1)),
         Command::Bench(BenchCommand::Sim(args)) => sim::bench(&args),
         Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),

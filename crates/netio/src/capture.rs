@@ -8,10 +8,10 @@
 //! dissectors classify requests and responses by port.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etherparse::{EtherType, Ethernet2Header, IpNumber, Ipv4Header, TcpHeader};
@@ -43,7 +43,9 @@ pub struct Capture {
 
 #[derive(Debug)]
 struct Inner {
-    writer: Option<PcapWriter<BufWriter<File>>>,
+    writer: Option<PcapWriter<SharedFile>>,
+    /// The file under the writer, to flush for a snapshot.
+    file: Option<Arc<Mutex<BufWriter<File>>>>,
     /// The temporary file being written, and the name it gets when finished.
     paths: Option<(PathBuf, PathBuf)>,
     /// The first write that failed: nothing is written after it.
@@ -57,6 +59,24 @@ struct Inner {
 }
 
 const WINDOW: u16 = 65_535;
+
+/// The capture file, shared between the pcap writer and `snapshot`, which flushes it.
+#[derive(Debug)]
+struct SharedFile(Arc<Mutex<BufWriter<File>>>);
+
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
 
 fn mac(ip: Ipv4Addr) -> [u8; 6] {
     let o = ip.octets();
@@ -72,12 +92,14 @@ impl Capture {
         let tmp = crate::files::temp_beside(path);
         let file = crate::files::create_new(&tmp).map_err(named)?;
         // Large writes: under load a range captures tens of thousands of frames a second.
-        let file = BufWriter::with_capacity(1 << 20, file);
+        let file = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, file)));
         let header = PcapHeader { datalink: DataLink::ETHERNET, ..PcapHeader::default() };
-        let writer = PcapWriter::with_header(file, header).map_err(|e| named(io::Error::other(e)))?;
+        let writer = PcapWriter::with_header(SharedFile(file.clone()), header)
+            .map_err(|e| named(io::Error::other(e)))?;
         Ok(Capture {
             inner: Mutex::new(Inner {
                 writer: Some(writer),
+                file: Some(file),
                 paths: Some((tmp, path.to_path_buf())),
                 failed: None,
                 started: Instant::now(),
@@ -138,17 +160,36 @@ impl Capture {
         self.lock().packets
     }
 
+    /// The capture so far, as a whole pcap file (for a download while the run goes on).
+    pub fn snapshot(&self) -> io::Result<Vec<u8>> {
+        let inner = self.lock();
+        match (&inner.file, &inner.paths) {
+            (Some(file), Some((tmp, _))) => {
+                file.lock().unwrap_or_else(|p| p.into_inner()).flush()?;
+                std::fs::read(tmp)
+            }
+            _ => Err(io::Error::other("the capture is finished")),
+        }
+    }
+
     /// Flushes the file, syncs it and gives it its name; later records are dropped. Errors
     /// name the file: a write that failed along the way (a full disk, say: the capture is
     /// torn, so it is removed and `path` keeps what it held), or a rename that failed (the
     /// whole capture then stays under its temporary name, which the error gives).
     pub fn finish(&self) -> io::Result<()> {
         let mut inner = self.lock();
-        let (Some(w), Some((tmp, path))) = (inner.writer.take(), inner.paths.take()) else { return Ok(()) };
+        let (Some(_), Some(file), Some((tmp, path))) =
+            (inner.writer.take(), inner.file.take(), inner.paths.take())
+        else {
+            return Ok(());
+        };
         let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         let written = match inner.failed.take() {
             Some(e) => Err(e),
-            None => w.into_writer().into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()),
+            None => {
+                let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+                f.flush().and_then(|()| f.get_ref().sync_all())
+            }
         };
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);

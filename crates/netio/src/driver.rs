@@ -212,6 +212,12 @@ impl Handle {
         }
     }
 
+    /// Reads the range as it stands (`None`: the run is over and the range was handed back).
+    /// The lock is held while `f` runs: keep it short.
+    pub fn read<R>(&self, f: impl FnOnce(&Range) -> R) -> Option<R> {
+        lock(&self.core).as_ref().map(|c| f(&c.range))
+    }
+
     /// New journal entries, in batches, from now on.
     pub fn entries(&self) -> broadcast::Receiver<Arc<[Entry]>> {
         self.entries.subscribe()

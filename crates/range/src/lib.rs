@@ -418,6 +418,24 @@ impl Range {
         }
     }
 
+    /// Brings a fresh run up to its last input without ending it: each input is applied when
+    /// simulated time reaches its instant, as `replay` does, and the run stays at the instant
+    /// of the last one (a server that restarts resumes a run from there, paused).
+    pub fn catch_up(&mut self, inputs: &[(SimTime, Input)], mut on_step: impl FnMut(&mut Range)) {
+        let mut k = 0;
+        while !self.finished {
+            while k < inputs.len() && inputs[k].0 <= self.t {
+                self.apply(inputs[k].1.clone());
+                k += 1;
+            }
+            if k == inputs.len() {
+                break;
+            }
+            self.step();
+            on_step(self);
+        }
+    }
+
     /// Replays `inputs` (from a journal: `Entry::input`) on a fresh run: each is applied
     /// when simulated time reaches its instant, in order, and the run stops at `end` (the
     /// time of the journal's end entry). With the same exercise and configuration, the

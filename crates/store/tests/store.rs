@@ -1,6 +1,7 @@
 //! The store against a real SQLite file and a real PostgreSQL server (127.0.0.1:5432, or
 //! `ICSRANGE_TEST_POSTGRES`): the same calls, the same answers. PostgreSQL missing is a
 //! failure, not a skip.
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
 use store::{InputLine, Org, Run, Store, Team, User};
 

@@ -1,1 +1,191 @@
-//! The training platform (placeholder while it is built).
+//! The training platform: an HTTP server (axum) with a JSON API, server-rendered pages and
+//! WebSocket live views, holding one range driver per team (`platform`).
+//!
+//! - `auth`: passwords (argon2id), sessions, CSRF, the `Access` every route declares and the
+//!   middleware that enforces it, rate limits.
+//! - `api`: the route table (`api::routes`: method, path, access, summary, handler) from which
+//!   the router, the OpenAPI document and the authorisation test are all built; handlers.
+//! - `views`: what each audience may see of a team's journal: trainees get evidence (alerts,
+//!   the HMI's own records, injects, their actions), never attribution (`by`, steps);
+//!   instructors get the journal.
+//! - `platform`: runs and their team ranges, journal inputs written before an action is
+//!   acknowledged, recovery by replay at start.
+//! - `diagram`: the one-line diagram, laid out on the server.
+//! - `pages`: the HTML pages and the embedded JavaScript and CSS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod diagram;
+pub mod pages;
+pub mod platform;
+pub mod views;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: an SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// Device services of team ranges on real loopback sockets.
+    pub listen_devices: bool,
+    /// Team address blocks start at 127.N.0.0.
+    pub first_block: u8,
+    /// Cookies marked Secure (behind TLS).
+    pub secure_cookies: bool,
+}
+
+/// The server's shared state.
+#[derive(Debug, Clone)]
+pub struct App(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: store::Store,
+    pub data: PathBuf,
+    pub ranges: platform::Ranges,
+    pub limiter: auth::Limiter,
+    pub listen_devices: bool,
+    pub first_block: u8,
+    pub secure_cookies: bool,
+}
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Seconds since 1970 (the shell's clock; the store and the ranges take time from here).
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An error answered to a client: a status and a short message, never a stack trace, never
+/// SQL (database errors are logged and answered as a generic 500).
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorised,
+    Forbidden(&'static str),
+    NotFound,
+    BadRequest(String),
+    /// An exercise that does not load: its problems, with line and column.
+    Invalid(Vec<exercise::Diagnostic>),
+    Conflict(&'static str),
+    TooMany,
+    Unavailable,
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorised => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> ApiError {
+        match e {
+            store::Error::Conflict => ApiError::Conflict("already exists"),
+            e => {
+                tracing::error!(error = %e, "store");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            ApiError::Unauthorised => "sign in first".to_string(),
+            ApiError::Forbidden(m) | ApiError::Conflict(m) => m.to_string(),
+            ApiError::NotFound => "not found".to_string(),
+            ApiError::BadRequest(m) => m.clone(),
+            ApiError::Invalid(_) => "the exercise does not load".to_string(),
+            ApiError::TooMany => "too many attempts; wait a few minutes".to_string(),
+            ApiError::Unavailable => "the journal could not be written; try again".to_string(),
+            ApiError::Internal => "internal error".to_string(),
+        };
+        let mut body = serde_json::json!({ "error": message });
+        if let ApiError::Invalid(d) = &self {
+            body["problems"] = d
+                .iter()
+                .map(|d| serde_json::json!({"line": d.line, "col": d.col, "message": d.message}))
+                .collect();
+        }
+        let mut r = (self.status(), axum::Json(body)).into_response();
+        if matches!(self, ApiError::Unauthorised) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie"));
+        }
+        r
+    }
+}
+
+/// Opens the database and the data directory, brings back the runs that had begun.
+pub async fn open(cfg: &Config) -> anyhow_like::Result<App> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| anyhow_like::Error(format!("{}: {e}", cfg.data_dir.display())))?;
+    let url = match &cfg.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rwc", cfg.data_dir.join("icsrange.db").display()),
+    };
+    let store = store::Store::open(&url).await.map_err(|e| anyhow_like::Error(e.to_string()))?;
+    let app = App(Arc::new(Inner {
+        store,
+        data: cfg.data_dir.clone(),
+        ranges: platform::Ranges::default(),
+        limiter: auth::Limiter::default(),
+        listen_devices: cfg.listen_devices,
+        first_block: cfg.first_block,
+        secure_cookies: cfg.secure_cookies,
+    }));
+    let n = platform::recover(&app).await.map_err(|e| anyhow_like::Error(e.to_string()))?;
+    if n > 0 {
+        tracing::info!(teams = n, "runs recovered by replay, paused");
+    }
+    Ok(app)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = api::router(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A small error type for the shell (the binary turns it into its own).
+pub mod anyhow_like {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Error {}
+    pub type Result<T> = std::result::Result<T, Error>;
+}

@@ -1,0 +1,192 @@
+//! `icsrange serve` (the training platform), `icsrange demo` (the platform with one run of
+//! Ukraine 2015 started, on an embedded database) and `icsrange admin create`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::BadInput;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML file with any of: bind, data, database, first_block, devices. Command-line
+    /// options and ICSRANGE_* variables take precedence over it.
+    #[arg(long, env = "ICSRANGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ICSRANGE_BIND")]
+    bind: Option<SocketAddr>,
+    /// Data directory: the SQLite database (unless --database) and the teams' captures
+    /// [default: ./icsrange-data].
+    #[arg(long, env = "ICSRANGE_DATA")]
+    data: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB [default: an SQLite file
+    /// in the data directory].
+    #[arg(long, env = "ICSRANGE_DATABASE")]
+    database: Option<String>,
+    /// Team ranges get the address blocks 127.N.0.0 from this N up [default: 10].
+    #[arg(long, env = "ICSRANGE_FIRST_BLOCK")]
+    first_block: Option<u8>,
+    /// Whether team ranges' device services listen on real loopback sockets (true/false)
+    /// [default: true].
+    #[arg(long, env = "ICSRANGE_DEVICES")]
+    devices: Option<bool>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<SocketAddr>,
+    data: Option<PathBuf>,
+    database: Option<String>,
+    first_block: Option<u8>,
+    devices: Option<bool>,
+}
+
+fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
+    let file: FileConfig = match &args.config {
+        Some(p) => {
+            let text =
+                netio::files::read_text(p, 1 << 20).map_err(|e| BadInput(format!("{}: {e}", p.display())))?;
+            toml::from_str(&text).map_err(|e| BadInput(format!("{}: {e}", p.display())))?
+        }
+        None => FileConfig::default(),
+    };
+    let first_block = args.first_block.or(file.first_block).unwrap_or(10);
+    if !(1..=250).contains(&first_block) {
+        return Err(BadInput("--first-block: 1 to 250".into()).into());
+    }
+    Ok(web::Config {
+        bind: args.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        data_dir: args.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from(default_data)),
+        database_url: args.database.clone().or(file.database),
+        listen_devices: args.devices.or(file.devices).unwrap_or(true),
+        first_block,
+        secure_cookies: false,
+    })
+}
+
+async fn stop_signal() {
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config(args, "icsrange-data")?;
+    crate::init_log();
+    runtime()?.block_on(async {
+        let app = web::open(&cfg).await.map_err(|e| BadInput(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(cfg.bind)
+            .await
+            .map_err(|e| BadInput(format!("{}: {e}", cfg.bind)))?;
+        let local = listener.local_addr()?;
+        out!("icsrange serving on http://{local}/ (data {}, {:?})", cfg.data_dir.display(), app.store.kind);
+        out!("ready");
+        web::serve(app, listener, stop_signal()).await?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Data directory (an SQLite database is made in it).
+    #[arg(long, default_value = "icsrange-demo")]
+    data: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// A factor of real time for the run.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Team ranges get the address blocks 127.N.0.0 from this N up.
+    #[arg(long, default_value_t = 10)]
+    first_block: u8,
+}
+
+pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    if !(0.1..=600.0).contains(&args.speed) {
+        return Err(BadInput("--speed: 0.1 to 600".into()).into());
+    }
+    let cfg = web::Config {
+        bind: args.bind,
+        data_dir: args.data.clone(),
+        database_url: None,
+        listen_devices: true,
+        first_block: args.first_block,
+        secure_cookies: false,
+    };
+    crate::init_log();
+    runtime()?.block_on(async {
+        let app = web::open(&cfg).await.map_err(|e| BadInput(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(cfg.bind)
+            .await
+            .map_err(|e| BadInput(format!("{}: {e}", cfg.bind)))?;
+        let local = listener.local_addr()?;
+        let demo = web::admin::demo(&app, args.speed).await.map_err(|e| anyhow::anyhow!(e))?;
+        out!(
+            "icsrange demo: Ukraine 2015, two teams, started at {}x; data in {}",
+            args.speed,
+            cfg.data_dir.display()
+        );
+        out!("open http://{local}/ and sign in (passwords are shown once):");
+        for (what, name, password, page) in &demo.accounts {
+            out!("  {what:<20} {name:<14} {password}   http://{local}{page}");
+        }
+        out!(
+            "Ctrl-C stops the server; `icsrange serve --data {}` brings the run back, paused.",
+            cfg.data_dir.display()
+        );
+        out!("ready");
+        web::serve(app, listener, stop_signal()).await?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform administrator; the generated password is printed once.
+    Create {
+        name: String,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+}
+
+pub fn admin(cmd: &AdminCommand) -> anyhow::Result<ExitCode> {
+    let AdminCommand::Create { name, serve } = cmd;
+    let cfg = config(serve, "icsrange-data")?;
+    runtime()?.block_on(async {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|e| BadInput(format!("{}: {e}", cfg.data_dir.display())))?;
+        let url = cfg
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", cfg.data_dir.join("icsrange.db").display()));
+        let store = store::Store::open(&url).await.map_err(|e| BadInput(e.to_string()))?;
+        let password = web::auth::new_password();
+        let user = store::User {
+            id: web::auth::token(8),
+            name: name.clone(),
+            org: None,
+            hash: web::auth::hash_password(&password),
+            admin: true,
+            staff: true,
+            disabled: false,
+        };
+        store.create_user(&user, web::now_s()).await.map_err(|e| BadInput(format!("`{name}`: {e}")))?;
+        out!("administrator {name}: password {password}");
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,435 @@
+//! The training platform through the real binary on real sockets: authorisation of every
+//! route in the route table, and restart safety (SIGKILL mid-run) on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_icsrange");
+
+/// A tiny HTTP/1.1 client (Connection: close), enough to call the API as a browser would.
+#[derive(Debug, Clone, Default)]
+struct Client {
+    addr: Option<SocketAddr>,
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Client {
+    fn new(addr: SocketAddr) -> Client {
+        Client { addr: Some(addr), ..Client::default() }
+    }
+
+    fn raw(&self, method: &str, path: &str, body: Option<&str>, extra: &[(&str, &str)]) -> Reply {
+        let addr = self.addr.expect("address");
+        let mut s = TcpStream::connect(addr).expect("connect");
+        let body = body.unwrap_or("");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        if !body.is_empty() || method == "POST" {
+            req += &format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+        }
+        if let Some(c) = &self.cookie {
+            req += &format!("Cookie: {c}\r\n");
+        }
+        if let Some(c) = &self.csrf {
+            if method != "GET" {
+                req += &format!("x-csrf-token: {c}\r\n");
+            }
+        }
+        for (k, v) in extra {
+            req += &format!("{k}: {v}\r\n");
+        }
+        req += "\r\n";
+        req += body;
+        s.write_all(req.as_bytes()).expect("send");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole HTTP answer");
+        let head = String::from_utf8_lossy(&buf[..split]).to_string();
+        let mut lines = head.lines();
+        let status: u16 =
+            lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).expect("status");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+            .collect();
+        let mut body = buf[split + 4..].to_vec();
+        if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+            body = dechunk(&body);
+        }
+        Reply { status, headers, body }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.raw("GET", path, None, &[])
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Reply {
+        self.raw("POST", path, Some(&body.to_string()), &[])
+    }
+
+    fn login(addr: SocketAddr, name: &str, password: &str) -> Client {
+        let mut c = Client::new(addr);
+        let r = c.post("/api/login", &json!({"name": name, "password": password}));
+        assert_eq!(r.status, 200, "login {name}: {}", String::from_utf8_lossy(&r.body));
+        let cookie = r.header("set-cookie").expect("cookie").to_string();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        c.cookie = Some(cookie.split(';').next().unwrap_or_default().to_string());
+        c.csrf = r.json()["csrf"].as_str().map(str::to_string);
+        c
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+    out
+}
+
+/// A server process; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, database: Option<&str>, first_block: u8) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--devices",
+        "false",
+        "--first-block",
+        &first_block.to_string(),
+    ])
+    .arg("--data")
+    .arg(data)
+    .env("ICSRANGE_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    let mut child = cmd.spawn().expect("icsrange serve");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut addr = None;
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line.strip_prefix("icsrange serving on http://") {
+            addr = rest.split('/').next().and_then(|a| a.parse().ok());
+        }
+        if line.trim() == "ready" {
+            break;
+        }
+        line.clear();
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Server { child, addr: addr.expect("the server printed its address") }
+}
+
+fn admin(data: &Path, database: Option<&str>, name: &str) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["admin", "create", name]).arg("--data").arg(data);
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    let out = cmd.output().expect("admin create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.trim().rsplit(' ').next().expect("password").to_string()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("icsrange-platform-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A fresh PostgreSQL database (127.0.0.1:5432, trust, or ICSRANGE_TEST_POSTGRES's server).
+fn fresh_postgres(name: &str) -> String {
+    let admin = std::env::var("ICSRANGE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let db = format!("icsrange_{name}_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let s = store::Store::open(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} (required): {e}"));
+        s.exec_admin(&format!("DROP DATABASE IF EXISTS {db}")).await.expect("drop");
+        s.exec_admin(&format!("CREATE DATABASE {db}")).await.expect("create");
+        s.close().await;
+    });
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
+    format!("{base}/{db}")
+}
+
+/// A run with teams A and B, a trainee in each, an observer; started.
+struct World {
+    admin: Client,
+    instructor: Client,
+    run: String,
+    team_a: String,
+    team_b: String,
+    a1: Client,
+    observer: Client,
+}
+
+fn world(server: &Server, data: &Path, database: Option<&str>, speed: f64) -> World {
+    let addr = server.addr;
+    let admin_pw = admin(data, database, "boss");
+    let admin = Client::login(addr, "boss", &admin_pw);
+    let r = admin
+        .post("/api/runs", &json!({"name": "Week 1", "exercise": "ukraine2015", "speed": speed, "seed": 3}));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let run = r.json()["id"].as_str().expect("run id").to_string();
+    let account = |name: &str, role: &str, team: Option<&str>| {
+        let mut b = json!({"name": name, "role": role, "org": "Kyivoblenergo", "country": "UA"});
+        if let Some(t) = team {
+            b["team"] = json!(t);
+        }
+        let r = admin.post(&format!("/api/runs/{run}/accounts"), &b);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["password"].as_str().expect("password").to_string()
+    };
+    let ipw = account("ines", "instructor", None);
+    let instructor = Client::login(addr, "ines", &ipw);
+    let team = |name: &str| {
+        let r = instructor.post(&format!("/api/runs/{run}/teams"), &json!({"name": name}));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["id"].as_str().expect("team id").to_string()
+    };
+    let (team_a, team_b) = (team("A"), team("B"));
+    let a1 = Client::login(addr, "a1", &account("a1", "trainee", Some(&team_a)));
+    let _b1 = account("b1", "trainee", Some(&team_b));
+    let observer = Client::login(addr, "olga", &account("olga", "observer", None));
+    let r = instructor.post(&format!("/api/runs/{run}/control"), &json!({"op": "start"}));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    World { admin, instructor, run, team_a, team_b, a1, observer }
+}
+
+fn fill(path: &str, w: &World, team: &str) -> String {
+    path.replace("{run}", &w.run).replace("{team}", team).replace("{file}", "app.js")
+}
+
+fn denied(status: u16) -> bool {
+    matches!(status, 401 | 403 | 404)
+}
+
+#[test]
+fn every_route_checks_who_may_use_it() {
+    let data = temp_dir("authz");
+    let server = serve(&data, None, 200);
+    let w = world(&server, &data, None, 1.0);
+    let anon = Client::new(server.addr);
+    let routes = web::api::routes();
+    assert!(routes.len() >= 25, "the route table");
+    let mut checked = 0;
+    for (d, _) in &routes {
+        let method = d.method.as_str();
+        let ws_headers: &[(&str, &str)] = if d.websocket {
+            &[
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ]
+        } else {
+            &[]
+        };
+        let body = if method == "POST" { Some("{}") } else { None };
+        use web::auth::Access::*;
+        // Anonymous: everything but the public routes.
+        if d.access != Public {
+            let r = anon.raw(method, &fill(d.path, &w, &w.team_b), body, ws_headers);
+            assert_eq!(r.status, 401, "anonymous {method} {}", d.path);
+            checked += 1;
+        }
+        // A trainee of team A against team B's resources, the run's and the platform's.
+        if matches!(d.access, Admin | Staff | RunRead | RunWrite | TeamRead | TeamWrite | TeamStaff) {
+            let r = w.a1.raw(method, &fill(d.path, &w, &w.team_b), body, ws_headers);
+            assert!(denied(r.status), "trainee of A: {method} {} answered {}", d.path, r.status);
+            checked += 1;
+        }
+        // An observer against every state-changing route (but their own session's).
+        if method != "GET" && !matches!(d.path, "/api/login" | "/api/logout") {
+            let r = w.observer.raw(method, &fill(d.path, &w, &w.team_a), body, ws_headers);
+            assert!(denied(r.status), "observer: {method} {} answered {}", d.path, r.status);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 45, "{checked} checks");
+    // The same routes do answer those who may use them (the denials above are not broken routes).
+    assert_eq!(w.a1.get(&format!("/api/teams/{}", w.team_a)).status, 200);
+    assert_eq!(w.a1.get(&format!("/teams/{}", w.team_a)).status, 200);
+    assert_eq!(w.observer.get(&format!("/api/teams/{}/journal", w.team_a)).status, 200);
+    assert_eq!(w.observer.get(&format!("/api/runs/{}/scoreboard", w.run)).status, 200);
+    assert_eq!(
+        w.a1.get(&format!("/api/teams/{}/journal", w.team_a)).status,
+        404,
+        "a trainee never sees the journal"
+    );
+    // CSRF: a trainee's own action without the token is refused; with it, accepted.
+    let mut no_csrf = w.a1.clone();
+    no_csrf.csrf = None;
+    let ack = json!({"do": "ack_alarms"});
+    assert_eq!(no_csrf.post(&format!("/api/teams/{}/actions", w.team_a), &ack).status, 403);
+    assert_eq!(w.a1.post(&format!("/api/teams/{}/actions", w.team_a), &ack).status, 200);
+    // A cross-site POST is refused even with the token.
+    let r = w.a1.raw(
+        "POST",
+        &format!("/api/teams/{}/actions", w.team_a),
+        Some(&ack.to_string()),
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(r.status, 403);
+    // An instructor's control is not a trainee's action.
+    assert_eq!(w.a1.post(&format!("/api/teams/{}/actions", w.team_a), &json!({"do": "pause"})).status, 403);
+    // Trainees never see attribution or answers.
+    let team = w.a1.get(&format!("/api/teams/{}", w.team_a)).json();
+    let text = team.to_string();
+    assert!(!text.contains("time_to_detect") && !text.contains("\"correct\":\""), "{text}");
+    // Security headers on pages and API.
+    let page = w.a1.get(&format!("/teams/{}", w.team_a));
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!String::from_utf8_lossy(&page.body).contains("<script>"), "no inline script");
+    // Errors are short JSON, never internals.
+    let r = w.admin.raw("POST", "/api/runs", Some("{not json"), &[]);
+    assert_eq!(r.status, 422);
+    // A bad upload names its line and column.
+    let r = w.instructor.post("/api/runs", &json!({"name": "bad", "text": "id: x\ntitle: [unclosed\n"}));
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["problems"][0]["line"].as_u64().is_some(), "{}", r.json());
+    // Logins are rate-limited per name.
+    let bad = Client::new(server.addr);
+    let mut last = 0;
+    for _ in 0..12 {
+        last = bad.post("/api/login", &json!({"name": "a1", "password": "wrong"})).status;
+    }
+    assert_eq!(last, 429);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn journal(c: &Client, team: &str) -> Vec<Value> {
+    let r = c.get(&format!("/api/teams/{team}/journal"));
+    assert_eq!(r.status, 200);
+    r.json().as_array().cloned().unwrap_or_default()
+}
+
+fn is_input(e: &Value) -> bool {
+    matches!(e["kind"].as_str(), Some("act") | Some("live"))
+}
+
+fn restart_keeps_runs(database: Option<String>, name: &str, first_block: u8) {
+    let data = temp_dir(name);
+    let db = database.as_deref();
+    let server = serve(&data, db, first_block);
+    let w = world(&server, &data, db, 60.0);
+    let act = |body: Value| {
+        let r = w.a1.post(&format!("/api/teams/{}/actions", w.team_a), &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    };
+    // A trainee's acknowledged actions.
+    act(json!({"do": "operate", "station": 2, "ioa": 2001, "close": false}));
+    let hint = act(json!({"do": "hint", "question": "account", "index": 0}));
+    assert_eq!(hint["result"], "hint");
+    let verdict = act(
+        json!({"do": "answer", "question": "why-manual", "value": "the gateways and UPSs were disabled"}),
+    );
+    assert_eq!(verdict["result"], "verdict");
+    // Paused, then killed.
+    assert_eq!(
+        w.instructor.post(&format!("/api/runs/{}/control", w.run), &json!({"op": "pause"})).status,
+        200
+    );
+    let before = journal(&w.instructor, &w.team_a);
+    let score_before = w.instructor.get(&format!("/api/teams/{}", w.team_a)).json()["score"].clone();
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let server = serve(&data, db, first_block);
+    let instructor = Client { addr: Some(server.addr), ..w.instructor.clone() };
+    let after = journal(&instructor, &w.team_a);
+    assert_eq!(after, before, "the same journal after SIGKILL and restart");
+    let team = instructor.get(&format!("/api/teams/{}", w.team_a)).json();
+    assert_eq!(team["score"], score_before);
+    assert_eq!(team["paused"], true, "runs come back paused");
+    assert_eq!(instructor.get(&format!("/api/runs/{}", w.run)).json()["status"], "paused");
+    // Resume, act, and kill while running: every acknowledged input comes back.
+    assert_eq!(
+        instructor.post(&format!("/api/runs/{}/control", w.run), &json!({"op": "resume"})).status,
+        200
+    );
+    let a1 = Client { addr: Some(server.addr), ..w.a1.clone() };
+    let r = a1.post(
+        &format!("/api/teams/{}/actions", w.team_a),
+        &json!({"do": "answer", "question": "customers", "value": "1"}),
+    );
+    assert_eq!(r.status, 200);
+    let running = journal(&instructor, &w.team_a);
+    let last_input = running.iter().rposition(is_input).expect("inputs");
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let server = serve(&data, db, first_block);
+    let instructor = Client { addr: Some(server.addr), ..instructor };
+    let again = journal(&instructor, &w.team_a);
+    // Back at the last journaled input (with what that input itself journaled, such as an
+    // answer's record), line for line the journal the trainee saw.
+    assert!(
+        again.len() > last_input,
+        "every acknowledged input is back: {} entries, last input at {last_input}",
+        again.len()
+    );
+    assert_eq!(again[..], running[..again.len()], "the same journal up to it");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn restart_after_sigkill_on_sqlite() {
+    restart_keeps_runs(None, "restart-sqlite", 210);
+}
+
+#[test]
+fn restart_after_sigkill_on_postgres() {
+    let url = fresh_postgres("restart");
+    restart_keeps_runs(Some(url), "restart-pg", 220);
+}

@@ -1,0 +1,125 @@
+//! The HTML pages: rendered on the server (the one-line diagram included), with small
+//! JavaScript modules embedded in the binary (`assets/`), no build step and nothing loaded
+//! from another site. The pages call the same JSON API a script would.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::{ApiError, App};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(title: &str, kind: &str, data: &[(&str, &str)], body: &str) -> Html<String> {
+    let attrs: String = data.iter().map(|(k, v)| format!(" data-{k}=\"{}\"", esc(v))).collect();
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{} · icsrange</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/style.css\">\
+<script type=\"module\" src=\"/assets/app.js\"></script></head><body data-page=\"{kind}\"{attrs}>\
+<header class=\"top\"><a href=\"/home\" class=\"brand\">icsrange</a><span id=\"who\"></span><span id=\"clock\"></span><button id=\"logout\" hidden>Sign out</button></header>\
+<main>{body}</main></body></html>",
+        esc(title)
+    ))
+}
+
+pub async fn login() -> Html<String> {
+    page(
+        "Sign in",
+        "login",
+        &[],
+        "<section class=\"card narrow\"><h1>Sign in</h1><form id=\"login\"><label>Name <input name=\"name\" autocomplete=\"username\" required></label>\
+<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+<button type=\"submit\">Sign in</button><p id=\"login-error\" class=\"error\" role=\"alert\"></p></form></section>",
+    )
+}
+
+pub async fn home() -> Html<String> {
+    page(
+        "Home",
+        "home",
+        &[],
+        "<section class=\"card\"><h1>Your runs</h1><ul id=\"parts\"></ul></section>\
+<section class=\"card\" id=\"new-run\" hidden><h2>New run</h2><form id=\"create-run\">\
+<label>Name <input name=\"name\" required maxlength=\"64\"></label>\
+<label>Exercise <select name=\"exercise\" id=\"exercise-list\"></select></label>\
+<label>or upload a file <input type=\"file\" name=\"upload\" accept=\".yaml,.yml\"></label>\
+<label>Speed <input name=\"speed\" type=\"number\" value=\"1\" min=\"0.1\" max=\"600\" step=\"0.1\"></label>\
+<button type=\"submit\">Create</button></form><pre id=\"run-errors\" class=\"error\"></pre></section>",
+    )
+}
+
+pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let run = app.store.run(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(page(
+        &run.name,
+        "run",
+        &[("run", &run.id)],
+        &format!(
+            "<section class=\"card\"><h1>{}</h1><p>Exercise <b>{}</b> · status <b id=\"run-status\">{}</b></p>\
+<div class=\"row\"><button data-op=\"start\">Start</button><button data-op=\"pause\">Pause</button><button data-op=\"resume\">Resume</button>\
+<label>Speed <select id=\"speed\"><option>1</option><option>10</option><option>60</option></select></label></div></section>\
+<section class=\"card\"><h2>Teams</h2><form id=\"add-team\"><input name=\"name\" placeholder=\"Team name\" required maxlength=\"64\"><button>Add team</button></form>\
+<form id=\"add-account\"><input name=\"name\" placeholder=\"Account name\" required maxlength=\"64\"><select name=\"role\"><option>trainee</option><option>observer</option><option>instructor</option></select>\
+<select name=\"team\" id=\"team-select\"></select><input name=\"org\" placeholder=\"Organisation\"><input name=\"country\" placeholder=\"Country\" maxlength=\"2\"><button>Create account</button></form>\
+<pre id=\"account-out\"></pre><ul id=\"teams\"></ul></section>\
+<section class=\"card\"><h2>Scoreboard</h2><table id=\"scoreboard\"><thead><tr><th>Team</th><th>t</th><th>Total</th><th>Components</th></tr></thead><tbody></tbody></table></section>\
+<section class=\"card\"><h2>Campaign and injects</h2><div id=\"steps\"></div><div id=\"injects\"></div></section>",
+            esc(&run.name),
+            esc(&run.exercise),
+            esc(&run.status)
+        ),
+    )
+    .into_response())
+}
+
+pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let svg = app
+        .ranges
+        .get(&id)
+        .map(|t| t.diagram.svg.clone())
+        .unwrap_or_else(|| "<p>The run has not started.</p>".into());
+    Ok(page(
+        &team.name,
+        "team",
+        &[("team", &team.id)],
+        &format!(
+            "<nav class=\"tabs\"><button data-tab=\"hmi\" class=\"on\">HMI</button><button data-tab=\"detect\">Detection</button>\
+<button data-tab=\"respond\">Response</button><button data-tab=\"questions\">Questions</button><button data-tab=\"inbox\">Injects</button>\
+<span class=\"score\">Score <b id=\"score\">–</b></span></nav>\
+<section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
+<span>Customers off <b id=\"off\">–</b></span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
+<div class=\"hmi\"><div class=\"diagram\" id=\"diagram\">{svg}</div><aside><h3>Alarms</h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
+<h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
+<dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
+<section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
+<label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>t (s)</th><th>kind</th><th>what</th></tr></thead><tbody></tbody></table></section>\
+<section id=\"tab-respond\" class=\"tab\" hidden><form id=\"respond\"><select name=\"do\"><option value=\"block\">Block a source</option><option value=\"disable_account\">Disable an account</option>\
+<option value=\"restore_firmware\">Restore a gateway's firmware</option><option value=\"ups_on\">Switch a UPS back on</option><option value=\"local\">Switch a device to LOCAL</option>\
+<option value=\"dispatch_crew\">Dispatch a crew (station/IOA)</option></select><input name=\"arg\" placeholder=\"address, account, substation or device\" required><button>Do it</button></form><p id=\"respond-out\"></p>\
+<h3>Incident report</h3><form id=\"report\"><input name=\"time\" placeholder=\"time\" required><input name=\"asset\" placeholder=\"asset\" required><input name=\"technique\" placeholder=\"technique (ATT&amp;CK id)\" required>\
+<input name=\"impact\" placeholder=\"impact\" required><input name=\"action\" placeholder=\"action taken\" required><button>File report</button></form><p id=\"report-out\"></p></section>\
+<section id=\"tab-questions\" class=\"tab\" hidden><ol id=\"questions\"></ol></section>\
+<section id=\"tab-inbox\" class=\"tab\" hidden><ul id=\"inbox\"></ul></section>",
+        ),
+    )
+    .into_response())
+}
+
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (ct, body) = match file.as_str() {
+        "app.js" => ("text/javascript; charset=utf-8", APP_JS),
+        "style.css" => ("text/css; charset=utf-8", STYLE_CSS),
+        _ => return Err(ApiError::NotFound),
+    };
+    Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response())
+}

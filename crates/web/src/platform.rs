@@ -1,0 +1,273 @@
+//! The runs the server holds: one range driver per team (the runtime `icsrange live` uses),
+//! its journal inputs written to the database before an action is acknowledged, and runs
+//! rebuilt by replay when the server starts.
+//!
+//! A team's range is a pure function of (exercise, seed, inputs); the database holds all
+//! three (`store`), so a run survives the process: at start, every run that had begun is
+//! rebuilt from its inputs (`Range::catch_up`) and comes back paused at its last input.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use exercise::Exercise;
+use netio::capture::Capture;
+use netio::driver::{self, Handle, Pace};
+use range::journal::{Action, Actor, Outcome};
+use range::{Entry, Range, RunConfig};
+use tokio::sync::watch;
+
+use crate::ApiError;
+
+/// One team's live range.
+#[derive(Debug)]
+pub struct TeamRange {
+    pub team: store::Team,
+    pub ex: Arc<Exercise>,
+    pub handle: Handle,
+    /// Journal entries written to the database so far (every input below this is durable).
+    persisted: watch::Receiver<usize>,
+    /// The range, once its run has ended (the driver hands it back).
+    ended: Arc<Mutex<Option<Range>>>,
+    pub capture_path: PathBuf,
+    pub capture: Arc<Capture>,
+    pub diagram: Arc<crate::diagram::Diagram>,
+}
+
+impl TeamRange {
+    /// Reads the range, live or ended.
+    pub fn read<R>(&self, f: impl FnOnce(&Range) -> R) -> Option<R> {
+        let mut f = Some(f);
+        if let Some(r) = self.handle.read(|r| (f.take().expect("called once"))(r)) {
+            return Some(r);
+        }
+        let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        match (ended.as_ref(), f) {
+            (Some(range), Some(f)) => Some(f(range)),
+            _ => None,
+        }
+    }
+
+    /// An actor's action; answered once its journal entry is in the database (what a trainee
+    /// saw acknowledged survives a crash).
+    pub async fn act(&self, actor: Actor, action: Action) -> Result<Outcome, ApiError> {
+        let outcome = self.handle.act(actor, action).await.ok_or(ApiError::Conflict("the run has ended"))?;
+        let len = self.read(|r| r.journal().len()).unwrap_or(0);
+        let mut rx = self.persisted.clone();
+        match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|n| *n >= len)).await {
+            Ok(Ok(_)) => Ok(outcome),
+            _ => Err(ApiError::Unavailable),
+        }
+    }
+}
+
+/// Every team range the process holds, by team id.
+#[derive(Debug, Default)]
+pub struct Ranges {
+    teams: Mutex<HashMap<String, Arc<TeamRange>>>,
+}
+
+impl Ranges {
+    pub fn get(&self, team: &str) -> Option<Arc<TeamRange>> {
+        self.teams.lock().unwrap_or_else(|p| p.into_inner()).get(team).cloned()
+    }
+
+    fn insert(&self, t: Arc<TeamRange>) {
+        self.teams.lock().unwrap_or_else(|p| p.into_inner()).insert(t.team.id.clone(), t);
+    }
+}
+
+/// Loads a run's exercise (built-in grids, or the files uploaded with it).
+pub fn load_exercise(
+    text: &str,
+    files: &str,
+) -> Result<(Exercise, exercise::Bundle), Vec<exercise::Diagnostic>> {
+    let mut bundle = exercise::Bundle::new();
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(files).unwrap_or_default();
+    for (name, text) in map {
+        if let Some(t) = text.as_str() {
+            if let Err(message) = bundle.insert(&name, t.to_string()) {
+                return Err(vec![exercise::Diagnostic { line: 1, col: 1, message }]);
+            }
+        }
+    }
+    let ex = exercise::load(text, &bundle)?;
+    Ok((ex, bundle))
+}
+
+/// A fresh range for a team.
+fn build(run: &store::Run, team: &store::Team) -> Result<(Exercise, Range), String> {
+    let (ex, bundle) = load_exercise(&run.exercise_text, &run.files).map_err(|d| {
+        d.first().map_or("invalid exercise".into(), |d| format!("{}:{}: {}", d.line, d.col, d.message))
+    })?;
+    let grid = exercise::build_grid(&bundle, &ex.grid)?;
+    let mut cfg = RunConfig::new(run.seed as u64, "none", Vec::new());
+    cfg.base = team.base.parse::<Ipv4Addr>().map_err(|e| e.to_string())?;
+    cfg.start_ms_since_2000 = run.start_ms as u64;
+    let range = Range::new(ex.clone(), grid, cfg).map_err(|e| e.to_string())?;
+    Ok((ex, range))
+}
+
+fn line_of(i: usize, e: &Entry) -> Option<store::InputLine> {
+    let keep = i == 0 || e.input().is_some();
+    keep.then(|| store::InputLine { seq: i as i64, t_us: e.t().0 as i64, line: netio::json::entry(e) })
+}
+
+/// Starts (or, after a restart, resumes) a team's range. `inputs`: what the database holds
+/// for it (empty for a new run). The range starts paused.
+pub async fn start_team(
+    app: &crate::App,
+    run: &store::Run,
+    team: &store::Team,
+    inputs: &[store::InputLine],
+) -> Result<Arc<TeamRange>, String> {
+    let (ex, mut range) = build(run, team)?;
+    let dir = app.data.join("runs").join(&run.id).join(&team.id);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let capture_path = dir.join("capture.pcap");
+    let capture =
+        Arc::new(Capture::create(&capture_path).map_err(|e| format!("{}: {e}", capture_path.display()))?);
+    let mut flows = std::collections::BTreeMap::new();
+    let persisted_len;
+    if inputs.is_empty() {
+        let first: Vec<store::InputLine> =
+            range.journal().iter().enumerate().filter_map(|(i, e)| line_of(i, e)).collect();
+        app.store.append_inputs(&team.id, &first).await.map_err(|e| e.to_string())?;
+        persisted_len = range.journal().len();
+    } else {
+        let text: String = inputs.iter().map(|l| format!("{}\n", l.line)).collect();
+        let recorded = netio::json::read_inputs(&text)?;
+        range.catch_up(&recorded.inputs, |r| driver::write_wire(&capture, &mut flows, r.take_wire()));
+        driver::write_wire(&capture, &mut flows, range.take_wire());
+        // What the replay rebuilt must be what was kept, line for line.
+        let rebuilt: Vec<store::InputLine> =
+            range.journal().iter().enumerate().filter_map(|(i, e)| line_of(i, e)).collect();
+        if rebuilt != inputs {
+            return Err(format!("team {}: the replayed journal differs from the one kept", team.name));
+        }
+        persisted_len = range.journal().len();
+    }
+    let diagram = Arc::new(crate::diagram::Diagram::new(range.sim()));
+    let pace = Pace::Times(run.speed.max(0.01));
+    let services = netio::live::services(&range);
+    let (handle, task) = driver::spawn(range, pace, true, Some(capture.clone()));
+    if app.listen_devices {
+        if let Err(e) = netio::live::listen(&handle, &services).await {
+            tracing::warn!(team = %team.name, error = %e, "device services not on real sockets");
+        }
+    }
+    let (persisted_tx, persisted) = watch::channel(persisted_len);
+    let ended = Arc::new(Mutex::new(None));
+    let tr = Arc::new(TeamRange {
+        team: team.clone(),
+        ex: Arc::new(ex),
+        handle: handle.clone(),
+        persisted,
+        ended: ended.clone(),
+        capture_path,
+        capture,
+        diagram,
+    });
+    tokio::spawn(persist(
+        app.store.clone(),
+        team.id.clone(),
+        handle,
+        task,
+        persisted_tx,
+        persisted_len,
+        ended,
+    ));
+    app.ranges.insert(tr.clone());
+    Ok(tr)
+}
+
+/// Writes a team's new inputs to the database as they are journaled, until the run ends.
+async fn persist(
+    store: store::Store,
+    team: String,
+    handle: Handle,
+    mut task: tokio::task::JoinHandle<Option<Range>>,
+    persisted: watch::Sender<usize>,
+    mut cursor: usize,
+    ended: Arc<Mutex<Option<Range>>>,
+) {
+    let mut batches = handle.entries();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let write = |lines: Vec<store::InputLine>, len: usize| {
+        let store = store.clone();
+        let team = team.clone();
+        async move {
+            match store.append_inputs(&team, &lines).await {
+                Ok(()) => Some(len),
+                Err(e) => {
+                    tracing::error!(%team, error = %e, "journal inputs not written; retrying");
+                    None
+                }
+            }
+        }
+    };
+    let collect = |r: &Range, from: usize| -> (Vec<store::InputLine>, usize) {
+        let j = r.journal();
+        (j.iter().enumerate().skip(from).filter_map(|(i, e)| line_of(i, e)).collect(), j.len())
+    };
+    let range = loop {
+        tokio::select! {
+            b = batches.recv() => {
+                if matches!(b, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    // The driver is gone; its range comes through the task.
+                }
+            }
+            _ = tick.tick() => {}
+            done = &mut task => break done.ok().flatten(),
+        }
+        if let Some((lines, len)) = handle.read(|r| collect(r, cursor)) {
+            if let Some(len) = write(lines, len).await {
+                cursor = len;
+                persisted.send_replace(cursor);
+            }
+        }
+    };
+    if let Some(r) = range {
+        loop {
+            let (lines, len) = collect(&r, cursor);
+            if let Some(len) = write(lines, len).await {
+                persisted.send_replace(len);
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+}
+
+/// Brings back every run that had begun, paused at its last input.
+pub async fn recover(app: &crate::App) -> Result<usize, store::Error> {
+    let mut n = 0;
+    for run in app.store.runs().await? {
+        if run.status == "draft" {
+            continue;
+        }
+        for team in app.store.teams(&run.id).await? {
+            let inputs = app.store.inputs(&team.id).await?;
+            match start_team(app, &run, &team, &inputs).await {
+                Ok(_) => n += 1,
+                Err(e) => tracing::error!(run = %run.id, team = %team.name, error = %e, "run not recovered"),
+            }
+        }
+        if run.status == "running" {
+            app.store.set_run_status(&run.id, "paused", run.speed).await?;
+        }
+    }
+    Ok(n)
+}
+
+/// The lowest free address block 127.N.0.0 (N from the configuration's first block).
+pub async fn free_base(app: &crate::App) -> Result<Ipv4Addr, ApiError> {
+    let used = app.store.bases_in_use().await?;
+    (app.first_block..=250)
+        .map(|n| Ipv4Addr::new(127, n, 0, 0))
+        .find(|b| !used.contains(&b.to_string()))
+        .ok_or(ApiError::Conflict("no free address block for another team"))
+}
