@@ -229,6 +229,7 @@ impl Diagram {
                     y + 22.0
                 );
             }
+            s.push_str("</g>");
         }
         let _ = ends;
         s.push_str("</svg>");
@@ -277,6 +278,8 @@ mod tests {
             // Every breaker of every branch end is drawn once, with its RTU point.
             let ends = d.svg.matches(r#"class="brk" id="k"#).count();
             assert!(ends >= 2 * sim.case().branches.len(), "{name}: {ends} breakers");
+            // Well-formed: every group closed.
+            assert_eq!(d.svg.matches("<g ").count(), d.svg.matches("</g>").count(), "{name}");
             // Distinct positions for distinct buses.
             let mut pos: Vec<(i64, i64)> = d.buses.iter().map(|b| (b.x as i64, b.y as i64)).collect();
             pos.sort();

@@ -1,0 +1,131 @@
+// The platform in a real browser: Playwright (playwright-core) driving Debian's chromium,
+// headless, against `icsrange demo` on loopback.
+//
+// An instructor signs in, creates a run, adds a team and a trainee account, and starts it;
+// the trainee signs in, sees live values on the HMI, opens a breaker (select, confirm,
+// execute), sees it open and the alarm, takes a hint, answers a question and sees the score
+// change; the instructor's scoreboard shows it. No console errors and no request to another
+// site on any page. Screenshots go to the folder given as the first argument.
+//
+// Usage: node platform.mjs OUT_DIR (ICSRANGE_BIN: the binary; default target/debug/icsrange)
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const out = resolve(process.argv[2] || 'browser-out');
+mkdirSync(out, { recursive: true });
+const bin = process.env.ICSRANGE_BIN || resolve('../../target/debug/icsrange');
+const data = mkdtempSync(join(tmpdir(), 'icsrange-browser-'));
+
+function fail(msg) { console.error(`FAIL: ${msg}`); process.exitCode = 1; throw new Error(msg); }
+function check(cond, msg) { if (!cond) fail(msg); }
+
+// The demo server: its address and accounts from what it prints.
+const server = spawn(bin, ['demo', '--data', data, '--bind', '127.0.0.1:0', '--speed', '10', '--first-block', '230'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const accounts = {};
+let base = null;
+await new Promise((res, rej) => {
+  const rl = createInterface({ input: server.stdout });
+  rl.on('line', (line) => {
+    const m = line.match(/^open (http:\/\/[^/]+)\//);
+    if (m) base = m[1];
+    const a = line.match(/^\s+(instructor|trainee, team \w+)\s+(\S+)\s+(\S+)\s+http/);
+    if (a) accounts[a[2]] = a[3];
+    if (line.trim() === 'ready') res();
+  });
+  server.on('exit', (c) => rej(new Error(`demo exited ${c}`)));
+});
+check(base && accounts.instructor, 'the demo printed its URL and passwords');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+async function newPage() {
+  const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const page = await ctx.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) problems.push(`request to another site: ${r.url()}`); });
+  page.on('dialog', (d) => d.accept());
+  return page;
+}
+async function signIn(page, name, password) {
+  await page.goto(`${base}/`);
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/home`);
+}
+
+try {
+  // The instructor: a run, a team, a trainee, started.
+  const inst = await newPage();
+  await signIn(inst, 'instructor', accounts.instructor);
+  await inst.fill('#create-run input[name=name]', 'Browser week');
+  await inst.selectOption('#exercise-list', 'ukraine2015');
+  await inst.fill('#create-run input[name=speed]', '10');
+  await inst.click('#create-run button[type=submit]');
+  await inst.waitForURL(/\/runs\/[0-9a-f]+$/);
+  await inst.fill('#add-team input[name=name]', 'Green');
+  await inst.click('#add-team button');
+  await inst.waitForSelector('#teams li');
+  await inst.fill('#add-account input[name=name]', 'g1');
+  await inst.selectOption('#add-account select[name=role]', 'trainee');
+  await inst.fill('#add-account input[name=org]', 'Prykarpattyaoblenergo');
+  await inst.fill('#add-account input[name=country]', 'UA');
+  await inst.click('#add-account button');
+  await inst.waitForFunction(() => /g1: \S+/.test(document.querySelector('#account-out').textContent));
+  const pw = (await inst.textContent('#account-out')).match(/g1: (\S+)/)[1];
+  await inst.click('button[data-op=start]');
+  await inst.waitForFunction(() => document.querySelector('#run-status').textContent === 'running');
+  const teamHref = await inst.getAttribute('#teams li a', 'href');
+
+  // The trainee: live values, a breaker opened, a hint, an answer, the score.
+  const tr = await newPage();
+  await signIn(tr, 'g1', pw);
+  await tr.goto(`${base}${teamHref}`);
+  await tr.waitForFunction(() => /^\d+\.\d{3}$/.test(document.querySelector('#freq').textContent), null, { timeout: 30000 });
+  const t0 = await tr.textContent('#clock');
+  await tr.waitForFunction((t) => document.querySelector('#clock').textContent !== t, t0, { timeout: 15000 });
+  await tr.screenshot({ path: join(out, 'hmi.png'), fullPage: false });
+  const scoreBefore = await tr.textContent('#score');
+  // Select the first branch breaker of station 2 (IOA 1001), confirm, execute.
+  const brk = tr.locator('#k2-1001');
+  check(!(await brk.getAttribute('class')).includes('open'), 'the breaker starts closed');
+  await brk.click();
+  await tr.waitForSelector('#operate[open]');
+  check((await tr.textContent('#operate-text')).startsWith('OPEN'), 'the dialog asks to open');
+  await tr.click('#operate-ok');
+  await tr.waitForFunction(() => document.querySelector('#k2-1001').classList.contains('open'), null, { timeout: 30000 });
+  await tr.waitForFunction(() => [...document.querySelectorAll('#alarms li')].some((l) => l.textContent.includes('2/1001')), null, { timeout: 15000 });
+  await tr.screenshot({ path: join(out, 'hmi-breaker-open.png') });
+  // Questions: a hint (its cost shown first), then an answer.
+  await tr.click('button[data-tab=questions]');
+  const hintBtn = tr.locator('li[data-question=account] button.take-hint');
+  check((await hintBtn.textContent()).includes('costs'), 'the hint shows its cost before it is taken');
+  await hintBtn.click();
+  await tr.waitForSelector('li[data-question=account] p.hint');
+  await tr.fill('li[data-question=why-manual] input[name=value]', 'the gateways and UPSs were disabled');
+  await tr.click('li[data-question=why-manual] form.answer button');
+  await tr.waitForSelector('li[data-question=why-manual] p.right');
+  await tr.waitForFunction((s) => document.querySelector('#score').textContent !== s, scoreBefore, { timeout: 15000 });
+  const scoreAfter = await tr.textContent('#score');
+  await tr.click('button[data-tab=detect]');
+  await tr.waitForSelector('#events tbody tr');
+  await tr.screenshot({ path: join(out, 'detection.png') });
+
+  // The instructor's scoreboard shows the team's new score.
+  await inst.waitForFunction((s) => [...document.querySelectorAll('#scoreboard tbody tr')].some((r) => r.children[0].textContent === 'Green' && r.children[2].textContent === s), scoreAfter, { timeout: 15000 });
+  await inst.screenshot({ path: join(out, 'scoreboard.png'), fullPage: true });
+  check(problems.length === 0, problems.join('\n'));
+  console.log(`browser test passed: score ${scoreBefore} -> ${scoreAfter}; screenshots in ${out}`);
+} finally {
+  await browser.close();
+  server.kill('SIGTERM');
+}
