@@ -26,6 +26,7 @@ macro_rules! out {
 mod bench_iec104;
 mod bench_live;
 mod bench_modbus;
+mod bench_platform;
 mod devices_cmd;
 mod live_cmd;
 mod run_cmd;
@@ -114,6 +115,8 @@ enum BenchCommand {
     Iec104(bench_iec104::BenchIec104Args),
     /// CPU of live ranges (drivers paced against the wall clock) in one process.
     Live(bench_live::BenchLiveArgs),
+    /// The training platform: N team ranges at 1x and M WebSocket HMI clients.
+    Platform(bench_platform::BenchPlatformArgs),
 }
 
 /// Bad input: reported on one line, exit code 2.
@@ -180,6 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Modbus(args)) => bench_modbus::run(&args),
         Command::Bench(BenchCommand::Iec104(args)) => bench_iec104::run(&args),
         Command::Bench(BenchCommand::Live(args)) => bench_live::run(&args),
+        Command::Bench(BenchCommand::Platform(args)) => bench_platform::run(&args),
     }
 }
 

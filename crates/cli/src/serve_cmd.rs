@@ -33,6 +33,13 @@ pub struct ServeArgs {
     /// [default: true].
     #[arg(long, env = "ICSRANGE_DEVICES")]
     devices: Option<bool>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Cookies are then
+    /// marked Secure.
+    #[arg(long, env = "ICSRANGE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "ICSRANGE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -43,6 +50,8 @@ struct FileConfig {
     database: Option<String>,
     first_block: Option<u8>,
     devices: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
@@ -55,6 +64,11 @@ fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
         None => FileConfig::default(),
     };
     let first_block = args.first_block.or(file.first_block).unwrap_or(10);
+    let tls = match (args.tls_cert.clone().or(file.tls_cert), args.tls_key.clone().or(file.tls_key)) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err(BadInput("a TLS certificate needs its key, and a key its certificate".into()).into()),
+    };
     if !(1..=250).contains(&first_block) {
         return Err(BadInput("--first-block: 1 to 250".into()).into());
     }
@@ -64,7 +78,8 @@ fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
         database_url: args.database.clone().or(file.database),
         listen_devices: args.devices.or(file.devices).unwrap_or(true),
         first_block,
-        secure_cookies: false,
+        secure_cookies: tls.is_some(),
+        tls,
     })
 }
 
@@ -87,14 +102,27 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = config(args, "icsrange-data")?;
     crate::init_log();
     runtime()?.block_on(async {
+        // The certificate is checked before anything else starts.
+        let acceptor = match &cfg.tls {
+            Some((cert, key)) => Some(web::tls::acceptor(cert, key).map_err(BadInput)?),
+            None => None,
+        };
         let app = web::open(&cfg).await.map_err(|e| BadInput(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(cfg.bind)
             .await
             .map_err(|e| BadInput(format!("{}: {e}", cfg.bind)))?;
         let local = listener.local_addr()?;
-        out!("icsrange serving on http://{local}/ (data {}, {:?})", cfg.data_dir.display(), app.store.kind);
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        out!(
+            "icsrange serving on {scheme}://{local}/ (data {}, {:?})",
+            cfg.data_dir.display(),
+            app.store.kind
+        );
         out!("ready");
-        web::serve(app, listener, stop_signal()).await?;
+        match acceptor {
+            Some(a) => web::serve_tls(app, listener, a, stop_signal()).await?,
+            None => web::serve(app, listener, stop_signal()).await?,
+        }
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }
@@ -126,6 +154,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         listen_devices: true,
         first_block: args.first_block,
         secure_cookies: false,
+        tls: None,
     };
     crate::init_log();
     runtime()?.block_on(async {

@@ -126,6 +126,10 @@ impl Drop for Server {
 }
 
 fn serve(data: &Path, database: Option<&str>, first_block: u8) -> Server {
+    serve_with(data, database, first_block, &[])
+}
+
+fn serve_with(data: &Path, database: Option<&str>, first_block: u8, extra: &[&str]) -> Server {
     let mut cmd = Command::new(BIN);
     cmd.args([
         "serve",
@@ -140,7 +144,8 @@ fn serve(data: &Path, database: Option<&str>, first_block: u8) -> Server {
     .arg(data)
     .env("ICSRANGE_LOG", "warn")
     .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    .stderr(Stdio::inherit())
+    .args(extra);
     if let Some(db) = database {
         cmd.args(["--database", db]);
     }
@@ -149,8 +154,8 @@ fn serve(data: &Path, database: Option<&str>, first_block: u8) -> Server {
     let mut addr = None;
     let mut line = String::new();
     while out.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.strip_prefix("icsrange serving on http://") {
-            addr = rest.split('/').next().and_then(|a| a.parse().ok());
+        if let Some(rest) = line.strip_prefix("icsrange serving on ").and_then(|r| r.split_once("://")) {
+            addr = rest.1.split('/').next().and_then(|a| a.parse().ok());
         }
         if line.trim() == "ready" {
             break;
@@ -244,7 +249,11 @@ fn world(server: &Server, data: &Path, database: Option<&str>, speed: f64) -> Wo
 }
 
 fn fill(path: &str, w: &World, team: &str) -> String {
-    path.replace("{run}", &w.run).replace("{team}", team).replace("{file}", "app.js")
+    path.replace("{run}", &w.run)
+        .replace("{team}", team)
+        .replace("{file}", "app.js")
+        .replace("{report}", "r0")
+        .replace("{token}", &"0".repeat(64))
 }
 
 fn denied(status: u16) -> bool {
@@ -281,13 +290,17 @@ fn every_route_checks_who_may_use_it() {
             checked += 1;
         }
         // A trainee of team A against team B's resources, the run's and the platform's.
-        if matches!(d.access, Admin | Staff | RunRead | RunWrite | TeamRead | TeamWrite | TeamStaff) {
+        if matches!(
+            d.access,
+            Admin | Staff | RunRead | RunWrite | TeamRead | TeamWrite | TeamStaff | TeamInstructor
+        ) {
             let r = w.a1.raw(method, &fill(d.path, &w, &w.team_b), body, ws_headers);
             assert!(denied(r.status), "trainee of A: {method} {} answered {}", d.path, r.status);
             checked += 1;
         }
-        // An observer against every state-changing route (but their own session's).
-        if method != "GET" && !matches!(d.path, "/api/login" | "/api/logout") {
+        // An observer against every state-changing route (but their own session's, and the
+        // public ones: signing in, accepting an invitation, whose token is the right).
+        if method != "GET" && d.access != Public && d.path != "/api/logout" {
             let r = w.observer.raw(method, &fill(d.path, &w, &w.team_a), body, ws_headers);
             assert!(denied(r.status), "observer: {method} {} answered {}", d.path, r.status);
             checked += 1;
@@ -336,6 +349,49 @@ fn every_route_checks_who_may_use_it() {
     let r = w.instructor.post("/api/runs", &json!({"name": "bad", "text": "id: x\ntitle: [unclosed\n"}));
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.json()["problems"][0]["line"].as_u64().is_some(), "{}", r.json());
+    // Invitations: a page, then one use only.
+    let addr = server.addr;
+    let r = w
+        .instructor
+        .post(&format!("/api/runs/{}/invites", w.run), &json!({"role": "trainee", "team": w.team_a}));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    let token = url.rsplit('/').next().unwrap().to_string();
+    assert_eq!(anon.get(&url).status, 200);
+    assert_eq!(anon.get(&format!("/invite/{}", "1".repeat(64))).status, 404);
+    let short = anon.post(&format!("/api/invites/{token}"), &json!({"name": "ivan", "password": "short"}));
+    assert_eq!(short.status, 422);
+    let pw = "a long enough passphrase";
+    assert_eq!(
+        anon.post(&format!("/api/invites/{token}"), &json!({"name": "ivan", "password": pw})).status,
+        201
+    );
+    assert_eq!(
+        anon.post(&format!("/api/invites/{token}"), &json!({"name": "ivan2", "password": pw})).status,
+        404,
+        "one use"
+    );
+    let ivan = Client::login(addr, "ivan", pw);
+    assert_eq!(ivan.get(&format!("/api/teams/{}", w.team_a)).status, 200);
+    assert_eq!(ivan.get(&format!("/api/teams/{}", w.team_b)).status, 404);
+    // A broadcast reaches the teams' messages.
+    let r = w.instructor.post(&format!("/api/runs/{}/broadcast", w.run), &json!({"text": "Phones are down"}));
+    assert_eq!(r.status, 201);
+    assert_eq!(w.a1.get(&format!("/api/teams/{}/messages", w.team_a)).json()[0]["text"], "Phones are down");
+    // Incident reports, graded by instructors only.
+    let report = json!({"time": "10:02", "asset": "HMI", "technique": "T0823", "impact": "27 substations", "action": "blocked the VPN"});
+    let r = w.a1.post(&format!("/api/teams/{}/reports", w.team_a), &report);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let rid = r.json()["id"].as_str().unwrap().to_string();
+    let grade = json!({"time": 5, "asset": 5, "technique": 5, "impact": 5, "action": 0});
+    let path = format!("/api/teams/{}/reports/{rid}/grade", w.team_a);
+    assert!(denied(w.a1.post(&path, &grade).status), "trainees do not grade");
+    assert!(denied(w.observer.post(&path, &grade).status), "observers do not grade");
+    let r = w.instructor.post(&path, &grade);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["grade"], 0.8);
+    assert_eq!(w.instructor.post(&path, &json!({"time": 9})).status, 422);
+    assert_eq!(w.a1.get(&format!("/api/teams/{}/reports", w.team_a)).json()[0]["grade"], 0.8);
     // Logins are rate-limited per name.
     let bad = Client::new(server.addr);
     let mut last = 0;
@@ -368,6 +424,22 @@ fn restart_keeps_runs(database: Option<String>, name: &str, first_block: u8) {
     };
     // A trainee's acknowledged actions.
     act(json!({"do": "operate", "station": 2, "ioa": 2001, "close": false}));
+    // The command is in the team's capture, decoded, found by its IOA.
+    let f = w.a1.get(&format!("/api/teams/{}/frames?proto=iec104&ioa=2001", w.team_a)).json();
+    let frames = f["frames"].as_array().cloned().unwrap_or_default();
+    assert!(
+        frames
+            .iter()
+            .any(|x| x["station"] == 2 && x["info"].as_str().unwrap_or("").contains("C_DC_NA_1 (46) act")),
+        "{f}"
+    );
+    assert!(
+        frames.iter().all(|x| x["proto"] == "iec104" && x["ioas"].as_array().unwrap().contains(&json!(2001)))
+    );
+    let all = w.a1.get(&format!("/api/teams/{}/frames?limit=1000", w.team_a)).json();
+    assert!(all["total"].as_u64().unwrap() > frames.len() as u64, "the filter filters");
+    let r = w.a1.get(&format!("/api/teams/{}/frames?ioa=x", w.team_a));
+    assert_eq!(r.status, 422, "a bad filter is the caller's error");
     let hint = act(json!({"do": "hint", "question": "account", "index": 0}));
     assert_eq!(hint["result"], "hint");
     let verdict = act(
@@ -432,4 +504,88 @@ fn restart_after_sigkill_on_sqlite() {
 fn restart_after_sigkill_on_postgres() {
     let url = fresh_postgres("restart");
     restart_keeps_runs(Some(url), "restart-pg", 220);
+}
+
+#[test]
+fn https_with_its_own_certificate() {
+    let data = temp_dir("tls");
+    let (cert, key) = (data.join("cert.pem"), data.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(ok.success());
+    let server = serve_with(
+        &data,
+        None,
+        199,
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
+    let password = admin(&data, None, "boss");
+    let url = format!("https://{}", server.addr);
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert", cert.to_str().unwrap()])
+            .args(args)
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let doc = curl(&[&format!("{url}/api/openapi.json")]);
+    assert!(doc.contains("\"openapi\":\"3.1.0\""), "{doc}");
+    let headers = curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &format!("{{\"name\":\"boss\",\"password\":\"{password}\"}}"),
+        &format!("{url}/api/login"),
+    ]);
+    let cookie = headers.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_default();
+    assert!(cookie.contains("; Secure"), "{headers}");
+    // Plain HTTP on the TLS port gets no answer (the handshake fails).
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5", &format!("http://{}/", server.addr)])
+        .output()
+        .expect("curl");
+    assert!(!plain.status.success());
+    // A certificate that is not one is refused at start, naming the file.
+    std::fs::write(data.join("bad.pem"), "not a certificate").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--tls-cert"])
+        .arg(data.join("bad.pem"))
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.pem"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -16,6 +16,8 @@ use gridsim::sim::SimTime;
 use proto_iec104::asdu::{cot, type_id};
 use proto_iec104::{Asdu, Control, Frame, UFunction, Value};
 
+pub mod dissect;
+
 /// A rule: its id, ATT&CK for ICS techniques (legacy and v19 ids) and what it looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {

@@ -172,6 +172,29 @@ impl Capture {
         }
     }
 
+    /// The file header and the bytes from `offset` on (at least the header's length): what
+    /// `read_segments` needs to go on from where it stopped, without reading the whole file
+    /// again. Returns the bytes and the file offset their byte `HEADER_LEN` stands for.
+    pub fn tail(&self, offset: usize) -> io::Result<(Vec<u8>, usize)> {
+        use std::io::{Read, Seek, SeekFrom};
+        let inner = self.lock();
+        let path = match (&inner.file, &inner.paths) {
+            (Some(file), Some((tmp, _))) => {
+                file.lock().unwrap_or_else(|p| p.into_inner()).flush()?;
+                tmp.clone()
+            }
+            _ => return Err(io::Error::other("the capture is finished")),
+        };
+        drop(inner);
+        let mut f = File::open(&path)?;
+        let mut out = vec![0u8; HEADER_LEN];
+        f.read_exact(&mut out)?;
+        let from = offset.max(HEADER_LEN);
+        f.seek(SeekFrom::Start(from as u64))?;
+        f.read_to_end(&mut out)?;
+        Ok((out, from))
+    }
+
     /// Flushes the file, syncs it and gives it its name; later records are dropped. Errors
     /// name the file: a write that failed along the way (a full disk, say: the capture is
     /// torn, so it is removed and `path` keeps what it held), or a rename that failed (the
@@ -331,4 +354,54 @@ mod tests {
             }
         }
     }
+}
+
+/// The length of a pcap file header.
+pub const HEADER_LEN: usize = 24;
+
+/// One TCP segment read back from a capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Frame number (1-based), as alerts cite them.
+    pub number: u64,
+    /// Since the capture's start.
+    pub t: Duration,
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub payload: Vec<u8>,
+    pub fin: bool,
+}
+
+/// Reads a capture's TCP segments from byte `offset` (0: from the start, after the file
+/// header) with `first` the number of the first frame there. Returns the segments and the
+/// offset just past the last whole record: what a later call resumes from (a record being
+/// written is left for then). Frames that are not Ethernet/IPv4/TCP count but are skipped.
+pub fn read_segments(file: &[u8], offset: usize, first: u64) -> (Vec<Segment>, usize) {
+    let Ok((rest, parser)) = pcap_file::pcap::PcapParser::new(file) else { return (Vec::new(), offset) };
+    let header_len = file.len() - rest.len();
+    let mut at = offset.max(header_len);
+    let mut number = first;
+    let mut out = Vec::new();
+    while at < file.len() {
+        let Ok((rest, packet)) = parser.next_packet(&file[at..]) else { break };
+        let consumed = file.len() - at - rest.len();
+        at += consumed;
+        number += 1;
+        let Ok(sliced) = etherparse::SlicedPacket::from_ethernet(&packet.data) else { continue };
+        let (Some(etherparse::NetSlice::Ipv4(ip)), Some(etherparse::TransportSlice::Tcp(tcp))) =
+            (&sliced.net, &sliced.transport)
+        else {
+            continue;
+        };
+        let h = ip.header();
+        out.push(Segment {
+            number,
+            t: packet.timestamp,
+            src: SocketAddrV4::new(h.source_addr(), tcp.source_port()),
+            dst: SocketAddrV4::new(h.destination_addr(), tcp.destination_port()),
+            payload: tcp.payload().to_vec(),
+            fin: tcp.fin(),
+        });
+    }
+    (out, at)
 }

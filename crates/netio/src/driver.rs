@@ -103,6 +103,13 @@ pub struct State {
     /// Frequency at the grid's largest island (Hz): ground truth, for instructors.
     pub f_hz: f64,
     pub hmi: HmiView,
+    /// When simulated time last moved, on the wall clock (ms since 1970): what a live view
+    /// reports so a client can tell how old a state is.
+    pub changed_at_ms: u64,
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A live input that arrived while paused.
@@ -273,6 +280,7 @@ fn state_of(range: &Range, paused: bool, pace: Pace, held: usize) -> State {
         packets: range.packets(),
         f_hz,
         hmi: range.hmi_view(),
+        changed_at_ms: wall_ms(),
     }
 }
 

@@ -34,7 +34,8 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// The schema, one migration per entry, never edited once released: add a new one.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE orgs (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -105,7 +106,27 @@ CREATE TABLE reports (
     grade DOUBLE PRECISION,
     created BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE invites (
+    token_hash TEXT PRIMARY KEY,
+    run TEXT NOT NULL REFERENCES runs(id),
+    role TEXT NOT NULL,
+    team TEXT REFERENCES teams(id),
+    team_role TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    used BIGINT NOT NULL
+);
+CREATE TABLE messages (
+    run TEXT NOT NULL REFERENCES runs(id),
+    seq BIGINT NOT NULL,
+    author TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (run, seq)
+);
+"#,
+];
 
 /// Which database the URL named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +198,26 @@ pub struct InputLine {
     pub seq: i64,
     pub t_us: i64,
     pub line: String,
+}
+
+/// A one-time invitation to a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invite {
+    pub run: String,
+    /// trainee, observer or instructor.
+    pub role: String,
+    pub team: Option<String>,
+    pub team_role: String,
+    pub expires: i64,
+}
+
+/// An instructor's broadcast to a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub seq: i64,
+    pub author: String,
+    pub body: String,
+    pub created: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -647,6 +688,135 @@ impl Store {
 }
 
 impl Store {
+    // ---- invitations
+
+    pub async fn create_invite(&self, token_hash: &str, i: &Invite) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO invites (token_hash, run, role, team, team_role, expires, used) VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(token_hash)
+        .bind(&i.run)
+        .bind(&i.role)
+        .bind(i.team.clone())
+        .bind(&i.team_role)
+        .bind(i.expires)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict)?;
+        Ok(())
+    }
+
+    /// An invitation that is neither used nor expired, without using it.
+    pub async fn invite(&self, token_hash: &str, now: i64) -> Result<Option<Invite>> {
+        let r = sqlx::query(
+            "SELECT run, role, team, team_role, expires FROM invites WHERE token_hash = $1 AND used = 0 AND expires > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| Invite {
+            run: r.get(0),
+            role: r.get(1),
+            team: r.get(2),
+            team_role: r.get(3),
+            expires: r.get(4),
+        }))
+    }
+
+    /// Uses an invitation and creates its account in one transaction: a second use, an
+    /// expired invitation or a taken name change nothing.
+    pub async fn accept_invite(&self, token_hash: &str, now: i64, user: &User) -> Result<Option<Invite>> {
+        let mut tx = self.pool.begin().await?;
+        let used =
+            sqlx::query("UPDATE invites SET used = 1 WHERE token_hash = $1 AND used = 0 AND expires > $2")
+                .bind(token_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        if used.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let r = sqlx::query("SELECT run, role, team, team_role, expires FROM invites WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        let inv =
+            Invite { run: r.get(0), role: r.get(1), team: r.get(2), team_role: r.get(3), expires: r.get(4) };
+        sqlx::query(
+            "INSERT INTO users (id, name, org, hash, admin, staff, disabled, created) VALUES ($1, $2, $3, $4, 0, $5, 0, $6)",
+        )
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(user.org.clone())
+        .bind(&user.hash)
+        .bind(user.staff as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict)?;
+        match &inv.team {
+            Some(team) => {
+                sqlx::query("INSERT INTO members (run, user_id, team, role) VALUES ($1, $2, $3, $4)")
+                    .bind(&inv.run)
+                    .bind(&user.id)
+                    .bind(team)
+                    .bind(&inv.team_role)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+            }
+            None => {
+                sqlx::query("INSERT INTO staff (run, user_id, role) VALUES ($1, $2, $3)")
+                    .bind(&inv.run)
+                    .bind(&user.id)
+                    .bind(&inv.role)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(inv))
+    }
+
+    // ---- broadcasts
+
+    /// Appends a message to the run's broadcasts; its number comes back.
+    pub async fn add_message(&self, run: &str, author: &str, body: &str, now: i64) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE run = $1")
+            .bind(run)
+            .fetch_one(&mut *tx)
+            .await?;
+        let seq: i64 = r.get::<i64, _>(0) + 1;
+        sqlx::query("INSERT INTO messages (run, seq, author, body, created) VALUES ($1, $2, $3, $4, $5)")
+            .bind(run)
+            .bind(seq)
+            .bind(author)
+            .bind(body)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict)?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    pub async fn messages(&self, run: &str, after: i64) -> Result<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT seq, author, body, created FROM messages WHERE run = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(run)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Message { seq: r.get(0), author: r.get(1), body: r.get(2), created: r.get(3) })
+            .collect())
+    }
+
     /// A statement outside the schema (tests create and drop databases with it).
     pub async fn exec_admin(&self, sql: &str) -> Result<()> {
         sqlx::query(sql).execute(&self.pool).await?;

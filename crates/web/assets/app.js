@@ -41,6 +41,19 @@ const pages = {
     });
   },
 
+  async invite() {
+    const token = document.body.dataset.token;
+    $('#accept').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const f = Object.fromEntries(new FormData(ev.target));
+      try {
+        await api(`/api/invites/${token}`, { method: 'POST', body: f });
+        await api('/api/login', { method: 'POST', body: { name: f.name, password: f.password } });
+        location.href = '/home';
+      } catch (e) { text($('#accept-error'), e.message); }
+    });
+  },
+
   async home() {
     const me = await whoami();
     const ul = $('#parts');
@@ -119,6 +132,34 @@ const pages = {
       catch (e) { text($('#account-out'), e.message); }
       refresh();
     });
+    $('#broadcast').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try { await api(`/api/runs/${id}/broadcast`, { method: 'POST', body: { text: new FormData(ev.target).get('text') } }); ev.target.reset(); } catch (e) { alert(e.message); }
+    });
+    $('#invite').addEventListener('click', async () => {
+      const f = new FormData($('#add-account'));
+      const body = { role: f.get('role') };
+      if (body.role === 'trainee') body.team = f.get('team');
+      try { const r = await api(`/api/runs/${id}/invites`, { method: 'POST', body }); text($('#account-out'), `${location.origin}${r.url}  (one use, 7 days)`); } catch (e) { text($('#account-out'), e.message); }
+    });
+    const reports = async () => {
+      const run = await api(`/api/runs/${id}`);
+      const box = $('#reports'); box.replaceChildren();
+      for (const t of run.teams) {
+        let list = [];
+        try { list = await api(`/api/teams/${t.id}/reports`); } catch (e) { continue; }
+        for (const r of list) {
+          const d = document.createElement('div'); d.className = 'report';
+          d.textContent = `${t.name}: ${Object.entries(r.report || {}).map(([k, v]) => `${k}: ${v}`).join(' · ')} — grade ${r.grade === null ? 'none' : (r.grade * 100).toFixed(0) + ' %'} `;
+          const f = document.createElement('form'); f.className = 'row';
+          for (const k of ['time', 'asset', 'technique', 'impact', 'action']) { const i = document.createElement('input'); i.name = k; i.type = 'number'; i.min = 0; i.max = 5; i.step = 1; i.value = 3; i.title = k; i.size = 2; f.append(k, i); }
+          const b = document.createElement('button'); b.textContent = 'Grade'; f.append(b);
+          f.addEventListener('submit', async (ev) => { ev.preventDefault(); const g = Object.fromEntries([...new FormData(f)].map(([k, v]) => [k, Number(v)])); try { await api(`/api/teams/${t.id}/reports/${r.id}/grade`, { method: 'POST', body: g }); reports(); } catch (e) { alert(e.message); } });
+          d.append(f); box.append(d);
+        }
+      }
+    };
+    $('#load-reports').addEventListener('click', reports);
     const board = async () => {
       try {
         const s = await api(`/api/runs/${id}/scoreboard`);
@@ -150,6 +191,7 @@ const pages = {
     const alarms = new Map();
     const trend = [];
     let lastSeq = null;
+    let lastMsg = 0;
     let ackSeq = -1;
     const events = [];
     const setAlarm = (key, msg, prio, seq) => {
@@ -159,11 +201,19 @@ const pages = {
     const clearAlarm = (key) => { const a = alarms.get(key); if (a) a.rtn = true; };
     const renderAlarms = () => {
       const ul = $('#alarms'); ul.replaceChildren();
+      // ISA-18.2 states: unacknowledged (blinking), acknowledged, returned to normal
+      // unacknowledged, shelved (hidden for 10 minutes, counted), by priority.
+      let shelved = 0;
       for (const [k, a] of [...alarms.entries()].sort((x, y) => x[1].prio - y[1].prio)) {
         if (a.rtn && a.acked) { alarms.delete(k); continue; }
+        if (a.shelvedUntil && a.shelvedUntil > Date.now()) { shelved += 1; continue; }
         const cls = `p${a.prio} ${a.acked ? 'ack' : 'unack'} ${a.rtn ? 'rtn' : ''}`;
-        li(ul, `${a.msg}${a.rtn ? ' (returned to normal)' : ''}`, cls);
+        const e = li(ul, `${a.msg}${a.rtn ? ' (returned to normal)' : ''} `, cls);
+        const b = document.createElement('button'); b.className = 'shelve'; b.textContent = 'Shelve';
+        b.onclick = () => { a.shelvedUntil = Date.now() + 600000; renderAlarms(); };
+        e.append(b);
       }
+      if (shelved) li(ul, `${shelved} shelved`, 'shelved');
     };
     const applyPoint = ([ca, ioa, v, stale]) => {
       const key = `${ca}:${ioa}`;
@@ -206,6 +256,26 @@ const pages = {
       for (const tr of $$('#events tbody tr')) tr.hidden = q && !tr.dataset.search.includes(q);
     };
     $('#event-filter').addEventListener('input', filterEvents);
+    // The decoded frame list: the last 200 matching frames, newest first.
+    const loadFrames = async (ev) => {
+      if (ev) ev.preventDefault();
+      const f = new FormData($('#frame-filter'));
+      const q = new URLSearchParams();
+      for (const [k, v] of f.entries()) if (v) q.set(k, v);
+      q.set('limit', '200');
+      try {
+        const r = await api(`/api/teams/${id}/frames?${q}`);
+        const tb = $('#frames tbody'); tb.replaceChildren();
+        for (const fr of r.frames.reverse()) {
+          const tr = document.createElement('tr');
+          if (fr.malformed) tr.className = 'malformed';
+          for (const c of [fr.frame, fr.t.toFixed(3), fr.src, fr.dst, fr.proto, fr.info]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
+          tb.append(tr);
+        }
+      } catch (e) { text($('#frames tbody'), e.message); }
+    };
+    $('#frame-filter').addEventListener('submit', loadFrames);
+    $('button[data-tab=detect]').addEventListener('click', () => loadFrames());
     const applyAcks = () => { for (const a of alarms.values()) if (a.seq === undefined || a.seq <= ackSeq) a.acked = a.acked || ackSeq >= 0 && (a.seq ?? -1) <= ackSeq; };
     const apply = (m) => {
       if (m.t !== undefined) text($('#clock'), `t = ${Math.floor(m.t / 60)} min ${Math.floor(m.t % 60)} s`);
@@ -215,6 +285,7 @@ const pages = {
         if (m.frequency_hz) { trend.push(m.frequency_hz); if (trend.length > 120) trend.shift(); drawTrend(trend); }
       }
       (m.events || []).forEach((e) => { onEvent(e); lastSeq = e.seq; });
+      for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `Instructor ${b.from}: ${b.text}`); x.className = 'broadcast'; } }
       if (m.score) text($('#score'), m.score.total);
       if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), m.supply.customers_off); }
       if (m.paused !== undefined) $('#paused').hidden = !m.paused;

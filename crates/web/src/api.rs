@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -64,6 +64,61 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
             post(login),
         ),
         (def(p.clone(), "/api/logout", User, "Sign out"), post(logout)),
+        (
+            def(
+                g.clone(),
+                "/api/teams/{team}/frames",
+                TeamRead,
+                "Decoded frames of the team's capture; filters: proto, addr, ioa, register, text; paging: since, limit",
+            ),
+            get(frames),
+        ),
+        (
+            def(
+                p.clone(),
+                "/api/runs/{run}/invites",
+                RunWrite,
+                "A one-time invitation link (trainee of a team, observer or instructor), valid 7 days",
+            ),
+            post(create_invite),
+        ),
+        (
+            def(
+                p.clone(),
+                "/api/invites/{token}",
+                Public,
+                "Accept an invitation: choose a name and a password (12 characters at least)",
+            ),
+            post(accept_invite),
+        ),
+        (def(g.clone(), "/invite/{token}", Public, "The page of an invitation"), get(crate::pages::invite)),
+        (
+            def(
+                p.clone(),
+                "/api/runs/{run}/broadcast",
+                RunWrite,
+                "Broadcast a message to every team of the run",
+            ),
+            post(broadcast),
+        ),
+        (
+            def(
+                g.clone(),
+                "/api/teams/{team}/messages",
+                TeamRead,
+                "The run's broadcast messages after `since`",
+            ),
+            get(messages),
+        ),
+        (
+            def(
+                p.clone(),
+                "/api/teams/{team}/reports/{report}/grade",
+                TeamInstructor,
+                "Grade an incident report against the rubric (0-5 per field: time, asset, technique, impact, action)",
+            ),
+            post(grade_report),
+        ),
         (
             def(
                 g.clone(),
@@ -721,23 +776,30 @@ async fn diagram(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], tr.diagram.svg.clone()).into_response())
 }
 
-#[derive(Deserialize)]
-struct Since {
-    since: Option<usize>,
+/// `?since=N` (a journal index); anything else there is a 422, never a bare 400.
+fn since_of(q: Option<String>) -> Result<Option<usize>> {
+    let Some(q) = q else { return Ok(None) };
+    for kv in q.split('&') {
+        if let Some(v) = kv.strip_prefix("since=") {
+            return v.parse().map(Some).map_err(|_| ApiError::BadRequest("since: a journal index".into()));
+        }
+    }
+    Ok(None)
 }
 
-async fn events(State(app): State<App>, Path(id): Path<String>, Query(q): Query<Since>) -> Result<Json> {
+async fn events(State(app): State<App>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json> {
+    let since = since_of(q)?;
     let tr = team_range(&app, &id).await?;
     let name = tr.team.name.clone();
     let ev = tr
-        .read(|r| views::trainee_events(r.journal(), q.since, &name, &tr.ex, 1000))
+        .read(|r| views::trainee_events(r.journal(), since, &name, &tr.ex, 1000))
         .ok_or(ApiError::Conflict("the run has ended"))?;
     Ok(axum::Json(json!(ev)))
 }
 
-async fn journal(State(app): State<App>, Path(id): Path<String>, Query(q): Query<Since>) -> Result<Json> {
+async fn journal(State(app): State<App>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json> {
     let tr = team_range(&app, &id).await?;
-    let from = q.since.map_or(0, |s| s + 1);
+    let from = since_of(q)?.map_or(0, |s| s + 1);
     let v = tr
         .read(|r| {
             r.journal()
@@ -750,6 +812,97 @@ async fn journal(State(app): State<App>, Path(id): Path<String>, Query(q): Query
         })
         .ok_or(ApiError::Conflict("the run has ended"))?;
     Ok(axum::Json(json!(v)))
+}
+
+/// `a=b&c=d`, percent-decoded.
+fn query_params(q: Option<String>) -> std::collections::HashMap<String, String> {
+    let decode = |s: &str| {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                        Ok(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    q.unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (decode(k), decode(v))))
+        .collect()
+}
+
+async fn frames(State(app): State<App>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json> {
+    let p = query_params(q);
+    let num = |k: &str| -> Result<Option<u64>> {
+        p.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("{k}: a number"))))
+            .transpose()
+    };
+    let (ioa, register, since) = (num("ioa")?, num("register")?, num("since")?);
+    let limit = num("limit")?.unwrap_or(200).clamp(1, 1000) as usize;
+    let proto = p.get("proto").filter(|v| !v.is_empty()).cloned();
+    let addr = p.get("addr").filter(|v| !v.is_empty()).cloned();
+    let text = p.get("text").filter(|v| !v.is_empty()).map(|t| t.to_lowercase());
+    let tr = team_range(&app, &id).await?;
+    let mut idx = tr.frames.lock().unwrap_or_else(|p| p.into_inner());
+    idx.update(&tr.capture);
+    let dropped = idx.dropped;
+    let matches = |d: &ids::dissect::Decoded| {
+        proto.as_deref().is_none_or(|p| d.protocol == p)
+            && addr.as_deref().is_none_or(|a| d.src.ip().to_string() == a || d.dst.ip().to_string() == a)
+            && ioa.is_none_or(|i| d.ioas.contains(&(i as u32)))
+            && register.is_none_or(|r| d.register == Some(r as u16))
+            && text.as_deref().is_none_or(|t| d.summary.to_lowercase().contains(t))
+    };
+    let row = |(i, d): (usize, &ids::dissect::Decoded)| {
+        json!({
+            "seq": i + dropped, "frame": d.frame, "t": d.t.0 as f64 / 1e6, "src": d.src.to_string(), "dst": d.dst.to_string(),
+            "proto": d.protocol, "info": d.summary, "station": d.station, "ioas": d.ioas, "register": d.register,
+            "malformed": d.malformed,
+        })
+    };
+    // After `since`: the first `limit` matches (paging forward); without: the last `limit`.
+    let rows: Vec<Value> = match since {
+        Some(s) => {
+            let first = (s as usize + 1).saturating_sub(dropped);
+            idx.decoded
+                .iter()
+                .enumerate()
+                .skip(first)
+                .filter(|(_, d)| matches(d))
+                .take(limit)
+                .map(row)
+                .collect()
+        }
+        None => {
+            let mut v: Vec<Value> = idx
+                .decoded
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, d)| matches(d))
+                .take(limit)
+                .map(row)
+                .collect();
+            v.reverse();
+            v
+        }
+    };
+    Ok(axum::Json(json!({"frames": rows, "total": idx.decoded.len() + dropped})))
 }
 
 async fn capture(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
@@ -883,29 +1036,192 @@ async fn list_reports(State(app): State<App>, Path(id): Path<String>) -> Result<
     Ok(axum::Json(json!(v)))
 }
 
+// ---- invitations, broadcasts, grades
+
+#[derive(Deserialize)]
+struct NewInvite {
+    role: String,
+    team: Option<String>,
+    team_role: Option<String>,
+}
+
+async fn create_invite(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: NewInvite = body(&raw)?;
+    run_of(&app, &id).await?;
+    let team = match (b.role.as_str(), &b.team) {
+        ("trainee", Some(t)) => Some(
+            app.store
+                .team(t)
+                .await?
+                .filter(|t| t.run == id)
+                .ok_or(ApiError::BadRequest("no such team in this run".into()))?
+                .id,
+        ),
+        ("trainee", None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
+        ("observer" | "instructor", _) => None,
+        _ => return Err(ApiError::BadRequest("role: trainee, observer or instructor".into())),
+    };
+    let team_role = b.team_role.unwrap_or_else(|| "lead".into());
+    if Role::parse(&team_role).is_none() {
+        return Err(ApiError::BadRequest("team_role: operator, analyst or lead".into()));
+    }
+    let token = auth::token(32);
+    let expires = crate::now_s() + 7 * 24 * 3600;
+    app.store
+        .create_invite(
+            &auth::token_hash(&token),
+            &store::Invite { run: id, role: b.role, team, team_role, expires },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"url": format!("/invite/{token}"), "expires": expires})))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct AcceptInvite {
+    name: String,
+    password: String,
+    org: Option<String>,
+    country: Option<String>,
+}
+
+async fn accept_invite(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    // Guessing tokens costs the same as guessing passwords.
+    let key = format!("invite-ip:{}", peer.ip());
+    if !app.limiter.allow(&key, 20, Duration::from_secs(300)) {
+        return Err(ApiError::TooMany);
+    }
+    let b: AcceptInvite = body(&raw)?;
+    check_name(&b.name, "name")?;
+    if b.password.chars().count() < 12 || b.password.len() > 1024 {
+        return Err(ApiError::BadRequest("password: 12 characters at least".into()));
+    }
+    let org = match &b.org {
+        Some(name) if !name.trim().is_empty() => {
+            check_name(name, "org")?;
+            Some(match app.store.org_by_name(name).await? {
+                Some(o) => o.id,
+                None => {
+                    let o = store::Org {
+                        id: auth::token(8),
+                        name: name.trim().to_string(),
+                        country: b.country.clone().unwrap_or_default().chars().take(2).collect(),
+                        kind: "participant".into(),
+                    };
+                    app.store.create_org(&o).await?;
+                    o.id
+                }
+            })
+        }
+        _ => None,
+    };
+    let hash = auth::token_hash(&token);
+    let pending = app.store.invite(&hash, crate::now_s()).await?.ok_or(ApiError::NotFound)?;
+    let user = store::User {
+        id: auth::token(8),
+        name: b.name.trim().to_string(),
+        org,
+        hash: auth::hash_password(&b.password),
+        admin: false,
+        staff: pending.role == "instructor",
+        disabled: false,
+    };
+    let inv = app.store.accept_invite(&hash, crate::now_s(), &user).await?.ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "role": inv.role}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct Broadcast {
+    text: String,
+}
+
+async fn broadcast(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: Broadcast = body(&raw)?;
+    if b.text.trim().is_empty() || b.text.len() > 2000 {
+        return Err(ApiError::BadRequest("text: 1 to 2000 characters".into()));
+    }
+    run_of(&app, &id).await?;
+    let seq = app.store.add_message(&id, &c.user.name, b.text.trim(), crate::now_s()).await?;
+    app.broadcasts.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), seq);
+    Ok((StatusCode::CREATED, axum::Json(json!({"seq": seq}))).into_response())
+}
+
+async fn messages(State(app): State<App>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json> {
+    let since = since_of(q)?.unwrap_or(0) as i64;
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let m: Vec<Value> = app
+        .store
+        .messages(&team.run, since)
+        .await?
+        .into_iter()
+        .map(|m| json!({"seq": m.seq, "from": m.author, "text": m.body, "at": m.created}))
+        .collect();
+    Ok(axum::Json(json!(m)))
+}
+
+/// The rubric an incident report is graded on: each field 0-5.
+pub const RUBRIC: &[&str] = &["time", "asset", "technique", "impact", "action"];
+
+async fn grade_report(
+    State(app): State<App>,
+    Path((team, report)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json> {
+    let b: serde_json::Map<String, Value> = body(&raw)?;
+    let mut total = 0.0;
+    for field in RUBRIC {
+        let v = b.get(*field).and_then(Value::as_f64).filter(|v| (0.0..=5.0).contains(v));
+        total += v.ok_or_else(|| ApiError::BadRequest(format!("{field}: a mark from 0 to 5")))?;
+    }
+    let grade = total / (5.0 * RUBRIC.len() as f64);
+    if !app.store.grade_report(&team, &report, grade).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(axum::Json(json!({"grade": grade})))
+}
+
 // ---- live
 
 async fn live(
     State(app): State<App>,
     Path(id): Path<String>,
-    Query(q): Query<Since>,
+    RawQuery(q): RawQuery,
     Extension(c): Extension<Caller>,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     let staff = is_staff(&app, &c, &team).await?;
     let tr = team_range(&app, &id).await?;
-    Ok(ws.on_upgrade(move |socket| live_loop(socket, tr, staff, q.since)))
+    let since = since_of(q)?;
+    Ok(ws.on_upgrade(move |socket| live_loop(socket, app, tr, staff, since)))
 }
 
 /// One view's live updates: every second at most, what changed (points, new evidence, score,
 /// supply, pause); the first message is a whole snapshot of the points.
 async fn live_loop(
     mut socket: WebSocket,
+    app: App,
     tr: std::sync::Arc<TeamRange>,
     staff: bool,
     mut since: Option<usize>,
 ) {
+    // Broadcasts: all of them at first, then only when the run has a newer one.
+    let mut said: i64 = 0;
+    let mut first = true;
     let mut sent: std::collections::HashMap<(u16, u32), (f64, bool)> = std::collections::HashMap::new();
     let mut last_score = Value::Null;
     let mut last_supply = Value::Null;
@@ -939,9 +1255,14 @@ async fn live_loop(
         for p in &points {
             sent.insert((p.0, p.1), (p.2, p.3));
         }
-        let paused = tr.handle.state().borrow().paused;
+        let (paused, changed_ms) = {
+            let s = tr.handle.state();
+            let s = s.borrow();
+            (s.paused, s.changed_at_ms)
+        };
         let mut msg = serde_json::Map::new();
         msg.insert("t".into(), json!(t));
+        msg.insert("changed_ms".into(), json!(changed_ms));
         if !changed.is_empty() {
             msg.insert("points".into(), json!(changed));
             msg.insert("frequency_hz".into(), json!(views::hmi_frequency(&points)));
@@ -965,7 +1286,24 @@ async fn live_loop(
         if finished {
             msg.insert("ended".into(), json!(true));
         }
-        if msg.len() > 1 && socket.send(Message::Text(Value::Object(msg).to_string().into())).await.is_err() {
+        let newest = app.broadcasts.lock().unwrap_or_else(|p| p.into_inner()).get(&tr.team.run).copied();
+        if first || newest.is_some_and(|n| n > said) {
+            first = false;
+            if let Ok(m) = app.store.messages(&tr.team.run, said).await {
+                if let Some(last) = m.last() {
+                    said = last.seq;
+                    msg.insert(
+                        "messages".into(),
+                        json!(
+                            m.iter()
+                                .map(|m| json!({"seq": m.seq, "from": m.author, "text": m.body}))
+                                .collect::<Vec<_>>()
+                        ),
+                    );
+                }
+            }
+        }
+        if msg.len() > 2 && socket.send(Message::Text(Value::Object(msg).to_string().into())).await.is_err() {
             return;
         }
     }
@@ -1004,7 +1342,11 @@ pub fn openapi() -> Value {
             op["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": schema}}});
         }
-        if d.path.ends_with("/events") || d.path.ends_with("/journal") || d.path.ends_with("/live") {
+        if d.path.ends_with("/events")
+            || d.path.ends_with("/journal")
+            || d.path.ends_with("/live")
+            || d.path.ends_with("/messages")
+        {
             if let Some(a) = op["parameters"].as_array_mut() {
                 a.push(json!({"name": "since", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
             }
@@ -1039,6 +1381,9 @@ fn responses(d: &RouteDef) -> Value {
                     | "/api/runs/{run}/teams"
                     | "/api/runs/{run}/accounts"
                     | "/api/teams/{team}/reports"
+                    | "/api/runs/{run}/invites"
+                    | "/api/invites/{token}"
+                    | "/api/runs/{run}/broadcast"
             ) {
             "201"
         } else {
@@ -1080,6 +1425,20 @@ fn request_schema(d: &RouteDef) -> Option<Value> {
             "operate", "close_opened", "dispatch_crew", "block", "disable_account", "restore_firmware", "ups_on",
             "ack_alarms", "local", "hint", "answer", "report"]}}})
         }
+        ("POST", "/api/runs/{run}/invites") => s(
+            json!({"role": {"enum": ["trainee", "observer", "instructor"]}, "team": text, "team_role": {"enum": ["operator", "analyst", "lead"]}}),
+            &["role"],
+        ),
+        ("POST", "/api/invites/{token}") => {
+            s(json!({"name": text, "password": text, "org": text, "country": text}), &["name", "password"])
+        }
+        ("POST", "/api/runs/{run}/broadcast") => s(json!({"text": text}), &["text"]),
+        ("POST", "/api/teams/{team}/reports/{report}/grade") => s(
+            json!({"time": {"type": "number", "minimum": 0, "maximum": 5}, "asset": {"type": "number", "minimum": 0, "maximum": 5},
+                   "technique": {"type": "number", "minimum": 0, "maximum": 5}, "impact": {"type": "number", "minimum": 0, "maximum": 5},
+                   "action": {"type": "number", "minimum": 0, "maximum": 5}}),
+            &["time", "asset", "technique", "impact", "action"],
+        ),
         ("POST", "/api/teams/{team}/reports") => s(
             json!({"time": text, "asset": text, "technique": text, "impact": text, "action": text}),
             &["time", "asset", "technique", "impact", "action"],

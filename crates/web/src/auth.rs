@@ -106,6 +106,8 @@ pub enum Access {
     TeamWrite,
     /// `{team}`: an administrator, instructor or observer of its run (the journal's truth).
     TeamStaff,
+    /// `{team}`: an administrator or an instructor of its run (grades).
+    TeamInstructor,
 }
 
 impl Access {
@@ -120,6 +122,7 @@ impl Access {
             Access::TeamRead => "team-read",
             Access::TeamWrite => "team-write",
             Access::TeamStaff => "team-staff",
+            Access::TeamInstructor => "team-instructor",
         }
     }
 }
@@ -192,17 +195,19 @@ async fn authorise(app: &App, access: Access, pattern: &str, req: &mut Request) 
                     _ => role.as_deref() == Some("instructor"),
                 }
         }
-        Access::TeamRead | Access::TeamWrite | Access::TeamStaff => {
+        Access::TeamRead | Access::TeamWrite | Access::TeamStaff | Access::TeamInstructor => {
             let team = path_param(pattern, &path, "team").ok_or(ApiError::NotFound)?;
             let Some(t) = app.store.team(team).await? else {
                 // Not found and not yours look the same.
                 return Err(ApiError::NotFound);
             };
             let member = app.store.membership(&t.run, &u.id).await?.is_some_and(|(team, _)| team == t.id);
-            let staff = u.admin || app.store.staff_role(&t.run, &u.id).await?.is_some();
+            let role = app.store.staff_role(&t.run, &u.id).await?;
+            let staff = u.admin || role.is_some();
             match access {
                 Access::TeamWrite => member,
                 Access::TeamStaff => staff,
+                Access::TeamInstructor => u.admin || role.as_deref() == Some("instructor"),
                 _ => member || staff,
             }
         }

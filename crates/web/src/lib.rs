@@ -26,6 +26,7 @@ pub mod auth;
 pub mod diagram;
 pub mod pages;
 pub mod platform;
+pub mod tls;
 pub mod views;
 
 /// How the server runs.
@@ -39,8 +40,10 @@ pub struct Config {
     pub listen_devices: bool,
     /// Team address blocks start at 127.N.0.0.
     pub first_block: u8,
-    /// Cookies marked Secure (behind TLS).
+    /// Cookies marked Secure (set when serving TLS, or behind a TLS proxy).
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The server's shared state.
@@ -56,6 +59,9 @@ pub struct Inner {
     pub listen_devices: bool,
     pub first_block: u8,
     pub secure_cookies: bool,
+    /// The last broadcast number per run, so live views ask the database only when there is
+    /// something new.
+    pub broadcasts: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl std::ops::Deref for App {
@@ -157,6 +163,7 @@ pub async fn open(cfg: &Config) -> anyhow_like::Result<App> {
         listen_devices: cfg.listen_devices,
         first_block: cfg.first_block,
         secure_cookies: cfg.secure_cookies,
+        broadcasts: Default::default(),
     }));
     let n = platform::recover(&app).await.map_err(|e| anyhow_like::Error(e.to_string()))?;
     if n > 0 {
@@ -175,6 +182,16 @@ pub async fn serve(
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serves HTTPS until `shutdown` completes.
+pub async fn serve_tls(
+    app: App,
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tls::serve(api::router(app), listener, acceptor, shutdown).await
 }
 
 /// A small error type for the shell (the binary turns it into its own).

@@ -67,7 +67,9 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
 <section class=\"card\"><h2>Teams</h2><form id=\"add-team\"><input name=\"name\" placeholder=\"Team name\" required maxlength=\"64\"><button>Add team</button></form>\
 <form id=\"add-account\"><input name=\"name\" placeholder=\"Account name\" required maxlength=\"64\"><select name=\"role\"><option>trainee</option><option>observer</option><option>instructor</option></select>\
 <select name=\"team\" id=\"team-select\"></select><input name=\"org\" placeholder=\"Organisation\"><input name=\"country\" placeholder=\"Country\" maxlength=\"2\"><button>Create account</button></form>\
-<pre id=\"account-out\"></pre><ul id=\"teams\"></ul></section>\
+<button type=\"button\" id=\"invite\">Invitation link instead</button><pre id=\"account-out\"></pre><ul id=\"teams\"></ul></section>\
+<section class=\"card\"><h2>Broadcast</h2><form id=\"broadcast\" class=\"row\"><input name=\"text\" required maxlength=\"2000\" size=\"60\" placeholder=\"Message to every team\"><button>Send</button></form></section>\
+<section class=\"card\"><h2>Incident reports</h2><button type=\"button\" id=\"load-reports\">Show reports</button><div id=\"reports\"></div></section>\
 <section class=\"card\"><h2>Scoreboard</h2><table id=\"scoreboard\"><thead><tr><th>Team</th><th>t</th><th>Total</th><th>Components</th></tr></thead><tbody></tbody></table></section>\
 <section class=\"card\"><h2>Campaign and injects</h2><div id=\"steps\"></div><div id=\"injects\"></div></section>",
             esc(&run.name),
@@ -99,7 +101,10 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
 <section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
-<label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>t (s)</th><th>kind</th><th>what</th></tr></thead><tbody></tbody></table></section>\
+<h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>t (s)</th><th>kind</th><th>what</th></tr></thead><tbody></tbody></table>\
+<h3>Frames</h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option></select>\
+<input name=\"addr\" placeholder=\"address\" size=\"14\"><input name=\"ioa\" placeholder=\"IOA\" size=\"6\"><input name=\"register\" placeholder=\"register\" size=\"6\"><input name=\"text\" placeholder=\"text\" size=\"12\"><button>Filter</button></form>\
+<table id=\"frames\"><thead><tr><th>frame</th><th>t (s)</th><th>source</th><th>destination</th><th>protocol</th><th>info</th></tr></thead><tbody></tbody></table></section>\
 <section id=\"tab-respond\" class=\"tab\" hidden><form id=\"respond\"><select name=\"do\"><option value=\"block\">Block a source</option><option value=\"disable_account\">Disable an account</option>\
 <option value=\"restore_firmware\">Restore a gateway's firmware</option><option value=\"ups_on\">Switch a UPS back on</option><option value=\"local\">Switch a device to LOCAL</option>\
 <option value=\"dispatch_crew\">Dispatch a crew (station/IOA)</option></select><input name=\"arg\" placeholder=\"address, account, substation or device\" required><button>Do it</button></form><p id=\"respond-out\"></p>\
@@ -108,6 +113,24 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <section id=\"tab-questions\" class=\"tab\" hidden><ol id=\"questions\"></ol></section>\
 <section id=\"tab-inbox\" class=\"tab\" hidden><ul id=\"inbox\"></ul></section>",
         ),
+    )
+    .into_response())
+}
+
+pub async fn invite(State(app): State<App>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let ok = token.len() == 64
+        && app.store.invite(&crate::auth::token_hash(&token), crate::now_s()).await?.is_some();
+    if !ok {
+        return Err(ApiError::NotFound);
+    }
+    Ok(page(
+        "Invitation",
+        "invite",
+        &[("token", &token)],
+        "<section class=\"card narrow\"><h1>Join the course</h1><form id=\"accept\"><label>Name <input name=\"name\" required maxlength=\"64\" autocomplete=\"username\"></label>\
+<label>Password (12 characters at least) <input name=\"password\" type=\"password\" minlength=\"12\" required autocomplete=\"new-password\"></label>\
+<label>Organisation <input name=\"org\" maxlength=\"64\"></label><label>Country (ISO code) <input name=\"country\" maxlength=\"2\"></label>\
+<button type=\"submit\">Create my account</button><p id=\"accept-error\" class=\"error\" role=\"alert\"></p></form></section>",
     )
     .into_response())
 }

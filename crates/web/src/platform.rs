@@ -34,6 +34,52 @@ pub struct TeamRange {
     pub capture_path: PathBuf,
     pub capture: Arc<Capture>,
     pub diagram: Arc<crate::diagram::Diagram>,
+    /// The capture decoded so far, for the analyst's frame list.
+    pub frames: Mutex<FrameIndex>,
+}
+
+/// The capture's frames decoded so far (read incrementally from the capture file).
+#[derive(Debug, Default)]
+pub struct FrameIndex {
+    offset: usize,
+    next_number: u64,
+    dissector: ids::dissect::Dissector,
+    /// Decoded frames; the oldest are dropped past `MAX_FRAMES` (`dropped` counts them).
+    pub decoded: std::collections::VecDeque<ids::dissect::Decoded>,
+    pub dropped: usize,
+}
+
+/// Decoded frames kept per team.
+pub const MAX_FRAMES: usize = 200_000;
+
+impl FrameIndex {
+    /// Decodes what the capture gained since the last call.
+    pub fn update(&mut self, capture: &Capture) {
+        let Ok((bytes, from)) = capture.tail(self.offset) else { return };
+        let (segments, end) =
+            netio::capture::read_segments(&bytes, netio::capture::HEADER_LEN, self.next_number);
+        self.offset = from + end - netio::capture::HEADER_LEN;
+        for s in segments {
+            self.next_number = s.number;
+            if !s.payload.is_empty() {
+                let p = ids::Packet {
+                    number: s.number,
+                    t: gridsim::sim::SimTime(s.t.as_micros() as u64),
+                    src: s.src,
+                    dst: s.dst,
+                    payload: &s.payload,
+                };
+                self.decoded.extend(self.dissector.packet(&p));
+            }
+            if s.fin {
+                self.dissector.closed(s.src, s.dst);
+            }
+        }
+        while self.decoded.len() > MAX_FRAMES {
+            self.decoded.pop_front();
+            self.dropped += 1;
+        }
+    }
 }
 
 impl TeamRange {
@@ -169,6 +215,7 @@ pub async fn start_team(
         capture_path,
         capture,
         diagram,
+        frames: Mutex::new(FrameIndex::default()),
     });
     tokio::spawn(persist(
         app.store.clone(),

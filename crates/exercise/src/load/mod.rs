@@ -1,0 +1,323 @@
+//! The loader: YAML (through `yaml`'s spanned reader) into the model, checked against the
+//! grid and its devices, every problem at once with its line and column.
+
+mod campaign;
+mod defenders;
+mod scenario;
+mod world;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gridsim::sim::SimTime;
+use marked_yaml::types::Node;
+
+use crate::grid::{GridSource, Resolved, build_grid};
+use crate::model::*;
+use crate::yaml::{self, Diagnostic, Errors, Fields, Spanned, duration, fields, integer, string, strings};
+
+/// Reads an exercise file. Every problem is reported, in file order.
+pub fn load(text: &str, source: &dyn GridSource) -> Result<Exercise, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|d| vec![d])?;
+    let mut e = Errors::default();
+    let ex = Loader { e: &mut e, source }.exercise(&root);
+    let mut errors = e.0;
+    yaml::clamp(text, &mut errors);
+    errors.sort_by_key(|d| (d.line, d.col));
+    errors.dedup();
+    match ex {
+        Some(ex) if errors.is_empty() => Ok(ex),
+        _ => Err(errors),
+    }
+}
+
+/// Reads a scripted defender from its own file: `rules: [...]`, the same rules an exercise's
+/// `defenders` holds, checked against that exercise and its grid.
+pub fn load_defender(
+    text: &str,
+    ex: &Exercise,
+    grid: &Resolved,
+) -> Result<Vec<DefenderRule>, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|d| vec![d])?;
+    let mut e = Errors::default();
+    let hosts: Vec<String> = ex.hosts.iter().map(|h| h.id.clone()).collect();
+    let questions: Vec<String> = ex.questions.iter().map(|q| q.id.clone()).collect();
+    let ctx = Ctx { hosts: &hosts, accounts: &ex.accounts, grid: Some(grid) };
+    let mut rules = Vec::new();
+    let source = NoGrid;
+    let mut l = Loader { e: &mut e, source: &source };
+    if let Some(f) = fields(l.e, &root, "a defender file", &["rules"]) {
+        if let Some(n) = f.need(l.e, "rules", "a defender file") {
+            rules = l.defender(n, &ctx, &questions);
+        }
+    }
+    let mut errors = e.0;
+    yaml::clamp(text, &mut errors);
+    errors.sort_by_key(|d| (d.line, d.col));
+    if errors.is_empty() { Ok(rules) } else { Err(errors) }
+}
+
+struct NoGrid;
+
+impl GridSource for NoGrid {
+    fn grid(&self, name: &str) -> Result<(String, String), String> {
+        Err(format!("no grid `{name}`"))
+    }
+}
+
+struct Loader<'a> {
+    e: &'a mut Errors,
+    source: &'a dyn GridSource,
+}
+
+const TOP: &[&str] = &[
+    "exercise",
+    "id",
+    "title",
+    "summary",
+    "sources",
+    "techniques",
+    "grid",
+    "team_mode",
+    "duration",
+    "crew_delay",
+    "zones",
+    "hosts",
+    "accounts",
+    "scada",
+    "allowlist",
+    "devices",
+    "attack",
+    "injects",
+    "questions",
+    "scoring",
+    "defenders",
+    "expect",
+];
+
+/// Ids must be short words: letters, digits, `-`, `_`, `.`.
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+impl Loader<'_> {
+    fn exercise(&mut self, root: &Node) -> Option<Exercise> {
+        let f = fields(self.e, root, "the exercise", TOP)?;
+        if let Some(n) = f.need(self.e, "exercise", "the exercise (format version)") {
+            if let Some(v) = integer(self.e, n, "exercise", 0, i64::MAX) {
+                if v.value != FORMAT_VERSION {
+                    self.e.0.push(v.error(format!(
+                        "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                        v.value
+                    )));
+                }
+            }
+        }
+        let id = self.id(&f, "id", "the exercise");
+        let title = f.string(self.e, "title", "the exercise");
+        let summary = f.opt_string(self.e, "summary");
+        let sources: Vec<String> = f
+            .list(self.e, "sources")
+            .iter()
+            .filter_map(|n| string(self.e, n, "source"))
+            .map(|s| s.value)
+            .collect();
+        if sources.is_empty() {
+            self.e.at(f.span(), "an exercise cites at least one source (`sources: [...]`)");
+        }
+        let techniques = f.list(self.e, "techniques").iter().filter_map(|n| self.technique(n)).collect();
+        let grid_name = f.string(self.e, "grid", "the exercise");
+        let team_mode = match f.opt_string(self.e, "team_mode") {
+            None => Some(TeamMode::Isolated),
+            Some(s) => match s.value.as_str() {
+                "isolated" => Some(TeamMode::Isolated),
+                "regional" => Some(TeamMode::Regional),
+                other => {
+                    self.e.0.push(s.error(format!("`team_mode` is isolated or regional, not `{other}`")));
+                    None
+                }
+            },
+        };
+        let run_for =
+            f.need(self.e, "duration", "the exercise").and_then(|n| duration(self.e, n, "duration"));
+        let crew_delay = f.opt_duration(self.e, "crew_delay").map_or(SimTime::from_secs(1800.0), |d| d.value);
+
+        let zones: Vec<Zone> = f.list(self.e, "zones").iter().filter_map(|n| self.zone(n)).collect();
+        let zone_nodes = f.list(self.e, "zones");
+        self.unique(zone_nodes, "zone");
+        let hosts: Vec<(Host, Spanned<String>)> =
+            f.list(self.e, "hosts").iter().filter_map(|n| self.host(n)).collect();
+        let host_nodes = f.list(self.e, "hosts");
+        self.unique(host_nodes, "host");
+        for (h, zone) in &hosts {
+            if !zones.iter().any(|z| z.id == zone.value) {
+                self.e.0.push(
+                    zone.error(format!("host `{}` is in zone `{}`, which is not declared", h.id, zone.value)),
+                );
+            }
+        }
+        let hosts: Vec<Host> = hosts.into_iter().map(|h| h.0).collect();
+        let host_ids: Vec<String> = hosts.iter().map(|h| h.id.clone()).collect();
+        let accounts: Vec<Account> = f
+            .list(self.e, "accounts")
+            .iter()
+            .filter_map(|n| {
+                let a = fields(self.e, n, "an account", &["id", "host"])?;
+                let id = self.id(&a, "id", "an account")?;
+                let host = a.string(self.e, "host", "an account")?;
+                self.known_host(&host, &host_ids);
+                Some(Account { id, host: host.value })
+            })
+            .collect();
+
+        // The grid: everything below that names stations, IOAs or substations needs it.
+        let grid = grid_name.as_ref().and_then(|g| match build_grid(self.source, &g.value) {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                self.e.0.push(g.error(msg));
+                None
+            }
+        });
+        let ctx = Ctx { hosts: &host_ids, accounts: &accounts, grid: grid.as_ref() };
+
+        let scada = f.need(self.e, "scada", "the exercise").and_then(|n| self.scada(n, &ctx));
+        let device_settings =
+            f.get("devices").and_then(|n| self.device_settings(n, &ctx)).unwrap_or_default();
+        let allowlist: Vec<String> = f
+            .get("allowlist")
+            .map(|n| strings(self.e, n, "allowlist"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| self.known_host(h, &host_ids))
+            .map(|h| h.value)
+            .collect();
+
+        let step_nodes = f.list(self.e, "attack");
+        let steps: Vec<Step> = step_nodes.iter().filter_map(|n| self.step(n, &ctx)).collect();
+        self.unique(step_nodes, "attack step");
+        self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
+
+        let step_ids: BTreeSet<&str> = step_nodes.iter().filter_map(node_id).map(|id| id.as_str()).collect();
+        let injects: Vec<Inject> = f
+            .list(self.e, "injects")
+            .iter()
+            .filter_map(|n| self.inject(n, run_for.as_ref(), &step_ids))
+            .collect();
+        let q_nodes = f.list(self.e, "questions");
+        let questions: Vec<Question> = q_nodes.iter().filter_map(|n| self.question(n)).collect();
+        self.unique(q_nodes, "question");
+        let scoring = f.get("scoring").and_then(|n| self.weights(n)).unwrap_or_default();
+
+        let question_ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
+        let mut defenders = BTreeMap::new();
+        if let Some(n) = f.get("defenders") {
+            if let Some(map) = n.as_mapping() {
+                for (name, rules) in map.iter() {
+                    if !valid_id(name.as_str()) || name.as_str() == "none" {
+                        self.e.at(name.span(), format!("`{}` cannot name a defender", name.as_str()));
+                        continue;
+                    }
+                    let rules = self.defender(rules, &ctx, &question_ids);
+                    defenders.insert(name.as_str().to_string(), rules);
+                }
+            } else {
+                self.e.at(n.span(), "`defenders` maps a name to a list of rules");
+            }
+        }
+        let expect = f.list(self.e, "expect").iter().filter_map(|n| self.expect(n, &defenders)).collect();
+
+        Some(Exercise {
+            id: id?,
+            title: title?.value,
+            summary: summary.map(|s| s.value).unwrap_or_default(),
+            sources,
+            techniques,
+            grid: grid_name?.value,
+            team_mode: team_mode?,
+            duration: run_for?.value,
+            crew_delay,
+            zones,
+            hosts,
+            accounts,
+            scada: scada?,
+            device_settings,
+            allowlist,
+            attack: steps,
+            injects,
+            questions,
+            scoring,
+            defenders,
+            expect,
+        })
+    }
+
+    fn id(&mut self, f: &Fields<'_>, key: &str, what: &str) -> Option<String> {
+        let s = f.string(self.e, key, what)?;
+        if !valid_id(&s.value) {
+            self.e.0.push(
+                s.error(format!("`{}` is not a valid id (letters, digits, - _ .; at most 64)", s.value)),
+            );
+            return None;
+        }
+        Some(s.value)
+    }
+
+    /// Reports the second of two equal ids, at its node.
+    fn unique(&mut self, nodes: &[Node], what: &str) {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for n in nodes {
+            let Some(id) = node_id(n) else { continue };
+            if !seen.insert(id.as_str()) {
+                self.e.at(id.span(), format!("{what} id `{}` is used twice", id.as_str()));
+            }
+        }
+    }
+
+    fn known_host(&mut self, h: &Spanned<String>, hosts: &[String]) -> bool {
+        let ok = hosts.contains(&h.value);
+        if !ok {
+            self.e.0.push(h.error(format!("no host `{}` (hosts: {})", h.value, hosts.join(", "))));
+        }
+        ok
+    }
+
+    /// An IDS rule id, checked against the rules the IDS has.
+    fn known_rule(&mut self, rule: &Spanned<String>) {
+        if ids::rule(&rule.value).is_none() {
+            let all: Vec<&str> = ids::RULES.iter().map(|r| r.id).collect();
+            self.e.0.push(rule.error(format!("no IDS rule `{}` (rules: {})", rule.value, all.join(", "))));
+        }
+    }
+}
+
+struct Ctx<'a> {
+    hosts: &'a [String],
+    accounts: &'a [Account],
+    grid: Option<&'a Resolved>,
+}
+
+/// `x.y`: the last two octets of an address in the team's block.
+fn parse_offset(s: &str) -> Option<Offset> {
+    let (x, y) = s.split_once('.')?;
+    Some(Offset(x.parse().ok()?, y.parse().ok()?))
+}
+
+/// The `id` of a list item, as written.
+fn node_id(n: &Node) -> Option<&marked_yaml::types::MarkedScalarNode> {
+    n.as_mapping()?.get_scalar("id")
+}
+
+/// A time as `1h02m03s` (whole seconds; tenths when there are any).
+pub fn hms(t: SimTime) -> String {
+    let s = t.0 / 1_000_000;
+    let frac = (t.0 % 1_000_000) / 100_000;
+    let tail = if frac > 0 { format!(".{frac}") } else { String::new() };
+    format!("{}h{:02}m{:02}{tail}s", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn is_technique(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('T') else { return false };
+    let (main, sub) = rest.split_once('.').unwrap_or((rest, ""));
+    main.len() == 4
+        && main.chars().all(|c| c.is_ascii_digit())
+        && (sub.is_empty() || (sub.len() == 3 && sub.chars().all(|c| c.is_ascii_digit())))
+}
