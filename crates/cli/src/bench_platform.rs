@@ -34,6 +34,11 @@ pub struct BenchPlatformArgs {
     /// Team address blocks from 127.N.0.0.
     #[arg(long, default_value_t = 100)]
     first_block: u8,
+    /// Each team's operator toggles a breaker (station 2, IOA 1001) this often, through the
+    /// API; the time from that request to the new state on each of the team's clients is
+    /// measured too (0: never).
+    #[arg(long = "operate-every", value_parser = gridsim::sim::SimTime::parse_duration, default_value = "10s")]
+    operate_every: gridsim::sim::SimTime,
 }
 
 fn now_ms() -> u64 {
@@ -209,9 +214,16 @@ async fn measure(args: &BenchPlatformArgs, addr: &str, password: &str, pid: u32)
         weight += http(addr, "GET", &path, &first.0, &first.1, None).await?.2.len();
     }
     let mut sessions = Vec::new();
+    let mut operators = Vec::new();
     for (team, name, pw) in &teams {
-        sessions.push((team.clone(), login(addr, name, pw).await?.0));
+        let auth = login(addr, name, pw).await?;
+        sessions.push((team.clone(), auth.0.clone()));
+        operators.push((team.clone(), auth));
     }
+    // Per team: when the last toggle was requested and the breaker value it asks for.
+    type Pending = std::collections::HashMap<String, (u64, f64)>;
+    let pending: Arc<std::sync::Mutex<Pending>> = Arc::default();
+    let action_latencies = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
     let bytes = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -220,6 +232,7 @@ async fn measure(args: &BenchPlatformArgs, addr: &str, password: &str, pid: u32)
         let (team, cookie) = sessions[c % sessions.len()].clone();
         let url = format!("ws://{addr}/api/teams/{team}/live");
         let (bytes, latencies, measuring) = (bytes.clone(), latencies.clone(), measuring.clone());
+        let (pending, action_latencies) = (pending.clone(), action_latencies.clone());
         tasks.push(tokio::spawn(async move {
             use tokio_tungstenite::tungstenite::client::IntoClientRequest;
             let Ok(mut req) = url.into_client_request() else { return };
@@ -239,6 +252,18 @@ async fn measure(args: &BenchPlatformArgs, addr: &str, password: &str, pid: u32)
                         if let Some(c) = v["changed_ms"].as_u64() {
                             latencies.lock().unwrap_or_else(|p| p.into_inner()).push(at.saturating_sub(c));
                         }
+                        let want = pending.lock().unwrap_or_else(|p| p.into_inner()).get(&team).copied();
+                        if let (Some((sent, value)), Some(points)) = (want, v["points"].as_array()) {
+                            if points
+                                .iter()
+                                .any(|p| p[0] == 2 && p[1] == 1001 && p[2].as_f64() == Some(value))
+                            {
+                                action_latencies
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .push(at.saturating_sub(sent));
+                            }
+                        }
                     }
                 }
             }
@@ -249,7 +274,33 @@ async fn measure(args: &BenchPlatformArgs, addr: &str, password: &str, pid: u32)
     measuring.store(true, Ordering::Relaxed);
     let (cpu0, _) = proc_usage(pid);
     let t0 = Instant::now();
+    let every = Duration::from_micros(args.operate_every.0);
+    let mut toggles = Vec::new();
+    if !every.is_zero() {
+        let addr = addr.to_string();
+        let pending = pending.clone();
+        let n = operators.len().max(1);
+        toggles.push(tokio::spawn(async move {
+            let mut close = false;
+            loop {
+                // Spread the teams' commands over the interval.
+                for (team, auth) in &operators {
+                    tokio::time::sleep(every / n as u32).await;
+                    let body = json!({"do": "operate", "station": 2, "ioa": 2001, "close": close});
+                    pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(team.clone(), (now_ms(), if close { 2.0 } else { 1.0 }));
+                    let _ = api(&addr, "POST", &format!("/api/teams/{team}/actions"), auth, Some(body)).await;
+                }
+                close = !close;
+            }
+        }));
+    }
     tokio::time::sleep(Duration::from_micros(args.duration.0)).await;
+    for t in &toggles {
+        t.abort();
+    }
     let wall = t0.elapsed().as_secs_f64();
     let (cpu1, rss) = proc_usage(pid);
     measuring.store(false, Ordering::Relaxed);
@@ -260,14 +311,21 @@ async fn measure(args: &BenchPlatformArgs, addr: &str, password: &str, pid: u32)
     l.sort_unstable();
     let pct =
         |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0);
+    let mut a = action_latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    a.sort_unstable();
+    let apct =
+        |p: f64| a.get(((a.len() as f64 * p) as usize).min(a.len().saturating_sub(1))).copied().unwrap_or(0);
     println!(
-        "{} teams at 1x, {} WebSocket HMI clients, {:.0} s measured:\n  change-to-client latency p50 {} ms, p99 {} ms ({} messages)\n  server CPU {:.1} % of one core, resident memory {:.0} MiB\n  {:.0} bytes/s per client\n  HMI page with what it loads: {} bytes",
+        "{} teams at 1x, {} WebSocket HMI clients, {:.0} s measured:\n  change-to-client latency p50 {} ms, p99 {} ms ({} messages)\n  breaker command (API) to its new state on each team client: p50 {} ms, p99 {} ms ({} arrivals; includes the breaker's operating time and the 1 s view period)\n  server CPU {:.1} % of one core, resident memory {:.0} MiB\n  {:.0} bytes/s per client\n  HMI page with what it loads: {} bytes",
         args.teams,
         args.clients,
         wall,
         pct(0.5),
         pct(0.99),
         l.len(),
+        apct(0.5),
+        apct(0.99),
+        a.len(),
         100.0 * (cpu1 - cpu0) / wall,
         rss as f64 / 1024.0,
         bytes.load(Ordering::Relaxed) as f64 / wall / args.clients.max(1) as f64,

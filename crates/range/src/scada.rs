@@ -114,6 +114,11 @@ impl Master {
         &self.points
     }
 
+    /// Whether the master runs (its host was not wiped): a dead master shows nothing.
+    pub fn alive(&self) -> bool {
+        self.alive
+    }
+
     /// The polled stations and whether each session is up.
     pub fn stations(&self) -> impl Iterator<Item = (u16, bool)> + '_ {
         self.stations.iter().copied().zip(self.online.iter().copied())

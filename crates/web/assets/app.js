@@ -240,6 +240,11 @@ const pages = {
       events.push(e);
       if (e.kind === 'alert') setAlarm(`ids:${e.seq}`, `IDS ${e.rule}: ${e.src} → ${e.dst}`, 1, e.seq);
       if (e.kind === 'action' && e.action && e.action.do === 'ack_alarms') ackSeq = Math.max(ackSeq, e.seq);
+      if (e.kind === 'command' || e.kind === 'hmi') {
+        const x = document.createElement('li');
+        x.textContent = `${e.t.toFixed(0)} s ${e.text}${e.kind === 'hmi' && e.user ? ` (${e.user})` : ''}`;
+        $('#cmdlog').prepend(x);
+      }
       if (e.kind === 'inject') { const x = li($('#inbox'), `${e.t.toFixed(0)} s · ${e.channel} · ${e.from}: ${e.subject} — ${e.text}`); x.className = 'inject'; }
       addEventRow(e);
     };
@@ -314,8 +319,14 @@ const pages = {
       b.classList.add('selected');
       const p = points.get(`${b.dataset.ca}:${b.dataset.ioa}`);
       const close = p ? p[0] === 1 : false;
+      // A station that does not answer cannot be operated remotely: a crew goes instead.
+      const crew = !p || p[1];
       selected.dataset.close = close;
-      text($('#operate-text'), `${close ? 'CLOSE' : 'OPEN'} breaker at station ${b.dataset.ca}, IOA ${b.dataset.ioa}?`);
+      selected.dataset.crew = crew;
+      text($('#operate-text'), crew
+        ? `Station ${b.dataset.ca} is not answering. Dispatch a field crew to operate breaker IOA ${b.dataset.ioa} by hand (${close ? 'CLOSE' : 'OPEN'})?`
+        : `${close ? 'CLOSE' : 'OPEN'} breaker at station ${b.dataset.ca}, IOA ${b.dataset.ioa}?`);
+      text($('#operate-ok'), crew ? 'Dispatch crew' : 'Execute');
       dlg.showModal();
     });
     dlg.addEventListener('close', async () => {
@@ -324,7 +335,8 @@ const pages = {
       b.classList.remove('selected');
       if (dlg.returnValue !== 'ok') return;
       try {
-        await api(`/api/teams/${id}/actions`, { method: 'POST', body: { do: 'operate', station: Number(b.dataset.ca), ioa: Number(b.dataset.cmd), close: b.dataset.close === 'true' } });
+        const what = b.dataset.crew === 'true' ? 'dispatch_crew' : 'operate';
+        await api(`/api/teams/${id}/actions`, { method: 'POST', body: { do: what, station: Number(b.dataset.ca), ioa: Number(b.dataset.cmd), close: b.dataset.close === 'true' } });
       } catch (e) { alert(e.message); }
     });
     $('#ack').addEventListener('click', () => api(`/api/teams/${id}/actions`, { method: 'POST', body: { do: 'ack_alarms' } }).catch((e) => alert(e.message)));

@@ -1446,3 +1446,46 @@ fn request_schema(d: &RouteDef) -> Option<Value> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_query_strings_never_panic() {
+        for q in [
+            "%",
+            "%G1",
+            "a=%",
+            "a=%4",
+            "a=%FF%FE",
+            "=&&=",
+            "since=",
+            "since=-1",
+            "since=99999999999999999999999",
+            "x=é%C3%A9",
+        ] {
+            let _ = query_params(Some(q.to_string()));
+            let _ = since_of(Some(q.to_string()));
+        }
+        let p = query_params(Some("addr=127.10.5.1&text=C_DC%20NA+1&ioa=2001".into()));
+        assert_eq!(p["addr"], "127.10.5.1");
+        assert_eq!(p["text"], "C_DC NA 1");
+        assert_eq!(p["ioa"], "2001");
+        assert_eq!(since_of(Some("since=42".into())).ok().flatten(), Some(42));
+        assert!(since_of(Some("since=x".into())).is_err());
+        assert_eq!(since_of(None).ok().flatten(), None);
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_with_its_access() {
+        let doc = openapi();
+        for (d, _) in routes() {
+            if !d.path.starts_with("/api/") {
+                continue;
+            }
+            let op = &doc["paths"][d.path][d.method.as_str().to_lowercase()];
+            assert_eq!(op["x-access"], d.access.as_str(), "{} {}", d.method, d.path);
+        }
+    }
+}

@@ -98,7 +98,7 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
 <span>Customers off <b id=\"off\">–</b></span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
 <div class=\"hmi\"><div class=\"diagram\" id=\"diagram\">{svg}</div><aside><h3>Alarms</h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
-<h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
+<h3>Command log</h3><ul id=\"cmdlog\" class=\"log\"></ul><h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
 <section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
 <h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>t (s)</th><th>kind</th><th>what</th></tr></thead><tbody></tbody></table>\

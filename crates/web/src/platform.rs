@@ -15,7 +15,7 @@ use std::time::Duration;
 use exercise::Exercise;
 use netio::capture::Capture;
 use netio::driver::{self, Handle, Pace};
-use range::journal::{Action, Actor, Outcome};
+use range::journal::{Action, Actor, Live, Outcome};
 use range::{Entry, Range, RunConfig};
 use tokio::sync::watch;
 
@@ -194,6 +194,24 @@ pub async fn start_team(
             return Err(format!("team {}: the replayed journal differs from the one kept", team.name));
         }
         persisted_len = range.journal().len();
+        // Connections from outside died with the old process: close them in the journal too
+        // (inputs like any other, written by the persister).
+        let mut open = std::collections::BTreeSet::new();
+        for e in range.journal() {
+            match e {
+                Entry::Live { live: Live::Open { .. }, conn: Some(c), .. } => {
+                    open.insert(*c);
+                }
+                Entry::Live { live: Live::Close { conn }, .. } => {
+                    open.remove(conn);
+                }
+                _ => {}
+            }
+        }
+        for conn in open {
+            let _ = range.live(Live::Close { conn });
+        }
+        driver::write_wire(&capture, &mut flows, range.take_wire());
     }
     let diagram = Arc::new(crate::diagram::Diagram::new(range.sim()));
     let pace = Pace::Times(run.speed.max(0.01));

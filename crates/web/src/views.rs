@@ -167,6 +167,8 @@ pub fn questions(ex: &Exercise, journal: &[Entry], team: &str) -> Value {
 /// The SCADA master's point database as the HMI shows it: `[ca, ioa, value, stale]`, with
 /// double points as 0-3 and floats rounded for display.
 pub fn points(r: &range::Range) -> Vec<(u16, u32, f64, bool)> {
+    // A wiped master shows nothing topical: every value is stale, the HMI goes dark.
+    let alive = r.scada().alive();
     r.scada()
         .points()
         .iter()
@@ -177,7 +179,7 @@ pub fn points(r: &range::Range) -> Vec<(u16, u32, f64, bool)> {
                 range::scada::PointValue::Double(d) => f64::from(d),
                 range::scada::PointValue::Float(f) => (f64::from(f) * 100.0).round() / 100.0,
             };
-            (ca, ioa, v, p.stale())
+            (ca, ioa, v, p.stale() || !alive)
         })
         .collect()
 }
