@@ -118,6 +118,11 @@ try {
   const scoreAfter = await tr.textContent('#score');
   await tr.click('button[data-tab=detect]');
   await tr.waitForSelector('#events tbody tr');
+  // The decoded frame list, filtered to the command just given (IEC 104, IOA 2001).
+  await tr.selectOption('#frame-filter select[name=proto]', 'iec104');
+  await tr.fill('#frame-filter input[name=ioa]', '2001');
+  await tr.click('#frame-filter button');
+  await tr.waitForFunction(() => [...document.querySelectorAll('#frames tbody tr')].some((r) => r.textContent.includes('C_DC_NA_1')), null, { timeout: 15000 });
   await tr.screenshot({ path: join(out, 'detection.png') });
 
   // The instructor's scoreboard shows the team's new score.

@@ -331,6 +331,15 @@ fn every_route_checks_who_may_use_it() {
         &[("Origin", "https://evil.example")],
     );
     assert_eq!(r.status, 403);
+    // A WebSocket handshake from another site is refused (cross-site WebSocket hijacking).
+    let cross = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Origin", "https://evil.example"),
+    ];
+    assert_eq!(w.a1.raw("GET", &format!("/api/teams/{}/live", w.team_a), None, &cross).status, 403);
     // An instructor's control is not a trainee's action.
     assert_eq!(w.a1.post(&format!("/api/teams/{}/actions", w.team_a), &json!({"do": "pause"})).status, 403);
     // Trainees never see attribution or answers.
@@ -349,6 +358,19 @@ fn every_route_checks_who_may_use_it() {
     let r = w.instructor.post("/api/runs", &json!({"name": "bad", "text": "id: x\ntitle: [unclosed\n"}));
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.json()["problems"][0]["line"].as_u64().is_some(), "{}", r.json());
+    // Organisations: co-hosts by an administrator, listed for staff.
+    let r = w.admin.post("/api/orgs", &json!({"name": "METI", "country": "JP", "kind": "host"}));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        w.admin.post("/api/orgs", &json!({"name": "X", "country": "Japan", "kind": "host"})).status,
+        422
+    );
+    let orgs = w.instructor.get("/api/orgs").json();
+    assert!(orgs.as_array().unwrap().iter().any(|o| o["name"] == "METI" && o["kind"] == "host"), "{orgs}");
+    assert!(
+        orgs.as_array().unwrap().iter().any(|o| o["name"] == "Kyivoblenergo" && o["country"] == "UA"),
+        "{orgs}"
+    );
     // Invitations: a page, then one use only.
     let addr = server.addr;
     let r = w

@@ -167,7 +167,10 @@ pub async fn check(
 
 async fn authorise(app: &App, access: Access, pattern: &str, req: &mut Request) -> Result<(), ApiError> {
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
-    if changes && !same_origin(req.headers()) {
+    // A WebSocket handshake is a GET that opens a channel: it must come from our own pages
+    // too (SameSite=Strict already keeps the cookie off a cross-site one).
+    let websocket = req.headers().get(header::UPGRADE).is_some();
+    if (changes || websocket) && !same_origin(req.headers()) {
         return Err(ApiError::Forbidden("cross-site request"));
     }
     if access == Access::Public {

@@ -170,6 +170,15 @@ impl Diagram {
                 r#"<line class="br" data-branch="{}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}"/>"#,
                 k + 1
             );
+            // The flow as the from-end RTU measures it, at the line's middle (a third of the
+            // way on long lines, so two parallel lines' values do not sit on each other).
+            let (mx, my) = (x1 + (x2 - x1) * 0.42, y1 + (y2 - y1) * 0.42);
+            let _ = write!(
+                s,
+                r#"<text class="val flow" data-ca="{}" data-ioa="{}" data-unit="MW" x="{mx:.1}" y="{my:.1}" text-anchor="middle">–</text>"#,
+                ca_of(f),
+                3100 + fi
+            );
             for (bus, other, slot) in [(f, t, fi), (t, f, ti)] {
                 let (ax, ay) = xy[bus];
                 let (bx, by) = xy[other];

@@ -36,6 +36,9 @@ pub struct TeamRange {
     pub diagram: Arc<crate::diagram::Diagram>,
     /// The capture decoded so far, for the analyst's frame list.
     pub frames: Mutex<FrameIndex>,
+    /// The scores (trainees', instructors') at a journal length: every live view asks each
+    /// second, the journal changes less often.
+    scores: Mutex<(usize, serde_json::Value, serde_json::Value)>,
 }
 
 /// The capture's frames decoded so far (read incrementally from the capture file).
@@ -50,7 +53,7 @@ pub struct FrameIndex {
 }
 
 /// Decoded frames kept per team.
-pub const MAX_FRAMES: usize = 200_000;
+pub const MAX_FRAMES: usize = 50_000;
 
 impl FrameIndex {
     /// Decodes what the capture gained since the last call.
@@ -83,6 +86,21 @@ impl FrameIndex {
 }
 
 impl TeamRange {
+    /// The team's score as trainees see it (`staff`: as instructors do), computed once per
+    /// journal length.
+    pub fn score(&self, r: &Range, staff: bool) -> serde_json::Value {
+        let mut c = self.scores.lock().unwrap_or_else(|p| p.into_inner());
+        let len = r.journal().len();
+        if c.0 != len {
+            *c = (
+                len,
+                crate::views::trainee_score(&self.ex, r.journal()),
+                crate::views::full_score(&self.ex, r.journal()),
+            );
+        }
+        if staff { c.2.clone() } else { c.1.clone() }
+    }
+
     /// Reads the range, live or ended.
     pub fn read<R>(&self, f: impl FnOnce(&Range) -> R) -> Option<R> {
         let mut f = Some(f);
@@ -234,6 +252,7 @@ pub async fn start_team(
         capture,
         diagram,
         frames: Mutex::new(FrameIndex::default()),
+        scores: Mutex::new((usize::MAX, serde_json::Value::Null, serde_json::Value::Null)),
     });
     tokio::spawn(persist(
         app.store.clone(),

@@ -172,7 +172,9 @@ pub fn points(r: &range::Range) -> Vec<(u16, u32, f64, bool)> {
     r.scada()
         .points()
         .iter()
-        .filter(|((_, ioa), _)| matches!(ioa, 500 | 1001..=1099 | 1500 | 1601..=1699 | 3000..=3002))
+        .filter(
+            |((_, ioa), _)| matches!(ioa, 500 | 1001..=1099 | 1500 | 1601..=1699 | 3000..=3002 | 3101..=3199),
+        )
         .map(|(&(ca, ioa), p)| {
             let v = match p.value {
                 range::scada::PointValue::Single(b) => f64::from(u8::from(b)),
