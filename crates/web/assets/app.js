@@ -186,6 +186,9 @@ const pages = {
       $$('.tab').forEach((t) => { t.hidden = t.id !== `tab-${b.dataset.tab}`; });
     }));
     renderQuestions(id, team.questions || [], readOnly);
+    // The diagram opens on its middle (the largest generation sits at the top centre).
+    const dg = $('#diagram');
+    dg.scrollLeft = Math.max(0, (dg.scrollWidth - dg.clientWidth) / 2);
     if (team.score) text($('#score'), team.score.total);
     const points = new Map();
     const alarms = new Map();

@@ -1,6 +1,7 @@
 //! The one-line diagram, laid out on the server from the grid: buses in layers by their
 //! distance from the largest generating bus, each layer ordered by its neighbours above (one
-//! barycentre pass), one bus per cell of a fixed grid. A label is cut to what its cell holds,
+//! barycentre pass), a layer wider than `MAX_PER_ROW` wrapped onto several rows, one bus per
+//! cell of a fixed grid. A label is cut to what its cell holds,
 //! so no two labels overlap whatever the grid (9 to 118 buses, the Ukraine grid's
 //! substations).
 //!
@@ -19,6 +20,8 @@ use gridsim::sim::Sim;
 const CELL_W: f64 = 180.0;
 const CELL_H: f64 = 110.0;
 const MARGIN: f64 = 40.0;
+/// Buses on one row at most (a wider layer wraps).
+const MAX_PER_ROW: usize = 12;
 /// Characters a label may have at 11 px monospace in a cell (about 6.6 px each).
 const LABEL_CHARS: usize = 22;
 
@@ -116,6 +119,9 @@ impl Diagram {
                 pos[i] = k as f64;
             }
         }
+        // A wide layer wraps onto several rows, so the diagram stays about a screen wide.
+        let rows: Vec<Vec<usize>> =
+            rows.iter().flat_map(|r| r.chunks(MAX_PER_ROW).map(<[usize]>::to_vec)).collect();
         let width_cells = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
         let mut xy = vec![(0.0, 0.0); n];
         for (l, row) in rows.iter().enumerate() {
@@ -146,7 +152,7 @@ impl Diagram {
             })
             .collect();
         let width = 2.0 * MARGIN + width_cells as f64 * CELL_W;
-        let height = 2.0 * MARGIN + layers as f64 * CELL_H;
+        let height = 2.0 * MARGIN + rows.len() as f64 * CELL_H;
         let mut s = String::new();
         let _ = write!(
             s,
