@@ -782,25 +782,28 @@ impl Store {
 
     // ---- broadcasts
 
-    /// Appends a message to the run's broadcasts; its number comes back.
+    /// Appends a message to the run's broadcasts; its number comes back. One statement takes
+    /// the next number and writes (SQLite in WAL would refuse a read-then-write transaction
+    /// that another writer overtook, without waiting).
     pub async fn add_message(&self, run: &str, author: &str, body: &str, now: i64) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE run = $1")
+        sqlx::query(
+            "INSERT INTO messages (run, seq, author, body, created) \
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM messages WHERE run = $5",
+        )
+        .bind(run)
+        .bind(author)
+        .bind(body)
+        .bind(now)
+        .bind(run)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict)?;
+        let r = sqlx::query("SELECT MAX(seq) FROM messages WHERE run = $1 AND author = $2")
             .bind(run)
-            .fetch_one(&mut *tx)
-            .await?;
-        let seq: i64 = r.get::<i64, _>(0) + 1;
-        sqlx::query("INSERT INTO messages (run, seq, author, body, created) VALUES ($1, $2, $3, $4, $5)")
-            .bind(run)
-            .bind(seq)
             .bind(author)
-            .bind(body)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict)?;
-        tx.commit().await?;
-        Ok(seq)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.get::<Option<i64>, _>(0).unwrap_or(0))
     }
 
     pub async fn messages(&self, run: &str, after: i64) -> Result<Vec<Message>> {

@@ -94,6 +94,11 @@ async fn exercise_store(url: &str) {
     assert_eq!(s.inputs("t1").await.unwrap(), lines[..2].to_vec());
     s.append_inputs("t1", &lines[2..]).await.unwrap();
     assert_eq!(s.inputs("t1").await.unwrap(), lines);
+    // Broadcasts are numbered per run from 1.
+    assert_eq!(s.add_message("r1", "ines", "Phones are down", 300).await.unwrap(), 1);
+    assert_eq!(s.add_message("r1", "ines", "Crews are on their way", 301).await.unwrap(), 2);
+    let m = s.messages("r1", 1).await.unwrap();
+    assert_eq!((m.len(), m[0].seq, m[0].body.as_str()), (1, 2, "Crews are on their way"));
     s.set_run_status("r1", "running", 10.0).await.unwrap();
     let r = s.run("r1").await.unwrap().unwrap();
     assert_eq!((r.status.as_str(), r.speed), ("running", 10.0));

@@ -160,20 +160,29 @@ const pages = {
       }
     };
     $('#load-reports').addEventListener('click', reports);
-    const board = async () => {
-      try {
-        const s = await api(`/api/runs/${id}/scoreboard`);
-        const tb = $('#scoreboard tbody'); tb.replaceChildren();
-        for (const t of s.teams) {
-          const tr = document.createElement('tr');
-          const comps = t.score ? Object.entries(t.score.components || {}).map(([k, v]) => `${k} ${v}`).join(', ') : '';
-          for (const c of [t.name, t.t.toFixed(0), t.score ? t.score.total : '–', comps]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
-          tb.append(tr);
-        }
-        text($('#run-status'), s.run.status);
-      } catch (e) { /* shown on next tick */ }
+    // The live scoreboard: rows when they change, over a WebSocket that reconnects.
+    const rows = new Map();
+    const drawBoard = () => {
+      const tb = $('#scoreboard tbody'); tb.replaceChildren();
+      for (const t of [...rows.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+        const tr = document.createElement('tr');
+        const comps = t.score ? Object.entries(t.score.components || {}).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+        for (const c of [t.name, t.t.toFixed(0), t.score ? t.score.total : '–', comps]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
+        tb.append(tr);
+      }
     };
-    await refresh(); board(); setInterval(board, 2000);
+    const board = () => {
+      const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+      const ws = new WebSocket(`${proto}://${location.host}/api/runs/${id}/live`);
+      ws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        for (const t of m.teams) rows.set(t.team, t);
+        if (m.status) text($('#run-status'), m.status);
+        drawBoard();
+      };
+      ws.onclose = () => { rows.clear(); setTimeout(board, 2000); };
+    };
+    await refresh(); board();
   },
 
   async team() {

@@ -65,6 +65,18 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
         ),
         (def(p.clone(), "/api/logout", User, "Sign out"), post(logout)),
         (
+            RouteDef {
+                websocket: true,
+                ..def(
+                    g.clone(),
+                    "/api/runs/{run}/live",
+                    RunRead,
+                    "The live scoreboard: each team's score when it changes, at most once a second",
+                )
+            },
+            get(run_live),
+        ),
+        (
             def(
                 g.clone(),
                 "/api/orgs",
@@ -1262,7 +1274,8 @@ async fn live(
     let staff = is_staff(&app, &c, &team).await?;
     let tr = team_range(&app, &id).await?;
     let since = since_of(q)?;
-    Ok(ws.on_upgrade(move |socket| live_loop(socket, app, tr, staff, since)))
+    let session = c.token_hash.clone();
+    Ok(ws.on_upgrade(move |socket| live_loop(socket, app, tr, staff, since, session)))
 }
 
 /// One view's live updates: every second at most, what changed (points, new evidence, score,
@@ -1273,7 +1286,11 @@ async fn live_loop(
     tr: std::sync::Arc<TeamRange>,
     staff: bool,
     mut since: Option<usize>,
+    session: String,
 ) {
+    // The session is checked again every 30 s: a view outlives neither a sign-out nor a
+    // disabled account by more than that.
+    let mut checked = tokio::time::Instant::now();
     // Broadcasts: all of them at first, then only when the run has a newer one.
     let mut said: i64 = 0;
     let mut first = true;
@@ -1291,6 +1308,13 @@ async fn live_loop(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 _ => continue,
             },
+        }
+        if checked.elapsed() >= Duration::from_secs(30) {
+            checked = tokio::time::Instant::now();
+            if !matches!(app.store.session(&session, crate::now_s()).await, Ok(Some(_))) {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
         }
         let snap = tr.read(|r| {
             let j = r.journal();
@@ -1360,6 +1384,62 @@ async fn live_loop(
         }
         if msg.len() > 2 && socket.send(Message::Text(Value::Object(msg).to_string().into())).await.is_err() {
             return;
+        }
+    }
+}
+
+async fn run_live(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    ws: WebSocketUpgrade,
+) -> Result<Response> {
+    run_of(&app, &id).await?;
+    let session = c.token_hash.clone();
+    Ok(ws.on_upgrade(move |socket| scoreboard_loop(socket, app, id, session)))
+}
+
+/// The instructors' scoreboard: a row per team when its score, time or status changed.
+async fn scoreboard_loop(mut socket: WebSocket, app: App, run: String, session: String) {
+    let mut sent: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checked = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => continue,
+            },
+        }
+        if checked.elapsed() >= Duration::from_secs(30) {
+            checked = tokio::time::Instant::now();
+            if !matches!(app.store.session(&session, crate::now_s()).await, Ok(Some(_))) {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        }
+        let Ok(teams) = app.store.teams(&run).await else { continue };
+        let status = app.store.run(&run).await.ok().flatten().map(|r| r.status).unwrap_or_default();
+        let mut rows = Vec::new();
+        for t in teams {
+            let (score, t_s) = app
+                .ranges
+                .get(&t.id)
+                .and_then(|tr| tr.read(|r| (tr.score(r, true), (r.time().0 / 1_000_000) as f64)))
+                .unwrap_or((Value::Null, 0.0));
+            let row = json!({"team": t.id, "name": t.name, "t": t_s, "score": score});
+            if sent.get(&t.id) != Some(&row) {
+                sent.insert(t.id.clone(), row.clone());
+                rows.push(row);
+            }
+        }
+        if !rows.is_empty() {
+            let msg = json!({"status": status, "teams": rows});
+            if socket.send(Message::Text(msg.to_string().into())).await.is_err() {
+                return;
+            }
         }
     }
 }
