@@ -347,6 +347,35 @@ fn every_route_checks_who_may_use_it() {
     let team = w.a1.get(&format!("/api/teams/{}", w.team_a)).json();
     let text = team.to_string();
     assert!(!text.contains("time_to_detect") && !text.contains("\"correct\":\""), "{text}");
+    assert!(
+        team["score"]["components"].get("reports").is_none(),
+        "reports are graded, not shown live: {text}"
+    );
+    let runs = w.a1.get("/api/runs").json();
+    assert!(runs[0].get("seed").is_none() && runs[0].get("exercise").is_none(), "{runs}");
+    assert!(w.instructor.get("/api/runs").json()[0].get("seed").is_some());
+    // A question is closed once answered right, and has three tries (a choice question with
+    // three options, two).
+    let answer = |q: &str, v: &str| {
+        w.a1.post(
+            &format!("/api/teams/{}/actions", w.team_a),
+            &json!({"do": "answer", "question": q, "value": v}),
+        )
+        .status
+    };
+    assert_eq!(answer("why-manual", "the SCADA licence expired"), 200);
+    assert_eq!(answer("why-manual", "the breakers were damaged"), 200);
+    assert_eq!(answer("why-manual", "the gateways and UPSs were disabled"), 409, "no tries left");
+    for _ in 0..3 {
+        assert_eq!(answer("account", "nobody"), 200);
+    }
+    assert_eq!(answer("account", "nobody"), 409);
+    // A control names teams of its run only.
+    let r = w.instructor.post(
+        &format!("/api/runs/{}/control", w.run),
+        &json!({"op": "fire_inject", "id": "calls", "team": "t0"}),
+    );
+    assert_eq!(r.status, 422);
     // Security headers on pages and API.
     let page = w.a1.get(&format!("/teams/{}", w.team_a));
     let csp = page.header("content-security-policy").unwrap_or_default();
@@ -382,6 +411,13 @@ fn every_route_checks_who_may_use_it() {
     let token = url.rsplit('/').next().unwrap().to_string();
     assert_eq!(anon.get(&url).status, 200);
     assert_eq!(anon.get(&format!("/invite/{}", "1".repeat(64))).status, 404);
+    // A made-up invitation adds nothing, not even an organisation.
+    let fake = anon.post(
+        &format!("/api/invites/{}", "1".repeat(64)),
+        &json!({"name": "eve", "password": "a long enough passphrase", "org": "Evil Corp", "country": "XX"}),
+    );
+    assert_eq!(fake.status, 404);
+    assert!(!w.admin.get("/api/orgs").json().to_string().contains("Evil Corp"));
     let short = anon.post(&format!("/api/invites/{token}"), &json!({"name": "ivan", "password": "short"}));
     assert_eq!(short.status, 422);
     let pw = "a long enough passphrase";

@@ -76,7 +76,7 @@ pub async fn demo(app: &App, speed: f64) -> Result<Demo, String> {
         teams.push(team);
     }
     for team in &teams {
-        let tr = platform::start_team(app, &run, team, &[]).await?;
+        let tr = platform::start_team(app, &run, team, &[], false).await?;
         tr.act(Actor::Instructor { name: "demo".into() }, Action::Resume)
             .await
             .map_err(|_| "the run did not start")?;

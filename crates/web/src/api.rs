@@ -339,23 +339,24 @@ async fn login(
     raw: axum::body::Bytes,
 ) -> Result<Response> {
     let b: Login = body(&raw)?;
+    if b.name.len() > 64 || b.password.len() > 1024 {
+        return Err(ApiError::Unauthorised);
+    }
     let window = Duration::from_secs(300);
     let (by_ip, by_name) = (format!("login-ip:{}", peer.ip()), format!("login-name:{}", b.name));
-    if app.limiter.blocked(&by_ip, 20, window) || app.limiter.blocked(&by_name, 10, window) {
+    // Every attempt counts before the (costly) verification: parallel guesses cannot slip
+    // past the limit.
+    if !app.limiter.allow(&by_ip, 30, window) || !app.limiter.allow(&by_name, 10, window) {
         return Err(ApiError::TooMany);
     }
     let user = app.store.user_by_name(&b.name).await?;
     // Verify against some hash even for an unknown name, so timing does not tell names.
-    let ok = match &user {
-        Some(u) if !u.disabled => auth::verify_password(&b.password, &u.hash),
-        _ => {
-            auth::verify_password(&b.password, DUMMY_HASH);
-            false
-        }
+    let phc = match &user {
+        Some(u) if !u.disabled => u.hash.clone(),
+        _ => DUMMY_HASH.to_string(),
     };
+    let ok = auth::verify_blocking(b.password, phc).await && user.as_ref().is_some_and(|u| !u.disabled);
     let Some(user) = user.filter(|_| ok) else {
-        app.limiter.allow(&by_ip, 20, window);
-        app.limiter.allow(&by_name, 10, window);
         return Err(ApiError::Unauthorised);
     };
     let token = auth::token(32);
@@ -425,9 +426,13 @@ fn run_json(r: &store::Run) -> Value {
 async fn list_runs(State(app): State<App>, Extension(c): Extension<Caller>) -> Result<Json> {
     let runs = app.store.runs().await?;
     let parts: Vec<String> = app.store.parts(&c.user.id).await?.into_iter().map(|p| p.0).collect();
-    Ok(axum::Json(json!(
-        runs.iter().filter(|r| c.user.admin || parts.contains(&r.id)).map(run_json).collect::<Vec<_>>()
-    )))
+    let mut out = Vec::new();
+    for r in runs.iter().filter(|r| c.user.admin || parts.contains(&r.id)) {
+        // Trainees do not get the exercise and seed: with them a run can be replayed offline.
+        let staff = c.user.admin || app.store.staff_role(&r.id, &c.user.id).await?.is_some();
+        out.push(if staff { run_json(r) } else { json!({"id": r.id, "name": r.name, "status": r.status}) });
+    }
+    Ok(axum::Json(json!(out)))
 }
 
 #[derive(Deserialize)]
@@ -566,7 +571,7 @@ async fn create_team(
     app.store.create_team(&team).await?;
     if run.status != "draft" {
         // Joins a run that has begun: its range starts now, paused like the others were.
-        let tr = platform::start_team(&app, &run, &team, &[]).await.map_err(|e| {
+        let tr = platform::start_team(&app, &run, &team, &[], false).await.map_err(|e| {
             tracing::error!(error = %e, "team range");
             ApiError::Internal
         })?;
@@ -646,7 +651,7 @@ async fn create_account(
         id: auth::token(8),
         name: b.name.trim().to_string(),
         org,
-        hash: auth::hash_password(&password),
+        hash: auth::hash_blocking(password.clone()).await,
         admin: false,
         staff: b.role == "instructor",
         disabled: false,
@@ -691,7 +696,7 @@ async fn control(
                 return Err(ApiError::Conflict("add a team first"));
             }
             for t in &teams {
-                platform::start_team(&app, &run, t, &[]).await.map_err(|e| {
+                platform::start_team(&app, &run, t, &[], false).await.map_err(|e| {
                     tracing::error!(error = %e, "team range");
                     ApiError::Internal
                 })?;
@@ -720,9 +725,21 @@ async fn control(
         return Err(ApiError::Conflict("start the run first"));
     }
     let status = status.to_string();
+    let chosen: Vec<&store::Team> =
+        teams.iter().filter(|t| b.team.as_ref().is_none_or(|only| only == &t.id)).collect();
+    if chosen.is_empty() {
+        return Err(ApiError::BadRequest("no such team in this run".into()));
+    }
+    // Every range first: a control applies to all the teams it names or to none.
+    let mut ranges = Vec::new();
+    for t in &chosen {
+        ranges.push((t, app.ranges.get(&t.id).ok_or(ApiError::Conflict("a team's range is not running"))?));
+    }
+    if b.team.is_some() && matches!(b.op.as_str(), "pause" | "resume" | "speed") {
+        return Err(ApiError::BadRequest("pause, resume and speed apply to the whole run".into()));
+    }
     let mut outcomes = Vec::new();
-    for t in teams.iter().filter(|t| b.team.as_ref().is_none_or(|only| only == &t.id)) {
-        let tr = app.ranges.get(&t.id).ok_or(ApiError::Conflict("the team's range is not running"))?;
+    for (t, tr) in ranges {
         let o = tr.act(who.clone(), action.clone()).await?;
         outcomes.push(json!({"team": t.id, "outcome": netio::json::outcome(&o)}));
     }
@@ -827,7 +844,7 @@ async fn events(State(app): State<App>, Path(id): Path<String>, RawQuery(q): Raw
 
 async fn journal(State(app): State<App>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json> {
     let tr = team_range(&app, &id).await?;
-    let from = since_of(q)?.map_or(0, |s| s + 1);
+    let from = since_of(q)?.map_or(0, |s| s.saturating_add(1));
     let v = tr
         .read(|r| {
             r.journal()
@@ -906,7 +923,7 @@ async fn frames(State(app): State<App>, Path(id): Path<String>, RawQuery(q): Raw
     // After `since`: the first `limit` matches (paging forward); without: the last `limit`.
     let rows: Vec<Value> = match since {
         Some(s) => {
-            let first = (s as usize + 1).saturating_sub(dropped);
+            let first = (s as usize).saturating_add(1).saturating_sub(dropped);
             idx.decoded
                 .iter()
                 .enumerate()
@@ -970,6 +987,13 @@ async fn team_action(
     Extension(c): Extension<Caller>,
     raw: axum::body::Bytes,
 ) -> Result<Json> {
+    // Every string an action carries is journaled, stored and replayed: bounded.
+    if raw.len() > 12 * 1024 {
+        return Err(ApiError::BadRequest("an action is at most 12 KiB".into()));
+    }
+    if !app.limiter.allow(&format!("actions:{id}"), 120, Duration::from_secs(60)) {
+        return Err(ApiError::TooMany);
+    }
     let a: netio::json::ActionJson = body(&raw)?;
     use netio::json::ActionJson as A;
     if matches!(
@@ -998,6 +1022,43 @@ async fn team_action(
     }
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     let tr = team_range(&app, &id).await?;
+    if let A::Answer { question, .. } = &a {
+        // A question answered right is closed; otherwise three tries (fewer than the options
+        // of a choice question less one), so answers cannot be found by trying them all.
+        let q = tr.ex.questions.iter().find(|q| &q.id == question);
+        let tries = match q.map(|q| &q.answer) {
+            Some(exercise::Answer::Choice { options, .. }) => options.len().saturating_sub(1).clamp(1, 3),
+            _ => 3,
+        };
+        let name = team.name.clone();
+        let (right, given) = tr
+            .read(|r| {
+                let mut right = false;
+                let mut given = 0;
+                for e in r.journal() {
+                    if let range::Entry::Act {
+                        actor: Actor::User { team: t, .. },
+                        action: Action::Defend(exercise::DefenderAction::AnswerQuestion { question: qq, .. }),
+                        outcome: range::journal::Outcome::Verdict { correct },
+                        ..
+                    } = e
+                    {
+                        if t == &name && qq == question {
+                            given += 1;
+                            right |= *correct;
+                        }
+                    }
+                }
+                (right, given)
+            })
+            .unwrap_or((false, 0));
+        if right {
+            return Err(ApiError::Conflict("this question is already answered"));
+        }
+        if given >= tries {
+            return Err(ApiError::Conflict("no tries left for this question"));
+        }
+    }
     let action = netio::json::action_from(a).map_err(ApiError::BadRequest)?;
     let actor = trainee_actor(&app, &c, &team).await?;
     let o = tr.act(actor, action).await?;
@@ -1172,16 +1233,25 @@ async fn accept_invite(
     if b.password.chars().count() < 12 || b.password.len() > 1024 {
         return Err(ApiError::BadRequest("password: 12 characters at least".into()));
     }
-    let org = match &b.org {
-        Some(name) if !name.trim().is_empty() => {
+    let hash = auth::token_hash(&token);
+    let pending = app.store.invite(&hash, crate::now_s()).await?.ok_or(ApiError::NotFound)?;
+    // Only a valid invitation may add an organisation.
+    let org = match b.org.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => {
             check_name(name, "org")?;
             Some(match app.store.org_by_name(name).await? {
                 Some(o) => o.id,
                 None => {
+                    let country = b.country.clone().unwrap_or_default();
+                    if country.len() != 2 || !country.bytes().all(|c| c.is_ascii_uppercase()) {
+                        return Err(ApiError::BadRequest(
+                            "country: an ISO 3166 alpha-2 code such as JP".into(),
+                        ));
+                    }
                     let o = store::Org {
                         id: auth::token(8),
-                        name: name.trim().to_string(),
-                        country: b.country.clone().unwrap_or_default().chars().take(2).collect(),
+                        name: name.to_string(),
+                        country,
                         kind: "participant".into(),
                     };
                     app.store.create_org(&o).await?;
@@ -1189,15 +1259,13 @@ async fn accept_invite(
                 }
             })
         }
-        _ => None,
+        None => None,
     };
-    let hash = auth::token_hash(&token);
-    let pending = app.store.invite(&hash, crate::now_s()).await?.ok_or(ApiError::NotFound)?;
     let user = store::User {
         id: auth::token(8),
         name: b.name.trim().to_string(),
         org,
-        hash: auth::hash_password(&b.password),
+        hash: auth::hash_blocking(b.password).await,
         admin: false,
         staff: pending.role == "instructor",
         disabled: false,

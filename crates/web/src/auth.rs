@@ -37,6 +37,22 @@ pub fn hash_password(password: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Password checks and hashes at a time: argon2 costs 19 MiB and tens of milliseconds each, on
+/// the blocking pool, never on the workers that serve pages and live views.
+static ARGON_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// `verify_password` off the async workers, at most two at once.
+pub async fn verify_blocking(password: String, phc: String) -> bool {
+    let Ok(_slot) = ARGON_SLOTS.acquire().await else { return false };
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc)).await.unwrap_or(false)
+}
+
+/// `hash_password` off the async workers, at most two at once.
+pub async fn hash_blocking(password: String) -> String {
+    let Ok(_slot) = ARGON_SLOTS.acquire().await else { return String::new() };
+    tokio::task::spawn_blocking(move || hash_password(&password)).await.unwrap_or_default()
+}
+
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon().verify_password(password.as_bytes(), &h).is_ok())
 }

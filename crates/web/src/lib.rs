@@ -128,7 +128,10 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => m.clone(),
             ApiError::Invalid(_) => "the exercise does not load".to_string(),
             ApiError::TooMany => "too many attempts; wait a few minutes".to_string(),
-            ApiError::Unavailable => "the journal could not be written; try again".to_string(),
+            ApiError::Unavailable => {
+                "the action was applied but its record is not yet stored; check before repeating it"
+                    .to_string()
+            }
             ApiError::Internal => "internal error".to_string(),
         };
         let mut body = serde_json::json!({ "error": message });

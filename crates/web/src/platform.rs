@@ -101,6 +101,11 @@ impl TeamRange {
         if staff { c.2.clone() } else { c.1.clone() }
     }
 
+    /// Whether the run has ended for this team and everything is written.
+    pub fn has_ended(&self) -> bool {
+        self.ended.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// Reads the range, live or ended.
     pub fn read<R>(&self, f: impl FnOnce(&Range) -> R) -> Option<R> {
         let mut f = Some(f);
@@ -118,7 +123,9 @@ impl TeamRange {
     /// saw acknowledged survives a crash).
     pub async fn act(&self, actor: Actor, action: Action) -> Result<Outcome, ApiError> {
         let outcome = self.handle.act(actor, action).await.ok_or(ApiError::Conflict("the run has ended"))?;
-        let len = self.read(|r| r.journal().len()).unwrap_or(0);
+        // The range handed back (the action ended the run): wait for the persister's final
+        // write, which it marks with usize::MAX.
+        let len = self.read(|r| r.journal().len()).unwrap_or(usize::MAX);
         let mut rx = self.persisted.clone();
         match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|n| *n >= len)).await {
             Ok(Ok(_)) => Ok(outcome),
@@ -186,6 +193,7 @@ pub async fn start_team(
     run: &store::Run,
     team: &store::Team,
     inputs: &[store::InputLine],
+    ended: bool,
 ) -> Result<Arc<TeamRange>, String> {
     let (ex, mut range) = build(run, team)?;
     let dir = app.data.join("runs").join(&run.id).join(&team.id);
@@ -230,6 +238,13 @@ pub async fn start_team(
             let _ = range.live(Live::Close { conn });
         }
         driver::write_wire(&capture, &mut flows, range.take_wire());
+        if ended {
+            // A run that had ended is played to its end (its record, for the pages).
+            while !range.is_finished() {
+                range.step();
+                driver::write_wire(&capture, &mut flows, range.take_wire());
+            }
+        }
     }
     let diagram = Arc::new(crate::diagram::Diagram::new(range.sim()));
     let pace = Pace::Times(run.speed.max(0.01));
@@ -255,6 +270,8 @@ pub async fn start_team(
         scores: Mutex::new((usize::MAX, serde_json::Value::Null, serde_json::Value::Null)),
     });
     tokio::spawn(persist(
+        Arc::downgrade(&app.0),
+        run.id.clone(),
         app.store.clone(),
         team.id.clone(),
         handle,
@@ -268,7 +285,10 @@ pub async fn start_team(
 }
 
 /// Writes a team's new inputs to the database as they are journaled, until the run ends.
+#[allow(clippy::too_many_arguments)]
 async fn persist(
+    app: std::sync::Weak<crate::Inner>,
+    run: String,
     store: store::Store,
     team: String,
     handle: Handle,
@@ -316,13 +336,25 @@ async fn persist(
     if let Some(r) = range {
         loop {
             let (lines, len) = collect(&r, cursor);
-            if let Some(len) = write(lines, len).await {
-                persisted.send_replace(len);
+            if write(lines, len).await.is_some() {
+                *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                persisted.send_replace(usize::MAX);
                 break;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        // The last team to end ends the run (its address block is free again).
+        if let Some(app) = app.upgrade() {
+            let app = crate::App(app);
+            if let Ok(teams) = app.store.teams(&run).await {
+                let all = teams.iter().all(|t| app.ranges.get(&t.id).is_some_and(|tr| tr.has_ended()));
+                if all {
+                    if let Ok(Some(r)) = app.store.run(&run).await {
+                        let _ = app.store.set_run_status(&run, "ended", r.speed).await;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -335,7 +367,7 @@ pub async fn recover(app: &crate::App) -> Result<usize, store::Error> {
         }
         for team in app.store.teams(&run.id).await? {
             let inputs = app.store.inputs(&team.id).await?;
-            match start_team(app, &run, &team, &inputs).await {
+            match start_team(app, &run, &team, &inputs, run.status == "ended").await {
                 Ok(_) => n += 1,
                 Err(e) => tracing::error!(run = %run.id, team = %team.name, error = %e, "run not recovered"),
             }

@@ -69,8 +69,13 @@ pub async fn serve(
                 router.clone().oneshot(req.map(axum::body::Body::new))
             });
             let io = hyper_util::rt::TokioIo::new(tls);
-            let _ =
-                hyper::server::conn::http1::Builder::new().serve_connection(io, svc).with_upgrades().await;
+            // A client that never finishes its request headers is dropped after 30 s.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(io, svc)
+                .with_upgrades()
+                .await;
         });
     }
 }

@@ -75,7 +75,7 @@ pub fn trainee_events(
     ex: &Exercise,
     limit: usize,
 ) -> Vec<Value> {
-    let from = since.map_or(0, |s| s + 1);
+    let from = since.map_or(0, |s| s.saturating_add(1));
     journal
         .iter()
         .enumerate()
@@ -100,13 +100,20 @@ pub fn supply(journal: &[Entry]) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// A team's score as its trainees see it: the total and its components (the per-step
-/// detection times name the campaign's steps: instructors only).
+/// A team's score as its trainees see it: the total and its components, without the
+/// reports component (scored against the campaign's truth: watching it move as reports are
+/// filed would tell the attacker's address; instructors grade the reports) and without the
+/// per-step detection times (they name the campaign's steps).
 pub fn trainee_score(ex: &Exercise, journal: &[Entry]) -> Value {
     let s = range::score::score(ex, journal);
+    let reports = s.components.get("reports").copied().unwrap_or(0.0);
+    let mut components = s.components.clone();
+    components.remove("reports");
+    let total = ((s.total - ex.scoring.reports * reports) * 100.0).round() / 100.0 + 0.0;
     json!({
-        "total": s.total, "components": s.components, "penalties": s.penalties,
+        "total": total, "components": components, "penalties": s.penalties,
         "ens_mwh": s.ens_mwh, "customers_off_peak": s.customers_off_peak,
+        "reports": "graded by the instructors",
     })
 }
 
