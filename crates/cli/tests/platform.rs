@@ -648,3 +648,31 @@ fn https_with_its_own_certificate() {
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_dropped() {
+    let data = temp_dir("slowloris");
+    let server = serve(&data, None, 198);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(90))).unwrap();
+    let t0 = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                break false;
+            }
+            Err(_) => break true,
+        }
+    };
+    let waited = t0.elapsed().as_secs_f64();
+    assert!(closed, "the half-sent request was still open after {waited:.0} s");
+    assert!((25.0..60.0).contains(&waited), "closed after {waited:.1} s (the header timeout is 30 s)");
+    // Meanwhile and after, others are served.
+    assert_eq!(Client::new(server.addr).get("/api/openapi.json").status, 200);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -181,10 +181,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = api::router(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    tls::serve(api::router(app), listener, None, shutdown).await
 }
 
 /// Serves HTTPS until `shutdown` completes.
@@ -194,7 +191,7 @@ pub async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tls::serve(api::router(app), listener, acceptor, shutdown).await
+    tls::serve(api::router(app), listener, Some(acceptor), shutdown).await
 }
 
 /// A small error type for the shell (the binary turns it into its own).

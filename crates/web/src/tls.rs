@@ -1,7 +1,7 @@
-//! HTTPS: the server's own TLS (rustls on ring), for a platform with no reverse proxy in
-//! front. The certificate chain and the private key are PEM files; HTTP/1.1 with upgrades
-//! (the WebSocket) on each connection, the peer's address given to handlers as axum's
-//! `ConnectInfo` (login rate limits read it).
+//! The server's connections, plain or HTTPS (the server's own TLS, rustls on ring, for a
+//! platform with no reverse proxy in front; the certificate chain and the private key are PEM
+//! files): HTTP/1.1 with upgrades (the WebSocket) on each connection, the peer's address given
+//! to handlers as axum's `ConnectInfo` (login rate limits read it), a timeout on headers.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,11 +37,18 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// Serves `router` over TLS until `shutdown` completes.
+/// How long a client may take to send a request's headers before its connection is closed
+/// (slow-loris), over TLS or not.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` until `shutdown` completes, over TLS when `acceptor` is given, connection
+/// by connection with hyper: HTTP/1.1 with upgrades (the WebSocket), the peer's address as
+/// `ConnectInfo`, and `HEADER_TIMEOUT` on every request's headers (axum's own `serve` has no
+/// such timeout).
 pub async fn serve(
     router: Router,
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
@@ -59,23 +66,33 @@ pub async fn serve(
         };
         let (acceptor, router) = (acceptor.clone(), router.clone());
         tokio::spawn(async move {
-            // A handshake that does not finish in 10 s costs only its own connection.
-            let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(req.map(axum::body::Body::new))
-            });
-            let io = hyper_util::rt::TokioIo::new(tls);
-            // A client that never finishes its request headers is dropped after 30 s.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(io, svc)
-                .with_upgrades()
-                .await;
+            match acceptor {
+                Some(acceptor) => {
+                    // A handshake that does not finish in 10 s costs only its own connection.
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    {
+                        connection(tls, router, peer).await;
+                    }
+                }
+                None => connection(tcp, router, peer).await,
+            }
         });
     }
+}
+
+async fn connection<I>(io: I, router: Router, peer: std::net::SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().oneshot(req.map(axum::body::Body::new))
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+        .with_upgrades()
+        .await;
 }
