@@ -1,0 +1,209 @@
+//! Organisations, invitations, broadcasts and report grades.
+
+use super::*;
+
+pub(super) async fn list_orgs(State(app): State<App>) -> Result<Json> {
+    let v: Vec<Value> = app
+        .store
+        .orgs()
+        .await?
+        .into_iter()
+        .map(|o| json!({"id": o.id, "name": o.name, "country": o.country, "kind": o.kind}))
+        .collect();
+    Ok(axum::Json(json!(v)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewOrg {
+    name: String,
+    country: String,
+    kind: String,
+}
+
+pub(super) async fn create_org(State(app): State<App>, raw: axum::body::Bytes) -> Result<Response> {
+    let b: NewOrg = body(&raw)?;
+    check_name(&b.name, "name")?;
+    if b.country.len() != 2 || !b.country.bytes().all(|c| c.is_ascii_uppercase()) {
+        return Err(ApiError::BadRequest("country: an ISO 3166 alpha-2 code such as JP, UA or PH".into()));
+    }
+    if !matches!(b.kind.as_str(), "host" | "participant") {
+        return Err(ApiError::BadRequest("kind: host or participant".into()));
+    }
+    let o =
+        store::Org { id: auth::token(8), name: b.name.trim().to_string(), country: b.country, kind: b.kind };
+    app.store.create_org(&o).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"id": o.id, "name": o.name, "country": o.country, "kind": o.kind})),
+    )
+        .into_response())
+}
+
+// ---- invitations, broadcasts, grades
+
+#[derive(Deserialize)]
+pub(super) struct NewInvite {
+    role: String,
+    team: Option<String>,
+    team_role: Option<String>,
+}
+
+pub(super) async fn create_invite(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: NewInvite = body(&raw)?;
+    run_of(&app, &id).await?;
+    let team = match (b.role.as_str(), &b.team) {
+        ("trainee", Some(t)) => Some(
+            app.store
+                .team(t)
+                .await?
+                .filter(|t| t.run == id)
+                .ok_or(ApiError::BadRequest("no such team in this run".into()))?
+                .id,
+        ),
+        ("trainee", None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
+        ("observer" | "instructor", _) => None,
+        _ => return Err(ApiError::BadRequest("role: trainee, observer or instructor".into())),
+    };
+    let team_role = b.team_role.unwrap_or_else(|| "lead".into());
+    if Role::parse(&team_role).is_none() {
+        return Err(ApiError::BadRequest("team_role: operator, analyst or lead".into()));
+    }
+    let token = auth::token(32);
+    let expires = crate::now_s() + 7 * 24 * 3600;
+    app.store
+        .create_invite(
+            &auth::token_hash(&token),
+            &store::Invite { run: id, role: b.role, team, team_role, expires },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"url": format!("/invite/{token}"), "expires": expires})))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct AcceptInvite {
+    name: String,
+    password: String,
+    org: Option<String>,
+    country: Option<String>,
+}
+
+pub(super) async fn accept_invite(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    // Guessing tokens costs the same as guessing passwords.
+    let key = format!("invite-ip:{}", peer.ip());
+    if !app.limiter.allow(&key, 20, Duration::from_secs(300)) {
+        return Err(ApiError::TooMany);
+    }
+    let b: AcceptInvite = body(&raw)?;
+    check_name(&b.name, "name")?;
+    if b.password.chars().count() < 12 || b.password.len() > 1024 {
+        return Err(ApiError::BadRequest("password: 12 characters at least".into()));
+    }
+    let hash = auth::token_hash(&token);
+    let pending = app.store.invite(&hash, crate::now_s()).await?.ok_or(ApiError::NotFound)?;
+    // Only a valid invitation may add an organisation.
+    let org = match b.org.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => {
+            check_name(name, "org")?;
+            Some(match app.store.org_by_name(name).await? {
+                Some(o) => o.id,
+                None => {
+                    let country = b.country.clone().unwrap_or_default();
+                    if country.len() != 2 || !country.bytes().all(|c| c.is_ascii_uppercase()) {
+                        return Err(ApiError::BadRequest(
+                            "country: an ISO 3166 alpha-2 code such as JP".into(),
+                        ));
+                    }
+                    let o = store::Org {
+                        id: auth::token(8),
+                        name: name.to_string(),
+                        country,
+                        kind: "participant".into(),
+                    };
+                    app.store.create_org(&o).await?;
+                    o.id
+                }
+            })
+        }
+        None => None,
+    };
+    let user = store::User {
+        id: auth::token(8),
+        name: b.name.trim().to_string(),
+        org,
+        hash: auth::hash_blocking(b.password).await,
+        admin: false,
+        staff: pending.role == "instructor",
+        disabled: false,
+    };
+    let inv = app.store.accept_invite(&hash, crate::now_s(), &user).await?.ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "role": inv.role}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct Broadcast {
+    text: String,
+}
+
+pub(super) async fn broadcast(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: Broadcast = body(&raw)?;
+    if b.text.trim().is_empty() || b.text.len() > 2000 {
+        return Err(ApiError::BadRequest("text: 1 to 2000 characters".into()));
+    }
+    run_of(&app, &id).await?;
+    let seq = app.store.add_message(&id, &c.user.name, b.text.trim(), crate::now_s()).await?;
+    app.broadcasts.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), seq);
+    Ok((StatusCode::CREATED, axum::Json(json!({"seq": seq}))).into_response())
+}
+
+pub(super) async fn messages(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json> {
+    let since = since_of(q)?.unwrap_or(0) as i64;
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let m: Vec<Value> = app
+        .store
+        .messages(&team.run, since)
+        .await?
+        .into_iter()
+        .map(|m| json!({"seq": m.seq, "from": m.author, "text": m.body, "at": m.created}))
+        .collect();
+    Ok(axum::Json(json!(m)))
+}
+
+/// The rubric an incident report is graded on: each field 0-5.
+pub const RUBRIC: &[&str] = &["time", "asset", "technique", "impact", "action"];
+
+pub(super) async fn grade_report(
+    State(app): State<App>,
+    Path((team, report)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json> {
+    let b: serde_json::Map<String, Value> = body(&raw)?;
+    let mut total = 0.0;
+    for field in RUBRIC {
+        let v = b.get(*field).and_then(Value::as_f64).filter(|v| (0.0..=5.0).contains(v));
+        total += v.ok_or_else(|| ApiError::BadRequest(format!("{field}: a mark from 0 to 5")))?;
+    }
+    let grade = total / (5.0 * RUBRIC.len() as f64);
+    if !app.store.grade_report(&team, &report, grade).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(axum::Json(json!({"grade": grade})))
+}

@@ -1,0 +1,184 @@
+//! The WebSocket live views: a team's HMI and evidence, the instructors' scoreboard.
+
+use super::*;
+
+pub(super) async fn live(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    Extension(c): Extension<Caller>,
+    ws: WebSocketUpgrade,
+) -> Result<Response> {
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let staff = is_staff(&app, &c, &team).await?;
+    let tr = team_range(&app, &id).await?;
+    let since = since_of(q)?;
+    let session = c.token_hash.clone();
+    Ok(ws.on_upgrade(move |socket| live_loop(socket, app, tr, staff, since, session)))
+}
+
+/// One view's live updates: every second at most, what changed (points, new evidence, score,
+/// supply, pause); the first message is a whole snapshot of the points.
+pub(super) async fn live_loop(
+    mut socket: WebSocket,
+    app: App,
+    tr: std::sync::Arc<TeamRange>,
+    staff: bool,
+    mut since: Option<usize>,
+    session: String,
+) {
+    // The session is checked again every 30 s: a view outlives neither a sign-out nor a
+    // disabled account by more than that.
+    let mut checked = tokio::time::Instant::now();
+    // Broadcasts: all of them at first, then only when the run has a newer one.
+    let mut said: i64 = 0;
+    let mut first = true;
+    let mut sent: std::collections::HashMap<(u16, u32), (f64, bool)> = std::collections::HashMap::new();
+    let mut last_score = Value::Null;
+    let mut last_supply = Value::Null;
+    let mut last_paused = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let name = tr.team.name.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => continue,
+            },
+        }
+        if checked.elapsed() >= Duration::from_secs(30) {
+            checked = tokio::time::Instant::now();
+            if !matches!(app.store.session(&session, crate::now_s()).await, Ok(Some(_))) {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        }
+        let snap = tr.read(|r| {
+            let j = r.journal();
+            let events = views::trainee_events(j, since, &name, &tr.ex, 500);
+            let score = tr.score(r, staff);
+            (views::points(r), events, score, views::supply(j), r.time().0 as f64 / 1e6, r.is_finished())
+        });
+        let Some((points, events, score, supply, t, finished)) = snap else {
+            let _ = socket.send(Message::Text(json!({"ended": true}).to_string().into())).await;
+            return;
+        };
+        let changed: Vec<Value> = points
+            .iter()
+            .filter(|p| sent.get(&(p.0, p.1)) != Some(&(p.2, p.3)))
+            .map(|p| json!([p.0, p.1, p.2, p.3]))
+            .collect();
+        for p in &points {
+            sent.insert((p.0, p.1), (p.2, p.3));
+        }
+        let (paused, changed_ms) = {
+            let s = tr.handle.state();
+            let s = s.borrow();
+            (s.paused, s.changed_at_ms)
+        };
+        let mut msg = serde_json::Map::new();
+        msg.insert("t".into(), json!(t));
+        msg.insert("changed_ms".into(), json!(changed_ms));
+        if !changed.is_empty() {
+            msg.insert("points".into(), json!(changed));
+            msg.insert("frequency_hz".into(), json!(views::hmi_frequency(&points)));
+        }
+        if let Some(last) = events.last() {
+            since = last["seq"].as_u64().map(|s| s as usize);
+            msg.insert("events".into(), json!(events));
+        }
+        if score != last_score {
+            msg.insert("score".into(), score.clone());
+            last_score = score;
+        }
+        if supply != last_supply {
+            msg.insert("supply".into(), supply.clone());
+            last_supply = supply;
+        }
+        if last_paused != Some(paused) {
+            msg.insert("paused".into(), json!(paused));
+            last_paused = Some(paused);
+        }
+        if finished {
+            msg.insert("ended".into(), json!(true));
+        }
+        let newest = app.broadcasts.lock().unwrap_or_else(|p| p.into_inner()).get(&tr.team.run).copied();
+        if first || newest.is_some_and(|n| n > said) {
+            first = false;
+            if let Ok(m) = app.store.messages(&tr.team.run, said).await {
+                if let Some(last) = m.last() {
+                    said = last.seq;
+                    msg.insert(
+                        "messages".into(),
+                        json!(
+                            m.iter()
+                                .map(|m| json!({"seq": m.seq, "from": m.author, "text": m.body}))
+                                .collect::<Vec<_>>()
+                        ),
+                    );
+                }
+            }
+        }
+        if msg.len() > 2 && socket.send(Message::Text(Value::Object(msg).to_string().into())).await.is_err() {
+            return;
+        }
+    }
+}
+
+pub(super) async fn run_live(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    ws: WebSocketUpgrade,
+) -> Result<Response> {
+    run_of(&app, &id).await?;
+    let session = c.token_hash.clone();
+    Ok(ws.on_upgrade(move |socket| scoreboard_loop(socket, app, id, session)))
+}
+
+/// The instructors' scoreboard: a row per team when its score, time or status changed.
+pub(super) async fn scoreboard_loop(mut socket: WebSocket, app: App, run: String, session: String) {
+    let mut sent: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checked = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => continue,
+            },
+        }
+        if checked.elapsed() >= Duration::from_secs(30) {
+            checked = tokio::time::Instant::now();
+            if !matches!(app.store.session(&session, crate::now_s()).await, Ok(Some(_))) {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        }
+        let Ok(teams) = app.store.teams(&run).await else { continue };
+        let status = app.store.run(&run).await.ok().flatten().map(|r| r.status).unwrap_or_default();
+        let mut rows = Vec::new();
+        for t in teams {
+            let (score, t_s) = app
+                .ranges
+                .get(&t.id)
+                .and_then(|tr| tr.read(|r| (tr.score(r, true), (r.time().0 / 1_000_000) as f64)))
+                .unwrap_or((Value::Null, 0.0));
+            let row = json!({"team": t.id, "name": t.name, "t": t_s, "score": score});
+            if sent.get(&t.id) != Some(&row) {
+                sent.insert(t.id.clone(), row.clone());
+                rows.push(row);
+            }
+        }
+        if !rows.is_empty() {
+            let msg = json!({"status": status, "teams": rows});
+            if socket.send(Message::Text(msg.to_string().into())).await.is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Runs: creating them, their teams and accounts, the instructor's controls, the scoreboard.
+
+use super::*;
+
+pub(super) fn run_json(r: &store::Run) -> Value {
+    json!({"id": r.id, "name": r.name, "exercise": r.exercise, "status": r.status, "speed": r.speed, "seed": r.seed})
+}
+
+pub(super) async fn list_runs(State(app): State<App>, Extension(c): Extension<Caller>) -> Result<Json> {
+    let runs = app.store.runs().await?;
+    let parts: Vec<String> = app.store.parts(&c.user.id).await?.into_iter().map(|p| p.0).collect();
+    let mut out = Vec::new();
+    for r in runs.iter().filter(|r| c.user.admin || parts.contains(&r.id)) {
+        // Trainees do not get the exercise and seed: with them a run can be replayed offline.
+        let staff = c.user.admin || app.store.staff_role(&r.id, &c.user.id).await?.is_some();
+        out.push(if staff { run_json(r) } else { json!({"id": r.id, "name": r.name, "status": r.status}) });
+    }
+    Ok(axum::Json(json!(out)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewRun {
+    name: String,
+    /// A built-in exercise's name.
+    exercise: Option<String>,
+    /// Or an uploaded exercise: its text, its file name, and its grid files.
+    text: Option<String>,
+    file_name: Option<String>,
+    #[serde(default)]
+    files: std::collections::BTreeMap<String, String>,
+    seed: Option<u64>,
+    speed: Option<f64>,
+}
+
+pub(super) fn check_name(s: &str, what: &str) -> Result<()> {
+    if s.trim().is_empty() || s.len() > 64 || s.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!("{what}: 1 to 64 characters, no control characters")));
+    }
+    Ok(())
+}
+
+pub(super) async fn create_run(
+    State(app): State<App>,
+    Extension(c): Extension<Caller>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: NewRun = body(&raw)?;
+    check_name(&b.name, "name")?;
+    let (name, text) = match (&b.exercise, &b.text) {
+        (Some(n), None) => (
+            n.clone(),
+            exercise::catalogue::exercise(n)
+                .ok_or_else(|| ApiError::BadRequest(format!("no built-in exercise `{n}`")))?
+                .to_string(),
+        ),
+        (None, Some(t)) => (b.file_name.clone().unwrap_or_else(|| "upload.yaml".into()), t.clone()),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give `exercise` (a built-in name) or `text` (an uploaded file)".into(),
+            ));
+        }
+    };
+    if text.len() > exercise::yaml::MAX_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "the exercise is larger than {} bytes",
+            exercise::yaml::MAX_BYTES
+        )));
+    }
+    let files = serde_json::to_string(&b.files).map_err(|_| ApiError::Internal)?;
+    // Validated before anything is kept: the problems, each with its line and column.
+    let (ex, bundle) = platform::load_exercise(&text, &files).map_err(ApiError::Invalid)?;
+    exercise::build_grid(&bundle, &ex.grid).map_err(ApiError::BadRequest)?;
+    let speed = b.speed.unwrap_or(1.0);
+    if !(0.1..=600.0).contains(&speed) {
+        return Err(ApiError::BadRequest("speed: 0.1 to 600 times real time".into()));
+    }
+    let run = store::Run {
+        id: auth::token(8),
+        name: b.name.trim().to_string(),
+        exercise: name,
+        exercise_text: text,
+        files,
+        seed: (b.seed.unwrap_or(1) & (i64::MAX as u64)) as i64,
+        speed,
+        status: "draft".into(),
+        start_ms: netio_start_ms(),
+        created_by: c.user.id.clone(),
+    };
+    app.store.create_run(&run, crate::now_s()).await?;
+    Ok((StatusCode::CREATED, axum::Json(run_json(&run))).into_response())
+}
+
+pub(super) fn netio_start_ms() -> i64 {
+    (crate::now_s() * 1000 - devices::recloser::DNP3_EPOCH_OFFSET_MS as i64).max(0)
+}
+
+pub(super) async fn run_of(app: &App, id: &str) -> Result<store::Run> {
+    app.store.run(id).await?.ok_or(ApiError::NotFound)
+}
+
+pub(super) async fn run_detail(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json> {
+    let run = run_of(&app, &id).await?;
+    let mut teams = Vec::new();
+    for t in app.store.teams(&id).await? {
+        let members: Vec<Value> = app
+            .store
+            .members(&t.id)
+            .await?
+            .into_iter()
+            .map(|(_, name, role)| json!({"name": name, "role": role}))
+            .collect();
+        teams.push(json!({"id": t.id, "name": t.name, "base": t.base, "members": members}));
+    }
+    let (ex, _) = platform::load_exercise(&run.exercise_text, &run.files).map_err(|_| ApiError::Internal)?;
+    let role =
+        if c.user.admin { Some("admin".to_string()) } else { app.store.staff_role(&id, &c.user.id).await? };
+    let mut v = run_json(&run);
+    v["teams"] = json!(teams);
+    v["role"] = json!(role);
+    v["title"] = json!(ex.title);
+    v["steps"] = json!(ex.attack.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>());
+    v["injects"] =
+        json!(ex.injects.iter().map(|i| json!({"id": i.id, "subject": i.subject})).collect::<Vec<_>>());
+    Ok(axum::Json(v))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewTeam {
+    name: String,
+}
+
+pub(super) async fn create_team(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: NewTeam = body(&raw)?;
+    check_name(&b.name, "name")?;
+    let run = run_of(&app, &id).await?;
+    if run.status == "ended" {
+        return Err(ApiError::Conflict("the run has ended"));
+    }
+    let base = platform::free_base(&app).await?;
+    let team = store::Team {
+        id: auth::token(8),
+        run: id.clone(),
+        name: b.name.trim().to_string(),
+        base: base.to_string(),
+    };
+    app.store.create_team(&team).await?;
+    if run.status != "draft" {
+        // Joins a run that has begun: its range starts now, paused like the others were.
+        let tr = platform::start_team(&app, &run, &team, &[], false).await.map_err(|e| {
+            tracing::error!(error = %e, "team range");
+            ApiError::Internal
+        })?;
+        if run.status == "running" {
+            tr.act(instructor("platform"), Action::Resume).await?;
+        }
+    }
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": team.id, "name": team.name, "base": team.base})))
+        .into_response())
+}
+
+pub(super) fn instructor(name: &str) -> Actor {
+    Actor::Instructor { name: name.to_string() }
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewAccount {
+    name: String,
+    /// trainee, observer or instructor.
+    role: String,
+    /// The team (id), for a trainee.
+    team: Option<String>,
+    /// operator, analyst or lead (default lead).
+    team_role: Option<String>,
+    /// An organisation's name (created with `country` if new).
+    org: Option<String>,
+    country: Option<String>,
+}
+
+pub(super) async fn create_account(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: NewAccount = body(&raw)?;
+    check_name(&b.name, "name")?;
+    run_of(&app, &id).await?;
+    let team = match (b.role.as_str(), &b.team) {
+        ("trainee", Some(t)) => {
+            let team = app
+                .store
+                .team(t)
+                .await?
+                .filter(|t| t.run == id)
+                .ok_or(ApiError::BadRequest("no such team in this run".into()))?;
+            Some(team)
+        }
+        ("trainee", None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
+        ("observer" | "instructor", _) => None,
+        _ => return Err(ApiError::BadRequest("role: trainee, observer or instructor".into())),
+    };
+    let team_role = b.team_role.clone().unwrap_or_else(|| "lead".into());
+    if Role::parse(&team_role).is_none() {
+        return Err(ApiError::BadRequest("team_role: operator, analyst or lead".into()));
+    }
+    let org = match &b.org {
+        Some(name) => {
+            check_name(name, "org")?;
+            match app.store.org_by_name(name).await? {
+                Some(o) => Some(o.id),
+                None => {
+                    let o = store::Org {
+                        id: auth::token(8),
+                        name: name.clone(),
+                        country: b.country.clone().unwrap_or_default(),
+                        kind: "participant".into(),
+                    };
+                    app.store.create_org(&o).await?;
+                    Some(o.id)
+                }
+            }
+        }
+        None => None,
+    };
+    let password = auth::new_password();
+    let user = store::User {
+        id: auth::token(8),
+        name: b.name.trim().to_string(),
+        org,
+        hash: auth::hash_blocking(password.clone()).await,
+        admin: false,
+        staff: b.role == "instructor",
+        disabled: false,
+    };
+    app.store.create_user(&user, crate::now_s()).await?;
+    match team {
+        Some(t) => app.store.add_member(&id, &t.id, &user.id, &team_role).await?,
+        None => app.store.add_staff(&id, &user.id, &b.role).await?,
+    }
+    Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "password": password, "role": b.role})))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct Control {
+    /// start, pause, resume, speed, fire_inject, skip_step, trigger_step.
+    op: String,
+    factor: Option<f64>,
+    /// The inject or step.
+    id: Option<String>,
+    /// One team (id) only; default every team.
+    team: Option<String>,
+}
+
+pub(super) async fn control(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    raw: axum::body::Bytes,
+) -> Result<Json> {
+    let b: Control = body(&raw)?;
+    let run = run_of(&app, &id).await?;
+    let teams = app.store.teams(&id).await?;
+    let who = instructor(&c.user.name);
+    let need_id = || b.id.clone().ok_or_else(|| ApiError::BadRequest("`id` names the inject or step".into()));
+    let (action, status, speed) = match b.op.as_str() {
+        "start" => {
+            if run.status != "draft" {
+                return Err(ApiError::Conflict("the run has already started"));
+            }
+            if teams.is_empty() {
+                return Err(ApiError::Conflict("add a team first"));
+            }
+            for t in &teams {
+                platform::start_team(&app, &run, t, &[], false).await.map_err(|e| {
+                    tracing::error!(error = %e, "team range");
+                    ApiError::Internal
+                })?;
+            }
+            (Action::Resume, "running", run.speed)
+        }
+        "pause" => (Action::Pause, "paused", run.speed),
+        "resume" => (Action::Resume, "running", run.speed),
+        "speed" => {
+            let f = b
+                .factor
+                .filter(|f| (0.1..=600.0).contains(f))
+                .ok_or(ApiError::BadRequest("factor: 0.1 to 600".into()))?;
+            (Action::Speed { factor: Some(f) }, run.status.as_str(), f)
+        }
+        "fire_inject" => (Action::FireInject { inject: need_id()? }, run.status.as_str(), run.speed),
+        "skip_step" => (Action::SkipStep { step: need_id()? }, run.status.as_str(), run.speed),
+        "trigger_step" => (Action::TriggerStep { step: need_id()? }, run.status.as_str(), run.speed),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "op: start, pause, resume, speed, fire_inject, skip_step, trigger_step".into(),
+            ));
+        }
+    };
+    if run.status == "draft" && b.op != "start" {
+        return Err(ApiError::Conflict("start the run first"));
+    }
+    let status = status.to_string();
+    let chosen: Vec<&store::Team> =
+        teams.iter().filter(|t| b.team.as_ref().is_none_or(|only| only == &t.id)).collect();
+    if chosen.is_empty() {
+        return Err(ApiError::BadRequest("no such team in this run".into()));
+    }
+    // Every range first: a control applies to all the teams it names or to none.
+    let mut ranges = Vec::new();
+    for t in &chosen {
+        ranges.push((t, app.ranges.get(&t.id).ok_or(ApiError::Conflict("a team's range is not running"))?));
+    }
+    if b.team.is_some() && matches!(b.op.as_str(), "pause" | "resume" | "speed") {
+        return Err(ApiError::BadRequest("pause, resume and speed apply to the whole run".into()));
+    }
+    let mut outcomes = Vec::new();
+    for (t, tr) in ranges {
+        let o = tr.act(who.clone(), action.clone()).await?;
+        outcomes.push(json!({"team": t.id, "outcome": netio::json::outcome(&o)}));
+    }
+    app.store.set_run_status(&id, &status, speed).await?;
+    Ok(axum::Json(json!({"status": status, "speed": speed, "teams": outcomes})))
+}
+
+pub(super) async fn scoreboard(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
+    let run = run_of(&app, &id).await?;
+    let mut rows = Vec::new();
+    for t in app.store.teams(&id).await? {
+        let score =
+            app.ranges.get(&t.id).and_then(|tr| tr.read(|r| (tr.score(r, true), r.time().0 as f64 / 1e6)));
+        let (score, t_s) = score.unwrap_or((Value::Null, 0.0));
+        rows.push(json!({"team": t.id, "name": t.name, "t": t_s, "score": score}));
+    }
+    Ok(axum::Json(json!({"run": run_json(&run), "teams": rows})))
+}

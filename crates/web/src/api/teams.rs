@@ -1,0 +1,379 @@
+//! A team's views and actions: HMI points, diagram, evidence, frames, capture, journal, actions, incident reports.
+
+use super::*;
+
+pub(super) async fn team_range(app: &App, id: &str) -> Result<std::sync::Arc<TeamRange>> {
+    app.ranges.get(id).ok_or(ApiError::Conflict("the run has not started"))
+}
+
+/// Whether the caller sees a team as an instructor (the journal's truth) or as a trainee.
+pub(super) async fn is_staff(app: &App, c: &Caller, team: &store::Team) -> Result<bool> {
+    Ok(c.user.admin || app.store.staff_role(&team.run, &c.user.id).await?.is_some())
+}
+
+pub(super) async fn team_detail(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json> {
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let run = run_of(&app, &team.run).await?;
+    let staff = is_staff(&app, &c, &team).await?;
+    let role = app.store.membership(&team.run, &c.user.id).await?.map(|m| m.1);
+    let (ex, _) = platform::load_exercise(&run.exercise_text, &run.files).map_err(|_| ApiError::Internal)?;
+    let mut v = json!({
+        "id": team.id, "name": team.name, "run": {"id": run.id, "name": run.name, "status": run.status},
+        "title": ex.title, "summary": ex.summary, "role": role, "staff": staff,
+        "duration_s": ex.duration.0 / 1_000_000,
+    });
+    if let Some(tr) = app.ranges.get(&id) {
+        let name = team.name.clone();
+        if let Some((score, questions, supply, t)) = tr.read(|r| {
+            let j = r.journal();
+            let score = tr.score(r, staff);
+            (score, views::questions(&tr.ex, j, &name), views::supply(j), r.time().0 as f64 / 1e6)
+        }) {
+            v["score"] = score;
+            v["questions"] = questions;
+            v["supply"] = supply;
+            v["t"] = json!(t);
+        }
+        v["paused"] = json!(tr.handle.state().borrow().paused);
+    } else {
+        v["questions"] = views::questions(&ex, &[], &team.name);
+    }
+    Ok(axum::Json(v))
+}
+
+pub(super) async fn hmi(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
+    let tr = team_range(&app, &id).await?;
+    let (points, supply, t) = tr
+        .read(|r| (views::points(r), views::supply(r.journal()), r.time().0 as f64 / 1e6))
+        .ok_or(ApiError::Conflict("the run has ended"))?;
+    Ok(axum::Json(json!({
+        "t": t, "frequency_hz": views::hmi_frequency(&points), "supply": supply,
+        "points": points.iter().map(|p| json!([p.0, p.1, p.2, p.3])).collect::<Vec<_>>(),
+        "paused": tr.handle.state().borrow().paused,
+    })))
+}
+
+pub(super) async fn diagram(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
+    let tr = team_range(&app, &id).await?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], tr.diagram.svg.clone()).into_response())
+}
+
+/// `?since=N` (a journal index); anything else there is a 422, never a bare 400.
+pub(super) fn since_of(q: Option<String>) -> Result<Option<usize>> {
+    let Some(q) = q else { return Ok(None) };
+    for kv in q.split('&') {
+        if let Some(v) = kv.strip_prefix("since=") {
+            return v.parse().map(Some).map_err(|_| ApiError::BadRequest("since: a journal index".into()));
+        }
+    }
+    Ok(None)
+}
+
+pub(super) async fn events(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json> {
+    let since = since_of(q)?;
+    let tr = team_range(&app, &id).await?;
+    let name = tr.team.name.clone();
+    let ev = tr
+        .read(|r| views::trainee_events(r.journal(), since, &name, &tr.ex, 1000))
+        .ok_or(ApiError::Conflict("the run has ended"))?;
+    Ok(axum::Json(json!(ev)))
+}
+
+pub(super) async fn journal(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json> {
+    let tr = team_range(&app, &id).await?;
+    let from = since_of(q)?.map_or(0, |s| s.saturating_add(1));
+    let v = tr
+        .read(|r| {
+            r.journal()
+                .iter()
+                .enumerate()
+                .skip(from)
+                .take(5000)
+                .map(|(i, e)| views::instructor_entry(i, e))
+                .collect::<Vec<_>>()
+        })
+        .ok_or(ApiError::Conflict("the run has ended"))?;
+    Ok(axum::Json(json!(v)))
+}
+
+/// `a=b&c=d`, percent-decoded.
+pub(super) fn query_params(q: Option<String>) -> std::collections::HashMap<String, String> {
+    let decode = |s: &str| {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                        Ok(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    q.unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (decode(k), decode(v))))
+        .collect()
+}
+
+pub(super) async fn frames(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json> {
+    let p = query_params(q);
+    let num = |k: &str| -> Result<Option<u64>> {
+        p.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<u64>().map_err(|_| ApiError::BadRequest(format!("{k}: a number"))))
+            .transpose()
+    };
+    let (ioa, register, since) = (num("ioa")?, num("register")?, num("since")?);
+    let limit = num("limit")?.unwrap_or(200).clamp(1, 1000) as usize;
+    let proto = p.get("proto").filter(|v| !v.is_empty()).cloned();
+    let addr = p.get("addr").filter(|v| !v.is_empty()).cloned();
+    let text = p.get("text").filter(|v| !v.is_empty()).map(|t| t.to_lowercase());
+    let tr = team_range(&app, &id).await?;
+    let mut idx = tr.frames.lock().unwrap_or_else(|p| p.into_inner());
+    idx.update(&tr.capture);
+    let dropped = idx.dropped;
+    let matches = |d: &ids::dissect::Decoded| {
+        proto.as_deref().is_none_or(|p| d.protocol == p)
+            && addr.as_deref().is_none_or(|a| d.src.ip().to_string() == a || d.dst.ip().to_string() == a)
+            && ioa.is_none_or(|i| d.ioas.contains(&(i as u32)))
+            && register.is_none_or(|r| d.register == Some(r as u16))
+            && text.as_deref().is_none_or(|t| d.summary.to_lowercase().contains(t))
+    };
+    let row = |(i, d): (usize, &ids::dissect::Decoded)| {
+        json!({
+            "seq": i + dropped, "frame": d.frame, "t": d.t.0 as f64 / 1e6, "src": d.src.to_string(), "dst": d.dst.to_string(),
+            "proto": d.protocol, "info": d.summary, "station": d.station, "ioas": d.ioas, "register": d.register,
+            "malformed": d.malformed,
+        })
+    };
+    // After `since`: the first `limit` matches (paging forward); without: the last `limit`.
+    let rows: Vec<Value> = match since {
+        Some(s) => {
+            let first = (s as usize).saturating_add(1).saturating_sub(dropped);
+            idx.decoded
+                .iter()
+                .enumerate()
+                .skip(first)
+                .filter(|(_, d)| matches(d))
+                .take(limit)
+                .map(row)
+                .collect()
+        }
+        None => {
+            let mut v: Vec<Value> = idx
+                .decoded
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, d)| matches(d))
+                .take(limit)
+                .map(row)
+                .collect();
+            v.reverse();
+            v
+        }
+    };
+    Ok(axum::Json(json!({"frames": rows, "total": idx.decoded.len() + dropped})))
+}
+
+pub(super) async fn capture(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
+    let tr = team_range(&app, &id).await?;
+    let bytes = match tr.capture.snapshot() {
+        Ok(b) => b,
+        Err(_) => std::fs::read(&tr.capture_path).map_err(|_| ApiError::NotFound)?,
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.tcpdump.pcap".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}.pcap\"",
+                    tr.team.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                ),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub(super) async fn trainee_actor(app: &App, c: &Caller, team: &store::Team) -> Result<Actor> {
+    let (_, role) = app.store.membership(&team.run, &c.user.id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Actor::User {
+        team: team.name.clone(),
+        user: c.user.name.clone(),
+        role: Role::parse(&role).unwrap_or(Role::Operator),
+    })
+}
+
+pub(super) async fn team_action(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    raw: axum::body::Bytes,
+) -> Result<Json> {
+    // Every string an action carries is journaled, stored and replayed: bounded.
+    if raw.len() > 12 * 1024 {
+        return Err(ApiError::BadRequest("an action is at most 12 KiB".into()));
+    }
+    if !app.limiter.allow(&format!("actions:{id}"), 120, Duration::from_secs(60)) {
+        return Err(ApiError::TooMany);
+    }
+    let a: netio::json::ActionJson = body(&raw)?;
+    use netio::json::ActionJson as A;
+    if matches!(
+        a,
+        A::FireInject { .. }
+            | A::SkipStep { .. }
+            | A::TriggerStep { .. }
+            | A::Pause
+            | A::Resume
+            | A::Speed { .. }
+    ) {
+        return Err(ApiError::Forbidden("an instructor's control"));
+    }
+    if let A::Answer { question, value } = &a {
+        if value.len() > 1000 || question.len() > 100 {
+            return Err(ApiError::BadRequest("answer too long".into()));
+        }
+        if !app.limiter.allow(&format!("answer:{id}"), 30, Duration::from_secs(60)) {
+            return Err(ApiError::TooMany);
+        }
+    }
+    if let A::Report { text } = &a {
+        if text.len() > 10_000 {
+            return Err(ApiError::BadRequest("report too long".into()));
+        }
+    }
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let tr = team_range(&app, &id).await?;
+    if let A::Answer { question, .. } = &a {
+        // A question answered right is closed; otherwise three tries (fewer than the options
+        // of a choice question less one), so answers cannot be found by trying them all.
+        let q = tr.ex.questions.iter().find(|q| &q.id == question);
+        let tries = match q.map(|q| &q.answer) {
+            Some(exercise::Answer::Choice { options, .. }) => options.len().saturating_sub(1).clamp(1, 3),
+            _ => 3,
+        };
+        let name = team.name.clone();
+        let (right, given) = tr
+            .read(|r| {
+                let mut right = false;
+                let mut given = 0;
+                for e in r.journal() {
+                    if let range::Entry::Act {
+                        actor: Actor::User { team: t, .. },
+                        action: Action::Defend(exercise::DefenderAction::AnswerQuestion { question: qq, .. }),
+                        outcome: range::journal::Outcome::Verdict { correct },
+                        ..
+                    } = e
+                    {
+                        if t == &name && qq == question {
+                            given += 1;
+                            right |= *correct;
+                        }
+                    }
+                }
+                (right, given)
+            })
+            .unwrap_or((false, 0));
+        if right {
+            return Err(ApiError::Conflict("this question is already answered"));
+        }
+        if given >= tries {
+            return Err(ApiError::Conflict("no tries left for this question"));
+        }
+    }
+    let action = netio::json::action_from(a).map_err(ApiError::BadRequest)?;
+    let actor = trainee_actor(&app, &c, &team).await?;
+    let o = tr.act(actor, action).await?;
+    Ok(axum::Json(json!(netio::json::outcome(&o))))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewReport {
+    time: String,
+    asset: String,
+    technique: String,
+    impact: String,
+    action: String,
+}
+
+pub(super) async fn create_report(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    raw: axum::body::Bytes,
+) -> Result<Response> {
+    let b: NewReport = body(&raw)?;
+    for (f, what) in [
+        (&b.time, "time"),
+        (&b.asset, "asset"),
+        (&b.technique, "technique"),
+        (&b.impact, "impact"),
+        (&b.action, "action"),
+    ] {
+        if f.len() > 2000 {
+            return Err(ApiError::BadRequest(format!("{what}: at most 2000 characters")));
+        }
+    }
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let tr = team_range(&app, &id).await?;
+    let text = format!(
+        "time: {}\nasset: {}\ntechnique: {}\nimpact: {}\naction taken: {}",
+        b.time, b.asset, b.technique, b.impact, b.action
+    );
+    let report_body = json!({"time": b.time, "asset": b.asset, "technique": b.technique, "impact": b.impact, "action": b.action});
+    let actor = trainee_actor(&app, &c, &team).await?;
+    let o = tr.act(actor, Action::Defend(exercise::DefenderAction::Report { text })).await?;
+    let r = store::Report {
+        id: auth::token(8),
+        team: id,
+        user_id: c.user.id.clone(),
+        body: report_body.to_string(),
+        grade: None,
+        created: crate::now_s(),
+    };
+    app.store.create_report(&r).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": r.id, "outcome": netio::json::outcome(&o)})))
+        .into_response())
+}
+
+pub(super) async fn list_reports(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
+    let v: Vec<Value> = app
+        .store
+        .reports(&id)
+        .await?
+        .into_iter()
+        .map(|r| json!({"id": r.id, "report": serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null), "grade": r.grade, "created": r.created}))
+        .collect();
+    Ok(axum::Json(json!(v)))
+}
