@@ -91,7 +91,8 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// An exercise file (or the name of a built-in exercise: ukraine2015, industroyer2016).
+    /// An exercise file (or the name of a built-in exercise: ukraine2015, industroyer2016,
+    /// industroyer2022).
     file: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -101,7 +102,9 @@ pub struct RunArgs {
     /// none, a defender of the exercise, or a defender file (`rules: [...]`).
     #[arg(long, default_value = "none")]
     defender: String,
-    /// Where journal.jsonl, capture.pcap, alerts.jsonl and score.json go.
+    /// Where journal.jsonl, capture.pcap, alerts.jsonl and score.json go (the instructors'
+    /// record), and evidence/ (what the trainees could have seen: the capture, alerts, IT
+    /// logs, the HMI's journal, SCADA point history, supply, injects; nothing attributes).
     #[arg(long, default_value = "run")]
     out: PathBuf,
     /// Also check the exercise's `expect` blocks for this defender (exit 1 when one fails).
@@ -207,8 +210,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // A carrier that fails stops carrying; the run itself goes on to the end and its files
     // are written before the failure is reported (nothing recorded is lost).
     let mut carry_failed = None;
+    // The SCADA master's point history for the evidence view, every 10 simulated seconds.
+    let mut history = netio::evidence::PointHistory::default();
+    let mut next_sample = 0.0;
     while !range.is_finished() {
         range.step();
+        if range.time().secs() >= next_sample || range.is_finished() {
+            history.sample(&range);
+            next_sample = range.time().secs() + 10.0;
+        }
         let wire = range.take_wire();
         if args.wire == WireMode::Loopback && carry_failed.is_none() {
             for w in &wire {
@@ -252,6 +262,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // The journal first: whatever fails after, the run's record is there.
     let score = netio::files::write_run(&args.out, &ex, &range)?;
     capture.finish()?;
+    // What the trainees could have seen, capture included; nothing in it attributes.
+    let evidence = args.out.join("evidence");
+    netio::evidence::write(&evidence, &range, &history)?;
+    let pcap = std::fs::read(args.out.join("capture.pcap"))?;
+    netio::files::write_atomic(&evidence, "capture.pcap", &pcap)?;
     let journal = range.journal();
     let alerts = journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).count();
     out!(
@@ -275,7 +290,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    out!("wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}}", args.out.display());
+    out!(
+        "wrote {}/{{journal.jsonl, capture.pcap, alerts.jsonl, score.json}} and the trainees' evidence/",
+        args.out.display()
+    );
     if let Some(e) = carry_failed {
         return Err(BadInput(format!("carrying the run over loopback: {e} (--wire none skips it)")).into());
     }

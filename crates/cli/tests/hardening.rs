@@ -155,6 +155,7 @@ fn run_output_replaces_planted_symlinks_instead_of_writing_through_them() {
     std::fs::write(elsewhere.join("keep.txt"), "KEEP").unwrap();
     std::os::unix::fs::symlink(elsewhere.join("keep.txt"), out.join("score.json")).unwrap();
     std::os::unix::fs::symlink(elsewhere.join("new.pcap"), out.join("capture.pcap")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("evidence")).unwrap();
     let run = icsrange(
         &["run", "ukraine2015", "--wire", "none", "--out", out.to_str().unwrap()],
         Duration::from_secs(300),
@@ -162,6 +163,10 @@ fn run_output_replaces_planted_symlinks_instead_of_writing_through_them() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(std::fs::read_to_string(elsewhere.join("keep.txt")).unwrap(), "KEEP");
     assert!(!elsewhere.join("new.pcap").exists(), "no file created through the link");
+    let beyond: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().collect();
+    assert_eq!(beyond.len(), 1, "nothing written through the evidence link: {beyond:?}");
+    assert!(std::fs::symlink_metadata(out.join("evidence")).unwrap().is_dir());
+    assert!(std::fs::symlink_metadata(out.join("evidence/capture.pcap")).unwrap().is_file());
     for f in ["journal.jsonl", "capture.pcap", "alerts.jsonl", "score.json"] {
         let meta = std::fs::symlink_metadata(out.join(f)).unwrap();
         assert!(meta.is_file(), "{f} is a regular file");
@@ -170,7 +175,7 @@ fn run_output_replaces_planted_symlinks_instead_of_writing_through_them() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 4, "no temporary file left: {names:?}");
+    assert_eq!(names.len(), 5, "no temporary file left (the four files and evidence/): {names:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

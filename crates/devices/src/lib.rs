@@ -70,6 +70,9 @@ pub struct DeviceState {
     pub firmware_ok: bool,
     /// The local/remote switch at LOCAL: it reports, but refuses remote operations.
     pub local: bool,
+    /// Hung by a denial-of-service packet (a SIPROTEC relay after CVE-2015-5374): it answers
+    /// nothing until rebooted by hand.
+    pub hung: bool,
     /// Derived by `Devices::propagate`, not set directly: every UPS feeding it has output
     /// and every gateway in front of it answers.
     pub upstream: bool,
@@ -77,14 +80,14 @@ pub struct DeviceState {
 
 impl Default for DeviceState {
     fn default() -> Self {
-        DeviceState { powered: true, firmware_ok: true, local: false, upstream: true }
+        DeviceState { powered: true, firmware_ok: true, local: false, hung: false, upstream: true }
     }
 }
 
 impl DeviceState {
     /// Whether it answers on the network at all.
     pub fn reachable(&self) -> bool {
-        self.powered && self.firmware_ok && self.upstream
+        self.powered && self.firmware_ok && !self.hung && self.upstream
     }
 }
 

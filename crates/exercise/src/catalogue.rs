@@ -18,6 +18,7 @@ pub const GRIDS: &[(&str, &str, &str)] = &[
 pub const EXERCISES: &[(&str, &str)] = &[
     ("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml")),
     ("industroyer2016", include_str!("../../../exercises/industroyer2016.yaml")),
+    ("industroyer2022", include_str!("../../../exercises/industroyer2022.yaml")),
 ];
 
 /// The built-in grids as a `GridSource`.

@@ -19,7 +19,11 @@
 //! grid: ukraine2015                 # a built-in grid, or a .m path next to the file
 //! team_mode: isolated               # isolated | regional
 //! duration: 60m
+//! time_compression: 3               # a live run plays 3x faster by default (figures stay
+//!                                   # in real-world units: the simulation is real time)
 //! crew_delay: 25m                   # a field crew's travel and manual operation
+//! crews: 4                          # field crews (default: as many as needed); one job
+//!                                   # at a time, 2 min for a further job on the same site
 //! zones: [{id: it, name: Corporate IT}, ...]
 //! hosts: [{id: scada, zone: control, addr: 200.10}, ...]   # addr: in the team's /16
 //! accounts: [{id: operator7, host: vpn}]
@@ -39,8 +43,13 @@
 //!                                  # customers_off_over: N, each with an optional delay
 //! questions:
 //!   - {id, text, points, answer: {exact: x} | {regex: x} | {number: 5, tolerance: 0.5}
-//!       | {choice: [a, b], correct: b} | {from_run: customers_off_peak, tolerance: 0.05},
-//!      hints: [{text, cost}]}
+//!       | {choice: [a, b], correct: b} | {from_run: customers_off_peak, tolerance: 0.05}
+//!       | {host: scada} (that host's address in the team's block, never a literal),
+//!      hints: [{text, cost}],
+//!      requires: [step]}            # withdrawn with its points when a step did not happen
+//!                                   # (and a from_run one when the run ends without its
+//!                                   # figure); answers are judged on the figures as they
+//!                                   # stood when given
 //! scoring: {service: 35, detection: 20, restoration: 20, questions: 10, reports: 15}
 //! defenders: {good: [{on_alert: ids.rule.id, do: disable_account, account: operator7}, ...]}
 //! expect: [{defender: none, customers_off_min: 150000, wire_steps_detected: true}, ...]

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use gridsim::BusId;
 use gridsim::sim::SimTime;
 
+/// A crew's next job at the site it is already on: walking to the next bay and operating.
+pub const CREW_SAME_SITE: SimTime = SimTime(120_000_000);
+
 /// The exercise format version this build reads.
 pub const FORMAT_VERSION: i64 = 1;
 
@@ -90,6 +93,9 @@ pub enum Unless {
     AccountDisabled(String),
     /// The host's address is blocked at the range firewall.
     Blocked(String),
+    /// The host was cleaned by the defenders (the implant, its scheduled task and binaries
+    /// removed).
+    Cleaned(String),
 }
 
 /// IT-side activity, recorded in the journal with its log artefact.
@@ -98,6 +104,9 @@ pub struct ItEvent {
     pub kind: String,
     pub host: String,
     pub account: Option<String>,
+    /// The host the activity came from (its address is the event's source in the journal).
+    pub from: Option<String>,
+    /// The log line; `{addr:HOST}` stands for that host's address in the team's block.
     pub artefact: String,
 }
 
@@ -133,6 +142,26 @@ pub enum Action {
         period: SimTime,
         toggles: u32,
     },
+    /// A configured IEC 104 sequence from one host to one station (Industroyer's sequence
+    /// mode, Industroyer2's per-station configuration): TESTFR, STARTDT, a general
+    /// interrogation if asked, then a command on each configured IOA with its fixed value
+    /// (`close`: ON/close, else OFF/open), then STOPDT. No sweep: the IOAs are known.
+    Iec104Sequence {
+        from: String,
+        station: u16,
+        interrogate: bool,
+        double: bool,
+        select: bool,
+        ioas: Vec<u32>,
+        close: bool,
+    },
+    /// The SIPROTEC denial of service (CVE-2015-5374): one 18-byte UDP datagram to each
+    /// relay's port 50000. A relay hangs (answers nothing, its protection out of service)
+    /// until a crew reboots it by hand.
+    SiprotecDos {
+        from: String,
+        devices: Vec<Offset>,
+    },
     /// DNP3 DIRECT_OPERATE of a feeder recloser (by its load bus).
     Dnp3Operate {
         from: String,
@@ -165,12 +194,20 @@ pub enum Action {
     Wipe {
         host: String,
     },
+    /// A process killed on a host (Industroyer's launcher, Industroyer2): on the SCADA
+    /// master's host, its communication service, so the master stops polling. The host's
+    /// own log keeps `artefact` (`{addr:HOST}` filled in).
+    ServiceStop {
+        host: String,
+        process: String,
+        artefact: String,
+    },
 }
 
 impl Action {
     /// Whether the step puts frames on the wire.
     pub fn on_wire(&self) -> bool {
-        !matches!(self, Action::It(_) | Action::Wipe { .. })
+        !matches!(self, Action::It(_) | Action::Wipe { .. } | Action::ServiceStop { .. })
     }
 
     pub fn kind(&self) -> &'static str {
@@ -179,12 +216,15 @@ impl Action {
             Action::HmiHijack { .. } => "hmi_hijack",
             Action::Iec104Commands { .. } => "iec104_command",
             Action::IoaSweep { .. } => "ioa_sweep",
+            Action::Iec104Sequence { .. } => "iec104_sequence",
+            Action::SiprotecDos { .. } => "siprotec_dos",
             Action::Dnp3Operate { .. } => "dnp3_operate",
             Action::ModbusWrite { .. } => "modbus_write",
             Action::ModbusRestart { .. } => "modbus_restart",
             Action::Firmware { .. } => "firmware",
             Action::UpsOff { .. } => "ups_off",
             Action::Wipe { .. } => "wipe",
+            Action::ServiceStop { .. } => "service_stop",
         }
     }
 }
@@ -244,16 +284,26 @@ pub enum Answer {
         options: Vec<String>,
         correct: String,
     },
-    /// A figure of the run itself, within a relative tolerance.
+    /// A figure of the run itself, within a relative tolerance, as it stood when the answer
+    /// was given.
     FromRun {
         figure: String,
         tolerance: f64,
     },
+    /// A host's address in the team's own block (never a literal address).
+    Host(String),
 }
 
 /// Figures of a run a question can ask for.
-pub const RUN_FIGURES: &[&str] =
-    &["customers_off_peak", "ens_mwh", "breakers_opened", "first_command_station", "attacker_address"];
+pub const RUN_FIGURES: &[&str] = &[
+    "customers_off_peak",
+    "ens_mwh",
+    "breakers_opened",
+    "first_command_station",
+    "attacker_address",
+    "vpn_source",
+    "stations_commanded",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hint {
@@ -268,6 +318,10 @@ pub struct Question {
     pub points: f64,
     pub answer: Answer,
     pub hints: Vec<Hint>,
+    /// Attack steps the question is about: when one of them does not happen, the question is
+    /// withdrawn with its points (a `from_run` question is also withdrawn when the run ends
+    /// without its figure).
+    pub requires: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,9 +374,18 @@ pub enum DefenderAction {
     DisableAccount {
         account: String,
     },
+    /// Remove an implant from a host: its scheduled tasks and binaries (incident response on
+    /// the host; steps `unless: [{cleaned: HOST}]` do not happen after it).
+    Clean {
+        host: String,
+    },
     /// Restore a substation's gateway firmware (takes `crew_delay`).
     RestoreFirmware {
         substation: String,
+    },
+    /// Send a crew to reboot a hung device by hand (after `crew_delay`).
+    Reboot {
+        device: Offset,
     },
     /// Switch a UPS output back on (over Modbus from the SCADA host).
     UpsOn {
@@ -380,7 +443,14 @@ pub struct Exercise {
     pub grid: String,
     pub team_mode: TeamMode,
     pub duration: SimTime,
+    /// How many times faster than real time a live run plays by default (the simulation
+    /// itself is in real-world time: every figure is in real-world units).
+    pub time_compression: f64,
     pub crew_delay: SimTime,
+    /// Field crews available (0: as many as needed). A crew does one job at a time: the
+    /// travel and manual operation take `crew_delay`, a further job at the site it is on
+    /// `CREW_SAME_SITE`; restoration becomes a scheduling problem.
+    pub crews: u32,
     pub zones: Vec<Zone>,
     pub hosts: Vec<Host>,
     pub accounts: Vec<Account>,
@@ -408,7 +478,9 @@ impl Exercise {
             grid: grid.to_string(),
             team_mode: TeamMode::Isolated,
             duration,
+            time_compression: 1.0,
             crew_delay: SimTime::from_secs(1200.0),
+            crews: 0,
             zones: Vec::new(),
             hosts: Vec::new(),
             accounts: Vec::new(),
@@ -431,4 +503,36 @@ impl Exercise {
     pub fn host(&self, id: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.id == id)
     }
+}
+
+/// The host names of the `{addr:HOST}` placeholders in a text, in order.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{addr:") {
+        let after = &rest[i + 6..];
+        let Some(j) = after.find('}') else { break };
+        out.push(&after[..j]);
+        rest = &after[j + 1..];
+    }
+    out
+}
+
+/// The text with each `{addr:HOST}` replaced by that host's address (left as written when
+/// `addr` does not know the host).
+pub fn fill_addresses(text: &str, addr: impl Fn(&str) -> Option<std::net::Ipv4Addr>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("{addr:") {
+        let after = &rest[i + 6..];
+        let Some(j) = after.find('}') else { break };
+        out.push_str(&rest[..i]);
+        match addr(&after[..j]) {
+            Some(a) => out.push_str(&a.to_string()),
+            None => out.push_str(&rest[i..i + 6 + j + 1]),
+        }
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -83,6 +83,11 @@ pub const RULES: &[Rule] = &[
         description: "a firmware upload to a gateway from a host not on the allowlist",
     },
     Rule {
+        id: "siprotec.dos",
+        techniques: &["T0814", "T0816"],
+        description: "a UDP datagram to port 50000 (a SIPROTEC 4 relay's EN100 service); the CVE-2015-5374 denial-of-service packet (18 bytes, 0x11 0x49 ...) named as such",
+    },
+    Rule {
         id: "corr.unexplained_command",
         techniques: &["T0831", "T0855", "T1692.001"],
         description: "a breaker command on the wire with no operator action for that point in the HMI journal within the previous 10 s",
@@ -163,6 +168,21 @@ pub struct Ids {
 
 const MINUTE: u64 = 60_000_000;
 
+/// The UDP port of a SIPROTEC 4 relay's EN100 module (DIGSI over IP, and CVE-2015-5374).
+pub const SIPROTEC_PORT: u16 = 50000;
+
+/// The packet of CVE-2015-5374 (ICSA-15-202-01) as Industroyer's DoS tool and the public
+/// exploit (Metasploit `auxiliary/dos/scada/siemens_siprotec4`) send it: 18 bytes.
+pub const SIPROTEC_DOS: [u8; 18] = [
+    0x11, 0x49, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x28,
+    0x9e,
+];
+
+/// Whether a datagram is that packet (the firmware flaw is triggered by its first bytes).
+pub fn is_siprotec_dos(payload: &[u8]) -> bool {
+    payload.len() == SIPROTEC_DOS.len() && payload.starts_with(&SIPROTEC_DOS[..2])
+}
+
 /// A negative confirmation seen: time, IOA, frame.
 type Refusal = (SimTime, u32, u64);
 
@@ -177,6 +197,28 @@ impl Ids {
     /// An operator's command through the HMI (the journal entry the correlation rule needs).
     pub fn authorised(&mut self, t: SimTime, station: u16, ioa: u32) {
         self.authorised.push_back((t, station, ioa));
+    }
+
+    /// Reads one UDP datagram (the range carries UDP too: the relay denial of service).
+    pub fn observe_datagram(&mut self, p: &Packet<'_>) {
+        if p.dst.port() == SIPROTEC_PORT {
+            let known = is_siprotec_dos(p.payload);
+            let message = if known {
+                format!(
+                    "CVE-2015-5374 denial-of-service packet from {} to the relay at {}",
+                    p.src.ip(),
+                    p.dst.ip()
+                )
+            } else {
+                format!(
+                    "{}-byte UDP datagram from {} to port 50000 of {}",
+                    p.payload.len(),
+                    p.src.ip(),
+                    p.dst.ip()
+                )
+            };
+            self.alert("siprotec.dos", p, vec![p.number], message);
+        }
     }
 
     /// Alerts raised since the last call.

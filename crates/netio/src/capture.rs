@@ -128,6 +128,16 @@ impl Capture {
         flow
     }
 
+    /// A UDP datagram (one frame; payloads beyond an IPv4 packet's size are cut).
+    pub fn datagram(&self, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
+        let mut inner = self.lock();
+        let payload = &payload[..payload.len().min(65_000)];
+        if udp_frame(&mut inner.frame, src, dst, payload).is_err() {
+            return;
+        }
+        inner.write_frame();
+    }
+
     /// Bytes one side sent.
     pub fn data(&self, flow: &mut Flow, dir: Direction, payload: &[u8]) {
         let mut inner = self.lock();
@@ -269,6 +279,33 @@ fn frame(
     Ok(())
 }
 
+/// Ethernet, IPv4 and UDP headers and `payload`, as one frame in `out` (cleared first).
+fn udp_frame(
+    out: &mut Vec<u8>,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    payload: &[u8],
+) -> Result<(), etherparse::err::ValueTooBigError<usize>> {
+    let mut ip = Ipv4Header {
+        source: src.ip().octets(),
+        destination: dst.ip().octets(),
+        time_to_live: 64,
+        ..Default::default()
+    };
+    ip.protocol = IpNumber::UDP;
+    let udp = etherparse::UdpHeader::with_ipv4_checksum(src.port(), dst.port(), &ip, payload)?;
+    ip.set_payload_len(etherparse::UdpHeader::LEN + payload.len())?;
+    ip.header_checksum = ip.calc_header_checksum();
+    let eth =
+        Ethernet2Header { source: mac(*src.ip()), destination: mac(*dst.ip()), ether_type: EtherType::IPV4 };
+    out.clear();
+    out.extend_from_slice(&eth.to_bytes());
+    out.extend_from_slice(&ip.to_bytes());
+    out.extend_from_slice(&udp.to_bytes());
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
 /// A capture dropped unfinished (the run failed before its files were written) leaves no
 /// temporary file behind.
 impl Drop for Capture {
@@ -309,6 +346,11 @@ impl Inner {
             Direction::ToServer => flow.client_seq = flow.client_seq.wrapping_add(used),
             Direction::ToClient => flow.server_seq = flow.server_seq.wrapping_add(used),
         }
+        self.write_frame();
+    }
+
+    /// Writes the frame in `self.frame` at the capture's clock.
+    fn write_frame(&mut self) {
         let ts: Duration = self.clock.unwrap_or_else(|| self.started.elapsed());
         if self.failed.is_some() {
             return;

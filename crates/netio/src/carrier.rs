@@ -14,6 +14,9 @@ use range::net::WireEvent;
 pub struct Carrier {
     pub listeners: BTreeMap<std::net::SocketAddrV4, std::net::TcpListener>,
     conns: BTreeMap<u32, (std::net::TcpStream, std::net::TcpStream)>,
+    /// A UDP socket per device address that received a datagram (at its port, +10000
+    /// where a port below 1024 is refused).
+    pub udp: BTreeMap<std::net::SocketAddrV4, std::net::UdpSocket>,
     /// Payload bytes carried so far.
     pub bytes: u64,
     /// Connections from outside the run that were closed.
@@ -99,6 +102,58 @@ impl Carrier {
                     return Err(std::io::Error::other(format!(
                         "connection {}: bytes changed in transit",
                         w.conn
+                    )));
+                }
+                self.bytes += bytes.len() as u64;
+            }
+            WireEvent::Datagram(bytes) => {
+                let receiver = match self.udp.entry(w.server) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        let s = match std::net::UdpSocket::bind(w.server) {
+                            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                                std::net::UdpSocket::bind((
+                                    *w.server.ip(),
+                                    w.server.port().saturating_add(crate::PORT_OFFSET),
+                                ))
+                            }
+                            other => other,
+                        }
+                        .map_err(|e| {
+                            std::io::Error::new(
+                                e.kind(),
+                                format!("{} (UDP): {e} (another range on this --base?)", w.server),
+                            )
+                        })?;
+                        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                        v.insert(s)
+                    }
+                };
+                let sender = std::net::UdpSocket::bind((*w.client.ip(), 0))?;
+                let ours = sender.local_addr()?;
+                sender.send_to(bytes, receiver.local_addr()?)?;
+                // Anyone on the host may send to the device's port too; only the run's own
+                // datagram is taken.
+                let mut got = vec![0u8; 65_536];
+                let mut strangers = 0usize;
+                let n = loop {
+                    let (n, peer) = receiver.recv_from(&mut got)?;
+                    if peer == ours {
+                        break n;
+                    }
+                    strangers += 1;
+                    self.strangers += 1;
+                    if strangers > STRANGERS_PER_OPEN {
+                        return Err(std::io::Error::other(format!(
+                            "{} (UDP): more than {STRANGERS_PER_OPEN} datagrams from outside the run",
+                            w.server
+                        )));
+                    }
+                };
+                if &got[..n] != bytes.as_slice() {
+                    return Err(std::io::Error::other(format!(
+                        "a datagram to {}: bytes changed in transit",
+                        w.server
                     )));
                 }
                 self.bytes += bytes.len() as u64;

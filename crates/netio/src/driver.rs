@@ -512,6 +512,7 @@ pub fn write_wire(capture: &Capture, flows: &mut BTreeMap<u32, Flow>, wire: Vec<
                     capture.close(&mut f, if by_client { Direction::ToServer } else { Direction::ToClient });
                 }
             }
+            WireEvent::Datagram(bytes) => capture.datagram(w.client, w.server, &bytes),
         }
     }
 }

@@ -8,7 +8,8 @@
 //! - `grid`: `event` (open, close, shed, island_split, ...), `element` (`branch 12`, `gen 3`,
 //!   `load 5`, `island 117`), `cause`, and `mw`, `customers` where they apply.
 //! - `supply`: `served_mw`, `demand_mw`, `customers_off`, `ens_mwh` (every minute).
-//! - `attack`, `attack_prevented`, `it`: the campaign (instructors' view only).
+//! - `attack`, `attack_prevented`, `it` (`event`, `host`, `account`, `src`: where the activity
+//!   came from, `artefact`): the campaign (instructors' view only).
 //! - `command`: `protocol`, `src`, `dst`, `station`, `operation` (typed: `{"op": "breaker",
 //!   "ioa", "close", "select"}` ...), `detail` (the same, for people), `by` (operator,
 //!   attacker, hijack, external), `step`, `outcome` (confirmed, refused, accepted,
@@ -95,6 +96,8 @@ enum EntryJson<'a> {
         host: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         account: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        src: Option<String>,
         artefact: &'a str,
     },
     Command {
@@ -184,16 +187,55 @@ enum EntryJson<'a> {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum OperationJson {
-    Breaker { ioa: u32, close: bool, select: bool },
-    Setpoint { ioa: u32, value: f32, select: bool },
-    Single { ioa: u32, on: bool, select: bool },
-    Sweep { double: bool, first: u32, last: u32 },
-    Toggle { round: u32, double: bool, on: bool },
-    Crob { feeder: u32, close: bool },
-    WriteCoil { coil: u16, value: bool },
-    Write { function: u8, address: u16, count: u16 },
+    Breaker {
+        ioa: u32,
+        close: bool,
+        select: bool,
+    },
+    Setpoint {
+        ioa: u32,
+        value: f32,
+        select: bool,
+    },
+    Single {
+        ioa: u32,
+        on: bool,
+        select: bool,
+    },
+    Sweep {
+        double: bool,
+        first: u32,
+        last: u32,
+    },
+    Toggle {
+        round: u32,
+        double: bool,
+        on: bool,
+    },
+    Crob {
+        feeder: u32,
+        close: bool,
+    },
+    WriteCoil {
+        coil: u16,
+        value: bool,
+    },
+    Write {
+        function: u8,
+        address: u16,
+        count: u16,
+    },
     Restart,
     Firmware,
+    Datagram {
+        port: u16,
+        bytes: u16,
+        dos: bool,
+    },
+    /// Start of data transfer / general interrogation / stop (a configured IEC 104 sequence).
+    Sequence {
+        phase: String,
+    },
 }
 
 fn operation(op: &Operation) -> OperationJson {
@@ -208,6 +250,8 @@ fn operation(op: &Operation) -> OperationJson {
         Operation::Write { function, address, count } => OperationJson::Write { function, address, count },
         Operation::Restart => OperationJson::Restart,
         Operation::Firmware => OperationJson::Firmware,
+        Operation::Datagram { port, bytes, dos } => OperationJson::Datagram { port, bytes, dos },
+        Operation::Interrogation => OperationJson::Sequence { phase: "interrogation".into() },
     }
 }
 
@@ -237,6 +281,11 @@ pub fn detail(op: &Operation) -> String {
         }
         Operation::Restart => "FC 8/1 restart communications".into(),
         Operation::Firmware => "firmware upload".into(),
+        Operation::Datagram { port, bytes, dos } => format!(
+            "UDP datagram to port {port}, {bytes} bytes{}",
+            if dos { " (the CVE-2015-5374 packet)" } else { "" }
+        ),
+        Operation::Interrogation => "C_IC_NA_1 general interrogation".into(),
     }
 }
 
@@ -264,6 +313,13 @@ fn device_change(c: DeviceChange) -> &'static str {
         DeviceChange::FirmwareRestored => "firmware restored",
         DeviceChange::Local => "switched to LOCAL",
         DeviceChange::Wiped => "wiped: the SCADA master stops (loss of view and control)",
+        DeviceChange::ServiceStopped => {
+            "process killed (on the SCADA master's host: loss of view and control)"
+        }
+        DeviceChange::Hung => {
+            "hung by a denial-of-service packet: answers nothing, protection out of service"
+        }
+        DeviceChange::Rebooted => "rebooted by hand: answers again, protection in service",
     }
 }
 
@@ -309,10 +365,12 @@ pub enum ActionJson {
     DispatchCrew { station: u16, ioa: u32, close: bool },
     Block { host: String },
     DisableAccount { account: String },
+    Clean { host: String },
     RestoreFirmware { substation: String },
     UpsOn { substation: String },
     AckAlarms,
     Local { device: String },
+    Reboot { device: String },
     Hint { question: String, index: usize },
     Answer { question: String, value: String },
     Report { text: String },
@@ -338,6 +396,7 @@ pub fn action(a: &Action) -> ActionJson {
             DefenderAction::DisableAccount { account } => {
                 ActionJson::DisableAccount { account: account.clone() }
             }
+            DefenderAction::Clean { host } => ActionJson::Clean { host: host.clone() },
             DefenderAction::RestoreFirmware { substation } => {
                 ActionJson::RestoreFirmware { substation: substation.clone() }
             }
@@ -345,6 +404,9 @@ pub fn action(a: &Action) -> ActionJson {
             DefenderAction::AckAlarms => ActionJson::AckAlarms,
             DefenderAction::Local { device } => {
                 ActionJson::Local { device: format!("{}.{}", device.0, device.1) }
+            }
+            DefenderAction::Reboot { device } => {
+                ActionJson::Reboot { device: format!("{}.{}", device.0, device.1) }
             }
             DefenderAction::Hint { question, index } => {
                 ActionJson::Hint { question: question.clone(), index: *index }
@@ -363,6 +425,13 @@ pub fn action(a: &Action) -> ActionJson {
     }
 }
 
+/// A device's address offset, `x.y`.
+fn offset(device: &str) -> Result<Offset, String> {
+    let bad = || format!("device `{device}`: an offset such as 2.7");
+    let (a, b) = device.split_once('.').ok_or_else(bad)?;
+    Ok(Offset(a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
+}
+
 pub fn action_from(a: ActionJson) -> Result<Action, String> {
     let d = |d: DefenderAction| Action::Defend(d);
     Ok(match a {
@@ -375,16 +444,12 @@ pub fn action_from(a: ActionJson) -> Result<Action, String> {
         }
         ActionJson::Block { host } => d(DefenderAction::Block { host }),
         ActionJson::DisableAccount { account } => d(DefenderAction::DisableAccount { account }),
+        ActionJson::Clean { host } => d(DefenderAction::Clean { host }),
         ActionJson::RestoreFirmware { substation } => d(DefenderAction::RestoreFirmware { substation }),
         ActionJson::UpsOn { substation } => d(DefenderAction::UpsOn { substation }),
         ActionJson::AckAlarms => d(DefenderAction::AckAlarms),
-        ActionJson::Local { device } => {
-            let (a, b) =
-                device.split_once('.').ok_or_else(|| format!("device `{device}`: an offset such as 2.7"))?;
-            let parse =
-                |s: &str| s.parse::<u8>().map_err(|_| format!("device `{device}`: an offset such as 2.7"));
-            d(DefenderAction::Local { device: Offset(parse(a)?, parse(b)?) })
-        }
+        ActionJson::Local { device } => d(DefenderAction::Local { device: offset(&device)? }),
+        ActionJson::Reboot { device } => d(DefenderAction::Reboot { device: offset(&device)? }),
         ActionJson::Hint { question, index } => d(DefenderAction::Hint { question, index }),
         ActionJson::Answer { question, value } => d(DefenderAction::AnswerQuestion { question, value }),
         ActionJson::Report { text } => d(DefenderAction::Report { text }),
@@ -503,9 +568,15 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
         Entry::AttackPrevented { t, step, reason } => {
             EntryJson::AttackPrevented { t: secs(*t), step, reason }
         }
-        Entry::It { t, step, event, host, account, artefact } => {
-            EntryJson::It { t: secs(*t), step, event, host, account: account.as_deref(), artefact }
-        }
+        Entry::It { t, step, event, host, account, src, artefact } => EntryJson::It {
+            t: secs(*t),
+            step,
+            event,
+            host,
+            account: account.as_deref(),
+            src: src.map(|a| a.to_string()),
+            artefact,
+        },
         Entry::Command { t, protocol, src, dst, station, operation: op, by, step, outcome, frames } => {
             EntryJson::Command {
                 t: secs(*t),
@@ -706,6 +777,7 @@ struct ScoreJson<'a> {
     time_to_detect_s: &'a BTreeMap<String, Option<f64>>,
     detected_by: &'a BTreeMap<String, Vec<String>>,
     restored_at_s: Option<f64>,
+    withdrawn: &'a [String],
 }
 
 /// The score as pretty JSON (`score.json`).
@@ -719,6 +791,7 @@ pub fn score(s: &Score) -> String {
         time_to_detect_s: &s.time_to_detect_s,
         detected_by: &s.detected_by,
         restored_at_s: s.restored_at_s,
+        withdrawn: &s.withdrawn,
     };
     serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"
 }

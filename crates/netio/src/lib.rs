@@ -18,6 +18,7 @@ pub mod admission;
 pub mod capture;
 pub mod carrier;
 pub mod driver;
+pub mod evidence;
 pub mod files;
 pub mod json;
 pub mod live;

@@ -2,7 +2,7 @@
 //! scripted defender's timed rules, crews on their way, firmware being restored), ordered by
 //! (time, insertion).
 
-use exercise::{CommandPoint, InjectWhen, Trigger, When};
+use exercise::{CommandPoint, DefenderAction, InjectWhen, Trigger, When};
 use gridsim::sim::{Command, SimTime};
 
 use crate::journal::{CrewStatus, DeviceChange, Entry};
@@ -29,6 +29,8 @@ pub(crate) enum Task {
         close: bool,
     },
     FirmwareRestored(String),
+    /// A crew on site reboots a device by hand.
+    Reboot(std::net::Ipv4Addr),
 }
 
 impl Range {
@@ -110,7 +112,20 @@ impl Range {
             Task::StepCommand { step, target } => self.step_command(step, target),
             Task::Toggle { step, round } => self.toggle(step, round),
             Task::Defender(i) => {
-                let action = self.cfg.rules[i].action.clone();
+                // A scripted defender's answers and reports name hosts as `{addr:HOST}`: their
+                // addresses in this run's block.
+                let fill = |text: &str| {
+                    exercise::fill_addresses(text, |h| {
+                        self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base))
+                    })
+                };
+                let action = match self.cfg.rules[i].action.clone() {
+                    DefenderAction::AnswerQuestion { question, value } => {
+                        DefenderAction::AnswerQuestion { question, value: fill(&value) }
+                    }
+                    DefenderAction::Report { text } => DefenderAction::Report { text: fill(&text) },
+                    other => other,
+                };
                 let actor = crate::Actor::Defender { name: self.cfg.defender.clone() };
                 self.act(actor, crate::Action::Defend(action));
             }
@@ -128,6 +143,7 @@ impl Range {
                 };
                 self.journal.push(Entry::Crew { t: self.t, point, close, status });
             }
+            Task::Reboot(addr) => self.reboot(addr),
             Task::FirmwareRestored(substation) => {
                 if let Some(g) =
                     self.devices.gateways.iter().find(|g| g.substation == substation).map(|g| g.addr)
@@ -142,6 +158,22 @@ impl Range {
                 }
             }
         }
+    }
+
+    /// A crew reboots the device at `addr`: a hung relay answers again and its protection
+    /// is back in service.
+    fn reboot(&mut self, addr: std::net::Ipv4Addr) {
+        let Some(d) = self.devices.set_state(addr, |s| s.hung = false) else { return };
+        if let devices::DeviceRef::Relay(i) = d {
+            let el = gridsim::sim::Element::Branch(self.devices.relays[i].row);
+            let _ = self.sim.apply(&Command::Protection(el, true));
+        }
+        self.journal.push(Entry::Device {
+            t: self.t,
+            device: addr.to_string(),
+            addr,
+            change: DeviceChange::Rebooted,
+        });
     }
 
     pub(crate) fn deliver_inject(&mut self, i: usize) {

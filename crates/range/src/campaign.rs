@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use exercise::{Action as StepAction, CommandPoint, InjectWhen, Unless, When};
 use gridsim::sim::SimTime;
-use proto_iec104::asdu::cot;
+use proto_iec104::asdu::{cot, type_id};
 use proto_iec104::{Asdu, Value};
 use proto_modbus::Request;
 
@@ -20,6 +20,9 @@ impl Range {
             match u {
                 Unless::AccountDisabled(a) if self.disabled.contains(a) => {
                     return Some(format!("account {a} is disabled"));
+                }
+                Unless::Cleaned(h) if self.cleaned.contains(h) => {
+                    return Some(format!("{h} was cleaned"));
                 }
                 Unless::Blocked(h) => {
                     let addr = self.host_addr(h);
@@ -73,7 +76,10 @@ impl Range {
                     event: ev.kind.clone(),
                     host: ev.host.clone(),
                     account: ev.account.clone(),
-                    artefact: ev.artefact.clone(),
+                    src: ev.from.as_deref().map(|h| self.host_addr(h)),
+                    artefact: exercise::fill_addresses(&ev.artefact, |h| {
+                        self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base))
+                    }),
                 });
             }
             StepAction::HmiHijack { targets, spread, .. }
@@ -136,6 +142,24 @@ impl Range {
                     );
                 }
             }
+            StepAction::Iec104Sequence { from, station, interrogate, double, select, ioas, close } => {
+                self.iec104_sequence(sid, from, *station, *interrogate, *double, *select, ioas, *close);
+            }
+            StepAction::SiprotecDos { from, devices } => {
+                let src = self.host_addr(from);
+                for device in devices {
+                    let addr = device.in_block(self.cfg.base);
+                    let dos = ids::SIPROTEC_DOS.to_vec();
+                    let outcome =
+                        self.datagram(src, std::net::SocketAddrV4::new(addr, ids::SIPROTEC_PORT), dos);
+                    let op = Operation::Datagram {
+                        port: ids::SIPROTEC_PORT,
+                        bytes: ids::SIPROTEC_DOS.len() as u16,
+                        dos: true,
+                    };
+                    self.command_entry(sid, Protocol::Udp, src, addr, None, op, Sender::Attacker, outcome);
+                }
+            }
             StepAction::Dnp3Operate { from, feeders, close } => {
                 let src = self.host_addr(from);
                 for f in feeders {
@@ -184,6 +208,29 @@ impl Range {
                     self.command_entry(sid, Protocol::Modbus, src, u, None, op, Sender::Attacker, outcome);
                 }
             }
+            StepAction::ServiceStop { host, process, artefact } => {
+                if *host == self.ex.scada.host {
+                    self.scada_wiped();
+                }
+                let addr = self.host_addr(host);
+                self.journal.push(Entry::It {
+                    t: self.t,
+                    step: step.id.clone(),
+                    event: "service_stop".into(),
+                    host: host.clone(),
+                    account: None,
+                    src: None,
+                    artefact: exercise::fill_addresses(artefact, |h| {
+                        self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base))
+                    }),
+                });
+                self.journal.push(Entry::Device {
+                    t: self.t,
+                    device: format!("{host} ({process})"),
+                    addr,
+                    change: DeviceChange::ServiceStopped,
+                });
+            }
             StepAction::Wipe { host } => {
                 self.scada_wiped();
                 let addr = self.host_addr(host);
@@ -195,6 +242,78 @@ impl Range {
                 });
             }
         }
+    }
+
+    /// A configured IEC 104 sequence to one station: TESTFR, STARTDT, a general
+    /// interrogation if asked, a command per configured IOA with its fixed value, STOPDT.
+    /// Each exchange is a command entry of the step (the capture frames it put on the wire).
+    #[allow(clippy::too_many_arguments)]
+    fn iec104_sequence(
+        &mut self,
+        sid: Option<&str>,
+        from: &str,
+        station: u16,
+        interrogate: bool,
+        double: bool,
+        select: bool,
+        ioas: &[u32],
+        close: bool,
+    ) {
+        let src = self.host_addr(from);
+        let dst = self.station_addr(station);
+        let c = match self.open104_with(src, station, &[proto_iec104::UFunction::TestFrAct]) {
+            Ok(c) => c,
+            Err(why) => {
+                let op = Operation::Interrogation;
+                self.command_entry(sid, Protocol::Iec104, src, dst, Some(station), op, Sender::Attacker, why);
+                return;
+            }
+        };
+        let confirmed = |back: &[Vec<u8>], type_id: u8| {
+            back.iter()
+                .filter_map(|b| Asdu::parse(b).ok())
+                .any(|a| a.type_id == type_id && a.cause == cot::ACTIVATION_CON && !a.negative)
+        };
+        if interrogate {
+            let asdu = Asdu::new(cot::ACTIVATION, station, vec![(0, Value::Interrogation { qoi: 20 })]);
+            let back = self.send104(c, &asdu);
+            let outcome =
+                if confirmed(&back, type_id::C_IC_NA_1) { Delivery::Confirmed } else { Delivery::Refused };
+            let op = Operation::Interrogation;
+            self.command_entry(sid, Protocol::Iec104, src, dst, Some(station), op, Sender::Attacker, outcome);
+        }
+        for &ioa in ioas {
+            if !self.conns[c].open {
+                break;
+            }
+            let p = CommandPoint { station, ioa };
+            let (ok, op) = if double {
+                (self.double_command(c, p, close, select), Operation::Breaker { ioa, close, select })
+            } else {
+                let phases: &[bool] = if select { &[true, false] } else { &[false] };
+                let mut ok = true;
+                for &sel in phases {
+                    let value = Value::SingleCommand { on: close, select: sel, qualifier: 0 };
+                    let back = self.send104(c, &Asdu::new(cot::ACTIVATION, station, vec![(ioa, value)]));
+                    ok = confirmed(&back, type_id::C_SC_NA_1);
+                    if !ok {
+                        break;
+                    }
+                }
+                (ok, Operation::Single { ioa, on: close, select })
+            };
+            if ok && double && !close {
+                self.opened_by_attack.push(p);
+            }
+            let outcome = if ok { Delivery::Confirmed } else { Delivery::Refused };
+            self.command_entry(sid, Protocol::Iec104, src, dst, Some(station), op, Sender::Attacker, outcome);
+        }
+        if self.conns[c].open {
+            let mut stop = Vec::new();
+            proto_iec104::Frame::u(proto_iec104::UFunction::StopDtAct).emit(&mut stop);
+            self.exchange104(c, stop);
+        }
+        self.close(c, true);
     }
 
     pub(crate) fn step_command(&mut self, i: usize, target: usize) {

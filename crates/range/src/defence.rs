@@ -41,18 +41,20 @@ fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
                     | DefenderAction::DispatchCrew { .. }
                     | DefenderAction::UpsOn { .. }
                     | DefenderAction::Local { .. }
+                    | DefenderAction::Reboot { .. }
                     | DefenderAction::AckAlarms
             );
             let security = matches!(
                 d,
                 DefenderAction::Block { .. }
                     | DefenderAction::DisableAccount { .. }
+                    | DefenderAction::Clean { .. }
                     | DefenderAction::RestoreFirmware { .. }
             );
             match role {
                 Role::Lead => Ok(()),
                 Role::Operator if security => {
-                    Err("blocking hosts, accounts and firmware are the analyst's".into())
+                    Err("blocking and cleaning hosts, accounts and firmware are the analyst's".into())
                 }
                 Role::Analyst if grid => Err("operating the grid is the operator's".into()),
                 _ => Ok(()),
@@ -182,6 +184,15 @@ impl Range {
                 }
                 Outcome::Accepted
             }
+            DefenderAction::Clean { host } => {
+                if self.ex.host(&host).is_none() {
+                    return Outcome::Refused(format!("no host `{host}`"));
+                }
+                if !self.cleaned.contains(&host) {
+                    self.cleaned.push(host);
+                }
+                Outcome::Accepted
+            }
             DefenderAction::RestoreFirmware { substation } => {
                 if !self.devices.gateways.iter().any(|g| g.substation == substation) {
                     return Outcome::Refused(format!("no serial gateway at `{substation}`"));
@@ -218,6 +229,15 @@ impl Range {
                 });
                 Outcome::Accepted
             }
+            DefenderAction::Reboot { device } => {
+                let addr = device.in_block(self.cfg.base);
+                if self.devices.at(addr).is_none() {
+                    return Outcome::Refused(format!("no device at {addr}"));
+                }
+                let due = self.crew_due(None);
+                self.schedule(due, Task::Reboot(addr));
+                Outcome::Accepted
+            }
             DefenderAction::Hint { question, index } => {
                 let hint = self
                     .ex
@@ -247,7 +267,12 @@ impl Range {
                 let Some(q) = self.ex.questions.iter().find(|q| q.id == question) else {
                     return Outcome::Refused(format!("no question `{question}`"));
                 };
-                let correct = crate::score::judge(&q.answer, &value, &self.journal);
+                if crate::score::withdrawn(&self.ex, &self.journal).contains(&q.id.as_str()) {
+                    return Outcome::Refused(format!(
+                        "question `{question}` was withdrawn: the run made it meaningless"
+                    ));
+                }
+                let correct = crate::score::judge(&self.ex, q, &value, &self.journal);
                 self.journal.push(Entry::Answer { t: self.t, question, value });
                 Outcome::Verdict { correct }
             }
@@ -285,13 +310,20 @@ impl Range {
             if !open {
                 continue;
             }
-            if let Some(p) = self.devices.rtus.iter().find_map(|r| {
-                r.command_for(el).map(|ioa| CommandPoint { station: r.station.common_address, ioa })
+            // The point the attack opened it through, else the first RTU that commands it:
+            // a crew goes where the attack went, one site for a station's breakers.
+            let attacked = self.opened_by_attack.iter().copied().find(|&p| self.point_element(p) == Some(el));
+            if let Some(p) = attacked.or_else(|| {
+                self.devices.rtus.iter().find_map(|r| {
+                    r.command_for(el).map(|ioa| CommandPoint { station: r.station.common_address, ioa })
+                })
             }) {
-                points.push(p);
+                points.push((rank(&el), p));
             }
         }
-        points
+        // Branches, then units, then feeders; within each, station by station.
+        points.sort_by_key(|&(r, p)| (r, p.station, p.ioa));
+        points.into_iter().map(|(_, p)| p).collect()
     }
 
     /// An operator's command through the HMI and the SCADA master: journaled in the HMI
@@ -331,8 +363,39 @@ impl Range {
         outcome
     }
 
+    /// When a crew can have done a job at `site` (a station; none: a site of its own): a
+    /// crew already on or bound for the site takes it, else the crew that finishes first
+    /// (ties: the lowest-numbered).
+    pub(crate) fn crew_due(&mut self, site: Option<u16>) -> SimTime {
+        let travel = self.ex.crew_delay;
+        if self.crews.is_empty() {
+            return SimTime(self.t.0.saturating_add(travel.0));
+        }
+        let now = self.t;
+        let finish = |(free, at): (SimTime, Option<u16>)| {
+            let start = free.max(now);
+            let d = if site.is_some() && at == site { exercise::CREW_SAME_SITE } else { travel };
+            SimTime(start.0.saturating_add(d.0))
+        };
+        // A crew already on (or bound for) the site takes the job; else the crew that can be
+        // done first.
+        let on_site = site.is_some() && self.crews.iter().any(|c| c.1 == site);
+        let (k, due) = self
+            .crews
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !on_site || c.1 == site)
+            .map(|(k, c)| (k, finish(*c)))
+            .min_by_key(|&(k, due)| (due, k))
+            .unwrap_or((0, SimTime(now.0.saturating_add(travel.0))));
+        if let Some(c) = self.crews.get_mut(k) {
+            *c = (due, site);
+        }
+        due
+    }
+
     fn dispatch(&mut self, p: CommandPoint, close: bool) {
-        let due = SimTime(self.t.0.saturating_add(self.ex.crew_delay.0));
+        let due = self.crew_due(Some(p.station));
         self.journal.push(Entry::Crew {
             t: self.t,
             point: p,

@@ -16,7 +16,7 @@ use exercise::{CommandPoint, DefenderAction};
 use gridsim::sim::SimTime;
 
 /// The version of the journal's format, in the start entry. Bumped when an entry changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// A trainee's role in a team: what they may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +92,8 @@ pub enum Protocol {
     Modbus,
     Dnp3,
     Http,
+    /// A UDP datagram (the SIPROTEC relay's service on port 50000).
+    Udp,
 }
 
 impl Protocol {
@@ -101,6 +103,7 @@ impl Protocol {
             Protocol::Modbus => "modbus",
             Protocol::Dnp3 => "dnp3",
             Protocol::Http => "http",
+            Protocol::Udp => "udp",
         }
     }
 }
@@ -128,6 +131,10 @@ pub enum Operation {
     Restart,
     /// A firmware upload over HTTP.
     Firmware,
+    /// A UDP datagram to a relay's port 50000 (`dos`: the CVE-2015-5374 packet).
+    Datagram { port: u16, bytes: u16, dos: bool },
+    /// IEC 104 C_IC_NA_1, a station interrogation (a configured attack sequence's first step).
+    Interrogation,
 }
 
 /// The device's answer to a command.
@@ -173,6 +180,14 @@ pub enum DeviceChange {
     Local,
     /// The SCADA master's host was wiped: loss of view and control.
     Wiped,
+    /// A process killed on a host; on the SCADA master's, its communication service: loss of
+    /// view and control.
+    ServiceStopped,
+    /// A relay hung by a denial-of-service packet: it answers nothing and its protection is
+    /// out of service until rebooted by hand.
+    Hung,
+    /// Rebooted by a crew on site: it answers again, its protection back in service.
+    Rebooted,
 }
 
 /// A crew's progress.
@@ -306,6 +321,9 @@ pub enum Entry {
         event: String,
         host: String,
         account: Option<String>,
+        /// Where the activity came from (a VPN login's source address).
+        src: Option<Ipv4Addr>,
+        /// The log line, addresses filled in.
         artefact: String,
     },
     /// A protocol command on the wire, with its source and who sent it.

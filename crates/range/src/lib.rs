@@ -123,6 +123,10 @@ pub struct Range {
     /// Steps an instructor skipped.
     skipped: Vec<String>,
     disabled: Vec<String>,
+    /// Hosts the defenders cleaned.
+    cleaned: Vec<String>,
+    /// Each field crew: when it is free, and the station it is at (empty: no crew limit).
+    crews: Vec<(SimTime, Option<u16>)>,
     alert_rules_seen: Vec<&'static str>,
     /// Alerts raised so far.
     alerts: usize,
@@ -205,6 +209,8 @@ impl Range {
             started: BTreeMap::new(),
             skipped: Vec::new(),
             disabled: Vec::new(),
+            cleaned: Vec::new(),
+            crews: vec![(SimTime(0), None); ex.crews as usize],
             alert_rules_seen: Vec::new(),
             alerts: 0,
             opened_by_attack: Vec::new(),

@@ -1,5 +1,5 @@
 //! What crossed the range's network, as the shell receives it (`Range::take_wire`): every
-//! connection's open, payloads and close, at simulated time. The shell writes it to the
+//! connection's open, payloads and close, and every UDP datagram, at simulated time. The shell writes it to the
 //! capture, carries it over loopback, and delivers a live connection's answers to its socket.
 
 use std::net::SocketAddrV4;
@@ -23,6 +23,8 @@ pub enum WireEvent {
     Close {
         by_client: bool,
     },
+    /// A UDP datagram from the client to the server (no connection: `conn` is 0).
+    Datagram(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,7 @@ impl Wire {
             WireEvent::Open => OPEN_PACKETS,
             WireEvent::Close { .. } => CLOSE_PACKETS,
             WireEvent::ToServer(b) | WireEvent::ToClient(b) => b.len().div_ceil(SEGMENT) as u64,
+            WireEvent::Datagram(_) => 1,
         }
     }
 }

@@ -213,6 +213,16 @@ impl Range {
 
     /// Connects an IEC 104 master to the RTU with common address `ca` and starts data transfer.
     pub(crate) fn open104(&mut self, client: Ipv4Addr, ca: u16) -> Result<usize, Delivery> {
+        self.open104_with(client, ca, &[])
+    }
+
+    /// `open104`, with U-frames sent before STARTDT (Industroyer2 tests the link first).
+    pub(crate) fn open104_with(
+        &mut self,
+        client: Ipv4Addr,
+        ca: u16,
+        before: &[proto_iec104::UFunction],
+    ) -> Result<usize, Delivery> {
         let rtu = self
             .devices
             .rtus
@@ -228,6 +238,11 @@ impl Range {
             endpoint,
             false,
         )?;
+        for &f in before {
+            let mut u = Vec::new();
+            proto_iec104::Frame::u(f).emit(&mut u);
+            self.exchange104(c, u);
+        }
         let start = self.conns[c].master.as_ref().map(Master::startdt).unwrap_or_default();
         self.exchange104(c, start);
         if self.conns[c].open { Ok(c) } else { Err(Delivery::NoAnswer) }
@@ -339,6 +354,46 @@ impl Range {
             Endpoint::Http { gateway },
             false,
         )
+    }
+
+    /// A UDP datagram from `client` to `server`: past the firewall it is on the wire (the
+    /// capture, the IDS); a SIPROTEC relay at its port 50000 hangs on the CVE-2015-5374
+    /// packet (answers nothing, protection out of service) until rebooted by hand.
+    pub(crate) fn datagram(&mut self, client: Ipv4Addr, server: SocketAddrV4, bytes: Vec<u8>) -> Delivery {
+        if !self.firewall.permits(client, *server.ip()) {
+            return Delivery::Blocked;
+        }
+        let client = SocketAddrV4::new(client, self.client_port());
+        let w = Wire { t: self.t, conn: 0, client, server, event: WireEvent::Datagram(bytes) };
+        let number = self.packets + 1;
+        self.packets += w.packets();
+        let WireEvent::Datagram(bytes) = &w.event else { return Delivery::Sent };
+        self.ids.observe_datagram(&ids::Packet {
+            number,
+            t: self.t,
+            src: client,
+            dst: server,
+            payload: bytes,
+        });
+        self.collect_alerts();
+        let dos = server.port() == ids::SIPROTEC_PORT && ids::is_siprotec_dos(bytes);
+        self.wire.push(w);
+        let Some(d) = self.devices.at(*server.ip()) else { return Delivery::NoDevice };
+        if !self.devices.reachable(d) {
+            return Delivery::Unreachable;
+        }
+        if let (DeviceRef::Relay(i), true) = (d, dos) {
+            self.devices.set_state(*server.ip(), |s| s.hung = true);
+            let el = gridsim::sim::Element::Branch(self.devices.relays[i].row);
+            let _ = self.sim.apply(&gridsim::sim::Command::Protection(el, false));
+            self.journal.push(Entry::Device {
+                t: self.t,
+                device: self.devices.relays[i].name.clone(),
+                addr: *server.ip(),
+                change: crate::journal::DeviceChange::Hung,
+            });
+        }
+        Delivery::Sent
     }
 
     pub(crate) fn send_raw(&mut self, c: usize, to_server: bool, bytes: Vec<u8>) {

@@ -9,18 +9,22 @@
 //!   command;
 //! - **restoration**: half for the share of the peak's customers back on supply at the end,
 //!   half for how little of the time after the first outage customers were off;
-//! - **questions**: points of correct answers, less the hints taken for them, over all points;
+//! - **questions**: points of correct answers, less the hints taken for them, over the points
+//!   of the questions not withdrawn; an answer is judged against the run's figures as they
+//!   stood when it was given (the journal up to it). A question is withdrawn when an attack
+//!   step it `requires` did not happen, or when the run ended without the figure it asks for;
 //! - **reports**: the share of a checklist (the accounts the attack used, the attacker's
 //!   address, the breakers) a filed report names.
 //!
-//! Penalties: 5 points per block of an allowlisted host (a false positive), 2 per breaker
-//! an operator opened (load the operators shed themselves).
+//! Penalties: 5 points per block of an allowlisted host the attack's commands did not come
+//! from (a false positive), 2 per breaker an operator opened (load the operators shed
+//! themselves).
 
 use std::collections::BTreeMap;
 
 use std::net::Ipv4Addr;
 
-use exercise::{Action, Answer, DefenderAction, Exercise, Expect};
+use exercise::{Action, Answer, DefenderAction, Exercise, Expect, Question};
 use gridsim::sim::SimTime;
 
 use crate::journal::{Entry, Operation, Outcome, Sender};
@@ -37,6 +41,8 @@ pub struct Score {
     pub detected_by: BTreeMap<String, Vec<String>>,
     /// When every customer was back on supply after the last outage (None: never, or never off).
     pub restored_at_s: Option<f64>,
+    /// Questions the run made meaningless, withdrawn with their points.
+    pub withdrawn: Vec<String>,
 }
 
 fn r2(v: f64) -> f64 {
@@ -74,8 +80,55 @@ pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
             Entry::Command { by: Sender::Attacker, src, .. } => Some(src.to_string()),
             _ => None,
         }),
+        "vpn_source" => journal.iter().find_map(|e| match e {
+            Entry::It { event, src: Some(src), .. } if event == "vpn_login" => Some(src.to_string()),
+            _ => None,
+        }),
+        // Stations the attack's commands reached on the wire (the capture shows each).
+        "stations_commanded" => {
+            let mut stations: Vec<u16> = journal
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Command { by, station: Some(s), frames: Some(_), .. } if by.is_attack() => {
+                        Some(*s)
+                    }
+                    _ => None,
+                })
+                .collect();
+            stations.sort_unstable();
+            stations.dedup();
+            Some(stations.len().to_string())
+        }
         _ => None,
     }
+}
+
+/// The questions the run withdrew, decided when it has ended (before, a withdrawal would
+/// tell the trainees that a step did not happen): an attack step they require did not
+/// happen, or the run ended without the figure they ask for.
+pub fn withdrawn<'a>(ex: &'a Exercise, journal: &[Entry]) -> Vec<&'a str> {
+    if !matches!(journal.last(), Some(Entry::End { .. })) {
+        return Vec::new();
+    }
+    let started =
+        |step: &str| journal.iter().any(|e| matches!(e, Entry::Attack { step: s, .. } if s == step));
+    ex.questions
+        .iter()
+        .filter(|q| {
+            q.requires.iter().any(|s| !started(s))
+                || matches!(&q.answer, Answer::FromRun { figure, .. } if run_figure(journal, figure).is_none())
+        })
+        .map(|q| q.id.as_str())
+        .collect()
+}
+
+/// The address of a host of the exercise in the run's block (from the start entry).
+fn host_address(ex: &Exercise, host: &str, journal: &[Entry]) -> Option<Ipv4Addr> {
+    let base = journal.iter().find_map(|e| match e {
+        Entry::Start { base, .. } => Some(*base),
+        _ => None,
+    })?;
+    Some(ex.host(host)?.addr.in_block(base))
 }
 
 fn peak(journal: &[Entry]) -> u64 {
@@ -89,10 +142,14 @@ fn peak(journal: &[Entry]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether `value` answers `q` (figures from the run come from the journal).
-pub fn judge(answer: &Answer, value: &str, journal: &[Entry]) -> bool {
+/// Whether `value` answers `q`, given the journal up to the answer (figures from the run
+/// come from it, as they stood then).
+pub fn judge(ex: &Exercise, q: &Question, value: &str, journal: &[Entry]) -> bool {
     let v = value.trim();
-    match answer {
+    match &q.answer {
+        Answer::Host(h) => {
+            host_address(ex, h, journal).is_some_and(|a| v.parse::<Ipv4Addr>().is_ok_and(|given| given == a))
+        }
         Answer::Exact(x) => v.eq_ignore_ascii_case(x.trim()),
         // Without a regex engine in the pure core, a regex answer matches literally or as a
         // set of alternatives `a|b|c`.
@@ -206,14 +263,16 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         }
     };
 
-    // Questions: the last answer to each counts.
-    let mut answers: BTreeMap<&str, &str> = BTreeMap::new();
-    for e in journal {
+    // Questions: the last answer to each counts, judged on the journal up to it.
+    let mut answers: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    for (i, e) in journal.iter().enumerate() {
         if let Entry::Answer { question, value, .. } = e {
-            answers.insert(question, value);
+            answers.insert(question, (value, i));
         }
     }
-    let total_points: f64 = ex.questions.iter().map(|q| q.points).sum();
+    let withdrawn = withdrawn(ex, journal);
+    let standing = || ex.questions.iter().filter(|q| !withdrawn.contains(&q.id.as_str()));
+    let total_points: f64 = standing().map(|q| q.points).sum();
     // A correct answer earns its points less the hints taken for it (never below zero).
     let mut hint_cost: BTreeMap<&str, f64> = BTreeMap::new();
     for e in journal {
@@ -221,10 +280,8 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
             *hint_cost.entry(question).or_default() += cost;
         }
     }
-    let got: f64 = ex
-        .questions
-        .iter()
-        .filter(|q| answers.get(q.id.as_str()).is_some_and(|v| judge(&q.answer, v, journal)))
+    let got: f64 = standing()
+        .filter(|q| answers.get(q.id.as_str()).is_some_and(|(v, i)| judge(ex, q, v, &journal[..=*i])))
         .map(|q| (q.points - hint_cost.get(q.id.as_str()).copied().unwrap_or(0.0)).max(0.0))
         .sum();
     let questions = if total_points > 0.0 { got / total_points } else { 1.0 };
@@ -260,14 +317,27 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
 
     // Penalties.
     let listed: Vec<&str> = ex.allowlist.iter().map(String::as_str).chain([ex.scada.host.as_str()]).collect();
+    let attack_sources: Vec<&str> = listed
+        .iter()
+        .copied()
+        .filter(|h| {
+            host_address(ex, h, journal).is_some_and(|a| {
+                journal
+                    .iter()
+                    .any(|e| matches!(e, Entry::Command { by: Sender::Attacker, src, .. } if *src == a))
+            })
+        })
+        .collect();
     let mut penalties = 0.0;
     for e in journal {
         match e {
+            // Blocking a listed host is a false positive, unless the attack's own commands
+            // came from it (Industroyer's payload ran on the master's host).
             Entry::Act {
                 action: crate::Action::Defend(DefenderAction::Block { host }),
                 outcome: Outcome::Accepted,
                 ..
-            } if listed.contains(&host.as_str()) => {
+            } if listed.contains(&host.as_str()) && !attack_sources.contains(&host.as_str()) => {
                 penalties += 5.0;
             }
             Entry::Command {
@@ -303,6 +373,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         time_to_detect_s: time_to_detect,
         detected_by,
         restored_at_s: restored_at,
+        withdrawn: withdrawn.iter().map(|q| q.to_string()).collect(),
     }
 }
 

@@ -59,24 +59,49 @@ fn industroyer_expectations_hold() {
     expectations_hold("industroyer2016");
 }
 
-/// Industroyer's rogue master: found by the protocol rules (rogue master, IOA sweep, toggle
-/// loop), and its questions' answers are the run's.
+/// Industroyer's payload runs on the master's own host: no rogue master; the range walk is
+/// seen by its refusals, the opening of every breaker only by correlation with the HMI's
+/// journal, and the relay DoS by its UDP datagram. Every breaker of the one substation is
+/// opened and the relays hang until rebooted.
 #[test]
 fn industroyer_is_caught_by_the_protocol_rules() {
     let ex = exercise("industroyer2016");
     let r = run(&ex, "none", 1);
     let s = score(&ex, r.journal());
-    for step in ["sweep-116", "sweep-90", "sweep-60"] {
-        let rules = &s.detected_by[step];
-        for rule in ["iec104.rogue_master", "iec104.ioa_sweep", "iec104.toggle_loop"] {
-            assert!(rules.iter().any(|r| r == rule), "{step}: {rules:?} lacks {rule}");
-        }
+    assert_eq!(s.detected_by["range-walk"], ["iec104.ioa_sweep"]);
+    assert_eq!(s.detected_by["open-all"], ["corr.unexplained_command"]);
+    assert_eq!(s.detected_by["relay-dos"], ["siprotec.dos"]);
+    assert!(
+        !r.journal()
+            .iter()
+            .any(|e| matches!(e, range::Entry::Alert { alert } if alert.rule == "iec104.rogue_master"))
+    );
+    // Station 116's three breakers (its line, its feeder, its unit), and only those, opened
+    // by command; its 184 MW load (82,800 customers at 450 per MW) lost.
+    let opened: Vec<Element> = r
+        .journal()
+        .iter()
+        .filter_map(|e| match e {
+            range::Entry::Grid { event }
+                if event.kind == EventKind::Open && event.cause == Cause::Command =>
+            {
+                Some(event.element)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened, [Element::Branch(183), Element::Load(gridsim::BusId(116)), Element::Gen(54)]);
+    assert_eq!(s.customers_off_peak, 82_800);
+    // The four relays hang: unreachable, their lines' protection out of service.
+    for row in [183u32, 104, 107, 126] {
+        let relay = r.devices().relays.iter().position(|x| x.row == row).unwrap();
+        assert!(!r.devices().reachable(devices::DeviceRef::Relay(relay)), "relay of branch {row}");
+        assert_eq!(r.sim().branch_protection(row), Some(false), "protection of branch {row}");
     }
-    assert_eq!(s.detected_by["relay-dos"], ["modbus.write_unlisted"]);
     // The stations refused the IOAs that do not exist with COT 47 (unknown IOA), and only
     // with it, as the question's answer says: read off the wire.
     let q = ex.questions.iter().find(|q| q.id == "cot").unwrap();
-    assert!(range::score::judge(&q.answer, "47", r.journal()));
+    assert!(range::score::judge(&ex, q, "47", r.journal()));
     let mut r = Range::new(
         ex.clone(),
         exercise::build_grid(&Builtin, &ex.grid).unwrap(),
@@ -260,9 +285,12 @@ fn hints_cost_points_and_local_devices_refuse_remote_operations() {
     let ex = exercise("ukraine2015");
     let r = run(&ex, "good", 1);
     let s = score(&ex, r.journal());
-    let total: f64 = ex.questions.iter().map(|q| q.points).sum();
-    // The good defender answers one 10-point question after its 3-point hint.
-    assert_eq!(s.components["questions"], ((10.0 - 3.0) / total * 1e4_f64).round() / 1e4);
+    // The firmware step never happens: the question about it is withdrawn with its points.
+    assert_eq!(s.withdrawn, ["why-manual"]);
+    let total: f64 = ex.questions.iter().filter(|q| q.id != "why-manual").map(|q| q.points).sum();
+    // The good defender answers a 10-point question after its 3-point hint, and the VPN
+    // source (its address in this run's block) without one.
+    assert_eq!(s.components["questions"], ((10.0 - 3.0 + 10.0) / total * 1e4_f64).round() / 1e4);
 
     let text = "exercise: 1
 id: local

@@ -357,8 +357,8 @@ const pages = {
       const f = new FormData(ev.target);
       const d = f.get('do'); const arg = f.get('arg');
       const body = { do: d };
-      if (d === 'block') body.host = arg; else if (d === 'disable_account') body.account = arg;
-      else if (d === 'restore_firmware' || d === 'ups_on') body.substation = arg; else if (d === 'local') body.device = arg;
+      if (d === 'block' || d === 'clean') body.host = arg; else if (d === 'disable_account') body.account = arg;
+      else if (d === 'restore_firmware' || d === 'ups_on') body.substation = arg; else if (d === 'local' || d === 'reboot') body.device = arg;
       else if (d === 'dispatch_crew') { const [s, i, c] = arg.split(/[ /]/); Object.assign(body, { station: Number(s), ioa: Number(i), close: c === 'close' }); }
       try { const o = await api(`/api/teams/${id}/actions`, { method: 'POST', body }); text($('#respond-out'), JSON.stringify(o)); } catch (e) { text($('#respond-out'), e.message); }
     });

@@ -11,60 +11,20 @@
 
 use exercise::Exercise;
 use range::Entry;
-use range::journal::{Actor, Sender};
+use range::journal::Actor;
 use serde_json::{Value, json};
 
 fn secs(t: gridsim::sim::SimTime) -> f64 {
     t.0 as f64 / 1e6
 }
 
-/// A journal entry as a trainee of `team` may see it (`None`: not theirs to see).
+/// A journal entry as a trainee of `team` may see it (`None`: not theirs to see): the
+/// evidence view (`netio::evidence`), less the supply samples (sent on their own).
 pub fn trainee_event(seq: usize, e: &Entry, team: &str, ex: &Exercise) -> Option<Value> {
-    let t = secs(e.t());
-    let v = match e {
-        Entry::Alert { alert } => json!({
-            "kind": "alert", "rule": alert.rule, "techniques": alert.techniques,
-            "src": alert.src.to_string(), "dst": alert.dst.to_string(),
-            "frames": alert.evidence, "text": alert.message,
-        }),
-        Entry::Inject { id, channel, from, subject, .. } => {
-            let body = ex.injects.iter().find(|i| &i.id == id).map_or("", |i| i.body.as_str());
-            json!({"kind": "inject", "channel": channel, "from": from, "subject": subject, "text": body})
-        }
-        Entry::It { host, artefact, .. } => json!({"kind": "log", "host": host, "text": artefact}),
-        Entry::Hmi { actor, point, close, .. } => {
-            let user = match actor {
-                Actor::User { team: t, user, .. } if t == team => Some(user.clone()),
-                _ => None,
-            };
-            json!({"kind": "hmi", "station": point.station, "ioa": point.ioa, "close": close, "user": user,
-                   "text": format!("HMI: {} station {} IOA {}", if *close { "close" } else { "open" }, point.station, point.ioa)})
-        }
-        // The SCADA master's own command log: what it sent, whoever drove the HMI.
-        Entry::Command {
-            protocol: range::journal::Protocol::Iec104,
-            station,
-            operation,
-            by: Sender::Operator | Sender::Hijack,
-            outcome,
-            ..
-        } => {
-            json!({"kind": "command", "station": station, "text": format!("SCADA master: {} → {}", netio::json::detail(operation), netio::json::delivery(*outcome))})
-        }
-        Entry::Act { actor: Actor::User { team: t, user, .. }, action, outcome, .. } if t == team => {
-            json!({"kind": "action", "user": user, "action": netio::json::action(action), "outcome": netio::json::outcome(outcome)})
-        }
-        Entry::Crew { point, close, status, .. } => json!({
-            "kind": "crew", "station": point.station, "ioa": point.ioa, "close": close,
-            "text": format!("crew {} station {} IOA {}: {:?}", if *close { "close" } else { "open" }, point.station, point.ioa, status),
-        }),
-        Entry::End { .. } => json!({"kind": "end", "text": "the exercise has ended"}),
-        _ => return None,
-    };
-    let mut v = v;
-    v["seq"] = json!(seq);
-    v["t"] = json!(t);
-    Some(v)
+    if matches!(e, Entry::Supply { .. }) {
+        return None;
+    }
+    netio::evidence::event(seq, e, Some(team), ex)
 }
 
 /// Evidence events after `since` (journal index), at most `limit`.
@@ -125,6 +85,8 @@ pub fn full_score(ex: &Exercise, journal: &[Entry]) -> Value {
 /// The team's questions: text, points, hints (cost always, text once taken), its answers and
 /// verdicts. Never the right answer.
 pub fn questions(ex: &Exercise, journal: &[Entry], team: &str) -> Value {
+    // Decided once the run has ended (`score::withdrawn`).
+    let withdrawn = range::score::withdrawn(ex, journal);
     let mut taken: Vec<(String, usize, String)> = Vec::new();
     let mut answers: Vec<(String, String, bool)> = Vec::new();
     for e in journal {
@@ -166,7 +128,8 @@ pub fn questions(ex: &Exercise, journal: &[Entry], team: &str) -> Value {
                 exercise::Answer::Choice { options, .. } => json!(options),
                 _ => Value::Null,
             };
-            json!({"id": q.id, "text": q.text, "points": q.points, "choices": choices, "hints": hints, "answers": mine})
+            json!({"id": q.id, "text": q.text, "points": q.points, "choices": choices, "hints": hints, "answers": mine,
+                   "withdrawn": withdrawn.contains(&q.id.as_str())})
         })
         .collect()
 }
@@ -174,23 +137,7 @@ pub fn questions(ex: &Exercise, journal: &[Entry], team: &str) -> Value {
 /// The SCADA master's point database as the HMI shows it: `[ca, ioa, value, stale]`, with
 /// double points as 0-3 and floats rounded for display.
 pub fn points(r: &range::Range) -> Vec<(u16, u32, f64, bool)> {
-    // A wiped master shows nothing topical: every value is stale, the HMI goes dark.
-    let alive = r.scada().alive();
-    r.scada()
-        .points()
-        .iter()
-        .filter(
-            |((_, ioa), _)| matches!(ioa, 500 | 1001..=1099 | 1500 | 1601..=1699 | 3000..=3002 | 3101..=3199),
-        )
-        .map(|(&(ca, ioa), p)| {
-            let v = match p.value {
-                range::scada::PointValue::Single(b) => f64::from(u8::from(b)),
-                range::scada::PointValue::Double(d) => f64::from(d),
-                range::scada::PointValue::Float(f) => (f64::from(f) * 100.0).round() / 100.0,
-            };
-            (ca, ioa, v, p.stale() || !alive)
-        })
-        .collect()
+    netio::evidence::points(r)
 }
 
 /// The run's frequency as the HMI shows it: the first topical frequency measurement.

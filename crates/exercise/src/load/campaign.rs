@@ -26,12 +26,15 @@ const STEP_KEYS: &[&str] = &[
     "hmi_hijack",
     "iec104_command",
     "ioa_sweep",
+    "iec104_sequence",
+    "siprotec_dos",
     "dnp3_operate",
     "modbus_write",
     "modbus_restart",
     "firmware",
     "ups_off",
     "wipe",
+    "service_stop",
 ];
 
 /// The action kinds: the step keys from `it` on.
@@ -98,7 +101,7 @@ impl Loader<'_> {
     }
 
     pub(super) fn unless(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<Unless> {
-        let f = fields(self.e, n, "an `unless` condition", &["account_disabled", "blocked"])?;
+        let f = fields(self.e, n, "an `unless` condition", &["account_disabled", "blocked", "cleaned"])?;
         if let Some(a) = f.opt_string(self.e, "account_disabled") {
             if !ctx.accounts.iter().any(|x| x.id == a.value) {
                 self.e.0.push(a.error(format!("no account `{}`", a.value)));
@@ -109,7 +112,11 @@ impl Loader<'_> {
             self.known_host(&h, ctx.hosts);
             return Some(Unless::Blocked(h.value));
         }
-        self.e.at(f.span(), "`unless` takes account_disabled or blocked");
+        if let Some(h) = f.opt_string(self.e, "cleaned") {
+            self.known_host(&h, ctx.hosts);
+            return Some(Unless::Cleaned(h.value));
+        }
+        self.e.at(f.span(), "`unless` takes account_disabled, blocked or cleaned");
         None
     }
 
@@ -189,10 +196,22 @@ impl Loader<'_> {
         let what = kind;
         Some(match kind {
             "it" => {
-                let f = fields(self.e, n, "an IT event", &["kind", "host", "account", "artefact"])?;
+                let f = fields(self.e, n, "an IT event", &["kind", "host", "account", "from", "artefact"])?;
                 let k = f.string(self.e, "kind", what)?;
                 let host = f.string(self.e, "host", what)?;
                 self.known_host(&host, ctx.hosts);
+                let from = f.opt_string(self.e, "from");
+                if let Some(h) = &from {
+                    self.known_host(h, ctx.hosts);
+                }
+                let artefact = f.opt_string(self.e, "artefact");
+                if let Some(a) = &artefact {
+                    for name in placeholders(&a.value) {
+                        if !ctx.hosts.iter().any(|h| h == name) {
+                            self.e.0.push(a.error(format!("`{{addr:{name}}}`: no host `{name}`")));
+                        }
+                    }
+                }
                 let account = f.opt_string(self.e, "account");
                 if let Some(a) = &account {
                     if !ctx.accounts.iter().any(|x| x.id == a.value) {
@@ -203,7 +222,8 @@ impl Loader<'_> {
                     kind: k.value,
                     host: host.value,
                     account: account.map(|a| a.value),
-                    artefact: f.opt_string(self.e, "artefact").map(|s| s.value).unwrap_or_default(),
+                    from: from.map(|h| h.value),
+                    artefact: artefact.map(|s| s.value).unwrap_or_default(),
                 })
             }
             "hmi_hijack" => {
@@ -269,6 +289,57 @@ impl Loader<'_> {
                     toggles,
                 }
             }
+            "iec104_sequence" => {
+                let f = fields(
+                    self.e,
+                    n,
+                    what,
+                    &["from", "station", "interrogate", "command", "select", "ioas", "value"],
+                )?;
+                let from = self.source_host(&f, ctx, what)?;
+                let station = f.string(self.e, "station", what).and_then(|s| self.station(&s, ctx))?;
+                let interrogate = f
+                    .get("interrogate")
+                    .map(|n| yaml::boolean(self.e, n, "interrogate"))
+                    .unwrap_or(Some(true))?;
+                let select =
+                    f.get("select").map(|n| yaml::boolean(self.e, n, "select")).unwrap_or(Some(false))?;
+                let double = match f.opt_string(self.e, "command") {
+                    None => true,
+                    Some(c) if c.value == "single" => false,
+                    Some(c) if c.value == "double" => true,
+                    Some(c) => {
+                        self.e.0.push(c.error(format!("`command` is single or double, not `{}`", c.value)));
+                        true
+                    }
+                };
+                let mut ioas = Vec::new();
+                if let Some(list) = f.need(self.e, "ioas", what) {
+                    match list.as_sequence() {
+                        Some(items) if !items.is_empty() && items.len() <= 10_000 => {
+                            for item in items.iter() {
+                                if let Some(v) = integer(self.e, item, "an IOA", 1, 0xFF_FFFF) {
+                                    ioas.push(v.value as u32);
+                                }
+                            }
+                        }
+                        _ => self.e.at(list.span(), "`ioas` is a list of 1 to 10,000 IOAs"),
+                    }
+                }
+                let close = self.value(&f, what)?;
+                Action::Iec104Sequence { from, station, interrogate, double, select, ioas, close }
+            }
+            "siprotec_dos" => {
+                let f = fields(self.e, n, what, &["from", "devices"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let list = f.need(self.e, "devices", what)?;
+                let devices: Vec<Offset> =
+                    strings(self.e, list, "devices").iter().filter_map(|d| self.relay(d, ctx)).collect();
+                if devices.is_empty() {
+                    self.e.at(list.span(), "`devices` lists at least one protection relay");
+                }
+                Action::SiprotecDos { from, devices }
+            }
             "dnp3_operate" => {
                 let f = fields(self.e, n, what, &["from", "feeders", "value"])?;
                 let from = self.source_host(&f, ctx, what)?;
@@ -328,6 +399,25 @@ impl Loader<'_> {
                 let host = f.string(self.e, "host", what)?;
                 self.known_host(&host, ctx.hosts);
                 Action::Wipe { host: host.value }
+            }
+            "service_stop" => {
+                let f = fields(self.e, n, what, &["host", "process", "artefact"])?;
+                let host = f.string(self.e, "host", what)?;
+                self.known_host(&host, ctx.hosts);
+                let process = f.string(self.e, "process", what)?;
+                let artefact = f.opt_string(self.e, "artefact");
+                if let Some(a) = &artefact {
+                    for name in placeholders(&a.value) {
+                        if !ctx.hosts.iter().any(|h| h == name) {
+                            self.e.0.push(a.error(format!("`{{addr:{name}}}`: no host `{name}`")));
+                        }
+                    }
+                }
+                Action::ServiceStop {
+                    host: host.value,
+                    process: process.value,
+                    artefact: artefact.map(|a| a.value).unwrap_or_default(),
+                }
             }
             _ => return None,
         })

@@ -79,6 +79,11 @@ impl Loader<'_> {
                 self.known_host(&h, ctx.hosts);
                 DefenderAction::Block { host: h.value }
             }
+            "clean" => {
+                let h = f.string(self.e, "host", "clean")?;
+                self.known_host(&h, ctx.hosts);
+                DefenderAction::Clean { host: h.value }
+            }
             "disable_account" => {
                 let a = f.string(self.e, "account", "disable_account")?;
                 if !ctx.accounts.iter().any(|x| x.id == a.value) {
@@ -107,6 +112,11 @@ impl Loader<'_> {
                 let d = f.string(self.e, "device", "local")?;
                 let off = self.device(&d, ctx, false)?;
                 DefenderAction::Local { device: off }
+            }
+            "reboot" => {
+                let d = f.string(self.e, "device", "reboot")?;
+                let off = self.device(&d, ctx, false)?;
+                DefenderAction::Reboot { device: off }
             }
             "hint" => {
                 let q = f.string(self.e, "question", "hint")?;

@@ -79,7 +79,9 @@ const TOP: &[&str] = &[
     "grid",
     "team_mode",
     "duration",
+    "time_compression",
     "crew_delay",
+    "crews",
     "zones",
     "hosts",
     "accounts",
@@ -140,6 +142,16 @@ impl Loader<'_> {
         let run_for =
             f.need(self.e, "duration", "the exercise").and_then(|n| duration(self.e, n, "duration"));
         let crew_delay = f.opt_duration(self.e, "crew_delay").map_or(SimTime::from_secs(1800.0), |d| d.value);
+        let crews =
+            f.get("crews").and_then(|n| integer(self.e, n, "crews", 0, 1000)).map_or(0, |c| c.value as u32);
+        let time_compression = match f.opt_number(self.e, "time_compression") {
+            None => 1.0,
+            Some(c) if (1.0..=60.0).contains(&c.value) => c.value,
+            Some(c) => {
+                self.e.0.push(c.error("`time_compression` is between 1 (real time) and 60"));
+                1.0
+            }
+        };
 
         let zones: Vec<Zone> = f.list(self.e, "zones").iter().filter_map(|n| self.zone(n)).collect();
         let zone_nodes = f.list(self.e, "zones");
@@ -203,7 +215,8 @@ impl Loader<'_> {
             .filter_map(|n| self.inject(n, run_for.as_ref(), &step_ids))
             .collect();
         let q_nodes = f.list(self.e, "questions");
-        let questions: Vec<Question> = q_nodes.iter().filter_map(|n| self.question(n)).collect();
+        let questions: Vec<Question> =
+            q_nodes.iter().filter_map(|n| self.question(n, &step_ids, &host_ids)).collect();
         self.unique(q_nodes, "question");
         let scoring = f.get("scoring").and_then(|n| self.weights(n)).unwrap_or_default();
 
@@ -234,7 +247,9 @@ impl Loader<'_> {
             grid: grid_name?.value,
             team_mode: team_mode?,
             duration: run_for?.value,
+            time_compression,
             crew_delay,
+            crews,
             zones,
             hosts,
             accounts,

@@ -88,12 +88,31 @@ impl Loader<'_> {
         })
     }
 
-    pub(super) fn question(&mut self, n: &Node) -> Option<Question> {
-        let f = fields(self.e, n, "a question", &["id", "text", "points", "answer", "hints"])?;
+    pub(super) fn question(
+        &mut self,
+        n: &Node,
+        steps: &BTreeSet<&str>,
+        hosts: &[String],
+    ) -> Option<Question> {
+        let f = fields(self.e, n, "a question", &["id", "text", "points", "answer", "hints", "requires"])?;
         let id = self.id(&f, "id", "a question");
         let text = f.string(self.e, "text", "a question");
         let points = f.opt_number(self.e, "points").map_or(10.0, |p| p.value);
-        let answer = f.need(self.e, "answer", "a question").and_then(|n| self.answer(n));
+        let answer = f.need(self.e, "answer", "a question").and_then(|n| self.answer(n, hosts));
+        let requires: Vec<String> = f
+            .get("requires")
+            .map(|n| strings(self.e, n, "requires"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| {
+                let ok = steps.contains(s.value.as_str());
+                if !ok {
+                    self.e.0.push(s.error(format!("no attack step `{}`", s.value)));
+                }
+                ok
+            })
+            .map(|s| s.value)
+            .collect();
         let hints = f
             .list(self.e, "hints")
             .iter()
@@ -108,16 +127,20 @@ impl Loader<'_> {
                 Some(Hint { text: text.value, cost })
             })
             .collect();
-        Some(Question { id: id?, text: text?.value, points, answer: answer?, hints })
+        Some(Question { id: id?, text: text?.value, points, answer: answer?, hints, requires })
     }
 
-    pub(super) fn answer(&mut self, n: &Node) -> Option<Answer> {
+    pub(super) fn answer(&mut self, n: &Node, hosts: &[String]) -> Option<Answer> {
         let f = fields(
             self.e,
             n,
             "an answer",
-            &["exact", "regex", "number", "tolerance", "choice", "correct", "from_run"],
+            &["exact", "regex", "number", "tolerance", "choice", "correct", "from_run", "host"],
         )?;
+        if let Some(h) = f.opt_string(self.e, "host") {
+            self.known_host(&h, hosts);
+            return Some(Answer::Host(h.value));
+        }
         if let Some(s) = f.opt_string(self.e, "exact") {
             return Some(Answer::Exact(s.value));
         }
@@ -148,7 +171,7 @@ impl Loader<'_> {
         }
         self.e.at(
             f.span(),
-            "an answer is one of exact, regex, number (with tolerance), choice (with correct), from_run",
+            "an answer is one of exact, regex, number (with tolerance), choice (with correct), from_run, host",
         );
         None
     }

@@ -133,6 +133,22 @@ impl Loader<'_> {
         Some(off)
     }
 
+    /// A protection relay by its address offset; checked against the grid's devices.
+    pub(super) fn relay(&mut self, s: &Spanned<String>, ctx: &Ctx<'_>) -> Option<Offset> {
+        let off = self.device(s, ctx, true)?;
+        let g = ctx.grid?;
+        if !matches!(
+            g.devices.at(off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0))),
+            Some(devices::DeviceRef::Relay(_))
+        ) {
+            self.e
+                .0
+                .push(s.error(format!("no protection relay at {} (see `icsrange devices --list`)", s.value)));
+            return None;
+        }
+        Some(off)
+    }
+
     /// A station by common address; checked against the grid's RTUs.
     pub(super) fn station(&mut self, s: &Spanned<String>, ctx: &Ctx<'_>) -> Option<u16> {
         let Ok(ca) = s.value.parse::<u16>() else {

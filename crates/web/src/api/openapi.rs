@@ -114,8 +114,8 @@ pub(super) fn request_schema(d: &RouteDef) -> Option<Value> {
         ),
         ("POST", "/api/teams/{team}/actions") => {
             json!({"type": "object", "required": ["do"], "properties": {"do": {"enum": [
-            "operate", "close_opened", "dispatch_crew", "block", "disable_account", "restore_firmware", "ups_on",
-            "ack_alarms", "local", "hint", "answer", "report"]}}})
+            "operate", "close_opened", "dispatch_crew", "block", "disable_account", "clean", "restore_firmware", "ups_on",
+            "ack_alarms", "local", "reboot", "hint", "answer", "report"]}}})
         }
         ("POST", "/api/runs/{run}/invites") => s(
             json!({"role": {"enum": ["trainee", "observer", "instructor"]}, "team": text, "team_role": {"enum": ["operator", "analyst", "lead"]}}),
