@@ -113,10 +113,63 @@ fn runs_are_byte_identical_and_the_capture_decodes() {
 /// The built-in exercises are in the binary, by name, and valid.
 #[test]
 fn built_in_exercises_are_valid_by_name() {
-    for name in ["ukraine2015", "industroyer2016"] {
+    for name in ["ukraine2015", "industroyer2016", "industroyer2022"] {
         let out = icsrange(&["validate", name]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }
     let out = icsrange(&["validate", "atlantis2031"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Industroyer's relay denial of service is a real UDP datagram: in the capture (and across
+/// loopback), 18 bytes to port 50000 of each relay, the CVE-2015-5374 packet; the IDS alert
+/// cites those frames, in the trainees' evidence too; tshark decodes the whole capture with
+/// no malformed frame.
+#[test]
+fn industroyer_relay_dos_is_a_udp_datagram_in_the_capture() {
+    let dir = std::env::temp_dir().join(format!("icsrange-udp-{}", std::process::id()));
+    // Its own block: the other tests of this binary carry their runs on 127.10.0.0/16.
+    let out = icsrange(&["run", "industroyer2016", "--base", "127.31.0.0", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alerts = std::fs::read_to_string(dir.join("evidence/alerts.jsonl")).unwrap();
+    let dos: Vec<serde_json::Value> = alerts
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|a| a["rule"] == "siprotec.dos")
+        .collect();
+    assert_eq!(dos.len(), 4, "an alert per relay: {alerts}");
+    let cited: Vec<u64> = dos.iter().map(|a| a["frames"][0].as_u64().unwrap()).collect();
+    let tshark = Command::new("tshark").arg("-v").output();
+    if tshark.is_err() {
+        assert!(std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_none(), "tshark is required");
+        eprintln!("skipped the capture check: no tshark (./scripts/test installs it)");
+        return;
+    }
+    let pcap = dir.join("evidence/capture.pcap");
+    let fields = |filter: &str, field: &str| -> Vec<String> {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", field])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    };
+    let frames: Vec<u64> =
+        fields("udp.dstport == 50000", "frame.number").iter().map(|n| n.parse().unwrap()).collect();
+    assert_eq!(frames, cited, "the alerts cite the datagrams");
+    let payloads = fields("udp.dstport == 50000", "data.data");
+    assert!(
+        payloads.iter().all(|p| p.replace(':', "") == "11490000000000000000000000000000289e"),
+        "the CVE-2015-5374 packet: {payloads:?}"
+    );
+    let bad = fields(
+        "_ws.malformed || _ws.expert.severity >= error || tcp.analysis.lost_segment || \
+         tcp.analysis.ack_lost_segment || tcp.analysis.retransmission || tcp.analysis.out_of_order",
+        "frame.number",
+    );
+    assert!(bad.is_empty(), "malformed or broken frames: {bad:?}");
+    assert!(fields("iec60870_asdu.typeid == 46", "frame.number").len() >= 3, "the payload's C_DC_NA_1");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -56,7 +56,13 @@ pub fn event(seq: usize, e: &Entry, team: Option<&str>, ex: &Exercise) -> Option
             outcome,
             ..
         } => {
-            json!({"kind": "command", "station": station, "text": format!("SCADA master: {} → {}", crate::json::detail(operation), crate::json::delivery(*outcome))})
+            let (ioa, close) = match operation {
+                range::journal::Operation::Breaker { ioa, close, .. } => (Some(*ioa), Some(*close)),
+                _ => (None, None),
+            };
+            json!({"kind": "command", "station": station, "ioa": ioa, "close": close,
+                   "outcome": crate::json::delivery(*outcome),
+                   "text": format!("SCADA master: {} → {}", crate::json::detail(operation), crate::json::delivery(*outcome))})
         }
         Entry::Act { actor: Actor::User { team: t, user, .. }, action, outcome, .. } if ours(t) => {
             json!({"kind": "action", "user": user, "action": crate::json::action(action), "outcome": crate::json::outcome(outcome)})

@@ -19,9 +19,15 @@ fn exercise(name: &str) -> Exercise {
 }
 
 fn run(ex: &Exercise, defender: &str, seed: u64) -> Range {
+    run_at(ex, defender, seed, std::net::Ipv4Addr::new(127, 10, 0, 0))
+}
+
+fn run_at(ex: &Exercise, defender: &str, seed: u64, base: std::net::Ipv4Addr) -> Range {
     let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
     let rules = if defender == "none" { Vec::new() } else { ex.defenders[defender].clone() };
-    let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules)).unwrap();
+    let mut cfg = RunConfig::new(seed, defender, rules);
+    cfg.base = base;
+    let mut r = Range::new(ex.clone(), grid, cfg).unwrap();
     r.run_to_end();
     r
 }
@@ -47,6 +53,26 @@ fn expectations_hold(name: &str) {
         let fails = check(&ex, e, j, &s, &totals);
         assert!(fails.is_empty(), "{name}, defender {}: {fails:#?}\nscore {s:#?}", e.defender);
     }
+    // In another team's block the exercise plays and scores the same: no address in it is
+    // a literal (hosts, devices, answers and artefacts all follow the block).
+    let other = std::net::Ipv4Addr::new(127, 20, 0, 0);
+    for (d, j) in &journals {
+        let r = run_at(&ex, d, 1, other);
+        let (here, there) = (score(&ex, j), score(&ex, r.journal()));
+        assert_eq!(here, there, "{name}, defender {d}: scores differ at {other}");
+        assert!(
+            r.journal().iter().all(|e| match e {
+                range::Entry::Command { src, dst, .. } => src.octets()[1] == 20 && dst.octets()[1] == 20,
+                range::Entry::It { src: Some(a), .. } => a.octets()[1] == 20,
+                _ => true,
+            }),
+            "{name}: an address outside {other}/16"
+        );
+        for e in ex.expect.iter().filter(|e| &e.defender == d) {
+            let fails = check(&ex, e, r.journal(), &there, &totals);
+            assert!(fails.is_empty(), "{name} at {other}, defender {d}: {fails:#?}");
+        }
+    }
 }
 
 #[test]
@@ -57,6 +83,11 @@ fn ukraine_expectations_hold() {
 #[test]
 fn industroyer_expectations_hold() {
     expectations_hold("industroyer2016");
+}
+
+#[test]
+fn industroyer2022_expectations_hold() {
+    expectations_hold("industroyer2022");
 }
 
 /// Industroyer's payload runs on the master's own host: no rogue master; the range walk is
