@@ -18,7 +18,12 @@ customers in all, as ICS-CERT reports lost supply.
   110/35/10 kV substations on a 110 kV loop, and six 35/10 kV substations fed radially at
   35 kV (two from each 110 kV substation): 9 substations, 27 feeders of 10 kV.
 - Feeders: a customer count each (seeded pseudo-random around the company's average) and
-  1.2 kW per customer at a 0.95 power factor, the demand of a winter afternoon.
+  0.15 kW per customer at a 0.95 power factor: about 34 MW for the 225,000 customers. The
+  record bounds it: at most 73 MWh not served (Wikipedia, "December 2015 Ukraine power grid
+  cyberattack", 0.015 % of Ukraine's daily consumption) for outages of 1 to 6 hours (ICS-CERT;
+  Kyivoblenergo 3 h, Prykarpattyaoblenergo 6 h per SANS and Reuters), so 73 MWh over
+  225,000 customers off for about two hours on average is 0.16 kW each; the review of the
+  first version (1.2 kW, 270 MW) found it eight times too high.
   Customers per company (the split is an assumption; the total is the reports'):
   Prykarpattyaoblenergo 80,000, Chernivtsioblenergo 65,000, Kyivoblenergo 80,000.
 - Impedances from typical per-km values (330 kV: 0.03 + j0.30 ohm/km; 110 kV AC-185:
@@ -74,6 +79,9 @@ def transformer(mva, x_pct=10.5, r_pct=0.5):
 # 35 kV lines, 3 % per stage at the 110 kV substations).
 TAP = 0.95
 
+# Average demand per customer at the time of the attack (see the docstring).
+KW_PER_CUSTOMER = 0.15
+
 
 def main():
     rng = random.Random(2015)
@@ -104,7 +112,7 @@ def main():
                 c = counts[feeder_no]
                 feeder_no += 1
                 fb = next(nxt)
-                p = c * 1.2e-3
+                p = c * KW_PER_CUSTOMER * 1e-3
                 q = p * 0.329  # pf 0.95
                 buses.append([fb, 1, round(p, 3), round(q, 3), area, 10, f"{sub_name} feeder {k + 1}"])
                 branches.append((mv_bus, fb, *line(10, rng.uniform(1.5, 4), 0.25, 0.33, 0.0), 12, 0))

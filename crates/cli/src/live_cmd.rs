@@ -15,13 +15,15 @@ use crate::run_cmd::{Prepared, prepare};
 
 #[derive(Debug, clap::Args)]
 pub struct LiveArgs {
-    /// An exercise file (or the name of a built-in exercise: ukraine2015, industroyer2016).
+    /// An exercise file (or the name of a built-in exercise: ukraine2015, industroyer2016,
+    /// industroyer2022).
     file: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// A factor of real time (1x, 10x, 60x) or max.
-    #[arg(long, value_parser = Pace::parse, default_value = "1x")]
-    speed: Pace,
+    /// A factor of real time (1x, 10x, 60x) or max [default: the exercise's
+    /// `time_compression`, 1x when it has none].
+    #[arg(long, value_parser = Pace::parse)]
+    speed: Option<Pace>,
     /// none, a defender of the exercise, or a defender file (`rules: [...]`).
     #[arg(long, default_value = "none")]
     defender: String,
@@ -45,6 +47,7 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
             Err(code) => return Ok(code),
         };
     crate::init_log();
+    let speed = args.speed.unwrap_or(Pace::Times(ex.time_compression));
     std::fs::create_dir_all(&args.out).map_err(|e| BadInput(format!("{}: {e}", args.out.display())))?;
     let capture = Arc::new(
         Capture::create(&args.out.join("capture.pcap"))
@@ -55,14 +58,14 @@ pub fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let range = rt.block_on(async {
         let services = netio::live::services(&range);
-        let (handle, mut task) = driver::spawn(range, args.speed, false, Some(capture.clone()));
+        let (handle, mut task) = driver::spawn(range, speed, false, Some(capture.clone()));
         let mut entries = handle.entries();
         let listeners = netio::live::listen(&handle, &services).await?;
         let fallback = listeners.iter().filter(|l| l.local.port() != l.device.port()).count();
         out!(
             "{name}: defender {defender}, seed {}, {:?}: {} device services listening{}; Ctrl-C stops and writes {}",
             args.seed,
-            args.speed,
+            speed,
             listeners.len(),
             if fallback > 0 { format!(" ({fallback} on their port + 10000)") } else { String::new() },
             args.out.display()

@@ -20,9 +20,9 @@ fn validate_reports_every_problem_with_line_and_column_and_exits_2() {
     let good = std::fs::read_to_string(repo("exercises/ukraine2015.yaml")).unwrap();
     let bad = good
         .replace("title: \"Ukraine 2015", "titel: \"Ukraine 2015")
-        .replace("crew_delay: 20m", "crew_delay: an hour")
+        .replace("crew_delay: 40m", "crew_delay: an hour")
         .replace("{id: mail, zone: it,", "{id: mail, zone: office,")
-        .replace("    at: 40m\n", "    at: 3h\n")
+        .replace("    at: 40m\n", "    at: 4h\n")
         .replace("firmware: {from: attacker,", "firmware: {from: atacker,");
     let path = dir.join("bad.yaml");
     std::fs::write(&path, &bad).unwrap();
@@ -34,7 +34,7 @@ fn validate_reports_every_problem_with_line_and_column_and_exits_2() {
         ("titel:", "unknown key `titel`"),
         ("crew_delay: an hour", "`crew_delay` must be a duration"),
         ("zone: office", "zone `office`, which is not declared"),
-        ("at: 3h", "after the exercise ends"),
+        ("at: 4h", "after the exercise ends"),
         ("from: atacker", "no host `atacker`"),
     ] {
         let want = format!("bad.yaml:{}:", line_of(needle));

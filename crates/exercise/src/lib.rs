@@ -53,6 +53,8 @@
 //! scoring: {service: 35, detection: 20, restoration: 20, questions: 10, reports: 15}
 //! defenders: {good: [{on_alert: ids.rule.id, do: disable_account, account: operator7}, ...]}
 //! expect: [{defender: none, customers_off_min: 150000, wire_steps_detected: true}, ...]
+//!                                   # also customers_off_max, ens_min_mwh, ens_max_mwh,
+//!                                   # restored_within, score_above: DEFENDER
 //! ```
 
 pub mod catalogue;

@@ -379,7 +379,7 @@ pub enum DefenderAction {
     Clean {
         host: String,
     },
-    /// Restore a substation's gateway firmware (takes `crew_delay`).
+    /// Replace a substation's bricked gateway with a spare (a crew, then an hour on site).
     RestoreFirmware {
         substation: String,
     },
@@ -424,6 +424,9 @@ pub struct Expect {
     pub defender: String,
     pub customers_off_min: Option<u64>,
     pub customers_off_max: Option<u64>,
+    /// Energy not served by the end, within these bounds (MWh).
+    pub ens_min_mwh: Option<f64>,
+    pub ens_max_mwh: Option<f64>,
     /// Every attack step on the wire is detected by at least one rule (the HMI hijack only
     /// by correlation).
     pub wire_steps_detected: bool,

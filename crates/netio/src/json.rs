@@ -310,7 +310,7 @@ pub fn delivery(d: Delivery) -> String {
 fn device_change(c: DeviceChange) -> &'static str {
     match c {
         DeviceChange::FirmwareCorrupt => "firmware corrupt: the gateway and the devices behind it go dark",
-        DeviceChange::FirmwareRestored => "firmware restored",
+        DeviceChange::FirmwareRestored => "replaced with a spare (a bricked unit cannot be reflashed)",
         DeviceChange::Local => "switched to LOCAL",
         DeviceChange::Wiped => "wiped: the SCADA master stops (loss of view and control)",
         DeviceChange::ServiceStopped => {

@@ -63,6 +63,9 @@ fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
     }
 }
 
+/// Fitting a spare serial-to-Ethernet converter and configuring it, once a crew is on site.
+pub const GATEWAY_SPARE: SimTime = SimTime(3_600_000_000);
+
 impl Range {
     /// An actor's action, now: what it did, journaled with the actor and the outcome. The
     /// web platform calls this for trainees' and instructors' actions; scripted defenders go
@@ -197,8 +200,11 @@ impl Range {
                 if !self.devices.gateways.iter().any(|g| g.substation == substation) {
                     return Outcome::Refused(format!("no serial gateway at `{substation}`"));
                 }
+                // A bricked converter cannot be reflashed (its upload function is gone): a crew
+                // fits a spare, an hour's work once it is on site.
+                let due = self.crew_due(None);
                 self.schedule(
-                    SimTime(self.t.0.saturating_add(self.ex.crew_delay.0)),
+                    SimTime(due.0.saturating_add(GATEWAY_SPARE.0)),
                     Task::FirmwareRestored(substation),
                 );
                 Outcome::Accepted

@@ -397,6 +397,16 @@ pub fn check(
             fails.push(format!("customers off at the peak: {} > {max}", s.customers_off_peak));
         }
     }
+    if let Some(min) = expect.ens_min_mwh {
+        if s.ens_mwh < min {
+            fails.push(format!("energy not served: {} MWh < {min}", s.ens_mwh));
+        }
+    }
+    if let Some(max) = expect.ens_max_mwh {
+        if s.ens_mwh > max {
+            fails.push(format!("energy not served: {} MWh > {max}", s.ens_mwh));
+        }
+    }
     if expect.wire_steps_detected {
         for step in &ex.attack {
             let Some(rules) = s.detected_by.get(&step.id) else { continue };

@@ -126,7 +126,8 @@ impl Loader<'_> {
         if sources.is_empty() {
             self.e.at(f.span(), "an exercise cites at least one source (`sources: [...]`)");
         }
-        let techniques = f.list(self.e, "techniques").iter().filter_map(|n| self.technique(n)).collect();
+        let techniques: Vec<Technique> =
+            f.list(self.e, "techniques").iter().filter_map(|n| self.technique(n)).collect();
         let grid_name = f.string(self.e, "grid", "the exercise");
         let team_mode = match f.opt_string(self.e, "team_mode") {
             None => Some(TeamMode::Isolated),
@@ -207,6 +208,8 @@ impl Loader<'_> {
         let steps: Vec<Step> = step_nodes.iter().filter_map(|n| self.step(n, &ctx)).collect();
         self.unique(step_nodes, "attack step");
         self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
+        let header_nodes = f.list(self.e, "techniques");
+        self.check_techniques(header_nodes, &techniques, step_nodes);
 
         let step_ids: BTreeSet<&str> = step_nodes.iter().filter_map(node_id).map(|id| id.as_str()).collect();
         let injects: Vec<Inject> = f
@@ -263,6 +266,32 @@ impl Loader<'_> {
             defenders,
             expect,
         })
+    }
+
+    /// The header's techniques are the steps' (legacy or v19 ids): a step's technique the
+    /// header lacks, or a header technique no step uses, is an error (when there is a header).
+    fn check_techniques(&mut self, header_nodes: &[Node], header: &[Technique], step_nodes: &[Node]) {
+        if header.is_empty() {
+            return;
+        }
+        let listed = |id: &str| header.iter().any(|t| t.id == id || t.v19.as_deref() == Some(id));
+        let mut used: BTreeSet<String> = BTreeSet::new();
+        for n in step_nodes {
+            let Some(tn) = n.as_mapping().and_then(|m| m.get_node("technique")) else { continue };
+            for t in strings(self.e, tn, "technique") {
+                if !listed(&t.value) {
+                    self.e.0.push(
+                        t.error(format!("technique `{}` is not in the exercise's `techniques`", t.value)),
+                    );
+                }
+                used.insert(t.value);
+            }
+        }
+        for (n, t) in header_nodes.iter().zip(header) {
+            if !used.contains(&t.id) && !t.v19.as_ref().is_some_and(|v| used.contains(v)) {
+                self.e.at(n.span(), format!("technique `{}` is in `techniques` but no step uses it", t.id));
+            }
+        }
     }
 
     fn id(&mut self, f: &Fields<'_>, key: &str, what: &str) -> Option<String> {

@@ -207,6 +207,8 @@ impl Loader<'_> {
             "defender",
             "customers_off_min",
             "customers_off_max",
+            "ens_min_mwh",
+            "ens_max_mwh",
             "wire_steps_detected",
             "restored_within",
             "score_above",
@@ -229,6 +231,8 @@ impl Loader<'_> {
         Some(Expect {
             customers_off_min: count(self, "customers_off_min"),
             customers_off_max: count(self, "customers_off_max"),
+            ens_min_mwh: f.opt_number(self.e, "ens_min_mwh").map(|v| v.value),
+            ens_max_mwh: f.opt_number(self.e, "ens_max_mwh").map(|v| v.value),
             wire_steps_detected: f
                 .get("wire_steps_detected")
                 .and_then(|n| yaml::boolean(self.e, n, "wire_steps_detected"))

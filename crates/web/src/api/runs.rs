@@ -70,7 +70,8 @@ pub(super) async fn create_run(
     // Validated before anything is kept: the problems, each with its line and column.
     let (ex, bundle) = platform::load_exercise(&text, &files).map_err(ApiError::Invalid)?;
     exercise::build_grid(&bundle, &ex.grid).map_err(ApiError::BadRequest)?;
-    let speed = b.speed.unwrap_or(1.0);
+    // The exercise's own compression unless the instructor chose a pace.
+    let speed = b.speed.unwrap_or(ex.time_compression);
     if !(0.1..=600.0).contains(&speed) {
         return Err(ApiError::BadRequest("speed: 0.1 to 600 times real time".into()));
     }
