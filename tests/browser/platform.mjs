@@ -111,9 +111,17 @@ try {
   check((await hintBtn.textContent()).includes('costs'), 'the hint shows its cost before it is taken');
   await hintBtn.click();
   await tr.waitForSelector('li[data-question=account] p.hint');
-  await tr.fill('li[data-question=why-manual] input[name=value]', 'the gateways and UPSs were disabled');
-  await tr.click('li[data-question=why-manual] form.answer button');
-  await tr.waitForSelector('li[data-question=why-manual] p.right');
+  // The VPN concentrator's log in the evidence names the source of the login: the answer to
+  // `source`, read off the page as a trainee would.
+  await tr.click('button[data-tab=detect]');
+  await tr.waitForFunction(() => [...document.querySelectorAll('#events tbody tr')].some((r) => r.textContent.includes('VPN log')), null, { timeout: 60000 });
+  const vpnLine = await tr.evaluate(() => [...document.querySelectorAll('#events tbody tr')].find((r) => r.textContent.includes('VPN log')).textContent);
+  const source = (vpnLine.match(/from (\d+\.\d+\.\d+\.\d+)/) || [])[1];
+  check(source, `an address in the VPN log: ${vpnLine}`);
+  await tr.click('button[data-tab=questions]');
+  await tr.fill('li[data-question=source] input[name=value]', source);
+  await tr.click('li[data-question=source] form.answer button');
+  await tr.waitForSelector('li[data-question=source] p.right');
   await tr.waitForFunction((s) => document.querySelector('#score').textContent !== s, scoreBefore, { timeout: 15000 });
   const scoreAfter = await tr.textContent('#score');
   await tr.click('button[data-tab=detect]');

@@ -265,8 +265,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // What the trainees could have seen, capture included; nothing in it attributes.
     let evidence = args.out.join("evidence");
     netio::evidence::write(&evidence, &range, &history)?;
-    let pcap = std::fs::read(args.out.join("capture.pcap"))?;
-    netio::files::write_atomic(&evidence, "capture.pcap", &pcap)?;
+    netio::files::copy_atomic(&args.out.join("capture.pcap"), &evidence, "capture.pcap")?;
     let journal = range.journal();
     let alerts = journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).count();
     out!(

@@ -135,16 +135,16 @@ pub struct DemoArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
-    /// A factor of real time for the run.
-    #[arg(long, default_value_t = 1.0)]
-    speed: f64,
+    /// A factor of real time for the run [default: the exercise's `time_compression`].
+    #[arg(long)]
+    speed: Option<f64>,
     /// Team ranges get the address blocks 127.N.0.0 from this N up.
     #[arg(long, default_value_t = 10)]
     first_block: u8,
 }
 
 pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    if !(0.1..=600.0).contains(&args.speed) {
+    if args.speed.is_some_and(|s| !(0.1..=600.0).contains(&s)) {
         return Err(BadInput("--speed: 0.1 to 600".into()).into());
     }
     let cfg = web::Config {
@@ -166,7 +166,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let demo = web::admin::demo(&app, args.speed).await.map_err(|e| anyhow::anyhow!(e))?;
         out!(
             "icsrange demo: Ukraine 2015, two teams, started at {}x; data in {}",
-            args.speed,
+            demo.speed,
             cfg.data_dir.display()
         );
         out!("open http://{local}/ and sign in (passwords are shown once):");

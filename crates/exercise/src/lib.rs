@@ -19,10 +19,10 @@
 //! grid: ukraine2015                 # a built-in grid, or a .m path next to the file
 //! team_mode: isolated               # isolated | regional
 //! duration: 60m
-//! time_compression: 3               # a live run plays 3x faster by default (figures stay
+//! time_compression: 3               # 1 to 60: a live run plays 3x faster by default (figures stay
 //!                                   # in real-world units: the simulation is real time)
 //! crew_delay: 25m                   # a field crew's travel and manual operation
-//! crews: 4                          # field crews (default: as many as needed); one job
+//! crews: 4                          # field crews (0, the default: as many as needed); one job
 //!                                   # at a time, 2 min for a further job on the same site
 //! zones: [{id: it, name: Corporate IT}, ...]
 //! hosts: [{id: scada, zone: control, addr: 200.10}, ...]   # addr: in the team's /16
@@ -36,14 +36,22 @@
 //!     technique: [T0855, T1692.001]
 //!     at: 10m                       # or: after: vpn (and delay: 2m)
 //!     jitter: 1m                    # drawn from the run's seed
-//!     unless: [{account_disabled: operator7}, {blocked: attacker}]
+//!     unless: [{account_disabled: operator7}, {blocked: attacker}]   # or {cleaned: HOST}
 //!     hmi_hijack: {account: operator7, targets: {supply_of: all}, value: open, spread: 30m}
+//!   # other kinds: it: {kind, host, account, from: HOST, artefact: "... {addr:HOST} ..."},
+//!   # iec104_command, ioa_sweep, iec104_sequence: {from, station, interrogate, command:
+//!   # single|double, select, ioas: [...], value}, siprotec_dos: {from, devices: [x.y]},
+//!   # dnp3_operate, modbus_write, modbus_restart, firmware, ups_off, wipe: {host},
+//!   # service_stop: {host, process, artefact}
+//!   # the steps' techniques and the header's `techniques` (id or v19) must match
 //! injects: [{id, at, channel: email|phone|press|regulator|radio|chat, from, subject, body}]
 //!                                  # or instead of at: after: STEP | on_alert: RULE |
 //!                                  # customers_off_over: N, each with an optional delay
 //! questions:
 //!   - {id, text, points, answer: {exact: x} | {regex: x} | {number: 5, tolerance: 0.5}
 //!       | {choice: [a, b], correct: b} | {from_run: customers_off_peak, tolerance: 0.05}
+//!         (figures: customers_off_peak, ens_mwh, breakers_opened, first_command_station,
+//!         attacker_address, vpn_source, stations_commanded)
 //!       | {host: scada} (that host's address in the team's block, never a literal),
 //!      hints: [{text, cost}],
 //!      requires: [step]}            # withdrawn with its points when a step did not happen
@@ -52,6 +60,10 @@
 //!                                   # stood when given
 //! scoring: {service: 35, detection: 20, restoration: 20, questions: 10, reports: 15}
 //! defenders: {good: [{on_alert: ids.rule.id, do: disable_account, account: operator7}, ...]}
+//!                                   # do: operate, close_opened, dispatch_crew, block,
+//!                                   # disable_account, clean, restore_firmware, ups_on,
+//!                                   # local, reboot, ack_alarms, hint, answer, report;
+//!                                   # answers and reports may say {addr:HOST}
 //! expect: [{defender: none, customers_off_min: 150000, wire_steps_detected: true}, ...]
 //!                                   # also customers_off_max, ens_min_mwh, ens_max_mwh,
 //!                                   # restored_within, score_above: DEFENDER

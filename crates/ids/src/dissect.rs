@@ -20,7 +20,7 @@ pub struct Decoded {
     pub t: SimTime,
     pub src: SocketAddrV4,
     pub dst: SocketAddrV4,
-    /// `modbus`, `iec104`, `dnp3` or `http`.
+    /// `modbus`, `iec104`, `dnp3`, `http` or `udp`.
     pub protocol: &'static str,
     /// One line, as a protocol analyser's info column.
     pub summary: String,
@@ -41,6 +41,31 @@ enum Stream {
     Dnp3(proto_dnp3::link::Framer),
     Other,
     Broken,
+}
+
+/// A UDP datagram as one line (the SIPROTEC relay's port 50000 named, and the
+/// CVE-2015-5374 packet recognised).
+pub fn datagram(p: &Packet<'_>) -> Option<Decoded> {
+    let port = p.dst.port();
+    let what = if port == crate::SIPROTEC_PORT && crate::is_siprotec_dos(p.payload) {
+        " (SIPROTEC EN100 service: the CVE-2015-5374 denial-of-service packet)"
+    } else if port == crate::SIPROTEC_PORT {
+        " (SIPROTEC EN100 service)"
+    } else {
+        ""
+    };
+    Some(Decoded {
+        frame: p.number,
+        t: p.t,
+        src: p.src,
+        dst: p.dst,
+        protocol: "udp",
+        summary: format!("UDP {} bytes to port {port}{what}", p.payload.len()),
+        register: None,
+        station: None,
+        ioas: Vec::new(),
+        malformed: false,
+    })
 }
 
 /// Per-flow framers, fed in capture order.

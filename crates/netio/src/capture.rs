@@ -396,12 +396,46 @@ mod tests {
             }
         }
     }
+
+    /// A datagram's frame is etherparse's PacketBuilder's too (UDP checksum included), and
+    /// it reads back as a UDP segment that counts in the frame numbers.
+    #[test]
+    fn datagrams_match_etherparse_and_read_back_numbered() {
+        let client = SocketAddrV4::new(Ipv4Addr::new(127, 10, 230, 10), 40_000);
+        let server = SocketAddrV4::new(Ipv4Addr::new(127, 10, 3, 183), 50_000);
+        let payload = ids::SIPROTEC_DOS;
+        let mut want = Vec::new();
+        etherparse::PacketBuilder::ethernet2(mac(*client.ip()), mac(*server.ip()))
+            .ipv4(client.ip().octets(), server.ip().octets(), 64)
+            .udp(client.port(), server.port())
+            .write(&mut want, &payload)
+            .unwrap();
+        let mut got = Vec::new();
+        udp_frame(&mut got, client, server, &payload).unwrap();
+        assert_eq!(got, want);
+
+        let path = std::env::temp_dir().join(format!("icsrange-udp-{}.pcap", std::process::id()));
+        let c = Capture::create(&path).unwrap();
+        c.datagram(client, server, &payload);
+        let mut flow = c.open(SocketAddrV4::new(*client.ip(), 40_001), Ipv4Addr::new(127, 10, 1, 116), 2404);
+        c.data(&mut flow, Direction::ToServer, &[0x68, 4, 0x43, 0, 0, 0]);
+        c.datagram(client, server, &payload);
+        c.finish().unwrap();
+        let file = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let (segments, end, last) = read_segments(&file, 0, 0);
+        assert_eq!((end, last), (file.len(), 6), "six frames: a datagram, a handshake, data, a datagram");
+        let udp: Vec<u64> = segments.iter().filter(|s| s.udp).map(|s| s.number).collect();
+        assert_eq!(udp, [1, 6]);
+        assert_eq!(segments[0].payload, payload);
+        assert_eq!(segments[0].dst, server);
+    }
 }
 
 /// The length of a pcap file header.
 pub const HEADER_LEN: usize = 24;
 
-/// One TCP segment read back from a capture.
+/// One TCP segment or UDP datagram read back from a capture.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
     /// Frame number (1-based), as alerts cite them.
@@ -412,14 +446,19 @@ pub struct Segment {
     pub dst: SocketAddrV4,
     pub payload: Vec<u8>,
     pub fin: bool,
+    /// A UDP datagram (not a TCP segment).
+    pub udp: bool,
 }
 
-/// Reads a capture's TCP segments from byte `offset` (0: from the start, after the file
-/// header) with `first` the number of the first frame there. Returns the segments and the
-/// offset just past the last whole record: what a later call resumes from (a record being
-/// written is left for then). Frames that are not Ethernet/IPv4/TCP count but are skipped.
-pub fn read_segments(file: &[u8], offset: usize, first: u64) -> (Vec<Segment>, usize) {
-    let Ok((rest, parser)) = pcap_file::pcap::PcapParser::new(file) else { return (Vec::new(), offset) };
+/// Reads a capture's TCP segments and UDP datagrams from byte `offset` (0: from the start,
+/// after the file header) with `first` the number of the frame before the first one there.
+/// Returns them, the offset just past the last whole record (what a later call resumes from:
+/// a record being written is left for then) and the number of that record's frame. Frames
+/// that are neither Ethernet/IPv4/TCP nor UDP count but are skipped.
+pub fn read_segments(file: &[u8], offset: usize, first: u64) -> (Vec<Segment>, usize, u64) {
+    let Ok((rest, parser)) = pcap_file::pcap::PcapParser::new(file) else {
+        return (Vec::new(), offset, first);
+    };
     let header_len = file.len() - rest.len();
     let mut at = offset.max(header_len);
     let mut number = first;
@@ -430,20 +469,26 @@ pub fn read_segments(file: &[u8], offset: usize, first: u64) -> (Vec<Segment>, u
         at += consumed;
         number += 1;
         let Ok(sliced) = etherparse::SlicedPacket::from_ethernet(&packet.data) else { continue };
-        let (Some(etherparse::NetSlice::Ipv4(ip)), Some(etherparse::TransportSlice::Tcp(tcp))) =
-            (&sliced.net, &sliced.transport)
-        else {
-            continue;
-        };
+        let Some(etherparse::NetSlice::Ipv4(ip)) = &sliced.net else { continue };
         let h = ip.header();
+        let (sport, dport, payload, fin, udp) = match &sliced.transport {
+            Some(etherparse::TransportSlice::Tcp(tcp)) => {
+                (tcp.source_port(), tcp.destination_port(), tcp.payload(), tcp.fin(), false)
+            }
+            Some(etherparse::TransportSlice::Udp(u)) => {
+                (u.source_port(), u.destination_port(), u.payload(), false, true)
+            }
+            _ => continue,
+        };
         out.push(Segment {
             number,
             t: packet.timestamp,
-            src: SocketAddrV4::new(h.source_addr(), tcp.source_port()),
-            dst: SocketAddrV4::new(h.destination_addr(), tcp.destination_port()),
-            payload: tcp.payload().to_vec(),
-            fin: tcp.fin(),
+            src: SocketAddrV4::new(h.source_addr(), sport),
+            dst: SocketAddrV4::new(h.destination_addr(), dport),
+            payload: payload.to_vec(),
+            fin,
+            udp,
         });
     }
-    (out, at)
+    (out, at, number)
 }

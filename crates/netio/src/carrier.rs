@@ -136,8 +136,20 @@ impl Carrier {
                 // datagram is taken.
                 let mut got = vec![0u8; 65_536];
                 let mut strangers = 0usize;
+                // One deadline for the run's own datagram, however many strangers come first.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
                 let n = loop {
-                    let (n, peer) = receiver.recv_from(&mut got)?;
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("{} (UDP): the run's datagram did not arrive", w.server),
+                        ));
+                    }
+                    receiver.set_read_timeout(Some(left))?;
+                    let (n, peer) = receiver
+                        .recv_from(&mut got)
+                        .map_err(|e| std::io::Error::new(e.kind(), format!("{} (UDP): {e}", w.server)))?;
                     if peer == ours {
                         break n;
                     }

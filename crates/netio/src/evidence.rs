@@ -153,6 +153,14 @@ pub fn write(dir: &Path, r: &Range, history: &PointHistory) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(named(e)),
     }
+    // A link planted between the check and the creation is caught here (and each file is
+    // then written by name inside, never through a link at its own name).
+    if !std::fs::symlink_metadata(dir).map_err(named)?.is_dir() {
+        return Err(named(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "not a folder (a link was planted?)",
+        )));
+    }
     let events: Vec<Value> =
         r.journal().iter().enumerate().filter_map(|(i, e)| event(i, e, None, r.exercise())).collect();
     for (name, kinds) in FILES {

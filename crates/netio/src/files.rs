@@ -159,6 +159,27 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     result.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", target.display())))
 }
 
+/// Copies the regular file `src` (never through a symlink: a link swapped in at its name is
+/// refused) to `dir/name` as `write_atomic` writes, streamed.
+pub fn copy_atomic(src: &Path, dir: &Path, name: &str) -> io::Result<()> {
+    let target = dir.join(name);
+    let tmp = temp_beside(&target);
+    let result = (|| {
+        let mut from = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(src)?;
+        if !from.metadata()?.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        let mut file = create_new(&tmp)?;
+        io::copy(&mut from, &mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| io::Error::new(e.kind(), format!("{} from {}: {e}", target.display(), src.display())))
+}
+
 /// A run's files in `out`: the journal first (the source of truth; whatever fails after,
 /// it is there), then the alerts and the score. The capture is the caller's to finish after.
 pub fn write_run(

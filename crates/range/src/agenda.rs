@@ -163,17 +163,16 @@ impl Range {
     /// A crew reboots the device at `addr`: a hung relay answers again and its protection
     /// is back in service.
     fn reboot(&mut self, addr: std::net::Ipv4Addr) {
+        // A device that was not hung restarts to what it was: nothing to record.
+        let Some(protection) = self.hung.remove(&addr) else { return };
         let Some(d) = self.devices.set_state(addr, |s| s.hung = false) else { return };
+        let mut device = addr.to_string();
         if let devices::DeviceRef::Relay(i) = d {
+            device = self.devices.relays[i].name.clone();
             let el = gridsim::sim::Element::Branch(self.devices.relays[i].row);
-            let _ = self.sim.apply(&Command::Protection(el, true));
+            let _ = self.sim.apply(&Command::Protection(el, protection));
         }
-        self.journal.push(Entry::Device {
-            t: self.t,
-            device: addr.to_string(),
-            addr,
-            change: DeviceChange::Rebooted,
-        });
+        self.journal.push(Entry::Device { t: self.t, device, addr, change: DeviceChange::Rebooted });
     }
 
     pub(crate) fn deliver_inject(&mut self, i: usize) {

@@ -202,11 +202,8 @@ impl Range {
                 }
                 // A bricked converter cannot be reflashed (its upload function is gone): a crew
                 // fits a spare, an hour's work once it is on site.
-                let due = self.crew_due(None);
-                self.schedule(
-                    SimTime(due.0.saturating_add(GATEWAY_SPARE.0)),
-                    Task::FirmwareRestored(substation),
-                );
+                let due = self.crew_due(None, GATEWAY_SPARE);
+                self.schedule(due, Task::FirmwareRestored(substation));
                 Outcome::Accepted
             }
             DefenderAction::UpsOn { substation } => {
@@ -240,7 +237,7 @@ impl Range {
                 if self.devices.at(addr).is_none() {
                     return Outcome::Refused(format!("no device at {addr}"));
                 }
-                let due = self.crew_due(None);
+                let due = self.crew_due(None, SimTime(0));
                 self.schedule(due, Task::Reboot(addr));
                 Outcome::Accepted
             }
@@ -273,11 +270,6 @@ impl Range {
                 let Some(q) = self.ex.questions.iter().find(|q| q.id == question) else {
                     return Outcome::Refused(format!("no question `{question}`"));
                 };
-                if crate::score::withdrawn(&self.ex, &self.journal).contains(&q.id.as_str()) {
-                    return Outcome::Refused(format!(
-                        "question `{question}` was withdrawn: the run made it meaningless"
-                    ));
-                }
                 let correct = crate::score::judge(&self.ex, q, &value, &self.journal);
                 self.journal.push(Entry::Answer { t: self.t, question, value });
                 Outcome::Verdict { correct }
@@ -369,19 +361,19 @@ impl Range {
         outcome
     }
 
-    /// When a crew can have done a job at `site` (a station; none: a site of its own): a
-    /// crew already on or bound for the site takes it, else the crew that finishes first
-    /// (ties: the lowest-numbered).
-    pub(crate) fn crew_due(&mut self, site: Option<u16>) -> SimTime {
+    /// When a crew can have done a job at `site` (a station; none: a site of its own) that
+    /// takes `work` once there: a crew already on or bound for the site takes it, else the
+    /// crew that finishes first (ties: the lowest-numbered); it is busy until then.
+    pub(crate) fn crew_due(&mut self, site: Option<u16>, work: SimTime) -> SimTime {
         let travel = self.ex.crew_delay;
         if self.crews.is_empty() {
-            return SimTime(self.t.0.saturating_add(travel.0));
+            return SimTime(self.t.0.saturating_add(travel.0).saturating_add(work.0));
         }
         let now = self.t;
         let finish = |(free, at): (SimTime, Option<u16>)| {
             let start = free.max(now);
             let d = if site.is_some() && at == site { exercise::CREW_SAME_SITE } else { travel };
-            SimTime(start.0.saturating_add(d.0))
+            SimTime(start.0.saturating_add(d.0).saturating_add(work.0))
         };
         // A crew already on (or bound for) the site takes the job; else the crew that can be
         // done first.
@@ -401,7 +393,7 @@ impl Range {
     }
 
     fn dispatch(&mut self, p: CommandPoint, close: bool) {
-        let due = self.crew_due(Some(p.station));
+        let due = self.crew_due(Some(p.station), SimTime(0));
         self.journal.push(Entry::Crew {
             t: self.t,
             point: p,

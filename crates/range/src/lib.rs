@@ -125,6 +125,8 @@ pub struct Range {
     disabled: Vec<String>,
     /// Hosts the defenders cleaned.
     cleaned: Vec<String>,
+    /// Hung relays and their protection setting before they hung (restored on reboot).
+    hung: BTreeMap<Ipv4Addr, bool>,
     /// Each field crew: when it is free, and the station it is at (empty: no crew limit).
     crews: Vec<(SimTime, Option<u16>)>,
     alert_rules_seen: Vec<&'static str>,
@@ -210,6 +212,7 @@ impl Range {
             skipped: Vec::new(),
             disabled: Vec::new(),
             cleaned: Vec::new(),
+            hung: BTreeMap::new(),
             crews: vec![(SimTime(0), None); ex.crews as usize],
             alert_rules_seen: Vec::new(),
             alerts: 0,

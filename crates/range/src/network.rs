@@ -384,7 +384,9 @@ impl Range {
         }
         if let (DeviceRef::Relay(i), true) = (d, dos) {
             self.devices.set_state(*server.ip(), |s| s.hung = true);
-            let el = gridsim::sim::Element::Branch(self.devices.relays[i].row);
+            let row = self.devices.relays[i].row;
+            self.hung.insert(*server.ip(), self.sim.branch_protection(row).unwrap_or(true));
+            let el = gridsim::sim::Element::Branch(row);
             let _ = self.sim.apply(&gridsim::sim::Command::Protection(el, false));
             self.journal.push(Entry::Device {
                 t: self.t,

@@ -16,9 +16,10 @@
 //! - **reports**: the share of a checklist (the accounts the attack used, the attacker's
 //!   address, the breakers) a filed report names.
 //!
-//! Penalties: 5 points per block of an allowlisted host the attack's commands did not come
-//! from (a false positive), 2 per breaker an operator opened (load the operators shed
-//! themselves).
+//! Penalties: 5 points per block of an allowlisted host the attack's commands had not come
+//! from before the block (a false positive), 5 per host cleaned with nothing in the evidence
+//! about it yet (no log artefact on it, no command from it), 2 per breaker an operator opened
+//! (load the operators shed themselves).
 
 use std::collections::BTreeMap;
 
@@ -107,7 +108,7 @@ pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
 /// tell the trainees that a step did not happen): an attack step they require did not
 /// happen, or the run ended without the figure they ask for.
 pub fn withdrawn<'a>(ex: &'a Exercise, journal: &[Entry]) -> Vec<&'a str> {
-    if !matches!(journal.last(), Some(Entry::End { .. })) {
+    if !journal.iter().rev().any(|e| matches!(e, Entry::End { .. })) {
         return Vec::new();
     }
     let started =
@@ -145,6 +146,12 @@ fn peak(journal: &[Entry]) -> u64 {
 /// Whether `value` answers `q`, given the journal up to the answer (figures from the run
 /// come from it, as they stood then).
 pub fn judge(ex: &Exercise, q: &Question, value: &str, journal: &[Entry]) -> bool {
+    // Nothing is right about a step that has not begun (a figure of 0 before the attack is
+    // no answer to what the attack did).
+    let begun = |step: &str| journal.iter().any(|e| matches!(e, Entry::Attack { step: s, .. } if s == step));
+    if !q.requires.iter().all(|s| begun(s)) {
+        return false;
+    }
     let v = value.trim();
     match &q.answer {
         Answer::Host(h) => {
@@ -317,27 +324,41 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
 
     // Penalties.
     let listed: Vec<&str> = ex.allowlist.iter().map(String::as_str).chain([ex.scada.host.as_str()]).collect();
-    let attack_sources: Vec<&str> = listed
-        .iter()
-        .copied()
-        .filter(|h| {
-            host_address(ex, h, journal).is_some_and(|a| {
-                journal
-                    .iter()
-                    .any(|e| matches!(e, Entry::Command { by: Sender::Attacker, src, .. } if *src == a))
-            })
+    // Where the attack's commands came from on the wire, and since when.
+    let first_command_from = |addr: Ipv4Addr| {
+        journal.iter().find_map(|e| match e {
+            Entry::Command { by: Sender::Attacker, src, frames: Some(_), t, .. } if *src == addr => Some(*t),
+            _ => None,
         })
-        .collect();
+    };
+    // What the evidence showed on a host before `t`: its log artefacts, or commands from it.
+    let evidence_on = |host: &str, t: SimTime| {
+        journal.iter().take_while(|e| e.t() <= t).any(|e| matches!(e, Entry::It { host: h, .. } if h == host))
+            || host_address(ex, host, journal).and_then(first_command_from).is_some_and(|c| c <= t)
+    };
     let mut penalties = 0.0;
     for e in journal {
         match e {
-            // Blocking a listed host is a false positive, unless the attack's own commands
-            // came from it (Industroyer's payload ran on the master's host).
+            // Blocking a listed host is a false positive, unless the attack's commands had
+            // come from it before (Industroyer's payload ran on the master's host).
             Entry::Act {
                 action: crate::Action::Defend(DefenderAction::Block { host }),
                 outcome: Outcome::Accepted,
+                t,
                 ..
-            } if listed.contains(&host.as_str()) && !attack_sources.contains(&host.as_str()) => {
+            } if listed.contains(&host.as_str())
+                && host_address(ex, host, journal).and_then(first_command_from).is_none_or(|c| c > *t) =>
+            {
+                penalties += 5.0;
+            }
+            // Cleaning a host (taking it down to remove an implant) with nothing in the
+            // evidence about it yet is a guess, paid for like a false block.
+            Entry::Act {
+                action: crate::Action::Defend(DefenderAction::Clean { host }),
+                outcome: Outcome::Accepted,
+                t,
+                ..
+            } if !evidence_on(host, *t) => {
                 penalties += 5.0;
             }
             Entry::Command {

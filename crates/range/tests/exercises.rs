@@ -382,3 +382,51 @@ fn the_hmi_shows_what_the_scada_master_received_and_dark_stations_go_stale() {
     let view = r.hmi_view();
     assert!(view.online < view.stations, "{view:?}");
 }
+
+/// Answers and responses that guess earn nothing: a figure answered before the step it is
+/// about has begun is wrong (0 customers before the hijack), a listed host blocked before
+/// any command came from it costs the false-positive penalty (after, it does not), and a
+/// host cleaned with nothing in the evidence about it costs the same.
+#[test]
+fn guesses_earn_nothing() {
+    let lead = || range::Actor::User { team: "t".into(), user: "u".into(), role: range::Role::Lead };
+    let act = |r: &mut Range, a: exercise::DefenderAction| r.act(lead(), range::Action::Defend(a));
+    let answer =
+        |q: &str, v: &str| exercise::DefenderAction::AnswerQuestion { question: q.into(), value: v.into() };
+    let start = |name: &str| {
+        let ex = exercise(name);
+        let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
+        (ex.clone(), Range::new(ex, grid, RunConfig::new(1, "none", Vec::new())).unwrap())
+    };
+    let step_to = |r: &mut Range, s: f64| {
+        while r.time() < gridsim::sim::SimTime::from_secs(s) {
+            r.step();
+        }
+    };
+
+    let (_, mut r) = start("ukraine2015");
+    step_to(&mut r, 60.0);
+    assert_eq!(act(&mut r, answer("customers", "0")), range::Outcome::Verdict { correct: false });
+    assert_eq!(act(&mut r, answer("ens", "0")), range::Outcome::Verdict { correct: false });
+
+    // Industroyer 2016: the master's host blocked at 1 min, before its commands: penalised.
+    let (ex, mut r) = start("industroyer2016");
+    step_to(&mut r, 60.0);
+    act(&mut r, exercise::DefenderAction::Block { host: "scada".into() });
+    r.run_to_end();
+    assert_eq!(score(&ex, r.journal()).penalties, 5.0);
+    // The good defender blocks it after the commands came: no penalty.
+    let good = run(&ex, "good", 1);
+    assert_eq!(score(&ex, good.journal()).penalties, 0.0);
+
+    // Industroyer2: cleaning the domain controller, with nothing about it in the evidence,
+    // is a guess; cleaning the front end after its EDR log is not.
+    let (ex, mut r) = start("industroyer2022");
+    step_to(&mut r, 60.0);
+    act(&mut r, exercise::DefenderAction::Clean { host: "dc".into() });
+    act(&mut r, exercise::DefenderAction::Clean { host: "scada".into() });
+    r.run_to_end();
+    let s = score(&ex, r.journal());
+    assert_eq!(s.penalties, 5.0);
+    assert_eq!(s.customers_off_peak, 0, "the front end cleaned in time");
+}

@@ -69,7 +69,9 @@ const pages = {
       $('#create-run').addEventListener('submit', async (ev) => {
         ev.preventDefault();
         const f = new FormData(ev.target);
-        const body = { name: f.get('name'), speed: Number(f.get('speed')) };
+        // No speed: the exercise's own time compression.
+        const body = { name: f.get('name') };
+        if (f.get('speed')) body.speed = Number(f.get('speed'));
         const file = f.get('upload');
         if (file && file.size) { body.text = await file.text(); body.file_name = file.name; } else { body.exercise = f.get('exercise'); }
         try { const run = await api('/api/runs', { method: 'POST', body }); location.href = `/runs/${run.id}`; }
@@ -382,6 +384,7 @@ function renderQuestions(team, qs, readOnly) {
   for (const q of qs) {
     const item = document.createElement('li'); item.dataset.question = q.id;
     const h = document.createElement('p'); h.textContent = `${q.text} (${q.points} points)`; item.append(h);
+    if (q.withdrawn) { const p = document.createElement('p'); p.className = 'withdrawn'; p.textContent = 'Withdrawn: the way this run went made the question meaningless; its points do not count.'; item.append(p); }
     for (const a of q.answers) { const p = document.createElement('p'); p.className = a.correct ? 'right' : 'wrong'; p.textContent = `Answered “${a.value}”: ${a.correct ? 'correct' : 'not correct'}`; item.append(p); }
     for (const hint of q.hints) {
       if (hint.taken) { const p = document.createElement('p'); p.className = 'hint'; p.textContent = `Hint: ${hint.text}`; item.append(p); continue; }
@@ -390,7 +393,7 @@ function renderQuestions(team, qs, readOnly) {
       b.onclick = async () => { if (!confirm(`This hint costs ${hint.cost} points. Take it?`)) return; try { await api(`/api/teams/${team}/actions`, { method: 'POST', body: { do: 'hint', question: q.id, index: hint.index } }); const t = await api(`/api/teams/${team}`); renderQuestions(team, t.questions, readOnly); } catch (e) { alert(e.message); } };
       item.append(b);
     }
-    if (!readOnly && !q.answers.some((a) => a.correct)) {
+    if (!readOnly && !q.withdrawn && !q.answers.some((a) => a.correct)) {
       const f = document.createElement('form'); f.className = 'answer';
       const inp = document.createElement('input'); inp.name = 'value'; inp.required = true; inp.placeholder = q.choices ? q.choices.join(' / ') : 'your answer';
       const b = document.createElement('button'); b.textContent = 'Answer';

@@ -29,10 +29,12 @@ pub struct Demo {
     pub run: String,
     /// (what, name, password, page)
     pub accounts: Vec<(String, String, String, String)>,
+    /// The pace it runs at.
+    pub speed: f64,
 }
 
 /// One run of Ukraine 2015 with two teams, an instructor and one trainee per team, started.
-pub async fn demo(app: &App, speed: f64) -> Result<Demo, String> {
+pub async fn demo(app: &App, speed: Option<f64>) -> Result<Demo, String> {
     let e = |e: store::Error| e.to_string();
     // Names free in this database (a second demo in the same folder gets its own).
     let suffix = if app.store.user_by_name("instructor").await.map_err(e)?.is_some() {
@@ -44,6 +46,11 @@ pub async fn demo(app: &App, speed: f64) -> Result<Demo, String> {
     let ipw = create_user(app, &instructor, false, true).await?;
     let iid = app.store.user_by_name(&instructor).await.map_err(e)?.ok_or("no instructor")?.id;
     let text = exercise::catalogue::exercise("ukraine2015").ok_or("no built-in ukraine2015")?;
+    // The exercise's own compression unless a pace was asked for.
+    let compression = exercise::load(text, &exercise::catalogue::Builtin)
+        .map_err(|_| "the built-in ukraine2015 does not load")?
+        .time_compression;
+    let speed = speed.unwrap_or(compression);
     let run = store::Run {
         id: auth::token(8),
         name: format!("Ukraine 2015 demo{suffix}"),
@@ -82,5 +89,5 @@ pub async fn demo(app: &App, speed: f64) -> Result<Demo, String> {
             .map_err(|_| "the run did not start")?;
     }
     app.store.set_run_status(&run.id, "running", speed).await.map_err(e)?;
-    Ok(Demo { run: run.id, accounts })
+    Ok(Demo { run: run.id, accounts, speed })
 }

@@ -49,7 +49,7 @@ pub async fn home() -> Html<String> {
 <label>Name <input name=\"name\" required maxlength=\"64\"></label>\
 <label>Exercise <select name=\"exercise\" id=\"exercise-list\"></select></label>\
 <label>or upload a file <input type=\"file\" name=\"upload\" accept=\".yaml,.yml\"></label>\
-<label>Speed <input name=\"speed\" type=\"number\" value=\"1\" min=\"0.1\" max=\"600\" step=\"0.1\"></label>\
+<label>Speed <input name=\"speed\" type=\"number\" placeholder=\"the exercise's\" min=\"0.1\" max=\"600\" step=\"0.1\"></label>\
 <button type=\"submit\">Create</button></form><pre id=\"run-errors\" class=\"error\"></pre></section>",
     )
 }
@@ -102,7 +102,7 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
 <section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
 <h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>t (s)</th><th>kind</th><th>what</th></tr></thead><tbody></tbody></table>\
-<h3>Frames</h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option></select>\
+<h3>Frames</h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option><option>udp</option></select>\
 <input name=\"addr\" placeholder=\"address\" size=\"14\"><input name=\"ioa\" placeholder=\"IOA\" size=\"6\"><input name=\"register\" placeholder=\"register\" size=\"6\"><input name=\"text\" placeholder=\"text\" size=\"12\"><button>Filter</button></form>\
 <table id=\"frames\"><thead><tr><th>frame</th><th>t (s)</th><th>source</th><th>destination</th><th>protocol</th><th>info</th></tr></thead><tbody></tbody></table></section>\
 <section id=\"tab-respond\" class=\"tab\" hidden><form id=\"respond\"><select name=\"do\"><option value=\"block\">Block a source</option><option value=\"disable_account\">Disable an account</option><option value=\"clean\">Clean a host (remove an implant)</option>\

@@ -59,11 +59,23 @@ impl FrameIndex {
     /// Decodes what the capture gained since the last call.
     pub fn update(&mut self, capture: &Capture) {
         let Ok((bytes, from)) = capture.tail(self.offset) else { return };
-        let (segments, end) =
+        let (segments, end, last) =
             netio::capture::read_segments(&bytes, netio::capture::HEADER_LEN, self.next_number);
         self.offset = from + end - netio::capture::HEADER_LEN;
+        // Every frame counts, whatever it carried: the alerts cite the capture's numbers.
+        self.next_number = last;
         for s in segments {
-            self.next_number = s.number;
+            if s.udp {
+                let p = ids::Packet {
+                    number: s.number,
+                    t: gridsim::sim::SimTime(s.t.as_micros() as u64),
+                    src: s.src,
+                    dst: s.dst,
+                    payload: &s.payload,
+                };
+                self.decoded.extend(ids::dissect::datagram(&p));
+                continue;
+            }
             if !s.payload.is_empty() {
                 let p = ids::Packet {
                     number: s.number,

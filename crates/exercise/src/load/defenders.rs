@@ -135,12 +135,17 @@ impl Loader<'_> {
                     self.e.0.push(q.error(format!("no question `{}`", q.value)));
                 }
                 let v = f.string(self.e, "value", "answer")?;
+                self.known_placeholders(&v, ctx.hosts);
                 DefenderAction::AnswerQuestion { question: q.value, value: v.value }
             }
-            "report" => DefenderAction::Report { text: f.string(self.e, "text", "report")?.value },
+            "report" => {
+                let text = f.string(self.e, "text", "report")?;
+                self.known_placeholders(&text, ctx.hosts);
+                DefenderAction::Report { text: text.value }
+            }
             other => {
                 self.e.0.push(what.error(format!(
-                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, restore_firmware, ups_on, local, ack_alarms, hint, answer, report; not `{other}`"
+                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, clean, restore_firmware, ups_on, local, reboot, ack_alarms, hint, answer, report; not `{other}`"
                 )));
                 return None;
             }

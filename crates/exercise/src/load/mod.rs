@@ -209,7 +209,7 @@ impl Loader<'_> {
         self.unique(step_nodes, "attack step");
         self.check_timing(step_nodes, &steps, run_for.as_ref().map(|d| d.value));
         let header_nodes = f.list(self.e, "techniques");
-        self.check_techniques(header_nodes, &techniques, step_nodes);
+        self.check_techniques(header_nodes, step_nodes);
 
         let step_ids: BTreeSet<&str> = step_nodes.iter().filter_map(node_id).map(|id| id.as_str()).collect();
         let injects: Vec<Inject> = f
@@ -270,26 +270,41 @@ impl Loader<'_> {
 
     /// The header's techniques are the steps' (legacy or v19 ids): a step's technique the
     /// header lacks, or a header technique no step uses, is an error (when there is a header).
-    fn check_techniques(&mut self, header_nodes: &[Node], header: &[Technique], step_nodes: &[Node]) {
+    fn check_techniques(&mut self, header_nodes: &[Node], step_nodes: &[Node]) {
+        // Each header entry with its own node (an entry that does not parse is left out).
+        let mut header: Vec<(&Node, String, Option<String>)> = Vec::new();
+        for n in header_nodes {
+            let Some(m) = n.as_mapping() else { continue };
+            let Some(id) = m.get_scalar("id") else { continue };
+            header.push((n, id.as_str().to_string(), m.get_scalar("v19").map(|v| v.as_str().to_string())));
+        }
         if header.is_empty() {
             return;
         }
-        let listed = |id: &str| header.iter().any(|t| t.id == id || t.v19.as_deref() == Some(id));
+        let listed: BTreeSet<&str> = header
+            .iter()
+            .flat_map(|(_, id, v19)| std::iter::once(id.as_str()).chain(v19.as_deref()))
+            .collect();
         let mut used: BTreeSet<String> = BTreeSet::new();
         for n in step_nodes {
-            let Some(tn) = n.as_mapping().and_then(|m| m.get_node("technique")) else { continue };
-            for t in strings(self.e, tn, "technique") {
-                if !listed(&t.value) {
-                    self.e.0.push(
-                        t.error(format!("technique `{}` is not in the exercise's `techniques`", t.value)),
+            let Some(list) =
+                n.as_mapping().and_then(|m| m.get_node("technique")).and_then(|t| t.as_sequence())
+            else {
+                continue;
+            };
+            for t in list.iter().filter_map(|t| t.as_scalar()) {
+                if !listed.contains(t.as_str()) {
+                    self.e.at(
+                        t.span(),
+                        format!("technique `{}` is not in the exercise's `techniques`", t.as_str()),
                     );
                 }
-                used.insert(t.value);
+                used.insert(t.as_str().to_string());
             }
         }
-        for (n, t) in header_nodes.iter().zip(header) {
-            if !used.contains(&t.id) && !t.v19.as_ref().is_some_and(|v| used.contains(v)) {
-                self.e.at(n.span(), format!("technique `{}` is in `techniques` but no step uses it", t.id));
+        for (n, id, v19) in &header {
+            if !used.contains(id) && !v19.as_ref().is_some_and(|v| used.contains(v)) {
+                self.e.at(n.span(), format!("technique `{id}` is in `techniques` but no step uses it"));
             }
         }
     }
@@ -322,6 +337,15 @@ impl Loader<'_> {
             self.e.0.push(h.error(format!("no host `{}` (hosts: {})", h.value, hosts.join(", "))));
         }
         ok
+    }
+
+    /// Every `{addr:HOST}` in a text names a host of the exercise.
+    fn known_placeholders(&mut self, text: &Spanned<String>, hosts: &[String]) {
+        for name in placeholders(&text.value) {
+            if !hosts.iter().any(|h| h == name) {
+                self.e.0.push(text.error(format!("`{{addr:{name}}}`: no host `{name}`")));
+            }
+        }
     }
 
     /// An IDS rule id, checked against the rules the IDS has.
