@@ -114,11 +114,7 @@ impl Range {
             Task::Defender(i) => {
                 // A scripted defender's answers and reports name hosts as `{addr:HOST}`: their
                 // addresses in this run's block.
-                let fill = |text: &str| {
-                    exercise::fill_addresses(text, |h| {
-                        self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base))
-                    })
-                };
+                let fill = |text: &str| self.fill(text);
                 let action = match self.cfg.rules[i].action.clone() {
                     DefenderAction::AnswerQuestion { question, value } => {
                         DefenderAction::AnswerQuestion { question, value: fill(&value) }

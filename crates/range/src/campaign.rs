@@ -77,9 +77,7 @@ impl Range {
                     host: ev.host.clone(),
                     account: ev.account.clone(),
                     src: ev.from.as_deref().map(|h| self.host_addr(h)),
-                    artefact: exercise::fill_addresses(&ev.artefact, |h| {
-                        self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base))
-                    }),
+                    artefact: self.fill(&ev.artefact),
                 });
             }
             StepAction::HmiHijack { targets, spread, .. }
@@ -220,9 +218,7 @@ impl Range {
                     host: host.clone(),
                     account: None,
                     src: None,
-                    artefact: exercise::fill_addresses(artefact, |h| {
-                        self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base))
-                    }),
+                    artefact: self.fill(artefact),
                 });
                 self.journal.push(Entry::Device {
                     t: self.t,

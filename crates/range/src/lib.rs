@@ -398,6 +398,11 @@ impl Range {
         self.ex.host(host).map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr.in_block(self.cfg.base))
     }
 
+    /// A text with each `{addr:HOST}` replaced by that host's address in this run's block.
+    fn fill(&self, text: &str) -> String {
+        exercise::fill_addresses(text, |h| self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base)))
+    }
+
     fn scada_addr(&self) -> Ipv4Addr {
         self.host_addr(&self.ex.scada.host)
     }

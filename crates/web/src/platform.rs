@@ -65,25 +65,16 @@ impl FrameIndex {
         // Every frame counts, whatever it carried: the alerts cite the capture's numbers.
         self.next_number = last;
         for s in segments {
+            let p = ids::Packet {
+                number: s.number,
+                t: gridsim::sim::SimTime(s.t.as_micros() as u64),
+                src: s.src,
+                dst: s.dst,
+                payload: &s.payload,
+            };
             if s.udp {
-                let p = ids::Packet {
-                    number: s.number,
-                    t: gridsim::sim::SimTime(s.t.as_micros() as u64),
-                    src: s.src,
-                    dst: s.dst,
-                    payload: &s.payload,
-                };
                 self.decoded.extend(ids::dissect::datagram(&p));
-                continue;
-            }
-            if !s.payload.is_empty() {
-                let p = ids::Packet {
-                    number: s.number,
-                    t: gridsim::sim::SimTime(s.t.as_micros() as u64),
-                    src: s.src,
-                    dst: s.dst,
-                    payload: &s.payload,
-                };
+            } else if !s.payload.is_empty() {
                 self.decoded.extend(self.dissector.packet(&p));
             }
             if s.fin {

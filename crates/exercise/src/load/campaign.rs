@@ -192,6 +192,19 @@ impl Loader<'_> {
         out
     }
 
+    /// `command: single | double` (C_SC_NA_1 or C_DC_NA_1): whether double, `default` when absent.
+    fn double_command(&mut self, f: &Fields<'_>, default: bool) -> bool {
+        match f.opt_string(self.e, "command") {
+            None => default,
+            Some(c) if c.value == "single" => false,
+            Some(c) if c.value == "double" => true,
+            Some(c) => {
+                self.e.0.push(c.error(format!("`command` is single or double, not `{}`", c.value)));
+                default
+            }
+        }
+    }
+
     pub(super) fn action(&mut self, kind: &str, n: &Node, ctx: &Ctx<'_>) -> Option<Action> {
         let what = kind;
         Some(match kind {
@@ -206,11 +219,7 @@ impl Loader<'_> {
                 }
                 let artefact = f.opt_string(self.e, "artefact");
                 if let Some(a) = &artefact {
-                    for name in placeholders(&a.value) {
-                        if !ctx.hosts.iter().any(|h| h == name) {
-                            self.e.0.push(a.error(format!("`{{addr:{name}}}`: no host `{name}`")));
-                        }
-                    }
+                    self.known_placeholders(a, ctx.hosts);
                 }
                 let account = f.opt_string(self.e, "account");
                 if let Some(a) = &account {
@@ -256,15 +265,7 @@ impl Loader<'_> {
                     what,
                     &["from", "station", "command", "first", "last", "period", "toggles"],
                 )?;
-                let double = match f.opt_string(self.e, "command") {
-                    None => false,
-                    Some(c) if c.value == "single" => false,
-                    Some(c) if c.value == "double" => true,
-                    Some(c) => {
-                        self.e.0.push(c.error(format!("`command` is single or double, not `{}`", c.value)));
-                        false
-                    }
-                };
+                let double = self.double_command(&f, false);
                 let from = self.source_host(&f, ctx, what)?;
                 let station = f.string(self.e, "station", what).and_then(|s| self.station(&s, ctx))?;
                 let first =
@@ -304,15 +305,7 @@ impl Loader<'_> {
                     .unwrap_or(Some(true))?;
                 let select =
                     f.get("select").map(|n| yaml::boolean(self.e, n, "select")).unwrap_or(Some(false))?;
-                let double = match f.opt_string(self.e, "command") {
-                    None => true,
-                    Some(c) if c.value == "single" => false,
-                    Some(c) if c.value == "double" => true,
-                    Some(c) => {
-                        self.e.0.push(c.error(format!("`command` is single or double, not `{}`", c.value)));
-                        true
-                    }
-                };
+                let double = self.double_command(&f, true);
                 let mut ioas = Vec::new();
                 if let Some(list) = f.need(self.e, "ioas", what) {
                     match list.as_sequence() {
@@ -407,11 +400,7 @@ impl Loader<'_> {
                 let process = f.string(self.e, "process", what)?;
                 let artefact = f.opt_string(self.e, "artefact");
                 if let Some(a) = &artefact {
-                    for name in placeholders(&a.value) {
-                        if !ctx.hosts.iter().any(|h| h == name) {
-                            self.e.0.push(a.error(format!("`{{addr:{name}}}`: no host `{name}`")));
-                        }
-                    }
+                    self.known_placeholders(a, ctx.hosts);
                 }
                 Action::ServiceStop {
                     host: host.value,

@@ -340,7 +340,7 @@ impl Loader<'_> {
     }
 
     /// Every `{addr:HOST}` in a text names a host of the exercise.
-    fn known_placeholders(&mut self, text: &Spanned<String>, hosts: &[String]) {
+    pub(super) fn known_placeholders(&mut self, text: &Spanned<String>, hosts: &[String]) {
         for name in placeholders(&text.value) {
             if !hosts.iter().any(|h| h == name) {
                 self.e.0.push(text.error(format!("`{{addr:{name}}}`: no host `{name}`")));
