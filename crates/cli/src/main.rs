@@ -29,6 +29,7 @@ mod bench_modbus;
 mod bench_platform;
 mod devices_cmd;
 mod live_cmd;
+mod report_cmd;
 mod run_cmd;
 mod serve_cmd;
 mod sim;
@@ -57,6 +58,9 @@ enum Command {
     Live(live_cmd::LiveArgs),
     /// Replay a run directory from its journal's inputs and report whether it reproduces.
     Replay(live_cmd::ReplayArgs),
+    /// The after-action report of run directories (one team each): self-contained HTML
+    /// with plots, or JSON.
+    Report(report_cmd::ReportArgs),
     /// The training platform: web pages, API, one live range per team.
     Serve(serve_cmd::ServeArgs),
     /// The platform on an embedded database with one run of Ukraine 2015 (two teams)
@@ -175,6 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_cmd::run(&args),
         Command::Live(args) => live_cmd::live(&args),
         Command::Replay(args) => live_cmd::replay(&args),
+        Command::Report(args) => report_cmd::report(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::Demo(args) => serve_cmd::demo(&args),
         Command::Admin(cmd) => serve_cmd::admin(&cmd),

@@ -54,6 +54,7 @@
 //!         attacker_address, vpn_source, stations_commanded)
 //!       | {host: scada} (that host's address in the team's block, never a literal),
 //!      hints: [{text, cost}],
+//!      evidence: "where in the evidence the answer is" (the after-action report's),
 //!      requires: [step]}            # withdrawn with its points when a step did not happen
 //!                                   # (and a from_run one when the run ends without its
 //!                                   # figure); answers are judged on the figures as they

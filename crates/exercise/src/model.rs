@@ -210,6 +210,24 @@ impl Action {
         !matches!(self, Action::It(_) | Action::Wipe { .. } | Action::ServiceStop { .. })
     }
 
+    /// The host the step comes from or runs on (none: an IT event, whose host is where it
+    /// is logged, or a hijacked HMI session).
+    pub fn from_host(&self) -> Option<&str> {
+        match self {
+            Action::It(_) | Action::HmiHijack { .. } => None,
+            Action::Iec104Commands { from, .. }
+            | Action::IoaSweep { from, .. }
+            | Action::Iec104Sequence { from, .. }
+            | Action::SiprotecDos { from, .. }
+            | Action::Dnp3Operate { from, .. }
+            | Action::ModbusWrite { from, .. }
+            | Action::ModbusRestart { from, .. }
+            | Action::Firmware { from, .. }
+            | Action::UpsOff { from, .. } => Some(from),
+            Action::Wipe { host } | Action::ServiceStop { host, .. } => Some(host),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Action::It(_) => "it",
@@ -322,6 +340,10 @@ pub struct Question {
     /// withdrawn with its points (a `from_run` question is also withdrawn when the run ends
     /// without its figure).
     pub requires: Vec<String>,
+    /// Where in the trainees' evidence the answer is (the after-action report shows it with
+    /// a missed question's right answer); none: the report says where the answer's figure
+    /// comes from.
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

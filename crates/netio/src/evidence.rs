@@ -71,10 +71,13 @@ pub fn event(seq: usize, e: &Entry, team: Option<&str>, ex: &Exercise) -> Option
             "kind": "crew", "station": point.station, "ioa": point.ioa, "close": close,
             "text": format!("crew {} station {} IOA {}: {:?}", if *close { "close" } else { "open" }, point.station, point.ioa, status),
         }),
-        Entry::Supply { served_mw, demand_mw, customers_off, ens_mwh, .. } => json!({
-            "kind": "supply", "served_mw": served_mw, "demand_mw": demand_mw,
-            "customers_off": customers_off, "ens_mwh": ens_mwh,
-        }),
+        Entry::Supply { served_mw, demand_mw, customers_off, ens_mwh, f_hz, f_min_hz, f_max_hz, .. } => {
+            json!({
+                "kind": "supply", "served_mw": served_mw, "demand_mw": demand_mw,
+                "customers_off": customers_off, "ens_mwh": ens_mwh,
+                "f_hz": f_hz, "f_min_hz": f_min_hz, "f_max_hz": f_max_hz,
+            })
+        }
         Entry::End { .. } => json!({"kind": "end", "text": "the exercise has ended"}),
         _ => return None,
     };
@@ -171,11 +174,15 @@ pub fn write(dir: &Path, r: &Range, history: &PointHistory) -> io::Result<()> {
         }
         crate::files::write_atomic(dir, name, text.as_bytes())?;
     }
-    let mut supply = String::from("t_s,served_mw,demand_mw,customers_off,ens_mwh\n");
+    let mut supply = String::from("t_s,served_mw,demand_mw,customers_off,ens_mwh,f_hz,f_min_hz,f_max_hz\n");
     for e in r.journal() {
-        if let Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh } = e {
-            let _ =
-                writeln!(supply, "{},{served_mw:.3},{demand_mw:.3},{customers_off},{ens_mwh:.4}", secs(*t));
+        if let Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh, f_hz, f_min_hz, f_max_hz } = e
+        {
+            let _ = writeln!(
+                supply,
+                "{},{served_mw:.3},{demand_mw:.3},{customers_off},{ens_mwh:.4},{f_hz:.4},{f_min_hz:.4},{f_max_hz:.4}",
+                secs(*t)
+            );
         }
     }
     crate::files::write_atomic(dir, "supply.csv", supply.as_bytes())?;

@@ -7,7 +7,9 @@
 //!   devices' clock at simulated time 0), `demand_mw`, `customers`.
 //! - `grid`: `event` (open, close, shed, island_split, ...), `element` (`branch 12`, `gen 3`,
 //!   `load 5`, `island 117`), `cause`, and `mw`, `customers` where they apply.
-//! - `supply`: `served_mw`, `demand_mw`, `customers_off`, `ens_mwh` (every minute).
+//! - `supply`: `served_mw`, `demand_mw`, `customers_off`, `ens_mwh`, and the frequency: `f_hz`
+//!   (the main island's now, 0 in a blackout), `f_min_hz` and `f_max_hz` (its extremes since the
+//!   last sample, energised parts; 0 when nothing was energised) (every minute).
 //! - `attack`, `attack_prevented`, `it` (`event`, `host`, `account`, `src`: where the activity
 //!   came from, `artefact`): the campaign (instructors' view only).
 //! - `command`: `protocol`, `src`, `dst`, `station`, `operation` (typed: `{"op": "breaker",
@@ -75,6 +77,9 @@ enum EntryJson<'a> {
         demand_mw: f64,
         customers_off: u64,
         ens_mwh: f64,
+        f_hz: f64,
+        f_min_hz: f64,
+        f_max_hz: f64,
     },
     Attack {
         t: f64,
@@ -257,70 +262,16 @@ fn operation(op: &Operation) -> OperationJson {
 
 /// An operation in words, for people (the `detail` field).
 pub fn detail(op: &Operation) -> String {
-    let dc = |double: bool| if double { "C_DC_NA_1" } else { "C_SC_NA_1" };
-    match *op {
-        Operation::Breaker { ioa, close, select } => format!(
-            "C_DC_NA_1 {} IOA {ioa}{}",
-            if close { "close" } else { "open" },
-            if select { "" } else { " (direct execute)" }
-        ),
-        Operation::Setpoint { ioa, value, .. } => format!("C_SE_NC_1 IOA {ioa} = {value}"),
-        Operation::Single { ioa, on, .. } => format!("C_SC_NA_1 {} IOA {ioa}", if on { "on" } else { "off" }),
-        Operation::Sweep { double, first, last } => {
-            format!("{} select sweep of IOAs {first}..{last}", dc(double))
-        }
-        Operation::Toggle { round, double, on } => {
-            format!("toggle round {round}: {} {}", dc(double), if on { "on" } else { "off" })
-        }
-        Operation::Crob { feeder, close } => {
-            format!("DIRECT_OPERATE CROB {} feeder {feeder}", if close { "LATCH_ON" } else { "LATCH_OFF" })
-        }
-        Operation::WriteCoil { coil, value } => format!("FC 5 coil {coil} = {}", u8::from(value)),
-        Operation::Write { function, address, count } => {
-            format!("FC {function} at {address}, {count} values")
-        }
-        Operation::Restart => "FC 8/1 restart communications".into(),
-        Operation::Firmware => "firmware upload".into(),
-        Operation::Datagram { port, bytes, dos } => format!(
-            "UDP datagram to port {port}, {bytes} bytes{}",
-            if dos { " (the CVE-2015-5374 packet)" } else { "" }
-        ),
-        Operation::Interrogation => "C_IC_NA_1 general interrogation".into(),
-    }
+    op.describe()
 }
 
 /// A device's answer in words (the `outcome` field of a command).
 pub fn delivery(d: Delivery) -> String {
-    match d {
-        Delivery::Confirmed => "confirmed".into(),
-        Delivery::Refused => "refused".into(),
-        Delivery::Accepted => "accepted".into(),
-        Delivery::Exception(c) => format!("exception {c:02x}"),
-        Delivery::CrobStatus(s) => format!("crob status {s}"),
-        Delivery::Sent => "sent".into(),
-        Delivery::Swept(n) => format!("swept {n}"),
-        Delivery::NoAnswer => "no answer".into(),
-        Delivery::Blocked => "blocked".into(),
-        Delivery::Unreachable => "unreachable".into(),
-        Delivery::NoSession => "no session".into(),
-        Delivery::NoDevice => "no device".into(),
-    }
+    d.describe()
 }
 
 fn device_change(c: DeviceChange) -> &'static str {
-    match c {
-        DeviceChange::FirmwareCorrupt => "firmware corrupt: the gateway and the devices behind it go dark",
-        DeviceChange::FirmwareRestored => "replaced with a spare (a bricked unit cannot be reflashed)",
-        DeviceChange::Local => "switched to LOCAL",
-        DeviceChange::Wiped => "wiped: the SCADA master stops (loss of view and control)",
-        DeviceChange::ServiceStopped => {
-            "process killed (on the SCADA master's host: loss of view and control)"
-        }
-        DeviceChange::Hung => {
-            "hung by a denial-of-service packet: answers nothing, protection out of service"
-        }
-        DeviceChange::Rebooted => "rebooted by hand: answers again, protection in service",
-    }
+    c.describe()
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -555,13 +506,18 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             mw: event.mw,
             customers: event.customers,
         },
-        Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh } => EntryJson::Supply {
-            t: secs(*t),
-            served_mw: *served_mw,
-            demand_mw: *demand_mw,
-            customers_off: *customers_off,
-            ens_mwh: *ens_mwh,
-        },
+        Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh, f_hz, f_min_hz, f_max_hz } => {
+            EntryJson::Supply {
+                t: secs(*t),
+                served_mw: *served_mw,
+                demand_mw: *demand_mw,
+                customers_off: *customers_off,
+                ens_mwh: *ens_mwh,
+                f_hz: *f_hz,
+                f_min_hz: *f_min_hz,
+                f_max_hz: *f_max_hz,
+            }
+        }
         Entry::Attack { t, step, name, kind, techniques, on_wire } => {
             EntryJson::Attack { t: secs(*t), step, name, action: kind, techniques, on_wire: *on_wire }
         }

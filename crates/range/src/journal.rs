@@ -16,7 +16,7 @@ use exercise::{CommandPoint, DefenderAction};
 use gridsim::sim::SimTime;
 
 /// The version of the journal's format, in the start entry. Bumped when an entry changes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// A trainee's role in a team: what they may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -291,13 +291,18 @@ pub enum Entry {
     Grid {
         event: gridsim::sim::Event,
     },
-    /// Supply, sampled every minute.
+    /// Supply, sampled every minute, with the frequency: now (the main island's, 0 in a
+    /// blackout) and its extremes since the last sample (energised parts; 0 when nothing was
+    /// energised in between).
     Supply {
         t: SimTime,
         served_mw: f64,
         demand_mw: f64,
         customers_off: u64,
         ens_mwh: f64,
+        f_hz: f64,
+        f_min_hz: f64,
+        f_max_hz: f64,
     },
     /// An attack step begins.
     Attack {
@@ -441,6 +446,88 @@ impl Entry {
             }
             Entry::Live { t, live, .. } => Some((*t, Input::Live(live.clone()))),
             _ => None,
+        }
+    }
+}
+
+impl Operation {
+    /// The operation in words, for people (the journal's `detail` field, the report).
+    pub fn describe(&self) -> String {
+        let dc = |double: bool| if double { "C_DC_NA_1" } else { "C_SC_NA_1" };
+        match *self {
+            Operation::Breaker { ioa, close, select } => format!(
+                "C_DC_NA_1 {} IOA {ioa}{}",
+                if close { "close" } else { "open" },
+                if select { "" } else { " (direct execute)" }
+            ),
+            Operation::Setpoint { ioa, value, .. } => format!("C_SE_NC_1 IOA {ioa} = {value}"),
+            Operation::Single { ioa, on, .. } => {
+                format!("C_SC_NA_1 {} IOA {ioa}", if on { "on" } else { "off" })
+            }
+            Operation::Sweep { double, first, last } => {
+                format!("{} select sweep of IOAs {first}..{last}", dc(double))
+            }
+            Operation::Toggle { round, double, on } => {
+                format!("toggle round {round}: {} {}", dc(double), if on { "on" } else { "off" })
+            }
+            Operation::Crob { feeder, close } => {
+                format!(
+                    "DIRECT_OPERATE CROB {} feeder {feeder}",
+                    if close { "LATCH_ON" } else { "LATCH_OFF" }
+                )
+            }
+            Operation::WriteCoil { coil, value } => format!("FC 5 coil {coil} = {}", u8::from(value)),
+            Operation::Write { function, address, count } => {
+                format!("FC {function} at {address}, {count} values")
+            }
+            Operation::Restart => "FC 8/1 restart communications".into(),
+            Operation::Firmware => "firmware upload".into(),
+            Operation::Datagram { port, bytes, dos } => format!(
+                "UDP datagram to port {port}, {bytes} bytes{}",
+                if dos { " (the CVE-2015-5374 packet)" } else { "" }
+            ),
+            Operation::Interrogation => "C_IC_NA_1 general interrogation".into(),
+        }
+    }
+}
+
+impl Delivery {
+    /// The answer in words (the journal's `outcome` field of a command).
+    pub fn describe(self) -> String {
+        match self {
+            Delivery::Confirmed => "confirmed".into(),
+            Delivery::Refused => "refused".into(),
+            Delivery::Accepted => "accepted".into(),
+            Delivery::Exception(c) => format!("exception {c:02x}"),
+            Delivery::CrobStatus(s) => format!("crob status {s}"),
+            Delivery::Sent => "sent".into(),
+            Delivery::Swept(n) => format!("swept {n}"),
+            Delivery::NoAnswer => "no answer".into(),
+            Delivery::Blocked => "blocked".into(),
+            Delivery::Unreachable => "unreachable".into(),
+            Delivery::NoSession => "no session".into(),
+            Delivery::NoDevice => "no device".into(),
+        }
+    }
+}
+
+impl DeviceChange {
+    /// The change in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeviceChange::FirmwareCorrupt => {
+                "firmware corrupt: the gateway and the devices behind it go dark"
+            }
+            DeviceChange::FirmwareRestored => "replaced with a spare (a bricked unit cannot be reflashed)",
+            DeviceChange::Local => "switched to LOCAL",
+            DeviceChange::Wiped => "wiped: the SCADA master stops (loss of view and control)",
+            DeviceChange::ServiceStopped => {
+                "process killed (on the SCADA master's host: loss of view and control)"
+            }
+            DeviceChange::Hung => {
+                "hung by a denial-of-service packet: answers nothing, protection out of service"
+            }
+            DeviceChange::Rebooted => "rebooted by hand: answers again, protection in service",
         }
     }
 }

@@ -385,12 +385,16 @@ impl Range {
 
     fn sample_supply(&mut self) {
         let o = self.sim.observe();
+        let (f_min, f_max) = self.sim.take_frequency_window().unwrap_or((0.0, 0.0));
         self.journal.push(Entry::Supply {
             t: self.t,
             served_mw: round3(o.total.served_mw),
             demand_mw: round3(o.total.demand_mw),
             customers_off: o.total.customers_off,
             ens_mwh: round6(o.total.ens_mwh),
+            f_hz: round6(o.f_hz),
+            f_min_hz: round6(f_min),
+            f_max_hz: round6(f_max),
         });
     }
 

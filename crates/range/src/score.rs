@@ -203,51 +203,16 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let mut time_to_detect = BTreeMap::new();
     let mut detected_by = BTreeMap::new();
     let mut bands = Vec::new();
-    for e in journal {
-        let Entry::Attack { t: start, step, on_wire: true, .. } = e else { continue };
-        let commands: Vec<StepCommand> = journal
-            .iter()
-            .filter_map(|c| match c {
-                Entry::Command { t, src, dst, step: Some(s), frames, .. } if s == step => {
-                    Some((*src, *dst, *t, *frames))
-                }
-                _ => None,
-            })
-            .collect();
-        let last = commands.iter().map(|p| p.2).fold(*start, SimTime::max);
-        let mut rules: Vec<String> = Vec::new();
-        let mut first: Option<SimTime> = None;
-        for a in journal {
-            let Entry::Alert { alert } = a else { continue };
-            let (t, rule, src, dst, evidence) = (&alert.t, alert.rule, alert.src, alert.dst, &alert.evidence);
-            if *t < *start || t.0 > last.0.saturating_add(60_000_000) {
-                continue;
-            }
-            // The alert cites a capture frame of the step's own exchanges (an alert without
-            // evidence counts when it is between the step's endpoints).
-            let cites = commands
-                .iter()
-                .filter_map(|c| c.3)
-                .any(|(lo, hi)| evidence.iter().any(|n| (lo..=hi).contains(n)));
-            let between =
-                commands.iter().any(|(s, d, _, _)| (src == *s && dst == *d) || (src == *d && dst == *s));
-            if cites || (evidence.is_empty() && between) {
-                if !rules.iter().any(|r| r == rule) {
-                    rules.push(rule.to_string());
-                }
-                first = Some(first.map_or(*t, |f: SimTime| f.min(*t)));
-            }
-        }
-        let ttd = first.map(|f| r4(f.secs() - start.secs()));
-        bands.push(match ttd {
-            Some(d) if d <= 60.0 => 1.0,
-            Some(d) if d <= 300.0 => 0.75,
-            Some(d) if d <= 900.0 => 0.5,
+    for d in detections(journal) {
+        bands.push(match d.ttd_s {
+            Some(x) if x <= 60.0 => 1.0,
+            Some(x) if x <= 300.0 => 0.75,
+            Some(x) if x <= 900.0 => 0.5,
             Some(_) => 0.25,
             None => 0.0,
         });
-        time_to_detect.insert(step.clone(), ttd);
-        detected_by.insert(step.clone(), rules);
+        time_to_detect.insert(d.step.clone(), d.ttd_s);
+        detected_by.insert(d.step, d.rules);
     }
     let detection = if bands.is_empty() { 1.0 } else { bands.iter().sum::<f64>() / bands.len() as f64 };
 
@@ -322,56 +287,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         checklist.iter().filter(|c| text.contains(&c.to_lowercase())).count() as f64 / checklist.len() as f64
     };
 
-    // Penalties.
-    let listed: Vec<&str> = ex.allowlist.iter().map(String::as_str).chain([ex.scada.host.as_str()]).collect();
-    // Where the attack's commands came from on the wire, and since when.
-    let first_command_from = |addr: Ipv4Addr| {
-        journal.iter().find_map(|e| match e {
-            Entry::Command { by: Sender::Attacker, src, frames: Some(_), t, .. } if *src == addr => Some(*t),
-            _ => None,
-        })
-    };
-    // What the evidence showed on a host before `t`: its log artefacts, or commands from it.
-    let evidence_on = |host: &str, t: SimTime| {
-        journal.iter().take_while(|e| e.t() <= t).any(|e| matches!(e, Entry::It { host: h, .. } if h == host))
-            || host_address(ex, host, journal).and_then(first_command_from).is_some_and(|c| c <= t)
-    };
-    let mut penalties = 0.0;
-    for e in journal {
-        match e {
-            // Blocking a listed host is a false positive, unless the attack's commands had
-            // come from it before (Industroyer's payload ran on the master's host).
-            Entry::Act {
-                action: crate::Action::Defend(DefenderAction::Block { host }),
-                outcome: Outcome::Accepted,
-                t,
-                ..
-            } if listed.contains(&host.as_str())
-                && host_address(ex, host, journal).and_then(first_command_from).is_none_or(|c| c > *t) =>
-            {
-                penalties += 5.0;
-            }
-            // Cleaning a host (taking it down to remove an implant) with nothing in the
-            // evidence about it yet is a guess, paid for like a false block.
-            Entry::Act {
-                action: crate::Action::Defend(DefenderAction::Clean { host }),
-                outcome: Outcome::Accepted,
-                t,
-                ..
-            } if !evidence_on(host, *t) => {
-                penalties += 5.0;
-            }
-            Entry::Command {
-                by: Sender::Operator,
-                operation: Operation::Breaker { close: false, .. },
-                outcome,
-                ..
-            } if outcome.done() => {
-                penalties += 2.0;
-            }
-            _ => {}
-        }
-    }
+    let penalties: f64 = penalties(ex, journal).iter().map(|p| p.points).sum();
 
     let mut components = BTreeMap::new();
     components.insert("service".to_string(), r4(service));
@@ -396,6 +312,147 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         restored_at_s: restored_at,
         withdrawn: withdrawn.iter().map(|q| q.to_string()).collect(),
     }
+}
+
+/// How an attack step on the wire was detected (the score's detection component and the
+/// after-action report read it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub step: String,
+    /// The index of the step's attack entry in the journal.
+    pub began: usize,
+    /// The index of the first alert that detected it.
+    pub first_alert: Option<usize>,
+    /// Seconds from the step's start to that alert.
+    pub ttd_s: Option<f64>,
+    /// The rules whose alerts detected it, in the order they first did.
+    pub rules: Vec<String>,
+}
+
+/// Each attack step on the wire, in the order they began, and how it was detected: an alert
+/// detects a step when its evidence cites a capture frame of the step's own exchanges, at or
+/// after the step's start and within a minute of its last command (an alert without evidence
+/// counts when it is between the step's endpoints).
+pub fn detections(journal: &[Entry]) -> Vec<Detection> {
+    let mut out = Vec::new();
+    for (began, e) in journal.iter().enumerate() {
+        let Entry::Attack { t: start, step, on_wire: true, .. } = e else { continue };
+        let commands: Vec<StepCommand> = journal
+            .iter()
+            .filter_map(|c| match c {
+                Entry::Command { t, src, dst, step: Some(s), frames, .. } if s == step => {
+                    Some((*src, *dst, *t, *frames))
+                }
+                _ => None,
+            })
+            .collect();
+        let last = commands.iter().map(|p| p.2).fold(*start, SimTime::max);
+        let mut rules: Vec<String> = Vec::new();
+        let mut first: Option<(SimTime, usize)> = None;
+        for (i, a) in journal.iter().enumerate() {
+            let Entry::Alert { alert } = a else { continue };
+            let (t, rule, src, dst, evidence) = (&alert.t, alert.rule, alert.src, alert.dst, &alert.evidence);
+            if *t < *start || t.0 > last.0.saturating_add(60_000_000) {
+                continue;
+            }
+            let cites = commands
+                .iter()
+                .filter_map(|c| c.3)
+                .any(|(lo, hi)| evidence.iter().any(|n| (lo..=hi).contains(n)));
+            let between =
+                commands.iter().any(|(s, d, _, _)| (src == *s && dst == *d) || (src == *d && dst == *s));
+            if cites || (evidence.is_empty() && between) {
+                if !rules.iter().any(|r| r == rule) {
+                    rules.push(rule.to_string());
+                }
+                if first.is_none_or(|(f, _)| *t < f) {
+                    first = Some((*t, i));
+                }
+            }
+        }
+        out.push(Detection {
+            step: step.clone(),
+            began,
+            first_alert: first.map(|f| f.1),
+            ttd_s: first.map(|(f, _)| r4(f.secs() - start.secs())),
+            rules,
+        });
+    }
+    out
+}
+
+/// A penalty: the journal entry it weighs, its points, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Penalty {
+    pub index: usize,
+    pub points: f64,
+    pub why: &'static str,
+}
+
+/// The run's penalties, each with the entry it weighs (their sum is the score's).
+pub fn penalties(ex: &Exercise, journal: &[Entry]) -> Vec<Penalty> {
+    let listed: Vec<&str> = ex.allowlist.iter().map(String::as_str).chain([ex.scada.host.as_str()]).collect();
+    // Where the attack's commands came from on the wire, and since when.
+    let first_command_from = |addr: Ipv4Addr| {
+        journal.iter().find_map(|e| match e {
+            Entry::Command { by: Sender::Attacker, src, frames: Some(_), t, .. } if *src == addr => Some(*t),
+            _ => None,
+        })
+    };
+    // What the evidence showed on a host before `t`: its log artefacts, or commands from it.
+    let evidence_on = |host: &str, t: SimTime| {
+        journal.iter().take_while(|e| e.t() <= t).any(|e| matches!(e, Entry::It { host: h, .. } if h == host))
+            || host_address(ex, host, journal).and_then(first_command_from).is_some_and(|c| c <= t)
+    };
+    let mut out = Vec::new();
+    for (index, e) in journal.iter().enumerate() {
+        match e {
+            // Blocking a listed host is a false positive, unless the attack's commands had
+            // come from it before (Industroyer's payload ran on the master's host).
+            Entry::Act {
+                action: crate::Action::Defend(DefenderAction::Block { host }),
+                outcome: Outcome::Accepted,
+                t,
+                ..
+            } if listed.contains(&host.as_str())
+                && host_address(ex, host, journal).and_then(first_command_from).is_none_or(|c| c > *t) =>
+            {
+                out.push(Penalty {
+                    index,
+                    points: 5.0,
+                    why: "blocked a listed host the attack's commands had not come from",
+                });
+            }
+            // Cleaning a host (taking it down to remove an implant) with nothing in the
+            // evidence about it yet is a guess, paid for like a false block.
+            Entry::Act {
+                action: crate::Action::Defend(DefenderAction::Clean { host }),
+                outcome: Outcome::Accepted,
+                t,
+                ..
+            } if !evidence_on(host, *t) => {
+                out.push(Penalty {
+                    index,
+                    points: 5.0,
+                    why: "cleaned a host with nothing in the evidence about it",
+                });
+            }
+            Entry::Command {
+                by: Sender::Operator,
+                operation: Operation::Breaker { close: false, .. },
+                outcome,
+                ..
+            } if outcome.done() => {
+                out.push(Penalty {
+                    index,
+                    points: 2.0,
+                    why: "an operator opened a breaker (load shed by the team)",
+                });
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// What an expectation asks of a run: the failures, empty when it holds. `scores` holds the

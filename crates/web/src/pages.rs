@@ -61,7 +61,7 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
         "run",
         &[("run", &run.id)],
         &format!(
-            "<section class=\"card\"><h1>{}</h1><p>Exercise <b>{}</b> · status <b id=\"run-status\">{}</b></p>\
+            "<section class=\"card\"><h1>{}</h1><p>Exercise <b>{}</b> · status <b id=\"run-status\">{}</b> · <a id=\"report-link\" href=\"/runs/{}/report\">After-action report</a></p>\
 <div class=\"row\"><button data-op=\"start\">Start</button><button data-op=\"pause\">Pause</button><button data-op=\"resume\">Resume</button>\
 <label>Speed <select id=\"speed\"><option>1</option><option>10</option><option>60</option></select></label></div></section>\
 <section class=\"card\"><h2>Teams</h2><form id=\"add-team\"><input name=\"name\" placeholder=\"Team name\" required maxlength=\"64\"><button>Add team</button></form>\
@@ -74,7 +74,8 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
 <section class=\"card\"><h2>Campaign and injects</h2><div id=\"steps\"></div><div id=\"injects\"></div></section>",
             esc(&run.name),
             esc(&run.exercise),
-            esc(&run.status)
+            esc(&run.status),
+            esc(&run.id)
         ),
     )
     .into_response())
@@ -94,7 +95,7 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
         &format!(
             "<nav class=\"tabs\"><button data-tab=\"hmi\" class=\"on\">HMI</button><button data-tab=\"detect\">Detection</button>\
 <button data-tab=\"respond\">Response</button><button data-tab=\"questions\">Questions</button><button data-tab=\"inbox\">Injects</button>\
-<span class=\"score\">Score <b id=\"score\">–</b></span></nav>\
+<span class=\"score\">Score <b id=\"score\">–</b></span><a id=\"report-link\" href=\"/teams/{id}/report\" title=\"Yours once the run has ended\">After-action report</a></nav>\
 <section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
 <span>Customers off <b id=\"off\">–</b></span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
 <div class=\"hmi\"><div class=\"diagram\" id=\"diagram\">{svg}</div><aside><h3>Alarms</h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\

@@ -51,7 +51,7 @@ pub fn supply(journal: &[Entry]) -> Value {
         .iter()
         .rev()
         .find_map(|e| match e {
-            Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh } => Some(json!({
+            Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh, .. } => Some(json!({
                 "t": secs(*t), "served_mw": served_mw, "demand_mw": demand_mw,
                 "customers_off": customers_off, "ens_mwh": ens_mwh,
             })),

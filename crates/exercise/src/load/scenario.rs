@@ -94,7 +94,12 @@ impl Loader<'_> {
         steps: &BTreeSet<&str>,
         hosts: &[String],
     ) -> Option<Question> {
-        let f = fields(self.e, n, "a question", &["id", "text", "points", "answer", "hints", "requires"])?;
+        let f = fields(
+            self.e,
+            n,
+            "a question",
+            &["id", "text", "points", "answer", "hints", "requires", "evidence"],
+        )?;
         let id = self.id(&f, "id", "a question");
         let text = f.string(self.e, "text", "a question");
         let points = f.opt_number(self.e, "points").map_or(10.0, |p| p.value);
@@ -127,7 +132,9 @@ impl Loader<'_> {
                 Some(Hint { text: text.value, cost })
             })
             .collect();
-        Some(Question { id: id?, text: text?.value, points, answer: answer?, hints, requires })
+        let evidence =
+            f.get("evidence").and_then(|_| f.string(self.e, "evidence", "a question")).map(|s| s.value);
+        Some(Question { id: id?, text: text?.value, points, answer: answer?, hints, requires, evidence })
     }
 
     pub(super) fn answer(&mut self, n: &Node, hosts: &[String]) -> Option<Answer> {

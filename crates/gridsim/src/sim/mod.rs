@@ -110,6 +110,9 @@ pub struct Sim {
     picked: Vec<usize>,
     events: Vec<Event>,
     totals: Supply,
+    /// Lowest and highest frequency of the energised parts since the last
+    /// `take_frequency_window` (none: nothing energised in between), Hz.
+    window: Option<(f64, f64)>,
     area_ids: Vec<u32>,
     area_totals: Vec<Supply>,
     losses_mw: f64,
@@ -190,6 +193,7 @@ impl Sim {
             picked: Vec::new(),
             events: Vec::new(),
             totals: fresh.clone(),
+            window: None,
             area_totals: vec![fresh; area_ids.len()],
             area_ids,
             losses_mw: 0.0,
@@ -224,6 +228,13 @@ impl Sim {
 
     pub fn stats(&self) -> SimStats {
         SimStats { topology_analyses: self.ws.analyses, ..self.stats }
+    }
+
+    /// The lowest and highest frequency of the energised parts of the grid since the last
+    /// call (or the start), Hz; none when nothing was energised in between. A sampler reads
+    /// the nadir between its samples with it.
+    pub fn take_frequency_window(&mut self) -> Option<(f64, f64)> {
+        self.window.take()
     }
 
     /// Events since the last call, in order.

@@ -111,6 +111,7 @@ impl Sim {
             let f = f0 * (1.0 + isl.df);
             self.totals.nadir_hz = self.totals.nadir_hz.min(f);
             self.totals.zenith_hz = self.totals.zenith_hz.max(f);
+            self.window = Some(self.window.map_or((f, f), |(lo, hi)| (lo.min(f), hi.max(f))));
             for a in &isl.areas {
                 if let Ok(i) = self.area_ids.binary_search(a) {
                     let s = &mut self.area_totals[i];

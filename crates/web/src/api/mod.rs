@@ -25,6 +25,7 @@ use crate::{ApiError, App, views};
 type Json = axum::Json<Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
+mod after_action;
 mod course;
 mod live;
 mod openapi;
@@ -32,6 +33,7 @@ mod runs;
 mod session;
 mod teams;
 
+use after_action::*;
 use course::*;
 use live::*;
 pub use openapi::openapi;
@@ -71,6 +73,42 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
                 "A team's control room: HMI, detection, response, questions",
             ),
             get(crate::pages::team),
+        ),
+        (
+            def(
+                g.clone(),
+                "/runs/{run}/report",
+                RunRead,
+                "The after-action report of a run: every team and the cohort (self-contained HTML)",
+            ),
+            get(run_report_page),
+        ),
+        (
+            def(
+                g.clone(),
+                "/teams/{team}/report",
+                TeamRead,
+                "A team's after-action report (self-contained HTML; for trainees once the run has ended)",
+            ),
+            get(team_report_page),
+        ),
+        (
+            def(
+                g.clone(),
+                "/api/runs/{run}/report",
+                RunRead,
+                "The after-action report of a run as JSON (the report crate's model)",
+            ),
+            get(run_report_json),
+        ),
+        (
+            def(
+                g.clone(),
+                "/api/teams/{team}/report",
+                TeamRead,
+                "A team's after-action report as JSON (for trainees once the run has ended)",
+            ),
+            get(team_report_json),
         ),
         (def(g.clone(), "/assets/{file}", Public, "The pages' JavaScript and CSS"), get(crate::pages::asset)),
         (def(g.clone(), "/api/openapi.json", Public, "This API's OpenAPI document"), get(openapi_handler)),
@@ -320,12 +358,15 @@ async fn security_headers(req: Request, next: Next) -> Response {
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
+    // A page with a policy of its own (the after-action report: no script at all) keeps it.
+    if !h.contains_key("content-security-policy") {
+        set(
+            h,
+            "content-security-policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        );
+    }
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
     set(h, "referrer-policy", "same-origin");
