@@ -4,7 +4,7 @@
 // An instructor signs in, creates a run, adds a team and a trainee account, and starts it;
 // the trainee signs in, sees live values on the HMI, opens a breaker (select, confirm,
 // execute), sees it open and the alarm, takes a hint, answers a question and sees the score
-// change; the instructor's scoreboard shows it. No console errors and no request to another
+// change; the instructor's scoreboard shows it, and their after-action report opens. No console errors and no request to another
 // site on any page. Screenshots go to the folder given as the first argument.
 //
 // Usage: node platform.mjs OUT_DIR (ICSRANGE_BIN: the binary; default target/debug/icsrange)
@@ -136,6 +136,18 @@ try {
   // The instructor's scoreboard shows the team's new score.
   await inst.waitForFunction((s) => [...document.querySelectorAll('#scoreboard tbody tr')].some((r) => r.children[0].textContent === 'Green' && r.children[2].textContent === s), scoreAfter, { timeout: 15000 });
   await inst.screenshot({ path: join(out, 'scoreboard.png'), fullPage: true });
+
+  // The after-action report in the platform: the instructor's (every team and the cohort)
+  // under its own policy (no script; its style allowed by hash, so a violation would be a
+  // console error here); a trainee's own is refused while the run goes on.
+  const early = await tr.request.get(`${base}${teamHref}/report`);
+  check(early.status() === 409, `a trainee's report before the end: ${early.status()}`);
+  await inst.goto(`${inst.url()}/report`);
+  await inst.waitForSelector('section.team[data-team=Green] svg.plot[data-plot=frequency]');
+  check(await inst.$$eval('svg.plot', (s) => s.length) === 4, 'four plots for the one team');
+  const styled = await inst.$eval('h2', (h) => getComputedStyle(h).borderBottomStyle);
+  check(styled === 'solid', `the report's style applies under its policy (${styled})`);
+  await inst.screenshot({ path: join(out, 'report.png'), fullPage: false });
   check(problems.length === 0, problems.join('\n'));
   console.log(`browser test passed: score ${scoreBefore} -> ${scoreAfter}; screenshots in ${out}`);
 } finally {

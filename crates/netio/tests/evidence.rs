@@ -330,6 +330,10 @@ fn the_evidence_view_never_attributes() {
                 "demand_mw",
                 "customers_off",
                 "ens_mwh",
+                // The frequency, as the HMI shows it.
+                "f_hz",
+                "f_min_hz",
+                "f_max_hz",
                 "seq",
                 "t",
             ];

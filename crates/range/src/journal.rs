@@ -293,7 +293,7 @@ pub enum Entry {
     },
     /// Supply, sampled every minute, with the frequency: now (the main island's, 0 in a
     /// blackout) and its extremes since the last sample (energised parts; 0 when nothing was
-    /// energised in between).
+    /// energised in between; the frequency now at the first sample).
     Supply {
         t: SimTime,
         served_mw: f64,

@@ -385,7 +385,8 @@ impl Range {
 
     fn sample_supply(&mut self) {
         let o = self.sim.observe();
-        let (f_min, f_max) = self.sim.take_frequency_window().unwrap_or((0.0, 0.0));
+        // Nothing stepped since the last sample (the first one): the frequency now.
+        let (f_min, f_max) = self.sim.take_frequency_window().unwrap_or((o.f_hz, o.f_hz));
         self.journal.push(Entry::Supply {
             t: self.t,
             served_mw: round3(o.total.served_mw),
