@@ -318,6 +318,27 @@ fn every_route_checks_who_may_use_it() {
         404,
         "a trainee never sees the journal"
     );
+    // The after-action report: the staff's covers the whole run (JSON, and a page under a
+    // policy of its own: no script, its style by hash); a trainee's own waits for the end.
+    let r = w.observer.get(&format!("/api/runs/{}/report", w.run));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let rep = r.json();
+    let names: Vec<&str> =
+        rep["teams"].as_array().unwrap().iter().map(|t| t["team"].as_str().unwrap()).collect();
+    assert_eq!(names, ["A", "B"]);
+    let page = w.instructor.get(&format!("/runs/{}/report", w.run));
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.starts_with("default-src 'none'") && csp.contains("style-src 'sha256-"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
+    assert!(String::from_utf8_lossy(&page.body).contains("data-plot=\"frequency\""));
+    assert_eq!(w.instructor.get(&format!("/api/teams/{}/report", w.team_a)).status, 200);
+    assert_eq!(
+        w.a1.get(&format!("/api/teams/{}/report", w.team_a)).status,
+        409,
+        "a trainee's report before the end"
+    );
+    assert_eq!(w.a1.get(&format!("/teams/{}/report", w.team_a)).status, 409);
     // CSRF: a trainee's own action without the token is refused; with it, accepted.
     let mut no_csrf = w.a1.clone();
     no_csrf.csrf = None;
@@ -552,6 +573,39 @@ fn restart_keeps_runs(database: Option<String>, name: &str, first_block: u8) {
     assert_eq!(again[..], running[..again.len()], "the same journal up to it");
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Once a run has ended, a trainee opens their own team's after-action report (and only
+/// theirs: the route test shows another team's is absent to them).
+#[test]
+fn a_trainee_gets_their_teams_report_once_the_run_has_ended() {
+    let data = temp_dir("aar");
+    let server = serve(&data, None, 240);
+    // Ukraine 2015 (3 h) at 600x: 18 s.
+    let w = world(&server, &data, None, 600.0);
+    let path = format!("/api/teams/{}/report", w.team_a);
+    assert_eq!(w.a1.get(&path).status, 409, "before the end");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let rep = loop {
+        let r = w.a1.get(&path);
+        if r.status == 200 {
+            break r.json();
+        }
+        assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+        assert!(std::time::Instant::now() < deadline, "the run did not end in time");
+        // Waiting for the run's end, which the server decides: ask again in a while.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let teams = rep["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0]["team"], "A");
+    assert_eq!(teams[0]["ended"], true);
+    assert_eq!(rep["cohort"]["teams"].as_array().unwrap().len(), 1, "no other team in a trainee's report");
+    let page = w.a1.get(&format!("/teams/{}/report", w.team_a));
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("data-team=\"A\""));
+    assert!(!String::from_utf8_lossy(&page.body).contains("data-team=\"B\""));
+    drop(w.admin);
 }
 
 #[test]

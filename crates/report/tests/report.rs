@@ -42,10 +42,13 @@ fn samples(j: &[Entry]) -> Vec<(usize, f64, u64, f64, f64)> {
         .collect()
 }
 
+/// A command of a step: source, destination, time, capture frames.
+type StepCommand = (Ipv4Addr, Ipv4Addr, f64, Option<(u64, u64)>);
+
 /// The first alert that cites a frame of the step's commands (or, without evidence, is
 /// between their endpoints), from the step's start to a minute after its last command.
 fn first_detection(j: &[Entry], step: &str, start: f64) -> Option<(usize, f64)> {
-    let cmds: Vec<(Ipv4Addr, Ipv4Addr, f64, Option<(u64, u64)>)> = j
+    let cmds: Vec<StepCommand> = j
         .iter()
         .filter_map(|e| match e {
             Entry::Command { t, src, dst, step: Some(s), frames, .. } if s == step => {
@@ -299,6 +302,23 @@ fn every_builtin_exercise_with_and_without_its_defenders() {
         assert_eq!(r.teams.len(), defenders.len());
         for ((d, j), t) in journals.iter().zip(&r.teams) {
             check_team(&ex, d, j, t);
+        }
+
+        // A missed question says where its answer was: the exercise's own words when it has
+        // them (`evidence:`), else where the run's figure shows.
+        for (t, q) in
+            r.teams.iter().flat_map(|t| t.questions.iter().map(move |q| (t, q))).filter(|(_, q)| q.missed)
+        {
+            let spec = ex.questions.iter().find(|x| x.id == q.id).unwrap();
+            match (&spec.evidence, &spec.answer) {
+                (Some(e), _) => assert_eq!(&q.evidence, e, "{name}, {}: {}", t.team, q.id),
+                (None, exercise::Answer::FromRun { .. }) => assert!(
+                    q.evidence.contains("evidence/") || q.evidence.contains("capture"),
+                    "{}",
+                    q.evidence
+                ),
+                (None, _) => {}
+            }
         }
 
         // The cohort: each team's row, and the steps on the wire no team detected.

@@ -346,8 +346,15 @@ fn ufls_arrests_the_loss_of_the_largest_unit() {
         let mut sim = Sim::new(case.clone(), d).unwrap();
         let mut events = Vec::new();
         run_to(&mut sim, 1.0, &mut events);
+        // The frequency window before the loss: nominal.
+        let (lo, hi) = sim.take_frequency_window().unwrap();
+        assert!((lo - 50.0).abs() < 1e-3 && (hi - 50.0).abs() < 1e-3, "{lo}..{hi} Hz before the loss");
         sim.apply(&Command::Open(Element::Gen(lost as u32 + 1))).unwrap();
         run_to(&mut sim, 40.0, &mut events);
+        // The window since then holds the nadir; read, it starts again empty.
+        let window = sim.take_frequency_window().unwrap();
+        assert_eq!(sim.take_frequency_window(), None, "nothing stepped since");
+        assert_eq!(window.0, sim.observe().total.nadir_hz, "the window's low is the nadir");
         (sim.observe(), events)
     };
 
