@@ -134,23 +134,50 @@ pub struct ReplayArgs {
     exercise: Option<String>,
 }
 
-pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let path = args.dir.join("journal.jsonl");
-    let recorded =
-        std::fs::read_to_string(&path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    let netio::json::Recorded { start, inputs, end } =
-        netio::json::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
-    let file = match &args.exercise {
-        Some(f) => f.clone(),
+/// The range of a recorded run, ready to replay its inputs: its exercise (`exercise`, or the
+/// built-in one the journal names), seed, defender, address block and clock. The exercise
+/// must be the one the journal names. `Err(code)`: the problems were printed.
+pub fn prepare_recorded(
+    start: &netio::json::StartInfo,
+    exercise: Option<&str>,
+    journal: &std::path::Path,
+) -> anyhow::Result<Result<Prepared, ExitCode>> {
+    let file = match exercise {
+        Some(f) => f.to_string(),
         None => exercise::catalogue::name_of_id(&start.exercise).map(str::to_string).ok_or_else(|| {
-            BadInput(format!("exercise `{}` is not built in: name its file with --exercise", start.exercise))
+            BadInput(format!(
+                "{}: exercise `{}` is not built in: name its file with --exercise",
+                journal.display(),
+                start.exercise
+            ))
         })?,
     };
     let setup = |cfg: &mut range::RunConfig| {
         cfg.base = start.base;
         cfg.start_ms_since_2000 = start.start_ms_since_2000;
     };
-    let Prepared { ex, mut range, .. } = match prepare(&file, &start.defender, start.seed, setup)? {
+    let prepared = prepare(&file, &start.defender, start.seed, setup)?;
+    if let Ok(p) = &prepared {
+        if p.ex.id != start.exercise {
+            return Err(BadInput(format!(
+                "{}: a run of `{}`, not of `{}` ({file})",
+                journal.display(),
+                start.exercise,
+                p.ex.id
+            ))
+            .into());
+        }
+    }
+    Ok(prepared)
+}
+
+pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let path = args.dir.join("journal.jsonl");
+    let recorded =
+        std::fs::read_to_string(&path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let netio::json::Recorded { start, inputs, end } =
+        netio::json::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
+    let Prepared { ex, mut range, .. } = match prepare_recorded(&start, args.exercise.as_deref(), &path)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::BadInput;
-use crate::run_cmd::{Prepared, prepare};
+use crate::live_cmd::prepare_recorded;
+use crate::run_cmd::Prepared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -98,27 +99,10 @@ fn read_run(
             lines.len()
         )));
     };
-    let start = recorded.start;
-    let file = match exercise {
-        Some(f) => f.to_string(),
-        None => exercise::catalogue::name_of_id(&start.exercise).map(str::to_string).ok_or_else(|| {
-            bad(format!(
-                "{name}: exercise `{}` is not built in: name its file with --exercise",
-                start.exercise
-            ))
-        })?,
-    };
-    let setup = |cfg: &mut range::RunConfig| {
-        cfg.base = start.base;
-        cfg.start_ms_since_2000 = start.start_ms_since_2000;
-    };
-    let Prepared { ex, mut range, .. } = match prepare(&file, &start.defender, start.seed, setup)? {
+    let Prepared { ex, mut range, .. } = match prepare_recorded(&recorded.start, exercise, &path)? {
         Ok(p) => p,
         Err(code) => return Ok(Err(code)),
     };
-    if ex.id != start.exercise {
-        return Err(bad(format!("{name}: a run of `{}`, not of `{}` ({file})", start.exercise, ex.id)));
-    }
     range.replay(&recorded.inputs, end, |r| drop(r.take_wire()));
     let replayed = netio::json::to_jsonl(range.journal());
     let again: Vec<&str> = replayed.lines().collect();
