@@ -1,6 +1,7 @@
 //! Fuzz target: a journal's text through the reader `icsrange replay` and `icsrange report`
 //! use (`netio::json::read_inputs`), then the same bytes as every free text a journal holds
-//! (an answer, a user's name, a log artefact, an inject's subject, an incident report) through
+//! (an answer, actors' names, a log artefact, an inject's subject and channel, an incident
+//! report, a refusal, an alert's message, a hint's question with the largest index) through
 //! the after-action report and its HTML. Nothing may panic, and no text reaches the HTML
 //! unescaped (no `<script`, no raw `<` of the input).
 #![no_main]
@@ -79,6 +80,30 @@ fuzz_target!(|data: &[u8]| {
             outcome: Outcome::Refused(text.into()),
         },
         Entry::Report { t: s(80), text: text.into() },
+        Entry::Act {
+            t: s(90),
+            actor: Actor::Defender { name: text.into() },
+            action: Action::Defend(DefenderAction::Hint { question: text.into(), index: usize::MAX }),
+            outcome: Outcome::Hint { text: text.into(), cost: 1.0 },
+        },
+        Entry::Act {
+            t: s(95),
+            actor: Actor::Instructor { name: text.into() },
+            action: Action::Defend(DefenderAction::Block { host: text.into() }),
+            outcome: Outcome::Accepted,
+        },
+        Entry::Alert {
+            alert: ids::Alert {
+                rule: "corr.unexplained_command",
+                techniques: &["T0855"],
+                t: s(100),
+                src: std::net::Ipv4Addr::new(127, 10, 0, 1),
+                dst: std::net::Ipv4Addr::new(127, 10, 1, 1),
+                evidence: vec![u64::MAX],
+                message: text.into(),
+            },
+        },
+        Entry::Inject { t: s(110), id: "x".into(), channel: text.into(), from: "y".into(), subject: "z".into() },
         supply(120, 0),
         Entry::End { t: s(120) },
     ];

@@ -41,7 +41,12 @@ try {
     team: e.closest('section.team').dataset.team,
     name: e.dataset.plot,
     n: Number(e.dataset.points),
-    series: [...e.querySelectorAll('polyline.series')].map((p) => p.getAttribute('points').trim().split(/\s+/).filter(Boolean).length),
+    // Vertices per series (a series is the polylines of one class: the frequency's breaks at a blackout).
+    series: Object.values([...e.querySelectorAll('polyline.series')].reduce((acc, p) => {
+      const k = [...p.classList].find((c) => c !== 'series');
+      acc[k] = (acc[k] || 0) + p.getAttribute('points').trim().split(/\s+/).filter(Boolean).length;
+      return acc;
+    }, {})),
     markers: e.querySelectorAll('circle.pt').length,
     width: e.getBoundingClientRect().width,
     height: e.getBoundingClientRect().height,

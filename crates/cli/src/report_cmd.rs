@@ -36,6 +36,9 @@ pub struct ReportArgs {
     exercise: Option<String>,
 }
 
+/// The files of a run directory that are its record (`--out` never replaces them).
+const RECORD: &[&str] = &["journal.jsonl", "capture.pcap", "alerts.jsonl", "score.json"];
+
 /// The most a journal may weigh (a 3-hour run writes a few MB).
 const MAX_JOURNAL: u64 = 512 << 20;
 
@@ -139,6 +142,13 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| dir.display().to_string());
+        if runs.iter().any(|(t, _)| *t == team) {
+            return Err(BadInput(format!(
+                "{}: a second run directory named `{team}` (teams are named after their directories: rename one)",
+                dir.display()
+            ))
+            .into());
+        }
         runs.push((team, journal));
         ex.get_or_insert(e);
     }
@@ -157,8 +167,18 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
         _ => return Err(BadInput(format!("--out {}: not a file name", out.display())).into()),
     };
-    netio::files::write_atomic(dir, &file, text.as_bytes())
-        .map_err(|e| BadInput(format!("{}: {e}", out.display())))?;
+    // Never over a run's own record (nor inside its evidence).
+    let target = dir.canonicalize().map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
+    for d in &args.dirs {
+        let Ok(run) = d.canonicalize() else { continue };
+        if (target == run && RECORD.contains(&file.as_str())) || target.starts_with(run.join("evidence")) {
+            return Err(
+                BadInput(format!("--out {}: that is part of the run's own record", out.display())).into()
+            );
+        }
+    }
+    // write_atomic names the file in its errors.
+    netio::files::write_atomic(dir, &file, text.as_bytes()).map_err(|e| BadInput(e.to_string()))?;
     out!(
         "{}: after-action report of `{}`, {} team{} ({}), {} bytes",
         out.display(),

@@ -100,6 +100,19 @@ fn reports_runs_and_refuses_broken_run_directories() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(good.join("report.html").exists());
 
+    // Never over a run's own record; two teams of one name refused.
+    let before = std::fs::read(good.join("journal.jsonl")).unwrap();
+    let out = icsrange(&["report", s(&good), "--out", s(&good.join("journal.jsonl"))]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the run's own record"));
+    assert_eq!(std::fs::read(good.join("journal.jsonl")).unwrap(), before, "the journal is intact");
+    let twin = root.join("twin").join("good");
+    std::fs::create_dir_all(&twin).unwrap();
+    std::fs::copy(good.join("journal.jsonl"), twin.join("journal.jsonl")).unwrap();
+    let out = icsrange(&["report", s(&good), s(&twin), "--out", s(&root.join("twins.html"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a second run directory named `good`"));
+
     // Broken run directories.
     let journal = std::fs::read(good.join("journal.jsonl")).unwrap();
     let lines: Vec<&[u8]> = journal.split_inclusive(|b| *b == b'\n').collect();

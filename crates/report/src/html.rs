@@ -192,9 +192,25 @@ fn cohort(o: &mut String, r: &Report) {
         o.push_str("</ul>");
     }
     o.push_str("<h3>Recommendations (ATT&amp;CK for ICS mitigations for the gaps found)</h3>");
-    if c.recommendations.is_empty() {
+    if c.recommendations.is_empty() && c.unmapped.is_empty() {
         o.push_str("<p>No gap found: every step that happened was detected and contained.</p>");
-    } else {
+    }
+    if !c.unmapped.is_empty() {
+        o.push_str("<p>Gaps whose techniques have no mitigation in the report's table (add them to it):</p><ul class=\"unmapped\">");
+        for tr in &c.unmapped {
+            let _ = write!(
+                o,
+                "<li>{}: step <b>{}</b> ({}) {} {}</li>",
+                esc(&tr.team),
+                esc(&tr.step),
+                esc(&tr.technique),
+                tr.gap,
+                src(&tr.source)
+            );
+        }
+        o.push_str("</ul>");
+    }
+    if !c.recommendations.is_empty() {
         o.push_str("<table class=\"recs\"><thead><tr><th>Mitigation</th><th>What it asks</th><th>Evidence that calls for it</th></tr></thead><tbody>");
         for rec in &c.recommendations {
             let mut ev = String::new();
@@ -251,7 +267,12 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
     fig(o, "Frequency nadir", &f.nadir_hz, format!("{} Hz", num(f.nadir_hz.value, 3)));
     fig(o, "Frequency zenith", &f.zenith_hz, format!("{} Hz", num(f.zenith_hz.value, 3)));
     fig(o, "First outage", &f.first_outage_s, f.first_outage_s.value.map_or_else(|| "none".into(), hmm));
-    fig(o, "Restored at", &f.restored_at_s, f.restored_at_s.value.map_or_else(|| "not restored".into(), hmm));
+    let restored = match (f.restored_at_s.value, f.first_outage_s.value) {
+        (Some(r), _) => hmm(r),
+        (None, None) => "no outage".into(),
+        (None, Some(_)) => "not restored".into(),
+    };
+    fig(o, "Restored at", &f.restored_at_s, restored);
     fig(o, "Time to restore", &f.time_to_restore_s, dur(f.time_to_restore_s.value));
     fig(o, "Alerts", &f.alerts, num(f.alerts.value, 0));
     fig(o, "Team actions", &f.actions, num(f.actions.value, 0));
@@ -312,20 +333,21 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
 
     // Score.
     let sc = &t.score;
-    o.push_str("<h3>Score</h3><table class=\"score\"><thead><tr><th>Component</th><th class=\"n\">Value (0-1)</th><th class=\"n\">Weight</th><th class=\"n\">Points</th></tr></thead><tbody>");
+    o.push_str("<h3>Score</h3><table class=\"score\"><thead><tr><th>Component</th><th class=\"n\">Value (0-1)</th><th class=\"n\">Weight</th><th class=\"n\">Points</th><th>From</th></tr></thead><tbody>");
     for c in &sc.components {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td>{}</td></tr>",
             esc(&c.name),
             c.value,
             c.weight,
-            c.points
+            c.points,
+            src(&c.source)
         );
     }
     let _ = write!(
         o,
-        "<tr><td>penalties</td><td></td><td></td><td class=\"n\">{}</td></tr><tr><th>total</th><th></th><th></th><th class=\"n\">{:.2}</th></tr></tbody></table>",
+        "<tr><td>penalties</td><td></td><td></td><td class=\"n\">{}</td><td></td></tr><tr><th>total</th><th></th><th></th><th class=\"n\">{:.2}</th><th></th></tr></tbody></table>",
         if sc.penalty_points > 0.0 { format!("−{}", sc.penalty_points) } else { "0".into() },
         sc.total
     );
@@ -346,13 +368,17 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
     if !sc.hint_costs.is_empty() {
         o.push_str("<table class=\"hints\"><thead><tr><th>At</th><th>Hint taken for</th><th class=\"n\">Cost</th></tr></thead><tbody>");
         for h in &sc.hint_costs {
+            let cost = if h.deducted {
+                format!("−{}", h.cost)
+            } else {
+                format!("{} (not deducted: the question was not answered right)", h.cost)
+            };
             let _ = write!(
                 o,
-                "<tr><td>{} {}</td><td>{}</td><td class=\"n\">−{}</td></tr>",
+                "<tr><td>{} {}</td><td>{}</td><td class=\"n\">{cost}</td></tr>",
                 hmm(h.t_s),
                 src(&h.source),
-                esc(&h.question),
-                h.cost
+                esc(&h.question)
             );
         }
         o.push_str("</tbody></table>");
@@ -384,7 +410,11 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
             src(&q.source),
             q.earned,
             q.points,
-            if q.hint_cost > 0.0 { format!(" (hints −{})", q.hint_cost) } else { String::new() }
+            match (q.hint_cost > 0.0, q.correct && !q.withdrawn) {
+                (true, true) => format!(" (hints −{})", q.hint_cost),
+                (true, false) => format!(" (hints taken: {}, not deducted)", q.hint_cost),
+                (false, _) => String::new(),
+            }
         );
     }
     o.push_str("</tbody></table>");

@@ -13,9 +13,9 @@
 //!   detected it (`range::score::detections`, the score's own rule) and its time to detect,
 //!   and when it was **contained**: the first accepted action of the team (a user or its
 //!   scripted defender) at or after the step began that cut what the step came through (one
-//!   of its `unless` conditions, the block of the address its commands came from, the
-//!   account it used disabled, or the host it came from or ran on cleaned); the time to
-//!   restore (every customer back on supply after the first outage); energy not served, peak
+//!   of its `unless` conditions, the block of the host or address it came from, the account
+//!   it used disabled, or the host it ran on cleaned); the restoration (every customer back
+//!   on supply after the last outage) and the time to it from the first outage; energy not served, peak
 //!   customers off, the frequency nadir and zenith (from the minute samples' extremes); the
 //!   score's components with their weights, each penalty and each hint's cost; each
 //!   question with the team's answer, its verdict, the right answer and where in the
@@ -119,7 +119,7 @@ pub struct Figures {
     pub first_outage_s: Figure,
     /// Every customer back on supply after the last outage (none: never, or never off).
     pub restored_at_s: Figure,
-    /// From the first outage to the restoration.
+    /// From the first outage to that restoration (outages in between included).
     pub time_to_restore_s: Figure,
     /// IDS alerts in the run.
     pub alerts: Figure,
@@ -144,6 +144,10 @@ pub struct Component {
     pub weight: f64,
     /// value × weight.
     pub points: f64,
+    /// The entries it was computed from: supply samples (service, restoration), the attack
+    /// entries of the steps on the wire and the first alert detecting each (detection),
+    /// answers (questions), incident reports (reports).
+    pub source: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +163,9 @@ pub struct HintCost {
     pub t_s: f64,
     pub question: String,
     pub cost: f64,
+    /// Taken off the score: a hint costs only when its question was answered right and
+    /// stands (and never more than the question's points, `QuestionReport::hint_cost`).
+    pub deducted: bool,
     pub source: Vec<usize>,
 }
 
@@ -235,6 +242,10 @@ pub struct Item {
     pub kind: &'static str,
     /// Who acted or sent (none for events).
     pub actor: Option<String>,
+    /// What kind of actor: `user`, `defender` (scripted), `instructor`, `attacker`, `crew`,
+    /// `ids`, `inject` (its sender), or for commands their sender (`operator`, `attacker`,
+    /// `hijack`, `external`).
+    pub actor_kind: Option<&'static str>,
     pub text: String,
     /// ATT&CK ids (attack steps, alerts).
     pub techniques: Vec<String>,
@@ -262,6 +273,8 @@ pub struct Cohort {
     /// Attack steps on the wire that began in some team's run and that no team detected.
     pub undetected: Vec<String>,
     pub recommendations: Vec<Recommendation>,
+    /// Gaps whose techniques the mitigation table does not know (an uploaded exercise's).
+    pub unmapped: Vec<Trigger>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -316,6 +329,16 @@ pub fn actor(a: &Actor) -> String {
     }
 }
 
+/// The kind of an actor (`Item::actor_kind`).
+fn actor_kind(a: &Actor) -> &'static str {
+    match a {
+        Actor::User { .. } => "user",
+        Actor::Instructor { .. } => "instructor",
+        Actor::Defender { .. } => "defender",
+        Actor::Attacker => "attacker",
+    }
+}
+
 /// An action in words.
 pub fn action(a: &Action) -> String {
     match a {
@@ -348,7 +371,9 @@ fn defend(d: &DefenderAction) -> String {
         DefenderAction::UpsOn { substation } => format!("switch {substation}'s UPS on"),
         DefenderAction::AckAlarms => "acknowledge alarms".into(),
         DefenderAction::Local { device } => format!("device x.x.{}.{} to LOCAL", device.0, device.1),
-        DefenderAction::Hint { question, index } => format!("hint {} of question `{question}`", index + 1),
+        DefenderAction::Hint { question, index } => {
+            format!("hint {} of question `{question}`", index.saturating_add(1))
+        }
         DefenderAction::AnswerQuestion { question, value } => format!("answer `{question}`: {value}"),
         DefenderAction::Report { text } => format!("incident report: {text}"),
     }
@@ -418,6 +443,7 @@ fn team(ex: &Exercise, run: &TeamRun<'_>) -> TeamReport {
     });
     let s = score::score(ex, j);
     let series = series(j);
+    let questions = questions(ex, j, base);
     TeamReport {
         team: run.name.to_string(),
         defender,
@@ -427,9 +453,9 @@ fn team(ex: &Exercise, run: &TeamRun<'_>) -> TeamReport {
         end_s: secs(end.unwrap_or_else(|| j.last().map_or(SimTime(0), Entry::t))),
         entries: j.len(),
         figures: figures(j, &s),
-        score: breakdown(ex, j, &s),
+        score: breakdown(ex, j, &s, &questions),
         steps: steps(ex, j, base),
-        questions: questions(ex, j, base),
+        questions,
         timeline: timeline(j),
         series,
     }
@@ -535,8 +561,34 @@ fn figures(j: &[Entry], s: &score::Score) -> Figures {
     }
 }
 
-fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score) -> ScoreBreakdown {
+fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[QuestionReport]) -> ScoreBreakdown {
     let w = &ex.scoring;
+    let lines = |f: &dyn Fn(&Entry) -> bool| -> Vec<usize> {
+        j.iter().enumerate().filter(|(_, e)| f(e)).map(|(i, _)| i + 1).collect()
+    };
+    let supply = lines(&|e| matches!(e, Entry::Supply { .. }));
+    let mut detection: Vec<usize> = Vec::new();
+    for d in score::detections(j) {
+        detection.push(d.began + 1);
+        detection.extend(d.first_alert.map(|a| a + 1));
+    }
+    let answers: Vec<usize> =
+        questions.iter().filter(|q| !q.withdrawn).filter_map(|q| q.source.first().copied()).collect();
+    let answers = {
+        // Only answer entries (a question's source lists its answer first, then its hints).
+        let mut a: Vec<usize> =
+            answers.into_iter().filter(|l| matches!(j[l - 1], Entry::Answer { .. })).collect();
+        a.sort_unstable();
+        a
+    };
+    let reports = lines(&|e| matches!(e, Entry::Report { .. }));
+    let source_of = |name: &str| match name {
+        "service" | "restoration" => supply.clone(),
+        "detection" => detection.clone(),
+        "questions" => answers.clone(),
+        "reports" => reports.clone(),
+        _ => Vec::new(),
+    };
     let weights = [
         ("service", w.service),
         ("detection", w.detection),
@@ -548,7 +600,13 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score) -> ScoreBreakdown {
         .iter()
         .map(|(name, weight)| {
             let value = s.components.get(*name).copied().unwrap_or(0.0);
-            Component { name: name.to_string(), value, weight: *weight, points: r2(value * weight) }
+            Component {
+                name: name.to_string(),
+                value,
+                weight: *weight,
+                points: r2(value * weight),
+                source: source_of(name),
+            }
         })
         .collect();
     let penalties: Vec<PenaltyItem> = score::penalties(ex, j)
@@ -560,13 +618,18 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score) -> ScoreBreakdown {
             source: line(p.index),
         })
         .collect();
+    let counted = |q: &str| questions.iter().any(|x| x.id == q && x.correct && !x.withdrawn);
     let hint_costs = j
         .iter()
         .enumerate()
         .filter_map(|(i, e)| match e {
-            Entry::Hint { t, question, cost, .. } => {
-                Some(HintCost { t_s: secs(*t), question: question.clone(), cost: *cost, source: line(i) })
-            }
+            Entry::Hint { t, question, cost, .. } => Some(HintCost {
+                t_s: secs(*t),
+                question: question.clone(),
+                cost: *cost,
+                deducted: counted(question),
+                source: line(i),
+            }),
             _ => None,
         })
         .collect();
@@ -583,30 +646,44 @@ fn r2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0 + 0.0
 }
 
-/// What a step came through: the hosts it came from or ran on, the accounts it used, and
-/// the addresses its commands came from (in the run's block).
+/// What a step came through, by what cuts it: the hosts whose block stops it (where it
+/// came from), the hosts whose cleaning stops it (where it runs or came from), the accounts
+/// it used, and the addresses its commands came from (in the run's block).
 struct Through {
-    hosts: Vec<String>,
+    block: Vec<String>,
+    clean: Vec<String>,
     accounts: Vec<String>,
     addrs: Vec<Ipv4Addr>,
 }
 
 fn through(j: &[Entry], step: &exercise::Step) -> Through {
-    let mut t = Through { hosts: Vec::new(), accounts: Vec::new(), addrs: Vec::new() };
+    let mut t = Through { block: Vec::new(), clean: Vec::new(), accounts: Vec::new(), addrs: Vec::new() };
     for u in &step.unless {
         match u {
             Unless::AccountDisabled(a) => t.accounts.push(a.clone()),
-            Unless::Blocked(h) | Unless::Cleaned(h) => t.hosts.push(h.clone()),
+            Unless::Blocked(h) => t.block.push(h.clone()),
+            Unless::Cleaned(h) => t.clean.push(h.clone()),
         }
     }
     match &step.action {
         exercise::Action::HmiHijack { account, .. } => t.accounts.push(account.clone()),
+        // An IT event is logged on `host` (the VPN concentrator, a workstation) and came
+        // from `from`: cleaning the host or blocking the source cuts it.
         exercise::Action::It(it) => {
             t.accounts.extend(it.account.clone());
-            t.hosts.push(it.host.clone());
-            t.hosts.extend(it.from.clone());
+            t.clean.push(it.host.clone());
+            t.block.extend(it.from.clone());
         }
-        a => t.hosts.extend(a.from_host().map(str::to_string)),
+        a => {
+            if let Some(h) = a.from_host() {
+                // Frames on the wire come from the host: a block or a clean cuts them; a
+                // wipe or a killed process runs on it: only cleaning it does.
+                if a.on_wire() {
+                    t.block.push(h.to_string());
+                }
+                t.clean.push(h.to_string());
+            }
+        }
     }
     for e in j {
         if let Entry::Command { by: Sender::Attacker, step: Some(s), src, .. } = e {
@@ -653,10 +730,10 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                     }
                     let cuts = match d {
                         DefenderAction::Block { host } => {
-                            th.hosts.contains(host) || addr_of(host).is_some_and(|a| th.addrs.contains(&a))
+                            th.block.contains(host) || addr_of(host).is_some_and(|a| th.addrs.contains(&a))
                         }
                         DefenderAction::DisableAccount { account } => th.accounts.contains(account),
-                        DefenderAction::Clean { host } => th.hosts.contains(host),
+                        DefenderAction::Clean { host } => th.clean.contains(host),
                         _ => false,
                     };
                     cuts.then(|| Contained {
@@ -769,33 +846,35 @@ fn timeline(j: &[Entry]) -> Vec<Item> {
     let mut out = Vec::new();
     for (i, e) in j.iter().enumerate() {
         let t_s = secs(e.t());
-        let item = |kind: &'static str, actor: Option<String>, text: String, techniques: Vec<String>| Item {
-            t_s,
-            kind,
-            actor,
-            text,
-            techniques,
-            source: line(i),
+        let item = |kind: &'static str,
+                    actor: Option<(&'static str, String)>,
+                    text: String,
+                    techniques: Vec<String>| {
+            let (actor_kind, actor) = actor.map_or((None, None), |(k, a)| (Some(k), Some(a)));
+            Item { t_s, kind, actor, actor_kind, text, techniques, source: line(i) }
         };
         out.push(match e {
             Entry::Attack { step, name, techniques, .. } => item(
                 "attack",
-                Some("attacker".into()),
+                Some(("attacker", "attacker".into())),
                 format!("step `{step}` begins: {name}"),
                 techniques.clone(),
             ),
             Entry::AttackPrevented { step, reason, .. } => item(
                 "attack",
-                Some("attacker".into()),
+                Some(("attacker", "attacker".into())),
                 format!("step `{step}` does not happen: {reason}"),
                 vec![],
             ),
-            Entry::It { step, host, artefact, .. } => {
-                item("attack", Some("attacker".into()), format!("`{step}` on {host}: {artefact}"), vec![])
-            }
+            Entry::It { step, host, artefact, .. } => item(
+                "attack",
+                Some(("attacker", "attacker".into())),
+                format!("`{step}` on {host}: {artefact}"),
+                vec![],
+            ),
             Entry::Command { protocol, src, dst, station, operation, by, outcome, frames, .. } => item(
                 "command",
-                Some(by.as_str().to_string()),
+                Some((by.as_str(), by.as_str().to_string())),
                 format!(
                     "{} {src} → {dst}{}: {} → {}{}",
                     protocol.as_str(),
@@ -808,7 +887,7 @@ fn timeline(j: &[Entry]) -> Vec<Item> {
             ),
             Entry::Alert { alert } => item(
                 "alert",
-                Some("IDS".into()),
+                Some(("ids", "IDS".into())),
                 format!(
                     "{}: {} ({} → {}{})",
                     alert.rule,
@@ -830,11 +909,16 @@ fn timeline(j: &[Entry]) -> Vec<Item> {
                     }
                     _ => "action",
                 };
-                item(kind, Some(actor(who)), format!("{} → {}", action(a), outcome(o)), vec![])
+                item(
+                    kind,
+                    Some((actor_kind(who), actor(who))),
+                    format!("{} → {}", action(a), outcome(o)),
+                    vec![],
+                )
             }
             Entry::Hmi { actor: who, point, close, .. } => item(
                 "action",
-                Some(actor(who)),
+                Some((actor_kind(who), actor(who))),
                 format!(
                     "HMI: {} station {} IOA {}",
                     if *close { "close" } else { "open" },
@@ -845,7 +929,7 @@ fn timeline(j: &[Entry]) -> Vec<Item> {
             ),
             Entry::Crew { point, close, status, .. } => item(
                 "action",
-                Some("field crew".into()),
+                Some(("crew", "field crew".into())),
                 format!(
                     "{} station {} IOA {}: {}",
                     if *close { "close" } else { "open" },
@@ -861,7 +945,7 @@ fn timeline(j: &[Entry]) -> Vec<Item> {
                 vec![],
             ),
             Entry::Inject { channel, from, subject, .. } => {
-                item("inject", Some(from.clone()), format!("{channel}: {subject}"), vec![])
+                item("inject", Some(("inject", from.clone())), format!("{channel}: {subject}"), vec![])
             }
             Entry::Grid { event } => item(
                 "physical",
@@ -927,6 +1011,7 @@ fn cohort(ex: &Exercise, teams: &[TeamReport]) -> Cohort {
         .collect();
     // Gaps: a step that began and was not detected (on the wire), or not contained.
     let mut recs: BTreeMap<&'static str, Vec<Trigger>> = BTreeMap::new();
+    let mut unmapped: Vec<Trigger> = Vec::new();
     for t in teams {
         for r in t.steps.iter().filter(|r| r.began_s.is_some()) {
             let mut gaps = Vec::new();
@@ -938,6 +1023,15 @@ fn cohort(ex: &Exercise, teams: &[TeamReport]) -> Cohort {
             }
             for gap in gaps {
                 for tech in &r.techniques {
+                    if mitigations::direct(tech).next().is_none() {
+                        unmapped.push(Trigger {
+                            team: t.team.clone(),
+                            step: r.step.clone(),
+                            technique: tech.clone(),
+                            gap,
+                            source: r.source.clone(),
+                        });
+                    }
                     for m in mitigations::direct(tech) {
                         let list = recs.entry(m).or_default();
                         // One trigger per gap: a step's techniques (an id and its v19
@@ -973,5 +1067,5 @@ fn cohort(ex: &Exercise, teams: &[TeamReport]) -> Cohort {
         .collect();
     // The mitigations that answer the most gaps first (then by id, as the map gave them).
     recommendations.sort_by_key(|r| std::cmp::Reverse(r.triggers.len()));
-    Cohort { teams: rows, undetected, recommendations }
+    Cohort { teams: rows, undetected, recommendations, unmapped }
 }

@@ -4,8 +4,9 @@
 //! plotting crate.
 //!
 //! Each plot is an `<svg class="plot" data-plot=NAME data-points=N>`; its data are
-//! `polyline.series` (one vertex per sample) or `circle.pt` (one per event), with a
-//! `<title>` naming the journal line of each marker.
+//! `polyline.series` (each series, by its second class, has N vertices in all: one per
+//! sample, the frequency's without the samples of a blackout, where its line breaks) or
+//! `circle.pt` (N, one per event), with a `<title>` naming the journal line of each marker.
 
 use std::fmt::Write as _;
 
@@ -191,19 +192,35 @@ pub(crate) fn frequency(t: &TeamReport) -> String {
     let pad = (hi - lo) * 0.08;
     let a = Axes { t_end: end_of(t), y0: lo - pad, y1: hi + pad };
     let n = s.t_s.len();
-    let mut out = String::new();
-    open(&mut out, "frequency", "Frequency: main island now (line), extremes between samples (band)", n);
-    frame(&mut out, &a, "Hz", &|v| format!("{v:.2}"));
-    // The band: the extremes between samples, where something was energised.
-    let band: Vec<(f64, f64, f64)> =
-        (0..n).filter(|&i| s.f_min_hz[i] > 0.0).map(|i| (s.t_s[i], s.f_min_hz[i], s.f_max_hz[i])).collect();
-    if !band.is_empty() {
-        let mut p = String::new();
-        for (tt, _, hi) in &band {
-            let _ = write!(p, "{:.1},{:.1} ", a.x(*tt), a.y(*hi));
+    // A blackout has no frequency: the line and the band break there (runs of samples with
+    // something energised).
+    let runs = |live: &dyn Fn(usize) -> bool| -> Vec<Vec<usize>> {
+        let mut runs: Vec<Vec<usize>> = Vec::new();
+        let mut cur: Vec<usize> = Vec::new();
+        for i in 0..n {
+            if live(i) {
+                cur.push(i);
+            } else if !cur.is_empty() {
+                runs.push(std::mem::take(&mut cur));
+            }
         }
-        for (tt, lo, _) in band.iter().rev() {
-            let _ = write!(p, "{:.1},{:.1} ", a.x(*tt), a.y(*lo));
+        if !cur.is_empty() {
+            runs.push(cur);
+        }
+        runs
+    };
+    let line_runs = runs(&|i| s.f_hz[i] > 0.0);
+    let drawn: usize = line_runs.iter().map(Vec::len).sum();
+    let mut out = String::new();
+    open(&mut out, "frequency", "Frequency: main island now (line), extremes between samples (band)", drawn);
+    frame(&mut out, &a, "Hz", &|v| format!("{v:.2}"));
+    for band in runs(&|i| s.f_min_hz[i] > 0.0) {
+        let mut p = String::new();
+        for &i in &band {
+            let _ = write!(p, "{:.1},{:.1} ", a.x(s.t_s[i]), a.y(s.f_max_hz[i]));
+        }
+        for &i in band.iter().rev() {
+            let _ = write!(p, "{:.1},{:.1} ", a.x(s.t_s[i]), a.y(s.f_min_hz[i]));
         }
         let _ = write!(out, "<polygon class=\"band\" points=\"{}\"/>", p.trim_end());
     }
@@ -211,7 +228,9 @@ pub(crate) fn frequency(t: &TeamReport) -> String {
     let _ =
         write!(out, "<line class=\"nominal\" x1=\"{L}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/>", W - R);
     steps(&mut out, &a, &t.steps, false);
-    polyline(&mut out, &a, "f", (0..n).map(|i| (s.t_s[i], s.f_hz[i])));
+    for run in &line_runs {
+        polyline(&mut out, &a, "f", run.iter().map(|&i| (s.t_s[i], s.f_hz[i])));
+    }
     if let (Some(v), Some(tt)) = (t.figures.nadir_hz.value, t.figures.nadir_hz.t_s) {
         let _ = write!(
             out,
@@ -293,7 +312,7 @@ pub(crate) fn activity(t: &TeamReport) -> String {
             continue;
         }
         for it in t.timeline.iter().filter(|i| kinds.contains(&i.kind)) {
-            if *class == "action" && it.actor.as_deref().is_some_and(|a| a.starts_with("instructor")) {
+            if *class == "action" && it.actor_kind == Some("instructor") {
                 continue;
             }
             n += 1;

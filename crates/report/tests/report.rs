@@ -75,26 +75,27 @@ fn first_detection(j: &[Entry], step: &str, start: f64) -> Option<(usize, f64)> 
 }
 
 /// The first accepted action of the team at or after `start` that cuts what the step came
-/// through: an `unless` of the step, the block of its commands' source, its account, its host.
+/// through: an `unless` of the step; a block of the host it came from or of its commands'
+/// source; its account disabled; a clean of the host it ran on or came from.
 fn first_containment(ex: &Exercise, j: &[Entry], step: &exercise::Step, start: f64) -> Option<(usize, f64)> {
     let base = j.iter().find_map(|e| match e {
         Entry::Start { base, .. } => Some(*base),
         _ => None,
     })?;
-    let mut hosts: Vec<String> = Vec::new();
-    let mut accounts: Vec<String> = Vec::new();
+    let (mut block, mut clean, mut accounts): (Vec<String>, Vec<String>, Vec<String>) = Default::default();
     for u in &step.unless {
         match u {
             Unless::AccountDisabled(a) => accounts.push(a.clone()),
-            Unless::Blocked(h) | Unless::Cleaned(h) => hosts.push(h.clone()),
+            Unless::Blocked(h) => block.push(h.clone()),
+            Unless::Cleaned(h) => clean.push(h.clone()),
         }
     }
     match &step.action {
         exercise::Action::HmiHijack { account, .. } => accounts.push(account.clone()),
         exercise::Action::It(it) => {
             accounts.extend(it.account.clone());
-            hosts.push(it.host.clone());
-            hosts.extend(it.from.clone());
+            clean.push(it.host.clone());
+            block.extend(it.from.clone());
         }
         exercise::Action::Iec104Commands { from, .. }
         | exercise::Action::IoaSweep { from, .. }
@@ -104,9 +105,12 @@ fn first_containment(ex: &Exercise, j: &[Entry], step: &exercise::Step, start: f
         | exercise::Action::ModbusWrite { from, .. }
         | exercise::Action::ModbusRestart { from, .. }
         | exercise::Action::Firmware { from, .. }
-        | exercise::Action::UpsOff { from, .. } => hosts.push(from.clone()),
+        | exercise::Action::UpsOff { from, .. } => {
+            block.push(from.clone());
+            clean.push(from.clone());
+        }
         exercise::Action::Wipe { host } | exercise::Action::ServiceStop { host, .. } => {
-            hosts.push(host.clone())
+            clean.push(host.clone())
         }
     }
     let sources: Vec<Ipv4Addr> = j
@@ -126,11 +130,11 @@ fn first_containment(ex: &Exercise, j: &[Entry], step: &exercise::Step, start: f
         }
         let cuts = match d {
             DefenderAction::Block { host } => {
-                hosts.contains(host)
+                block.contains(host)
                     || ex.host(host).is_some_and(|h| sources.contains(&h.addr.in_block(base)))
             }
             DefenderAction::DisableAccount { account } => accounts.contains(account),
-            DefenderAction::Clean { host } => hosts.contains(host),
+            DefenderAction::Clean { host } => clean.contains(host),
             _ => false,
         };
         cuts.then_some((i + 1, secs(*t)))
@@ -246,6 +250,23 @@ fn check_team(ex: &Exercise, name: &str, j: &[Entry], t: &report::TeamReport) {
     let hints: f64 =
         j.iter().filter_map(|e| if let Entry::Hint { cost, .. } = e { Some(*cost) } else { None }).sum();
     assert!(close(t.score.hint_costs.iter().map(|h| h.cost).sum::<f64>(), hints), "{}", at("hints"));
+    // A hint is deducted when its question's last answer was judged right and the question
+    // stands: the points it earned are its points less those hints.
+    for h in &t.score.hint_costs {
+        let q = t.questions.iter().find(|q| q.id == h.question).unwrap();
+        let right = j.iter().rev().find_map(|e| match e {
+            Entry::Act {
+                action: Action::Defend(DefenderAction::AnswerQuestion { question, .. }),
+                outcome: Outcome::Verdict { correct },
+                ..
+            } if *question == q.id => Some(*correct),
+            _ => None,
+        });
+        assert_eq!(h.deducted, right == Some(true) && !q.withdrawn, "{}", at(&format!("hint for {}", q.id)));
+        if h.deducted {
+            assert!(close(q.earned, (q.points - q.hint_cost).max(0.0)), "{}", at(&q.id));
+        }
+    }
 
     // Questions: the verdict the run gave the last answer; missed when standing and not right.
     for q in &t.questions {
@@ -259,8 +280,24 @@ fn check_team(ex: &Exercise, name: &str, j: &[Entry], t: &report::TeamReport) {
         });
         assert_eq!(q.correct, verdict.unwrap_or(false), "{}", at(&format!("question {}", q.id)));
         assert_eq!(q.missed, !q.withdrawn && !q.correct, "{}", at(&format!("question {}", q.id)));
-        if q.missed {
-            assert!(!q.right_answer.is_empty() && !q.evidence.is_empty(), "{}", at(&q.id));
+        // The right answer the report gives is one the range accepts (for the answers that
+        // are a plain value), judged on the journal as the team's answer was (or whole).
+        let spec = ex.questions.iter().find(|x| x.id == q.id).unwrap();
+        if matches!(
+            spec.answer,
+            exercise::Answer::Exact(_) | exercise::Answer::Choice { .. } | exercise::Answer::FromRun { .. }
+        ) && !q.withdrawn
+        {
+            let upto = j
+                .iter()
+                .rposition(|e| matches!(e, Entry::Answer { question, .. } if *question == q.id))
+                .unwrap_or(j.len() - 1);
+            let value = q.right_answer.split(" (within").next().unwrap();
+            assert!(
+                range::score::judge(ex, spec, value, &j[..=upto]),
+                "{}: `{value}` judged wrong",
+                at(&q.id)
+            );
         }
     }
 
@@ -319,6 +356,7 @@ fn every_builtin_exercise_with_and_without_its_defenders() {
                 ),
                 (None, _) => {}
             }
+            assert!(!q.evidence.starts_with('('), "{name}, {}: no fallback for a built-in question", q.id);
         }
 
         // The cohort: each team's row, and the steps on the wire no team detected.

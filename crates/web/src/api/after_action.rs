@@ -1,6 +1,6 @@
 //! The after-action report (`report` crate) of a run: instructors and observers get every
-//! team and the cohort at any time; a trainee gets their own team's, once its run has ended
-//! (before, it would tell them the attack's steps).
+//! team and the cohort at any time; a trainee gets their own team's once the run has ended
+//! for every team (before, it would tell them the attack's steps and the answers).
 //!
 //! The HTML is the same self-contained document `icsrange report` writes, served with a
 //! policy of its own: no script at all, its one style block allowed by its hash.
@@ -61,7 +61,9 @@ async fn of_run(app: &App, id: &str) -> Result<report::Report> {
 async fn of_team(app: &App, id: &str, c: &Caller) -> Result<report::Report> {
     let team = app.store.team(id).await?.ok_or(ApiError::NotFound)?;
     let tr = team_range(app, id).await?;
-    if !is_staff(app, c, &team).await? && !tr.has_ended() {
+    // The whole run, not the team's range: a team that ended first must not learn the
+    // answers while another team still plays.
+    if !is_staff(app, c, &team).await? && run_of(app, &team.run).await?.status != "ended" {
         return Err(ApiError::Conflict("the after-action report is yours once the run has ended"));
     }
     build((*tr.ex).clone(), journals(app, std::slice::from_ref(&team))).await
