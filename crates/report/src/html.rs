@@ -198,15 +198,7 @@ fn cohort(o: &mut String, r: &Report) {
     if !c.unmapped.is_empty() {
         o.push_str("<p>Gaps whose techniques have no mitigation in the report's table (add them to it):</p><ul class=\"unmapped\">");
         for tr in &c.unmapped {
-            let _ = write!(
-                o,
-                "<li>{}: step <b>{}</b> ({}) {} {}</li>",
-                esc(&tr.team),
-                esc(&tr.step),
-                esc(&tr.technique),
-                tr.gap,
-                src(&tr.source)
-            );
+            trigger(o, tr);
         }
         o.push_str("</ul>");
     }
@@ -215,15 +207,7 @@ fn cohort(o: &mut String, r: &Report) {
         for rec in &c.recommendations {
             let mut ev = String::new();
             for tr in rec.triggers.iter().take(8) {
-                let _ = write!(
-                    ev,
-                    "<li>{}: step <b>{}</b> ({}) {} {}</li>",
-                    esc(&tr.team),
-                    esc(&tr.step),
-                    esc(&tr.technique),
-                    tr.gap,
-                    src(&tr.source)
-                );
+                trigger(&mut ev, tr);
             }
             if rec.triggers.len() > 8 {
                 let _ = write!(ev, "<li>and {} more</li>", rec.triggers.len() - 8);
@@ -239,6 +223,19 @@ fn cohort(o: &mut String, r: &Report) {
         o.push_str("</tbody></table>");
     }
     o.push_str("</section>");
+}
+
+/// A gap that calls for a mitigation, as a list item.
+fn trigger(o: &mut String, tr: &crate::Trigger) {
+    let _ = write!(
+        o,
+        "<li>{}: step <b>{}</b> ({}) {} {}</li>",
+        esc(&tr.team),
+        esc(&tr.step),
+        esc(&tr.technique),
+        tr.gap,
+        src(&tr.source)
+    );
 }
 
 fn team(o: &mut String, k: usize, t: &TeamReport) {
