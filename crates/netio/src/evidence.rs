@@ -61,8 +61,8 @@ pub fn event(seq: usize, e: &Entry, team: Option<&str>, ex: &Exercise) -> Option
                 _ => (None, None),
             };
             json!({"kind": "command", "station": station, "ioa": ioa, "close": close,
-                   "outcome": crate::json::delivery(*outcome),
-                   "text": format!("SCADA master: {} → {}", crate::json::detail(operation), crate::json::delivery(*outcome))})
+                   "outcome": outcome.describe(),
+                   "text": format!("SCADA master: {} → {}", operation.describe(), outcome.describe())})
         }
         Entry::Act { actor: Actor::User { team: t, user, .. }, action, outcome, .. } if ours(t) => {
             json!({"kind": "action", "user": user, "action": crate::json::action(action), "outcome": crate::json::outcome(outcome)})

@@ -36,9 +36,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use exercise::{CommandPoint, DefenderAction, Offset};
 use gridsim::sim::SimTime;
-use range::journal::{
-    Action, Actor, CrewStatus, Delivery, DeviceChange, Entry, Input, Live, Operation, Outcome, Role,
-};
+use range::journal::{Action, Actor, Entry, Input, Live, Operation, Outcome, Role};
 use range::score::Score;
 use serde::{Deserialize, Serialize};
 
@@ -260,20 +258,6 @@ fn operation(op: &Operation) -> OperationJson {
     }
 }
 
-/// An operation in words, for people (the `detail` field).
-pub fn detail(op: &Operation) -> String {
-    op.describe()
-}
-
-/// A device's answer in words (the `outcome` field of a command).
-pub fn delivery(d: Delivery) -> String {
-    d.describe()
-}
-
-fn device_change(c: DeviceChange) -> &'static str {
-    c.describe()
-}
-
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActorJson {
@@ -430,7 +414,7 @@ pub fn outcome(o: &Outcome) -> OutcomeJson {
         Outcome::Refused(reason) => OutcomeJson::Refused { reason: reason.clone() },
         Outcome::Hint { text, cost } => OutcomeJson::Hint { text: text.clone(), cost: *cost },
         Outcome::Verdict { correct } => OutcomeJson::Verdict { correct: *correct },
-        Outcome::Command(d) => OutcomeJson::Command { outcome: delivery(*d) },
+        Outcome::Command(d) => OutcomeJson::Command { outcome: d.describe() },
         Outcome::Reclose { commanded, crews } => {
             OutcomeJson::Reclose { commanded: *commanded, crews: *crews }
         }
@@ -464,15 +448,6 @@ fn unhex(s: &str) -> Result<Vec<u8>, String> {
             u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16).map_err(|_| format!("bad hex at {i}"))
         })
         .collect()
-}
-
-fn crew_status(s: CrewStatus) -> String {
-    match s {
-        CrewStatus::Dispatched { on_site } => format!("dispatched, on site at {on_site}"),
-        CrewStatus::OperatedByHand => "operated by hand".into(),
-        CrewStatus::CouldNotOperate => "could not operate".into(),
-        CrewStatus::NoSuchBreaker => "no such breaker".into(),
-    }
 }
 
 fn to_json(e: &Entry) -> EntryJson<'_> {
@@ -541,10 +516,10 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
                 dst: dst.to_string(),
                 station: *station,
                 operation: operation(op),
-                detail: detail(op),
+                detail: op.describe(),
                 by: by.as_str(),
                 step: step.as_deref(),
-                outcome: delivery(*outcome),
+                outcome: outcome.describe(),
                 frames: *frames,
             }
         }
@@ -556,7 +531,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             close: *close,
         },
         Entry::Device { t, device, addr, change } => {
-            EntryJson::Device { t: secs(*t), device, addr: addr.to_string(), change: device_change(*change) }
+            EntryJson::Device { t: secs(*t), device, addr: addr.to_string(), change: change.describe() }
         }
         Entry::Alert { alert } => EntryJson::Alert {
             t: secs(alert.t),
@@ -585,7 +560,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             station: point.station,
             ioa: point.ioa,
             close: *close,
-            status: crew_status(*status),
+            status: status.describe(),
         },
         Entry::Inject { t, id, channel, from, subject } => {
             EntryJson::Inject { t: secs(*t), id, channel, from, subject }

@@ -126,7 +126,7 @@ async fn connection(
     let conn = match opened.await {
         Ok(Ok(conn)) => conn,
         Ok(Err(range::journal::Delivery::Blocked)) => return Err("blocked by the range firewall".into()),
-        Ok(Err(why)) => return Err(format!("refused: {}", crate::json::delivery(why))),
+        Ok(Err(why)) => return Err(format!("refused: {}", why.describe())),
         Err(_) => return Err("the range has stopped".into()),
     };
     let (mut rd, mut wr) = stream.into_split();

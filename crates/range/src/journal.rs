@@ -511,6 +511,18 @@ impl Delivery {
     }
 }
 
+impl CrewStatus {
+    /// The crew's progress in words.
+    pub fn describe(self) -> String {
+        match self {
+            CrewStatus::Dispatched { on_site } => format!("dispatched, on site at {on_site}"),
+            CrewStatus::OperatedByHand => "operated by hand".into(),
+            CrewStatus::CouldNotOperate => "could not operate".into(),
+            CrewStatus::NoSuchBreaker => "no such breaker".into(),
+        }
+    }
+}
+
 impl DeviceChange {
     /// The change in words.
     pub fn describe(self) -> &'static str {
