@@ -26,6 +26,7 @@ macro_rules! out {
 mod bench_iec104;
 mod bench_live;
 mod bench_modbus;
+mod bench_pipe;
 mod bench_platform;
 mod devices_cmd;
 mod live_cmd;
@@ -121,6 +122,8 @@ enum BenchCommand {
     Live(bench_live::BenchLiveArgs),
     /// The training platform: N team ranges at 1x and M WebSocket HMI clients.
     Platform(bench_platform::BenchPlatformArgs),
+    /// Simulated seconds per wall-clock second of a pipeline's transients (MOC).
+    Pipe(bench_pipe::BenchPipeArgs),
 }
 
 /// Bad input: reported on one line, exit code 2.
@@ -189,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Iec104(args)) => bench_iec104::run(&args),
         Command::Bench(BenchCommand::Live(args)) => bench_live::run(&args),
         Command::Bench(BenchCommand::Platform(args)) => bench_platform::run(&args),
+        Command::Bench(BenchCommand::Pipe(args)) => bench_pipe::run(&args),
     }
 }
 
