@@ -16,6 +16,8 @@ pub mod fc {
     pub const DIAGNOSTICS: u8 = 0x08;
     pub const WRITE_MULTIPLE_COILS: u8 = 0x0F;
     pub const WRITE_MULTIPLE_REGISTERS: u8 = 0x10;
+    pub const READ_FILE_RECORD: u8 = 0x14;
+    pub const WRITE_FILE_RECORD: u8 = 0x15;
     pub const READ_WRITE_MULTIPLE_REGISTERS: u8 = 0x17;
     pub const ENCAPSULATED_INTERFACE: u8 = 0x2B;
     /// MEI type of Read Device Identification.
@@ -160,20 +162,129 @@ impl fmt::Debug for Bits<'_> {
     }
 }
 
+/// The reference type every file record sub-request carries (§6.14).
+pub const FILE_REFERENCE_TYPE: u8 = 0x06;
+/// The highest record number of a file (§6.14: records 0 to 0x270F).
+pub const MAX_FILE_RECORD: u16 = 0x270F;
+
+/// FC 20 sub-requests borrowed from a PDU: 7 bytes each (reference type, file, record,
+/// length in registers), already checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileReads<'a>(&'a [u8]);
+
+impl<'a> FileReads<'a> {
+    /// (file, record, length) of each sub-request.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u16, u16)> + 'a {
+        self.0.chunks_exact(7).map(|c| (be16(c, 1), be16(c, 3), be16(c, 5)))
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl fmt::Debug for FileReads<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// FC 21 sub-requests borrowed from a PDU: reference type, file, record, length, then the
+/// record's registers; already checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileWrites<'a>(&'a [u8]);
+
+impl<'a> FileWrites<'a> {
+    /// (file, record, data) of each sub-request.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u16, Registers<'a>)> + 'a {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            if rest.len() < 7 {
+                return None;
+            }
+            let n = 2 * be16(rest, 5) as usize;
+            let item = (be16(rest, 1), be16(rest, 3), Registers(rest.get(7..7 + n)?));
+            rest = &rest[7 + n..];
+            Some(item)
+        })
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl fmt::Debug for FileWrites<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// One record of a file record response: FC 20's data read, FC 21's echo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub file: u16,
+    pub record: u16,
+    pub data: Vec<u16>,
+}
+
 /// A valid request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request<'a> {
-    ReadCoils { start: u16, count: u16 },
-    ReadDiscreteInputs { start: u16, count: u16 },
-    ReadHoldingRegisters { start: u16, count: u16 },
-    ReadInputRegisters { start: u16, count: u16 },
-    WriteSingleCoil { address: u16, value: bool },
-    WriteSingleRegister { address: u16, value: u16 },
-    WriteMultipleCoils { start: u16, values: Bits<'a> },
-    WriteMultipleRegisters { start: u16, values: Registers<'a> },
-    ReadWriteMultipleRegisters { read_start: u16, read_count: u16, write_start: u16, values: Registers<'a> },
-    Diagnostics { sub_function: u16, data: &'a [u8] },
-    ReadDeviceIdentification { code: u8, object: u8 },
+    ReadCoils {
+        start: u16,
+        count: u16,
+    },
+    ReadDiscreteInputs {
+        start: u16,
+        count: u16,
+    },
+    ReadHoldingRegisters {
+        start: u16,
+        count: u16,
+    },
+    ReadInputRegisters {
+        start: u16,
+        count: u16,
+    },
+    WriteSingleCoil {
+        address: u16,
+        value: bool,
+    },
+    WriteSingleRegister {
+        address: u16,
+        value: u16,
+    },
+    WriteMultipleCoils {
+        start: u16,
+        values: Bits<'a>,
+    },
+    WriteMultipleRegisters {
+        start: u16,
+        values: Registers<'a>,
+    },
+    ReadWriteMultipleRegisters {
+        read_start: u16,
+        read_count: u16,
+        write_start: u16,
+        values: Registers<'a>,
+    },
+    Diagnostics {
+        sub_function: u16,
+        data: &'a [u8],
+    },
+    ReadDeviceIdentification {
+        code: u8,
+        object: u8,
+    },
+    /// FC 20 (§6.14): records of files, each sub-request 1 to N registers.
+    ReadFileRecord {
+        reads: FileReads<'a>,
+    },
+    /// FC 21 (§6.15): records written to files.
+    WriteFileRecord {
+        writes: FileWrites<'a>,
+    },
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -194,6 +305,8 @@ impl<'a> Request<'a> {
             Request::ReadWriteMultipleRegisters { .. } => fc::READ_WRITE_MULTIPLE_REGISTERS,
             Request::Diagnostics { .. } => fc::DIAGNOSTICS,
             Request::ReadDeviceIdentification { .. } => fc::ENCAPSULATED_INTERFACE,
+            Request::ReadFileRecord { .. } => fc::READ_FILE_RECORD,
+            Request::WriteFileRecord { .. } => fc::WRITE_FILE_RECORD,
         }
     }
 
@@ -206,6 +319,7 @@ impl<'a> Request<'a> {
                 | Request::WriteMultipleCoils { .. }
                 | Request::WriteMultipleRegisters { .. }
                 | Request::ReadWriteMultipleRegisters { .. }
+                | Request::WriteFileRecord { .. }
         )
     }
 
@@ -315,6 +429,68 @@ impl<'a> Request<'a> {
                 }
                 Ok(Request::ReadDeviceIdentification { code: body[1], object: body[2] })
             }
+            fc::READ_FILE_RECORD => {
+                // §6.14: byte count 0x07 to 0xF5, 7 bytes per sub-request; reference type 6,
+                // records 0 to 0x270F; the response must fit in a PDU.
+                let Some((&n, subs)) = body.split_first() else { return Err(value("wrong PDU length")) };
+                if !(0x07..=0xF5).contains(&n) || subs.len() != n as usize || subs.len() % 7 != 0 {
+                    return Err(value("byte count out of range or not 7 per sub-request"));
+                }
+                let mut response = 2usize;
+                for c in subs.chunks_exact(7) {
+                    let (record, len) = (be16(c, 3), be16(c, 5));
+                    if c[0] != FILE_REFERENCE_TYPE {
+                        return Err(bad(ExceptionCode::IllegalDataAddress, "reference type not 6"));
+                    }
+                    if be16(c, 1) == 0
+                        || len == 0
+                        || record > MAX_FILE_RECORD
+                        || record as u32 + len as u32 - 1 > MAX_FILE_RECORD as u32
+                    {
+                        return Err(bad(
+                            ExceptionCode::IllegalDataAddress,
+                            "file 0 or records outside 0..=0x270F",
+                        ));
+                    }
+                    response += 2 + 2 * len as usize;
+                }
+                if response > 253 {
+                    return Err(value("the response would not fit in a PDU"));
+                }
+                Ok(Request::ReadFileRecord { reads: FileReads(subs) })
+            }
+            fc::WRITE_FILE_RECORD => {
+                let Some((&n, subs)) = body.split_first() else { return Err(value("wrong PDU length")) };
+                if !(0x09..=0xFB).contains(&n) || subs.len() != n as usize {
+                    return Err(value("request data length out of range"));
+                }
+                let mut rest = subs;
+                while !rest.is_empty() {
+                    if rest.len() < 9 {
+                        return Err(value("truncated sub-request"));
+                    }
+                    let (record, len) = (be16(rest, 3), be16(rest, 5));
+                    if rest[0] != FILE_REFERENCE_TYPE {
+                        return Err(bad(ExceptionCode::IllegalDataAddress, "reference type not 6"));
+                    }
+                    if be16(rest, 1) == 0
+                        || len == 0
+                        || record > MAX_FILE_RECORD
+                        || record as u32 + len as u32 - 1 > MAX_FILE_RECORD as u32
+                    {
+                        return Err(bad(
+                            ExceptionCode::IllegalDataAddress,
+                            "file 0 or records outside 0..=0x270F",
+                        ));
+                    }
+                    let end = 7 + 2 * len as usize;
+                    if rest.len() < end {
+                        return Err(value("record data shorter than its length"));
+                    }
+                    rest = &rest[end..];
+                }
+                Ok(Request::WriteFileRecord { writes: FileWrites(subs) })
+            }
             _ => Err(bad(ExceptionCode::IllegalFunction, "function code not supported")),
         }
     }
@@ -366,6 +542,14 @@ impl<'a> Request<'a> {
             Request::ReadDeviceIdentification { code, object } => {
                 out.extend_from_slice(&[fc::MEI_READ_DEVICE_ID, code, object]);
             }
+            Request::ReadFileRecord { reads } => {
+                out.push(reads.0.len() as u8);
+                out.extend_from_slice(reads.0);
+            }
+            Request::WriteFileRecord { writes } => {
+                out.push(writes.0.len() as u8);
+                out.extend_from_slice(writes.0);
+            }
         }
     }
 }
@@ -409,6 +593,14 @@ pub enum Response {
         next_object: u8,
         objects: Vec<DeviceObject>,
     },
+    /// FC 20: each sub-request's registers, in order.
+    ReadFileRecord {
+        records: Vec<Vec<u16>>,
+    },
+    /// FC 21: the request echoed.
+    WriteFileRecord {
+        records: Vec<FileRecord>,
+    },
     Exception {
         function: u8,
         code: ExceptionCode,
@@ -432,6 +624,8 @@ impl Response {
             | Response::WriteMultiple { function, .. } => *function,
             Response::Diagnostics { .. } => fc::DIAGNOSTICS,
             Response::DeviceIdentification { .. } => fc::ENCAPSULATED_INTERFACE,
+            Response::ReadFileRecord { .. } => fc::READ_FILE_RECORD,
+            Response::WriteFileRecord { .. } => fc::WRITE_FILE_RECORD,
             Response::Exception { function, .. } => *function | 0x80,
         }
     }
@@ -481,6 +675,28 @@ impl Response {
                     out.push(*id);
                     out.push(value.len() as u8);
                     out.extend_from_slice(value);
+                }
+            }
+            Response::ReadFileRecord { records } => {
+                out.push(records.iter().map(|r| 2 + 2 * r.len()).sum::<usize>() as u8);
+                for r in records {
+                    out.push((1 + 2 * r.len()) as u8);
+                    out.push(FILE_REFERENCE_TYPE);
+                    for v in r {
+                        out.extend_from_slice(&v.to_be_bytes());
+                    }
+                }
+            }
+            Response::WriteFileRecord { records } => {
+                out.push(records.iter().map(|r| 7 + 2 * r.data.len()).sum::<usize>() as u8);
+                for r in records {
+                    out.push(FILE_REFERENCE_TYPE);
+                    out.extend_from_slice(&r.file.to_be_bytes());
+                    out.extend_from_slice(&r.record.to_be_bytes());
+                    out.extend_from_slice(&(r.data.len() as u16).to_be_bytes());
+                    for v in &r.data {
+                        out.extend_from_slice(&v.to_be_bytes());
+                    }
                 }
             }
             Response::Exception { code, .. } => out.push(code.code()),
@@ -570,6 +786,36 @@ impl Response {
                     objects,
                 })
             }
+            fc::READ_FILE_RECORD => {
+                counted(body)?;
+                let mut rest = &body[1..];
+                let mut records = Vec::new();
+                while let [len, kind, tail @ ..] = rest {
+                    let n = *len as usize;
+                    if *kind != FILE_REFERENCE_TYPE || n == 0 || n % 2 == 0 || tail.len() < n - 1 {
+                        return Err(bad("malformed file record"));
+                    }
+                    records.push(
+                        tail[..n - 1].chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect(),
+                    );
+                    rest = &tail[n - 1..];
+                }
+                if !rest.is_empty() {
+                    return Err(bad("truncated file record"));
+                }
+                Ok(Response::ReadFileRecord { records })
+            }
+            fc::WRITE_FILE_RECORD => {
+                counted(body)?;
+                let Ok(Request::WriteFileRecord { writes }) = Request::parse(pdu) else {
+                    return Err(bad("not an echo of a valid write file record request"));
+                };
+                let records = writes
+                    .iter()
+                    .map(|(file, record, data)| FileRecord { file, record, data: data.iter().collect() })
+                    .collect();
+                Ok(Response::WriteFileRecord { records })
+            }
             _ => Err(bad("function code not supported")),
         }
     }
@@ -631,6 +877,32 @@ mod tests {
             roundtrip(&[0x2B, 0x0E, 0x01, 0x00]),
             Request::ReadDeviceIdentification { code: 1, object: 0 }
         );
+        // §6.14 Read File Record: file 4 records 1-2 and file 3 records 9-10:
+        // 14 0E 06 0004 0001 0002 06 0003 0009 0002 → 14 0C 05 06 0DFE 0020 05 06 33CD 0040.
+        let pdu =
+            [0x14, 0x0E, 0x06, 0x00, 0x04, 0x00, 0x01, 0x00, 0x02, 0x06, 0x00, 0x03, 0x00, 0x09, 0x00, 0x02];
+        let Request::ReadFileRecord { reads } = roundtrip(&pdu) else { panic!() };
+        assert_eq!(reads.iter().collect::<Vec<_>>(), [(4, 1, 2), (3, 9, 2)]);
+        let wire = [0x14, 0x0C, 0x05, 0x06, 0x0D, 0xFE, 0x00, 0x20, 0x05, 0x06, 0x33, 0xCD, 0x00, 0x40];
+        let resp = Response::ReadFileRecord { records: vec![vec![0x0DFE, 0x0020], vec![0x33CD, 0x0040]] };
+        let mut out = Vec::new();
+        resp.emit(&mut out);
+        assert_eq!(out, wire);
+        assert_eq!(Response::parse(&wire, None).unwrap(), resp);
+        // §6.15 Write File Record: file 4 record 7, three registers; the response echoes it:
+        // 15 0D 06 0004 0007 0003 06AF 04BE 100D.
+        let pdu = [0x15, 0x0D, 0x06, 0x00, 0x04, 0x00, 0x07, 0x00, 0x03, 0x06, 0xAF, 0x04, 0xBE, 0x10, 0x0D];
+        let Request::WriteFileRecord { writes } = roundtrip(&pdu) else { panic!() };
+        let w: Vec<(u16, u16, Vec<u16>)> =
+            writes.iter().map(|(f, r, d)| (f, r, d.iter().collect())).collect();
+        assert_eq!(w, [(4, 7, vec![0x06AF, 0x04BE, 0x100D])]);
+        let resp = Response::WriteFileRecord {
+            records: vec![FileRecord { file: 4, record: 7, data: vec![0x06AF, 0x04BE, 0x100D] }],
+        };
+        let mut out = Vec::new();
+        resp.emit(&mut out);
+        assert_eq!(out, pdu);
+        assert_eq!(Response::parse(&pdu, None).unwrap(), resp);
         // §7: exception response to FC 01 with code 02 is 81 02.
         let mut out = Vec::new();
         Response::exception(0x01, ExceptionCode::IllegalDataAddress).emit(&mut out);
@@ -649,5 +921,12 @@ mod tests {
         assert_eq!(e(&[]), ExceptionCode::IllegalFunction);
         assert_eq!(e(&[0x2B, 0x0D, 1, 0]), ExceptionCode::IllegalFunction);
         assert_eq!(e(&[0x2B, 0x0E, 5, 0]), ExceptionCode::IllegalDataValue);
+        // File records: a reference type other than 6, a record past 0x270F, a byte count
+        // that is not 7 per sub-request, record data shorter than its length.
+        assert_eq!(e(&[0x14, 7, 5, 0, 1, 0, 0, 0, 1]), ExceptionCode::IllegalDataAddress);
+        assert_eq!(e(&[0x14, 7, 6, 0, 1, 0x27, 0x0F, 0, 2]), ExceptionCode::IllegalDataAddress);
+        assert_eq!(e(&[0x14, 8, 6, 0, 1, 0, 0, 0, 1, 0]), ExceptionCode::IllegalDataValue);
+        assert_eq!(e(&[0x15, 9, 6, 0, 1, 0, 0, 0, 2, 0, 1]), ExceptionCode::IllegalDataValue);
+        assert_eq!(e(&[0x14, 7, 6, 0, 1, 0, 0, 0, 125]), ExceptionCode::IllegalDataValue);
     }
 }

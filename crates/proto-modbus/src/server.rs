@@ -2,7 +2,7 @@
 //! says which addresses exist), diagnostics (FC 08) with listen-only mode and counters, and
 //! device identification (FC 43/14).
 
-use crate::pdu::{DeviceObject, ExceptionCode, Request, Response, diag, fc};
+use crate::pdu::{DeviceObject, ExceptionCode, FileRecord, Request, Response, diag, fc};
 
 /// The device's data: four address spaces. Each access names a whole range; an address the
 /// device lacks is `IllegalDataAddress`, a value it refuses `IllegalDataValue`.
@@ -13,6 +13,19 @@ pub trait DataModel {
     fn read_input_registers(&mut self, start: u16, count: u16) -> Result<Vec<u16>, ExceptionCode>;
     fn write_coils(&mut self, start: u16, values: &[bool]) -> Result<(), ExceptionCode>;
     fn write_registers(&mut self, start: u16, values: &[u16]) -> Result<(), ExceptionCode>;
+
+    /// FC 20: `len` registers of a file from `record` on. Devices without files answer
+    /// "illegal function".
+    fn read_file_record(&mut self, file: u16, record: u16, len: u16) -> Result<Vec<u16>, ExceptionCode> {
+        let _ = (file, record, len);
+        Err(ExceptionCode::IllegalFunction)
+    }
+
+    /// FC 21: registers written into a file from `record` on.
+    fn write_file_record(&mut self, file: u16, record: u16, data: &[u16]) -> Result<(), ExceptionCode> {
+        let _ = (file, record, data);
+        Err(ExceptionCode::IllegalFunction)
+    }
 }
 
 /// Device identification objects 0x00-0x06 (basic and regular).
@@ -162,6 +175,21 @@ impl Server {
             }
             Request::Diagnostics { sub_function, data } => return self.diagnostics(sub_function, data),
             Request::ReadDeviceIdentification { code, object } => self.identification(code, object),
+            Request::ReadFileRecord { reads } => reads
+                .iter()
+                .map(|(file, record, len)| model.read_file_record(file, record, len))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|records| Response::ReadFileRecord { records }),
+            Request::WriteFileRecord { writes } => {
+                let records: Vec<FileRecord> = writes
+                    .iter()
+                    .map(|(file, record, data)| FileRecord { file, record, data: data.iter().collect() })
+                    .collect();
+                records
+                    .iter()
+                    .try_for_each(|r| model.write_file_record(r.file, r.record, &r.data))
+                    .map(|()| Response::WriteFileRecord { records })
+            }
         };
         Some(result.unwrap_or_else(|code| Response::exception(function, code)))
     }
