@@ -142,3 +142,64 @@ fn dnp3_reclosers_conform_to_opendnp3_and_tshark() {
     assert!(select_ok && operate_ok, "CROB echoes: select {select_ok}, operate {operate_ok}");
     assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
 }
+
+/// The pipeline's devices (the built-in Colonial-style line, the safety controller's key at
+/// RUN): pymodbus reads a station PLC and the safety controller (its program through FC 20,
+/// a download and a bypass refused at RUN), opendnp3 polls a line RTU and closes its valve;
+/// tshark decodes every frame, the file record functions and the CROB echoes included.
+#[test]
+fn pipeline_devices_conform_to_pymodbus_opendnp3_and_tshark() {
+    let Some(python) = peer_python() else { return };
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = std::env::temp_dir().join(format!("icsrange-peers-{}-pipeline", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exercise = dir.join("pipeline-devices.yaml");
+    std::fs::write(
+        &exercise,
+        "exercise: 1\nid: pipeline-devices\ntitle: The Colonial-style line's devices, key at RUN\n\
+         sources: [\"pipelines/colonial.toml\"]\ngrid: station-supply\n\
+         pipeline: {line: colonial, engineering: [ews], key: run}\nduration: 1h\n\
+         zones: [{id: ot, name: OT}]\nhosts: [{id: scada, zone: ot, addr: 230.10}, {id: ews, zone: ot, addr: 230.20}]\n\
+         scada: {host: scada, stations: []}\n",
+    )
+    .unwrap();
+    let pcap = dir.join("devices.pcap");
+    let log = dir.join("devices.log");
+    // PS2's PLC, the safety controller, the first line RTU (block valve BV-1, outstation 20).
+    let devices = Devices::start_exercise(&exercise, "127.33.0.0", Some(&pcap), Some(&log));
+    let (ok, report) = run_peer(
+        &python,
+        "tests/peers/pipeline_conformance.py",
+        &["127.33.6.2", "127.33.8.1", "127.33.7.1", "20"],
+    );
+    devices.stop();
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        ok,
+        "pipeline_conformance.py:\n{report}\nicsrange devices said:\n{log}\ncapture kept: {}",
+        pcap.display()
+    );
+    assert!(report.contains("all pipeline checks passed"), "{report}");
+    let (modbus, iec104, dnp3, unclaimed, broken) = tshark_view(&pcap);
+    assert!(
+        modbus >= 30 && dnp3 >= 6 && iec104 == 0,
+        "tshark decoded {modbus} Modbus/TCP and {dnp3} DNP3 frames"
+    );
+    assert_eq!((unclaimed, broken), (0, 0), "undecoded payload, malformed or broken frames");
+    // Two reads of file 1 and one of file 2 (refused), with their answers.
+    assert_eq!(
+        tshark_count(&pcap, "modbus.func_code == 20"),
+        6,
+        "FC 20 requests and answers, named by tshark"
+    );
+    assert!(
+        tshark_count(&pcap, "modbus.func_code == 21 || modbus.func_code == 149") >= 2,
+        "the refused FC 21"
+    );
+    assert!(
+        tshark_count(&pcap, "dnp3.al.func == 0x81 && dnp3.al.ctrlstatus == 0") >= 2,
+        "the CROB's echoes with status 0"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

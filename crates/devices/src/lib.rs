@@ -43,6 +43,7 @@
 
 pub mod firewall;
 pub mod gateway;
+pub mod pipeline;
 pub mod recloser;
 pub mod relay;
 pub mod rtu;
@@ -148,6 +149,8 @@ pub enum DeviceKind {
     Plc,
     Gateway,
     Ups,
+    /// A safety controller.
+    Sis,
 }
 
 impl DeviceKind {
@@ -158,6 +161,7 @@ impl DeviceKind {
             DeviceKind::Plc => "plc",
             DeviceKind::Gateway => "gateway",
             DeviceKind::Ups => "ups",
+            DeviceKind::Sis => "sis",
         }
     }
 }
@@ -399,6 +403,26 @@ pub enum DeviceRef {
     Relay(usize),
     Gateway(usize),
     Ups(usize),
+    /// A pump station's PLC (`pipeline::StationPlc`).
+    Station(usize),
+    /// A line RTU at a valve site (`pipeline::LineRtu`).
+    LineRtu(usize),
+    /// The pipeline's safety controller.
+    Sis,
+}
+
+impl DeviceRef {
+    /// Whether it answers Modbus/TCP.
+    pub fn speaks_modbus(self) -> bool {
+        matches!(
+            self,
+            DeviceRef::Plc(_)
+                | DeviceRef::Relay(_)
+                | DeviceRef::Ups(_)
+                | DeviceRef::Station(_)
+                | DeviceRef::Sis
+        )
+    }
 }
 
 /// A line of `icsrange devices --list`.
@@ -424,6 +448,8 @@ pub struct Devices {
     pub relays: Vec<Relay>,
     pub gateways: Vec<SerialGateway>,
     pub upss: Vec<Ups>,
+    /// A pipeline and its devices, when the exercise has one.
+    pub pipe: Option<Box<pipeline::PipePlant>>,
 }
 
 impl Devices {
@@ -455,6 +481,9 @@ impl Devices {
             }
         }
         self.refresh_all(sim);
+        if let Some(p) = &mut self.pipe {
+            p.advance(pipesim::SimTime(sim.time().0));
+        }
         self.propagate();
     }
 
@@ -498,6 +527,9 @@ impl Devices {
             DeviceRef::Relay(i) => self.relays.get(i).map(|d| &d.state),
             DeviceRef::Gateway(i) => self.gateways.get(i).map(|d| &d.state),
             DeviceRef::Ups(i) => self.upss.get(i).map(|d| &d.state),
+            DeviceRef::Station(i) => self.pipe.as_ref()?.stations.get(i).map(|d| &d.state),
+            DeviceRef::LineRtu(i) => self.pipe.as_ref()?.rtus.get(i).map(|d| &d.state),
+            DeviceRef::Sis => self.pipe.as_ref()?.sis.as_ref().map(|d| &d.state),
         }
     }
 
@@ -509,6 +541,9 @@ impl Devices {
             DeviceRef::Relay(i) => self.relays.get_mut(i).map(|d| &mut d.state),
             DeviceRef::Gateway(i) => self.gateways.get_mut(i).map(|d| &mut d.state),
             DeviceRef::Ups(i) => self.upss.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Station(i) => self.pipe.as_mut()?.stations.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::LineRtu(i) => self.pipe.as_mut()?.rtus.get_mut(i).map(|d| &mut d.state),
+            DeviceRef::Sis => self.pipe.as_mut()?.sis.as_mut().map(|d| &mut d.state),
         }
     }
 
@@ -529,6 +564,13 @@ impl Devices {
             .or_else(|| find(&self.relays, addr, |d| d.addr).map(DeviceRef::Relay))
             .or_else(|| find(&self.gateways, addr, |d| d.addr).map(DeviceRef::Gateway))
             .or_else(|| find(&self.upss, addr, |d| d.addr).map(DeviceRef::Ups))
+            .or_else(|| {
+                let p = self.pipe.as_ref()?;
+                find(&p.stations, addr, |d| d.addr)
+                    .map(DeviceRef::Station)
+                    .or_else(|| find(&p.rtus, addr, |d| d.addr).map(DeviceRef::LineRtu))
+                    .or_else(|| p.sis.as_ref().filter(|s| s.addr == addr).map(|_| DeviceRef::Sis))
+            })
     }
 
     /// Changes the state of the device at `addr` (power, firmware, local/remote) and what
@@ -555,6 +597,27 @@ impl Devices {
                 }
                 response
             }
+            DeviceRef::Station(i) => self.pipe.as_mut()?.station_modbus(i, unit, pdu),
+            DeviceRef::Sis => self.pipe.as_mut()?.sis_modbus(unit, pdu),
+            _ => None,
+        }
+    }
+
+    /// One DNP3 application fragment to a DNP3 device (a feeder recloser, a line RTU): the
+    /// response, and the CROBs it carried out as (index, close/open).
+    pub fn dnp3(&mut self, sim: &mut Sim, d: DeviceRef, now_ms: u64, fragment: &[u8]) -> Option<Vec<u8>> {
+        match d {
+            DeviceRef::Recloser(i) => self.reclosers.get_mut(i)?.handle(sim, now_ms, fragment),
+            DeviceRef::LineRtu(i) => self.pipe.as_mut()?.rtu_dnp3(i, now_ms, fragment).0,
+            _ => None,
+        }
+    }
+
+    /// A DNP3 device's outstation address.
+    pub fn dnp3_address(&self, d: DeviceRef) -> Option<u16> {
+        match d {
+            DeviceRef::Recloser(i) => self.reclosers.get(i).map(|r| r.outstation.address),
+            DeviceRef::LineRtu(i) => self.pipe.as_ref()?.rtus.get(i).map(|r| r.outstation.address),
             _ => None,
         }
     }
@@ -567,6 +630,7 @@ impl Devices {
             + self.relays.len()
             + self.gateways.len()
             + self.upss.len()
+            + self.pipe.as_ref().map_or(0, |p| p.stations.len() + p.rtus.len() + usize::from(p.sis.is_some()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -624,6 +688,27 @@ impl Devices {
                 format!("unit {}", d.unit),
                 d.summary(),
             ));
+        }
+        if let Some(p) = &self.pipe {
+            for (i, d) in p.stations.iter().enumerate() {
+                let summary = p.station_summary(i);
+                out.push(row(
+                    &d.name,
+                    DeviceKind::Plc,
+                    Some(Protocol::Modbus),
+                    d.addr,
+                    format!("unit {}", d.unit),
+                    summary,
+                ));
+            }
+            for (i, d) in p.rtus.iter().enumerate() {
+                let id = format!("addr {}", d.outstation.address);
+                out.push(row(&d.name, DeviceKind::Rtu, Some(Protocol::Dnp3), d.addr, id, p.rtu_summary(i)));
+            }
+            if let Some(d) = &p.sis {
+                let id = format!("unit {}", d.unit);
+                out.push(row(&d.name, DeviceKind::Sis, Some(Protocol::Modbus), d.addr, id, p.sis_summary()));
+            }
         }
         out
     }

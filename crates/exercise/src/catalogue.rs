@@ -12,7 +12,20 @@ pub const GRIDS: &[(&str, &str, &str)] = &[
     ),
     ("case118", include_str!("../../../cases/case118.m"), include_str!("../../../cases/case118.dyn.toml")),
     ("case9", include_str!("../../../cases/case9.m"), ""),
+    (
+        "station-supply",
+        include_str!("../../../cases/station-supply.m"),
+        include_str!("../../../cases/station-supply.dyn.toml"),
+    ),
 ];
+
+/// Built-in pipelines: name, pipeline file (`pipesim::file`).
+pub const PIPELINES: &[(&str, &str)] = &[("colonial", include_str!("../../../pipelines/colonial.toml"))];
+
+/// A built-in pipeline's text, by name.
+pub fn pipeline(name: &str) -> Option<&'static str> {
+    PIPELINES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
 
 /// Built-in exercises: name, YAML text.
 pub const EXERCISES: &[(&str, &str)] = &[

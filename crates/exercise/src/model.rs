@@ -458,6 +458,18 @@ pub struct Expect {
     pub score_above: Option<String>,
 }
 
+/// The oil sector: the pipeline an exercise runs, besides its (station supply) grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineSettings {
+    /// A built-in pipeline (`catalogue::PIPELINES`).
+    pub line: String,
+    /// The hosts that are the safety controller's engineering stations: writes to it from
+    /// any other host are an alert.
+    pub engineering: Vec<String>,
+    /// Where the safety controller's key switch stands at the start.
+    pub key: pipesim::sis::KeySwitch,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exercise {
     pub id: String,
@@ -466,6 +478,9 @@ pub struct Exercise {
     pub sources: Vec<String>,
     pub techniques: Vec<Technique>,
     pub grid: String,
+    /// A pipeline with its field devices (then the grid only supplies its stations: it gets
+    /// no devices of its own on the network).
+    pub pipeline: Option<PipelineSettings>,
     pub team_mode: TeamMode,
     pub duration: SimTime,
     /// How many times faster than real time a live run plays by default (the simulation
@@ -501,6 +516,7 @@ impl Exercise {
             sources: Vec::new(),
             techniques: Vec::new(),
             grid: grid.to_string(),
+            pipeline: None,
             team_mode: TeamMode::Isolated,
             duration,
             time_compression: 1.0,

@@ -219,6 +219,20 @@ enum OperationJson {
         feeder: u32,
         close: bool,
     },
+    /// A CROB on a line RTU's valve.
+    Valve {
+        index: u16,
+        open: bool,
+    },
+    /// Modbus FC 20 / FC 21 on a controller's program file.
+    ProgramRead {
+        file: u16,
+        records: u16,
+    },
+    ProgramWrite {
+        file: u16,
+        records: u16,
+    },
     WriteCoil {
         coil: u16,
         value: bool,
@@ -249,6 +263,9 @@ fn operation(op: &Operation) -> OperationJson {
         Operation::Sweep { double, first, last } => OperationJson::Sweep { double, first, last },
         Operation::Toggle { round, double, on } => OperationJson::Toggle { round, double, on },
         Operation::Crob { feeder, close } => OperationJson::Crob { feeder, close },
+        Operation::Valve { index, open } => OperationJson::Valve { index, open },
+        Operation::ProgramRead { file, records } => OperationJson::ProgramRead { file, records },
+        Operation::ProgramWrite { file, records } => OperationJson::ProgramWrite { file, records },
         Operation::WriteCoil { coil, value } => OperationJson::WriteCoil { coil, value },
         Operation::Write { function, address, count } => OperationJson::Write { function, address, count },
         Operation::Restart => OperationJson::Restart,

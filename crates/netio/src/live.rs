@@ -35,6 +35,11 @@ pub fn services(range: &Range) -> Vec<SocketAddrV4> {
     out.extend(d.reclosers.iter().map(|r| SocketAddrV4::new(r.addr, proto_dnp3::PORT)));
     out.extend(d.relays.iter().map(|r| SocketAddrV4::new(r.addr, proto_modbus::PORT)));
     out.extend(d.upss.iter().map(|u| SocketAddrV4::new(u.addr, proto_modbus::PORT)));
+    if let Some(p) = &d.pipe {
+        out.extend(p.stations.iter().map(|s| SocketAddrV4::new(s.addr, proto_modbus::PORT)));
+        out.extend(p.rtus.iter().map(|r| SocketAddrV4::new(r.addr, proto_dnp3::PORT)));
+        out.extend(p.sis.iter().map(|s| SocketAddrV4::new(s.addr, proto_modbus::PORT)));
+    }
     out
 }
 

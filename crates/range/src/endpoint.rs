@@ -95,10 +95,11 @@ impl Endpoint {
         })
     }
 
-    pub fn dnp3(recloser: usize, devices: &Devices) -> Endpoint {
-        let address = devices.reclosers.get(recloser).map_or(10, |r| r.outstation.address);
+    /// The outstation side of a DNP3 device (a feeder recloser, a line RTU).
+    pub fn dnp3(device: DeviceRef, devices: &Devices) -> Endpoint {
+        let address = devices.dnp3_address(device).unwrap_or(10);
         Endpoint::Dnp3(Dnp3End {
-            recloser,
+            device,
             address,
             framer: link::Framer::new(),
             reassembler: Reassembler::new(),
@@ -112,7 +113,7 @@ impl Endpoint {
         match self {
             Endpoint::Iec104(e) => DeviceRef::Rtu(e.rtu),
             Endpoint::Modbus(e) => e.device,
-            Endpoint::Dnp3(e) => DeviceRef::Recloser(e.recloser),
+            Endpoint::Dnp3(e) => e.device,
             Endpoint::Http { gateway } => DeviceRef::Gateway(*gateway),
         }
     }
@@ -392,6 +393,11 @@ fn write_operation(pdu: &[u8]) -> Option<Operation> {
             count: values.len() as u16,
         },
         Request::Diagnostics { sub_function: 1, .. } => Operation::Restart,
+        Request::WriteFileRecord { writes } => {
+            let (file, records) =
+                writes.iter().fold((0, 0u16), |(_, n), (f, _, d)| (f, n.saturating_add(d.len() as u16)));
+            Operation::ProgramWrite { file, records }
+        }
         _ => return None,
     })
 }
@@ -400,7 +406,7 @@ fn write_operation(pdu: &[u8]) -> Option<Operation> {
 /// outstation, the response segmented back into link frames.
 #[derive(Debug)]
 pub struct Dnp3End {
-    recloser: usize,
+    device: DeviceRef,
     address: u16,
     framer: link::Framer,
     reassembler: Reassembler,
@@ -432,7 +438,7 @@ impl Dnp3End {
                 }
                 Err(e) => return Err(format!("bad link frame: {e}")),
             };
-            if !devices.reachable(DeviceRef::Recloser(self.recloser)) {
+            if !devices.reachable(self.device) {
                 return Err("the device went dark (unpowered or bricked)".into());
             }
             let frame = match link::Frame::parse(&raw) {
@@ -479,19 +485,27 @@ impl Dnp3End {
                         Ok(None) => continue,
                         Err(e) => return Err(format!("transport: {e}")),
                     };
-                    let k = self.recloser;
-                    let response = operate(sim, devices, |sim, devices| {
-                        devices.reclosers.get_mut(k).and_then(|r| r.handle(sim, now.0 / 1000, &fragment))
-                    });
-                    if let Some((_, code)) = proto_dnp3::app::operated_crob(&fragment) {
+                    let d = self.device;
+                    let response =
+                        operate(sim, devices, |sim, devices| devices.dnp3(sim, d, now.0 / 1000, &fragment));
+                    if let Some((index, code)) = proto_dnp3::app::operated_crob(&fragment) {
                         let status = response.as_deref().and_then(proto_dnp3::app::crob_status);
-                        let feeder = devices.reclosers.get(self.recloser).map_or(0, |r| r.load.0);
+                        let close = proto_dnp3::app::crob_closes(code).unwrap_or(false);
+                        let operation = match d {
+                            DeviceRef::LineRtu(_) => Operation::Valve { index, open: close },
+                            _ => Operation::Crob {
+                                feeder: match d {
+                                    DeviceRef::Recloser(k) => {
+                                        devices.reclosers.get(k).map_or(0, |r| r.load.0)
+                                    }
+                                    _ => 0,
+                                },
+                                close,
+                            },
+                        };
                         seen.push(Seen {
                             station: None,
-                            operation: Operation::Crob {
-                                feeder,
-                                close: proto_dnp3::app::crob_closes(code).unwrap_or(false),
-                            },
+                            operation,
                             outcome: status.map_or(Delivery::NoAnswer, Delivery::CrobStatus),
                         });
                     }

@@ -123,6 +123,12 @@ pub enum Operation {
     Toggle { round: u32, double: bool, on: bool },
     /// DNP3 DIRECT_OPERATE CROB on a feeder's recloser.
     Crob { feeder: u32, close: bool },
+    /// DNP3 CROB on a line RTU's valve (its index at the site): open or close.
+    Valve { index: u16, open: bool },
+    /// Modbus FC 20: a program (file) read from a controller.
+    ProgramRead { file: u16, records: u16 },
+    /// Modbus FC 21: records written into a controller's program file.
+    ProgramWrite { file: u16, records: u16 },
     /// Modbus FC 5 on a coil.
     WriteCoil { coil: u16, value: bool },
     /// Modbus FC 6, 15, 16 or 23 (writes other than one coil).
@@ -475,6 +481,13 @@ impl Operation {
                     "DIRECT_OPERATE CROB {} feeder {feeder}",
                     if close { "LATCH_ON" } else { "LATCH_OFF" }
                 )
+            }
+            Operation::Valve { index, open } => {
+                format!("CROB {} valve {index}", if open { "LATCH_ON (open)" } else { "LATCH_OFF (close)" })
+            }
+            Operation::ProgramRead { file, records } => format!("FC 20 read file {file}, {records} records"),
+            Operation::ProgramWrite { file, records } => {
+                format!("FC 21 write file {file}, {records} records")
             }
             Operation::WriteCoil { coil, value } => format!("FC 5 coil {coil} = {}", u8::from(value)),
             Operation::Write { function, address, count } => {

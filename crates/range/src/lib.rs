@@ -88,6 +88,8 @@ pub enum Error {
     NoDevice(Ipv4Addr),
     #[error("address block {0}: a team's block is a /16 on loopback, 127.N.0.0")]
     Base(Ipv4Addr),
+    #[error("pipeline {0} does not load")]
+    Pipeline(String),
 }
 
 /// A range's address block: a /16 on loopback (127.N.0.0), so every device and host of the
@@ -168,8 +170,25 @@ impl Range {
     pub fn new(ex: Exercise, grid: Resolved, cfg: RunConfig) -> Result<Range, Error> {
         check_base(cfg.base)?;
         let Resolved { sim, devices: _ } = grid;
-        let mut devices =
-            devices::default_devices(&sim, cfg.base).map_err(|e| Error::AddressPlan(e.to_string()))?;
+        // A pipeline exercise's grid only supplies its stations: no grid devices on its network.
+        let mut devices = if ex.pipeline.is_some() {
+            Devices::default()
+        } else {
+            devices::default_devices(&sim, cfg.base).map_err(|e| Error::AddressPlan(e.to_string()))?
+        };
+        if let Some(ps) = &ex.pipeline {
+            let text =
+                exercise::catalogue::pipeline(&ps.line).ok_or_else(|| Error::Pipeline(ps.line.clone()))?;
+            let line =
+                pipesim::file::parse(text).map_err(|e| Error::Pipeline(format!("{}: {e}", ps.line)))?;
+            let mut plant = devices::pipeline::plant(line, pipesim::SimOptions::default(), cfg.base);
+            let _ = plant.sim.apply(&pipesim::Command::SisKey(ps.key));
+            plant.sim.take_soe();
+            for r in &mut plant.rtus {
+                r.start_ms_since_2000 = cfg.start_ms_since_2000;
+            }
+            devices.pipe = Some(Box::new(plant));
+        }
         for rtu in &mut devices.rtus {
             if ex.device_settings.sbo_required.contains(&rtu.station.common_address) {
                 for c in &mut rtu.station.commands {

@@ -289,7 +289,7 @@ impl Range {
         request: proto_modbus::Request<'_>,
     ) -> Delivery {
         let Some(d) = self.devices.at(addr) else { return Delivery::NoDevice };
-        if !matches!(d, DeviceRef::Plc(_) | DeviceRef::Relay(_) | DeviceRef::Ups(_)) {
+        if !d.speaks_modbus() {
             return Delivery::NoDevice;
         }
         let port = self.client_port();
@@ -325,7 +325,7 @@ impl Range {
         let addr = self.devices.reclosers[k].addr;
         let destination = self.devices.reclosers[k].outstation.address;
         let port = self.client_port();
-        let endpoint = Endpoint::dnp3(k, &self.devices);
+        let endpoint = Endpoint::dnp3(DeviceRef::Recloser(k), &self.devices);
         let c = match self.connect(
             SocketAddrV4::new(client, port),
             SocketAddrV4::new(addr, proto_dnp3::PORT),
@@ -498,10 +498,10 @@ impl Range {
         let d = self.devices.at(*server.ip()).ok_or(Delivery::NoDevice)?;
         let endpoint = match (d, server.port()) {
             (DeviceRef::Rtu(i), proto_iec104::PORT) => Endpoint::iec104(i, self.t, &self.devices),
-            (DeviceRef::Plc(_) | DeviceRef::Relay(_) | DeviceRef::Ups(_), proto_modbus::PORT) => {
-                Endpoint::modbus(d)
+            (d, proto_modbus::PORT) if d.speaks_modbus() => Endpoint::modbus(d),
+            (DeviceRef::Recloser(_) | DeviceRef::LineRtu(_), proto_dnp3::PORT) => {
+                Endpoint::dnp3(d, &self.devices)
             }
-            (DeviceRef::Recloser(i), proto_dnp3::PORT) => Endpoint::dnp3(i, &self.devices),
             _ => return Err(Delivery::NoDevice),
         };
         self.connect(client, server, endpoint, true)

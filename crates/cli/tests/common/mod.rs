@@ -58,9 +58,25 @@ impl Devices {
         log: Option<&Path>,
         extra: &[&str],
     ) -> Devices {
+        let mut args = vec!["--grid".to_string(), repo(grid).to_str().unwrap().to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Devices::start_args(base, pcap, log, &args)
+    }
+
+    /// An exercise's devices without its campaign (`icsrange devices --exercise FILE`).
+    #[allow(dead_code)]
+    pub fn start_exercise(exercise: &Path, base: &str, pcap: Option<&Path>, log: Option<&Path>) -> Devices {
+        Devices::start_args(
+            base,
+            pcap,
+            log,
+            &["--exercise".to_string(), exercise.to_str().unwrap().to_string()],
+        )
+    }
+
+    fn start_args(base: &str, pcap: Option<&Path>, log: Option<&Path>, source: &[String]) -> Devices {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_icsrange"));
-        cmd.args(["devices", "--grid", repo(grid).to_str().unwrap(), "--base", base]);
-        cmd.args(extra);
+        cmd.arg("devices").args(source).args(["--base", base]);
         if let Some(p) = pcap {
             cmd.arg("--pcap").arg(p);
         }

@@ -77,6 +77,7 @@ const TOP: &[&str] = &[
     "sources",
     "techniques",
     "grid",
+    "pipeline",
     "team_mode",
     "duration",
     "time_compression",
@@ -192,6 +193,7 @@ impl Loader<'_> {
         });
         let ctx = Ctx { hosts: &host_ids, accounts: &accounts, grid: grid.as_ref() };
 
+        let pipeline = f.get("pipeline").and_then(|n| self.pipeline(n, &ctx));
         let scada = f.need(self.e, "scada", "the exercise").and_then(|n| self.scada(n, &ctx));
         let device_settings =
             f.get("devices").and_then(|n| self.device_settings(n, &ctx)).unwrap_or_default();
@@ -248,6 +250,7 @@ impl Loader<'_> {
             sources,
             techniques,
             grid: grid_name?.value,
+            pipeline,
             team_mode: team_mode?,
             duration: run_for?.value,
             time_compression,

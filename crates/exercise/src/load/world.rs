@@ -56,6 +56,50 @@ impl Loader<'_> {
         Some((Host { id: id?, zone: zone.clone()?.value, addr: addr? }, zone?))
     }
 
+    /// `pipeline: {line: colonial, engineering: [ews], key: program}`.
+    pub(super) fn pipeline(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<PipelineSettings> {
+        let f = fields(self.e, n, "the pipeline", &["line", "engineering", "key"])?;
+        let line = f.string(self.e, "line", "the pipeline")?;
+        match crate::catalogue::pipeline(&line.value) {
+            None => {
+                let names: Vec<&str> = crate::catalogue::PIPELINES.iter().map(|(n, _)| *n).collect();
+                self.e.0.push(line.error(format!(
+                    "no built-in pipeline `{}` (there are: {})",
+                    line.value,
+                    names.join(", ")
+                )));
+            }
+            Some(text) => {
+                if let Err(e) = pipesim::file::parse(text) {
+                    self.e.0.push(
+                        line.error(format!("the built-in pipeline `{}` does not load: {e}", line.value)),
+                    );
+                }
+            }
+        }
+        let engineering: Vec<String> = f
+            .get("engineering")
+            .map(|n| strings(self.e, n, "engineering"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| self.known_host(h, ctx.hosts))
+            .map(|h| h.value)
+            .collect();
+        let key = match f.opt_string(self.e, "key") {
+            None => pipesim::sis::KeySwitch::Run,
+            Some(k) => match k.value.as_str() {
+                "run" => pipesim::sis::KeySwitch::Run,
+                "program" => pipesim::sis::KeySwitch::Program,
+                "remote" => pipesim::sis::KeySwitch::Remote,
+                other => {
+                    self.e.0.push(k.error(format!("`key` is run, program or remote, not `{other}`")));
+                    return None;
+                }
+            },
+        };
+        Some(PipelineSettings { line: line.value, engineering, key })
+    }
+
     pub(super) fn scada(&mut self, n: &Node, ctx: &Ctx<'_>) -> Option<Scada> {
         let f = fields(self.e, n, "the SCADA master", &["host", "stations", "interrogation"])?;
         let host = f.string(self.e, "host", "the SCADA master")?;
