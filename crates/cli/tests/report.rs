@@ -158,10 +158,11 @@ fn reports_runs_and_refuses_broken_run_directories() {
     let old = broken(&root, "old", &journal, |_| {
         let mut l: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
         let first = String::from_utf8(l[0].clone()).unwrap();
-        l[0] = first.replacen("\"format\":4", "\"format\":3", 1).into_bytes();
+        let v = range::journal::FORMAT_VERSION;
+        l[0] = first.replacen(&format!("\"format\":{v}"), &format!("\"format\":{}", v - 1), 1).into_bytes();
         l.concat()
     });
-    refused(&old, "old/journal.jsonl", "journal format 3");
+    refused(&old, "old/journal.jsonl", &format!("journal format {}", range::journal::FORMAT_VERSION - 1));
     // A file where the directory should be.
     let file = root.join("a-file");
     std::fs::write(&file, b"x").unwrap();

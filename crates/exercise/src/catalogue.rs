@@ -32,6 +32,8 @@ pub const EXERCISES: &[(&str, &str)] = &[
     ("ukraine2015", include_str!("../../../exercises/ukraine2015.yaml")),
     ("industroyer2016", include_str!("../../../exercises/industroyer2016.yaml")),
     ("industroyer2022", include_str!("../../../exercises/industroyer2022.yaml")),
+    ("colonial2021", include_str!("../../../exercises/colonial2021.yaml")),
+    ("triton2017", include_str!("../../../exercises/triton2017.yaml")),
 ];
 
 /// The built-in grids as a `GridSource`.

@@ -17,6 +17,13 @@
 //! sources: ["ICS-CERT IR-ALERT-H-16-056-01, 25 Feb 2016", ...]   # at least one
 //! techniques: [{id: T0855, v19: T1692.001, name: Unauthorized Command Message}, ...]
 //! grid: ukraine2015                 # a built-in grid, or a .m path next to the file
+//! pipeline: {line: colonial, engineering: [ews], key: program}
+//!                                   # the oil sector: a built-in pipeline (`catalogue::
+//!                                   # PIPELINES`) with its devices (then `grid:
+//!                                   # station-supply`, whose own devices stay off the
+//!                                   # network); `engineering`: the safety controller's
+//!                                   # engineering stations; `key`: its key switch at the
+//!                                   # start (run | program | remote)
 //! team_mode: isolated               # isolated | regional
 //! duration: 60m
 //! time_compression: 3               # 1 to 60: a live run plays 3x faster by default (figures stay
@@ -43,6 +50,10 @@
 //!   # single|double, select, ioas: [...], value}, siprotec_dos: {from, devices: [x.y]},
 //!   # dnp3_operate, modbus_write, modbus_restart, firmware, ups_off, wipe: {host},
 //!   # service_stop: {host, process, artefact}
+//!   # pipelines: modbus_register: {from, device: "6.2", register: 8, value: 9000},
+//!   # dnp3_valve: {from, device: "7.2", index: 0, value: close | open},
+//!   # sis_program: {from} (read: FC 4 status, FC 20 program) | {from, disable: [TAG, ...]}
+//!   # | {from, fault: true} (then written back with FC 21)
 //!   # the steps' techniques and the header's `techniques` (id or v19) must match
 //! injects: [{id, at, channel: email|phone|press|regulator|radio|chat, from, subject, body}]
 //!                                  # or instead of at: after: STEP | on_alert: RULE |
@@ -64,10 +75,15 @@
 //!                                   # do: operate, close_opened, dispatch_crew, block,
 //!                                   # disable_account, clean, restore_firmware, ups_on,
 //!                                   # local, reboot, ack_alarms, hint, answer, report;
+//!                                   # pipelines: pump {pump, value: 0|1}, valve {valve,
+//!                                   # value: 0|1} (through the SCADA host), sis_key {key},
+//!                                   # sis_restore (at the cabinet);
 //!                                   # answers and reports may say {addr:HOST}
 //! expect: [{defender: none, customers_off_min: 150000, wire_steps_detected: true}, ...]
 //!                                   # also customers_off_max, ens_min_mwh, ens_max_mwh,
-//!                                   # restored_within, score_above: DEFENDER
+//!                                   # restored_within, score_above: DEFENDER; pipelines:
+//!                                   # overpressure, rupture, relief_lifted (true|false),
+//!                                   # not_delivered_max_m3, released_max_m3
 //! ```
 
 pub mod catalogue;

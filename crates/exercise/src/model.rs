@@ -202,6 +202,36 @@ pub enum Action {
         process: String,
         artefact: String,
     },
+    /// Modbus FC 6 to a holding register of a device (a station PLC's set point).
+    ModbusRegister {
+        from: String,
+        device: Offset,
+        register: u16,
+        value: u16,
+    },
+    /// A DNP3 SELECT/OPERATE CROB on a line RTU's valve (LATCH_ON opens, LATCH_OFF closes).
+    Dnp3Valve {
+        from: String,
+        device: Offset,
+        index: u16,
+        open: bool,
+    },
+    /// Through the safety controller's engineering interface: read its program (FC 20), and
+    /// with `change`, write a modified one back (FC 21; it takes only at PROGRAM).
+    SisProgram {
+        from: String,
+        change: Option<ProgramChange>,
+    },
+}
+
+/// How an attacker modifies a safety program.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProgramChange {
+    /// These functions disabled: the image stays valid, the trips never come.
+    Disable(Vec<String>),
+    /// An image the controller cannot run (as TRITON's injected code failed the Triconex's
+    /// checks): the controller faults and trips the line safe.
+    Fault,
 }
 
 impl Action {
@@ -223,7 +253,10 @@ impl Action {
             | Action::ModbusWrite { from, .. }
             | Action::ModbusRestart { from, .. }
             | Action::Firmware { from, .. }
-            | Action::UpsOff { from, .. } => Some(from),
+            | Action::UpsOff { from, .. }
+            | Action::ModbusRegister { from, .. }
+            | Action::Dnp3Valve { from, .. }
+            | Action::SisProgram { from, .. } => Some(from),
             Action::Wipe { host } | Action::ServiceStop { host, .. } => Some(host),
         }
     }
@@ -243,6 +276,9 @@ impl Action {
             Action::UpsOff { .. } => "ups_off",
             Action::Wipe { .. } => "wipe",
             Action::ServiceStop { .. } => "service_stop",
+            Action::ModbusRegister { .. } => "modbus_register",
+            Action::Dnp3Valve { .. } => "dnp3_valve",
+            Action::SisProgram { .. } => "sis_program",
         }
     }
 }
@@ -414,6 +450,23 @@ pub enum DefenderAction {
         substation: String,
     },
     AckAlarms,
+    /// A pipeline pump from the control room: run (start) or an orderly stop (its drive ramps
+    /// it down).
+    Pump {
+        pump: String,
+        run: bool,
+    },
+    /// A pipeline valve from the control room: open or close, over its travel.
+    Valve {
+        valve: String,
+        open: bool,
+    },
+    /// Someone at the safety controller's cabinet turns its key.
+    SisKey {
+        key: pipesim::sis::KeySwitch,
+    },
+    /// At the cabinet: the commissioned program loaded again, the trips reset, the key at RUN.
+    SisRestore,
     /// Put a device's local/remote switch at LOCAL (a crew on site): it keeps reporting but
     /// refuses remote operations, the attacker's included.
     Local {
@@ -456,6 +509,13 @@ pub struct Expect {
     pub restored_within: Option<SimTime>,
     /// The total score beats that of this defender's run.
     pub score_above: Option<String>,
+    /// A pipeline: whether a segment went above its MAOP, whether one ruptured, whether a
+    /// relief valve lifted; product not delivered and released at most this much (m³).
+    pub overpressure: Option<bool>,
+    pub rupture: Option<bool>,
+    pub relief_lifted: Option<bool>,
+    pub not_delivered_max_m3: Option<f64>,
+    pub released_max_m3: Option<f64>,
 }
 
 /// The oil sector: the pipeline an exercise runs, besides its (station supply) grid.

@@ -28,6 +28,31 @@ pub struct Rule {
 
 pub const RULES: &[Rule] = &[
     Rule {
+        id: "sis.program_download",
+        techniques: &["T0843", "T0889"],
+        description: "Program download (Modbus FC 21 write file record) to a safety controller",
+    },
+    Rule {
+        id: "sis.program_upload",
+        techniques: &["T0845"],
+        description: "Program upload (Modbus FC 20 read file record) from a safety controller by a host that is not its engineering station",
+    },
+    Rule {
+        id: "sis.write_unlisted",
+        techniques: &["T0855", "T1692.001"],
+        description: "A write to a safety controller from a host that is not its engineering station",
+    },
+    Rule {
+        id: "sis.mode_change",
+        techniques: &["T0858"],
+        description: "A safety controller's key switch read back at a new position, or first seen at PROGRAM",
+    },
+    Rule {
+        id: "pipe.setpoint_range",
+        techniques: &["T0836"],
+        description: "A set point written outside its engineering range (a station PLC's speed or discharge limit)",
+    },
+    Rule {
         id: "modbus.write_unlisted",
         techniques: &["T0855", "T1692.001"],
         description: "Modbus write (FC 5/6/15/16/22/23) from a host not on the allowlist",
@@ -109,6 +134,11 @@ pub struct Config {
     pub gateways: Vec<Ipv4Addr>,
     /// Stations that require select before operate.
     pub sbo_stations: Vec<u16>,
+    /// Safety controllers, and the engineering stations allowed to write to them.
+    pub safety: Vec<Ipv4Addr>,
+    pub engineering: Vec<Ipv4Addr>,
+    /// Holding registers with an engineering range: (device, register, lowest, highest).
+    pub ranges: Vec<(Ipv4Addr, u16, u16, u16)>,
 }
 
 /// One TCP payload as the capture holds it.
@@ -162,6 +192,10 @@ pub struct Ids {
     /// `point` tells apart what per-point rules see (station and IOA); 0 for the others.
     last: BTreeMap<(&'static str, Ipv4Addr, Ipv4Addr, u64), SimTime>,
     alerts: Vec<Alert>,
+    /// Per flow to a safety controller: the last FC 4 request's first register and count.
+    sis_reads: HashMap<(SocketAddrV4, SocketAddrV4), (u16, u16)>,
+    /// Per safety controller: the key switch position last read back.
+    sis_keys: BTreeMap<Ipv4Addr, u16>,
     /// Scratch: the frames of one payload.
     frames: Vec<Parsed>,
 }
@@ -508,10 +542,105 @@ impl Ids {
         }
     }
 
+    /// The rules of safety controllers and engineering ranges: requests to them, and the key
+    /// switch in their answers.
+    fn modbus_safety(&mut self, p: &Packet<'_>, pdu: &[u8]) {
+        let Some(&function) = pdu.first() else { return };
+        let word = |at: usize| pdu.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if p.dst.port() == proto_modbus::PORT {
+            let (src, dst) = (*p.src.ip(), *p.dst.ip());
+            if self.config.safety.contains(&dst) {
+                let engineering = self.config.engineering.contains(&src);
+                match function {
+                    21 => self.alert(
+                        "sis.program_download",
+                        p,
+                        vec![p.number],
+                        format!("program download (FC 21) to the safety controller {dst} from {src}"),
+                    ),
+                    20 if !engineering => self.alert(
+                        "sis.program_upload",
+                        p,
+                        vec![p.number],
+                        format!("program read (FC 20) from the safety controller {dst} by {src}"),
+                    ),
+                    4 => {
+                        if let (Some(start), Some(count)) = (word(1), word(3)) {
+                            self.sis_reads.insert((p.src, p.dst), (start, count));
+                        }
+                    }
+                    _ => {}
+                }
+                if matches!(function, 5 | 6 | 15 | 16 | 21 | 22 | 23) && !engineering {
+                    self.alert(
+                        "sis.write_unlisted",
+                        p,
+                        vec![p.number],
+                        format!("FC {function} to the safety controller {dst} from {src}, not its engineering station"),
+                    );
+                }
+            }
+            let written: Vec<(u16, u16)> = match function {
+                6 => word(1).zip(word(3)).into_iter().collect(),
+                16 => match (word(1), pdu.get(6..)) {
+                    (Some(start), Some(values)) => values
+                        .chunks_exact(2)
+                        .enumerate()
+                        .map(|(i, b)| (start.wrapping_add(i as u16), u16::from_be_bytes([b[0], b[1]])))
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            for (register, value) in written {
+                let out = self
+                    .config
+                    .ranges
+                    .iter()
+                    .find(|r| r.0 == dst && r.1 == register)
+                    .filter(|r| value < r.2 || value > r.3)
+                    .copied();
+                if let Some((_, _, lo, hi)) = out {
+                    self.alert(
+                        "pipe.setpoint_range",
+                        p,
+                        vec![p.number],
+                        format!("register {register} of {dst} set to {value} by {src}: its engineering range is {lo} to {hi}"),
+                    );
+                }
+            }
+        } else if function == 4 && self.config.safety.contains(p.src.ip()) {
+            let Some((0, _)) = self.sis_reads.get(&(p.dst, p.src)).copied() else { return };
+            let Some(key) = word(2) else { return };
+            let sis = *p.src.ip();
+            let before = self.sis_keys.insert(sis, key);
+            let name = |k: u16| match k {
+                1 => "RUN",
+                2 => "PROGRAM",
+                3 => "REMOTE",
+                _ => "unknown",
+            };
+            let message = match before {
+                Some(b) if b != key => Some(format!(
+                    "the safety controller {sis}'s key switch went from {} to {}",
+                    name(b),
+                    name(key)
+                )),
+                None if key == 2 => Some(format!("the safety controller {sis}'s key switch is at PROGRAM")),
+                _ => None,
+            };
+            if let Some(message) = message {
+                let p2 = Packet { src: p.dst, dst: p.src, ..*p };
+                self.alert("sis.mode_change", &p2, vec![p.number], message);
+            }
+        }
+    }
+
     fn modbus(&mut self, p: &Packet<'_>, adu: &[u8]) {
         let Ok(view) = proto_modbus::Adu::new_checked(adu) else { return };
         let pdu = view.pdu();
         let Some(&function) = pdu.first() else { return };
+        self.modbus_safety(p, pdu);
         if p.dst.port() == proto_modbus::PORT {
             let src = *p.src.ip();
             match function {

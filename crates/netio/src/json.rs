@@ -79,6 +79,27 @@ enum EntryJson<'a> {
         f_min_hz: f64,
         f_max_hz: f64,
     },
+    Line {
+        t: f64,
+        flow_in_m3h: f64,
+        flow_out_m3h: f64,
+        delivered_m3: f64,
+        nominated_m3: f64,
+        not_delivered_m3: f64,
+        released_m3: f64,
+        relieved_m3: f64,
+        peak_maop_ratio: f64,
+        pressures_kpa: &'a [f64],
+    },
+    Pipe {
+        t: f64,
+        event: &'static str,
+        subject: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pressure_kpa: Option<f64>,
+        by_sis: bool,
+        what: &'a str,
+    },
     Attack {
         t: f64,
         step: &'a str,
@@ -312,26 +333,77 @@ pub fn actor_from(a: ActorJson) -> Result<Actor, String> {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum ActionJson {
-    Operate { station: u16, ioa: u32, close: bool },
+    Operate {
+        station: u16,
+        ioa: u32,
+        close: bool,
+    },
     CloseOpened,
-    DispatchCrew { station: u16, ioa: u32, close: bool },
-    Block { host: String },
-    DisableAccount { account: String },
-    Clean { host: String },
-    RestoreFirmware { substation: String },
-    UpsOn { substation: String },
+    DispatchCrew {
+        station: u16,
+        ioa: u32,
+        close: bool,
+    },
+    Block {
+        host: String,
+    },
+    DisableAccount {
+        account: String,
+    },
+    Clean {
+        host: String,
+    },
+    RestoreFirmware {
+        substation: String,
+    },
+    UpsOn {
+        substation: String,
+    },
     AckAlarms,
-    Local { device: String },
-    Reboot { device: String },
-    Hint { question: String, index: usize },
-    Answer { question: String, value: String },
-    Report { text: String },
-    FireInject { inject: String },
-    SkipStep { step: String },
-    TriggerStep { step: String },
+    Pump {
+        pump: String,
+        run: bool,
+    },
+    Valve {
+        valve: String,
+        open: bool,
+    },
+    /// `key`: run, program or remote.
+    SisKey {
+        key: String,
+    },
+    SisRestore,
+    Local {
+        device: String,
+    },
+    Reboot {
+        device: String,
+    },
+    Hint {
+        question: String,
+        index: usize,
+    },
+    Answer {
+        question: String,
+        value: String,
+    },
+    Report {
+        text: String,
+    },
+    FireInject {
+        inject: String,
+    },
+    SkipStep {
+        step: String,
+    },
+    TriggerStep {
+        step: String,
+    },
     Pause,
     Resume,
-    Speed { factor: Option<f64> },
+    Speed {
+        factor: Option<f64>,
+    },
 }
 
 pub fn action(a: &Action) -> ActionJson {
@@ -354,6 +426,10 @@ pub fn action(a: &Action) -> ActionJson {
             }
             DefenderAction::UpsOn { substation } => ActionJson::UpsOn { substation: substation.clone() },
             DefenderAction::AckAlarms => ActionJson::AckAlarms,
+            DefenderAction::Pump { pump, run } => ActionJson::Pump { pump: pump.clone(), run: *run },
+            DefenderAction::Valve { valve, open } => ActionJson::Valve { valve: valve.clone(), open: *open },
+            DefenderAction::SisKey { key } => ActionJson::SisKey { key: key.name().to_lowercase() },
+            DefenderAction::SisRestore => ActionJson::SisRestore,
             DefenderAction::Local { device } => {
                 ActionJson::Local { device: format!("{}.{}", device.0, device.1) }
             }
@@ -400,6 +476,17 @@ pub fn action_from(a: ActionJson) -> Result<Action, String> {
         ActionJson::RestoreFirmware { substation } => d(DefenderAction::RestoreFirmware { substation }),
         ActionJson::UpsOn { substation } => d(DefenderAction::UpsOn { substation }),
         ActionJson::AckAlarms => d(DefenderAction::AckAlarms),
+        ActionJson::Pump { pump, run } => d(DefenderAction::Pump { pump, run }),
+        ActionJson::Valve { valve, open } => d(DefenderAction::Valve { valve, open }),
+        ActionJson::SisKey { key } => d(DefenderAction::SisKey {
+            key: match key.as_str() {
+                "run" => pipesim::sis::KeySwitch::Run,
+                "program" => pipesim::sis::KeySwitch::Program,
+                "remote" => pipesim::sis::KeySwitch::Remote,
+                other => return Err(format!("key `{other}`: run, program or remote")),
+            },
+        }),
+        ActionJson::SisRestore => d(DefenderAction::SisRestore),
         ActionJson::Local { device } => d(DefenderAction::Local { device: offset(&device)? }),
         ActionJson::Reboot { device } => d(DefenderAction::Reboot { device: offset(&device)? }),
         ActionJson::Hint { question, index } => d(DefenderAction::Hint { question, index }),
@@ -510,6 +597,37 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
                 f_max_hz: *f_max_hz,
             }
         }
+        Entry::Line {
+            t,
+            flow_in_m3h,
+            flow_out_m3h,
+            delivered_m3,
+            nominated_m3,
+            not_delivered_m3,
+            released_m3,
+            relieved_m3,
+            peak_maop_ratio,
+            pressures_kpa,
+        } => EntryJson::Line {
+            t: secs(*t),
+            flow_in_m3h: *flow_in_m3h,
+            flow_out_m3h: *flow_out_m3h,
+            delivered_m3: *delivered_m3,
+            nominated_m3: *nominated_m3,
+            not_delivered_m3: *not_delivered_m3,
+            released_m3: *released_m3,
+            relieved_m3: *relieved_m3,
+            peak_maop_ratio: *peak_maop_ratio,
+            pressures_kpa,
+        },
+        Entry::Pipe { t, kind, subject, pressure_kpa, by_sis, what } => EntryJson::Pipe {
+            t: secs(*t),
+            event: kind,
+            subject,
+            pressure_kpa: *pressure_kpa,
+            by_sis: *by_sis,
+            what,
+        },
         Entry::Attack { t, step, name, kind, techniques, on_wire } => {
             EntryJson::Attack { t: secs(*t), step, name, action: kind, techniques, on_wire: *on_wire }
         }
@@ -726,6 +844,23 @@ struct ScoreJson<'a> {
     detected_by: &'a BTreeMap<String, Vec<String>>,
     restored_at_s: Option<f64>,
     withdrawn: &'a [String],
+    /// A pipeline exercise's physical outcome (absent for a grid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<LineJson>,
+}
+
+#[derive(Serialize)]
+struct LineJson {
+    nominated_m3: f64,
+    delivered_m3: f64,
+    not_delivered_m3: f64,
+    released_m3: f64,
+    relieved_m3: f64,
+    overpressure_events: u32,
+    ruptures: u32,
+    relief_lifts: u32,
+    leak_alarms: u32,
+    sis_trips: u32,
 }
 
 /// The score as pretty JSON (`score.json`).
@@ -740,6 +875,18 @@ pub fn score(s: &Score) -> String {
         detected_by: &s.detected_by,
         restored_at_s: s.restored_at_s,
         withdrawn: &s.withdrawn,
+        line: s.line.as_ref().map(|l| LineJson {
+            nominated_m3: l.nominated_m3,
+            delivered_m3: l.delivered_m3,
+            not_delivered_m3: l.not_delivered_m3,
+            released_m3: l.released_m3,
+            relieved_m3: l.relieved_m3,
+            overpressure_events: l.overpressure_events,
+            ruptures: l.ruptures,
+            relief_lifts: l.relief_lifts,
+            leak_alarms: l.leak_alarms,
+            sis_trips: l.sis_trips,
+        }),
     };
     serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"
 }

@@ -116,7 +116,7 @@ pub enum CommandError {
 /// What happened in the line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
-    /// A segment's pressure went above its MAOP (once until it is back below).
+    /// A segment's pressure went above its MAOP (once until it is back 2 % below it).
     Overpressure {
         segment: usize,
         at_m: f64,
@@ -1006,6 +1006,9 @@ impl Sim {
             let mut worst = f64::NEG_INFINITY;
             let mut worst_node = first;
             let mut over = false;
+            // Back below the MAOP means 2 % below it (no event per ripple around it).
+            let margin = 0.02 * self.p.segments[k].maop_pa / self.rho_g;
+            let mut near = false;
             let mut burst = None;
             for node in first..=first + n {
                 let p = self.h[node] - self.z[node];
@@ -1014,6 +1017,7 @@ impl Sim {
                     worst_node = node;
                 }
                 over |= self.h[node] > self.h_maop[node];
+                near |= self.h[node] > self.h_maop[node] - margin;
                 if self.h[node] > self.h_burst[node] && burst.is_none() {
                     burst = Some(node);
                 }
@@ -1029,7 +1033,7 @@ impl Sim {
                         kind: EventKind::Overpressure { segment: k, at_m, pressure_pa: peak },
                     });
                 }
-            } else if self.seg_over[k] {
+            } else if self.seg_over[k] && !near {
                 self.seg_over[k] = false;
                 self.events.push(Event {
                     t: self.t,

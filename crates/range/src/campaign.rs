@@ -172,6 +172,26 @@ impl Range {
                 let op = Operation::WriteCoil { coil: *coil, value: *value };
                 self.command_entry(sid, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
             }
+            StepAction::ModbusRegister { from, device, register, value } => {
+                let src = self.host_addr(from);
+                let addr = device.in_block(self.cfg.base);
+                let outcome = self.modbus(
+                    src,
+                    addr,
+                    Request::WriteSingleRegister { address: *register, value: *value },
+                );
+                let op = Operation::Write { function: 6, address: *register, count: 1 };
+                self.command_entry(sid, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+            }
+            StepAction::Dnp3Valve { from, device, index, open } => {
+                let src = self.host_addr(from);
+                let addr = device.in_block(self.cfg.base);
+                self.valve_crob(sid, Sender::Attacker, src, addr, *index, *open);
+            }
+            StepAction::SisProgram { from, change } => {
+                let src = self.host_addr(from);
+                self.sis_program(sid, src, change.as_ref());
+            }
             StepAction::ModbusRestart { from, device } => {
                 let src = self.host_addr(from);
                 let addr = device.in_block(self.cfg.base);
@@ -497,5 +517,113 @@ impl Range {
             addr,
             change: DeviceChange::FirmwareCorrupt,
         });
+    }
+
+    /// A DIRECT_OPERATE CROB on a line RTU's valve, from `src`.
+    pub(crate) fn valve_crob(
+        &mut self,
+        step: Option<&str>,
+        by: Sender,
+        src: Ipv4Addr,
+        addr: Ipv4Addr,
+        index: u16,
+        open: bool,
+    ) -> Delivery {
+        let Some(d @ devices::DeviceRef::LineRtu(_)) = self.devices.at(addr) else {
+            return Delivery::NoDevice;
+        };
+        let code = if open { proto_dnp3::app::crob::LATCH_ON } else { proto_dnp3::app::crob::LATCH_OFF };
+        let fragment = proto_dnp3::app::crob_request(0, proto_dnp3::app::fc::DIRECT_OPERATE, index, code);
+        let outcome = self.dnp3_to(src, d, &fragment);
+        let op = Operation::Valve { index, open };
+        self.command_entry(step, Protocol::Dnp3, src, addr, None, op, by, outcome);
+        outcome
+    }
+
+    /// Through the safety controller's engineering interface: the program read with FC 20,
+    /// then (with a change) the modified image written back with FC 21, in records of at
+    /// most 100 registers.
+    fn sis_program(&mut self, step: Option<&str>, src: Ipv4Addr, change: Option<&exercise::ProgramChange>) {
+        let Some((addr, image, stations, esd)) = self.devices.pipe.as_ref().and_then(|p| {
+            let c = p.sis.as_ref()?;
+            let s = p.sim.sis()?;
+            let line = p.sim.pipeline();
+            let stations: Vec<usize> =
+                (0..line.joints.len()).filter(|&j| !line.joints[j].pumps.is_empty()).collect();
+            let esd: Vec<bool> = line.valves.iter().map(|v| v.esd).collect();
+            Some((c.addr, s.image().to_vec(), stations, esd))
+        }) else {
+            return;
+        };
+        // The controller's state first (key switch, checksums), as TRITON's tooling checked it.
+        let outcome = self.modbus(src, addr, Request::ReadInputRegisters { start: 0, count: 7 });
+        let _ = outcome;
+        let words = image.len().div_ceil(2);
+        let mut record = 0;
+        while record < words {
+            let n = (words - record).min(100);
+            let sub = [
+                vec![6u8],
+                1u16.to_be_bytes().to_vec(),
+                (record as u16).to_be_bytes().to_vec(),
+                (n as u16).to_be_bytes().to_vec(),
+            ]
+            .concat();
+            let outcome = match Request::parse(&[&[0x14, 7][..], &sub].concat()) {
+                Ok(req) => self.modbus(src, addr, req),
+                Err(_) => Delivery::NoAnswer,
+            };
+            let op = Operation::ProgramRead { file: 1, records: n as u16 };
+            self.command_entry(step, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+            record += n;
+        }
+        let Some(change) = change else { return };
+        let modified = match change {
+            exercise::ProgramChange::Fault => {
+                // The attackers' appended code: an image whose first function names a measure
+                // the controller does not know, so its checks fail when it loads.
+                let mut bad = image.clone();
+                if bad.len() > 26 {
+                    bad[26] = 0x7F;
+                }
+                bad
+            }
+            exercise::ProgramChange::Disable(tags) => {
+                match pipesim::sis::decode(&image, &stations, &esd, f64::MAX) {
+                    Ok(mut functions) => {
+                        for f in &mut functions {
+                            if tags.contains(&f.tag) {
+                                f.enabled = false;
+                            }
+                        }
+                        pipesim::sis::encode(&functions)
+                    }
+                    Err(_) => image.clone(),
+                }
+            }
+        };
+        let words: Vec<u16> =
+            modified.chunks(2).map(|c| u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])).collect();
+        let mut record = 0;
+        while record < words.len() {
+            let n = (words.len() - record).min(100);
+            let mut pdu = vec![0x15u8, (7 + 2 * n) as u8, 6];
+            pdu.extend_from_slice(&1u16.to_be_bytes());
+            pdu.extend_from_slice(&(record as u16).to_be_bytes());
+            pdu.extend_from_slice(&(n as u16).to_be_bytes());
+            for w in &words[record..record + n] {
+                pdu.extend_from_slice(&w.to_be_bytes());
+            }
+            let outcome = match Request::parse(&pdu) {
+                Ok(req) => self.modbus(src, addr, req),
+                Err(_) => Delivery::NoAnswer,
+            };
+            let op = Operation::ProgramWrite { file: 1, records: n as u16 };
+            self.command_entry(step, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+            if !matches!(outcome, Delivery::Accepted) {
+                break;
+            }
+            record += n;
+        }
     }
 }

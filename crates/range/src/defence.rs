@@ -44,6 +44,13 @@ fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
                     | DefenderAction::Reboot { .. }
                     | DefenderAction::AckAlarms
             );
+            let line = matches!(
+                d,
+                DefenderAction::Pump { .. }
+                    | DefenderAction::Valve { .. }
+                    | DefenderAction::SisKey { .. }
+                    | DefenderAction::SisRestore
+            );
             let security = matches!(
                 d,
                 DefenderAction::Block { .. }
@@ -57,6 +64,7 @@ fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
                     Err("blocking and cleaning hosts, accounts and firmware are the analyst's".into())
                 }
                 Role::Analyst if grid => Err("operating the grid is the operator's".into()),
+                Role::Analyst if line => Err("operating the line is the operator's".into()),
                 _ => Ok(()),
             }
         }
@@ -219,6 +227,30 @@ impl Range {
                 Outcome::Command(outcome)
             }
             DefenderAction::AckAlarms => Outcome::Accepted,
+            DefenderAction::Pump { pump, run } => self.line_command(Some(&pump), None, run),
+            DefenderAction::Valve { valve, open } => self.line_command(None, Some(&valve), open),
+            DefenderAction::SisKey { key } => match self.devices.pipe.as_mut() {
+                Some(p) => match p.sim.apply(&pipesim::Command::SisKey(key)) {
+                    Ok(()) => Outcome::Accepted,
+                    Err(e) => Outcome::Refused(e.to_string()),
+                },
+                None => Outcome::Refused("no pipeline".into()),
+            },
+            DefenderAction::SisRestore => {
+                let Some(p) = self.devices.pipe.as_mut() else {
+                    return Outcome::Refused("no pipeline".into());
+                };
+                let Some(cfg) = p.sim.pipeline().sis.clone() else {
+                    return Outcome::Refused("no safety system".into());
+                };
+                // At the cabinet: key to PROGRAM, the commissioned program, reset, key to RUN.
+                let image = pipesim::sis::encode(&cfg.functions);
+                let _ = p.sim.apply(&pipesim::Command::SisKey(pipesim::sis::KeySwitch::Program));
+                let _ = p.sim.apply(&pipesim::Command::SisDownload(image));
+                let _ = p.sim.apply(&pipesim::Command::SisReset { local: true });
+                let _ = p.sim.apply(&pipesim::Command::SisKey(pipesim::sis::KeySwitch::Run));
+                Outcome::Accepted
+            }
             DefenderAction::Local { device } => {
                 let addr = device.in_block(self.cfg.base);
                 if self.devices.set_state(addr, |s| s.local = true).is_none() {
@@ -401,5 +433,49 @@ impl Range {
             status: CrewStatus::Dispatched { on_site: due },
         });
         self.schedule(due, Task::Crew { point: p, close });
+    }
+
+    /// A pump or a valve of the pipeline from the control room: through the SCADA host, a
+    /// coil of its station's PLC over Modbus, or a CROB to its line RTU over DNP3.
+    fn line_command(&mut self, pump: Option<&str>, valve: Option<&str>, on: bool) -> Outcome {
+        let src = self.scada_addr();
+        let Some(p) = self.devices.pipe.as_ref() else { return Outcome::Refused("no pipeline".into()) };
+        let line = p.sim.pipeline();
+        let target = if let Some(name) = pump {
+            line.pump_index(name).and_then(|k| {
+                p.stations.iter().find_map(|s| {
+                    s.pumps.iter().position(|&x| x == k).map(|i| (s.addr, Some(i as u16), None))
+                })
+            })
+        } else {
+            valve.and_then(|name| line.valve_index(name)).and_then(|k| {
+                p.stations
+                    .iter()
+                    .find_map(|s| {
+                        s.valves.iter().position(|&x| x == k).map(|j| (s.addr, Some(8 + j as u16), None))
+                    })
+                    .or_else(|| {
+                        p.rtus.iter().find_map(|r| {
+                            r.valves.iter().position(|&x| x == k).map(|j| (r.addr, None, Some(j as u16)))
+                        })
+                    })
+            })
+        };
+        let Some((addr, coil, index)) = target else {
+            return Outcome::Refused(format!(
+                "no {} `{}`",
+                if pump.is_some() { "pump" } else { "valve" },
+                pump.or(valve).unwrap_or("")
+            ));
+        };
+        if let Some(coil) = coil {
+            let outcome = self.modbus(src, addr, Request::WriteSingleCoil { address: coil, value: on });
+            let op = Operation::WriteCoil { coil, value: on };
+            self.command_entry(None, Protocol::Modbus, src, addr, None, op, Sender::Operator, outcome);
+            Outcome::Command(outcome)
+        } else {
+            let outcome = self.valve_crob(None, Sender::Operator, src, addr, index.unwrap_or(0), on);
+            Outcome::Command(outcome)
+        }
     }
 }

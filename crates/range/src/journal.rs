@@ -16,7 +16,7 @@ use exercise::{CommandPoint, DefenderAction};
 use gridsim::sim::SimTime;
 
 /// The version of the journal's format, in the start entry. Bumped when an entry changes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// A trainee's role in a team: what they may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -310,6 +310,37 @@ pub enum Entry {
         f_min_hz: f64,
         f_max_hz: f64,
     },
+    /// The pipeline, sampled every minute (with the supply): the line's ends, the totals
+    /// so far, and the highest pressure against its segment's MAOP since the last sample.
+    Line {
+        t: SimTime,
+        flow_in_m3h: f64,
+        flow_out_m3h: f64,
+        delivered_m3: f64,
+        /// The nomination's volume so far, and what of it was not delivered.
+        nominated_m3: f64,
+        not_delivered_m3: f64,
+        released_m3: f64,
+        relieved_m3: f64,
+        /// Highest pressure over MAOP of any segment since the last sample.
+        peak_maop_ratio: f64,
+        /// Each joint's outlet pressure, kPa, in order of flow.
+        pressures_kpa: Vec<f64>,
+    },
+    /// A physical event of the pipeline or an entry of its safety system's sequence-of-events
+    /// log: `kind` names it (`overpressure`, `rupture`, `relief_lifted`, `pump_tripped`,
+    /// `leak_alarm`, `sis_trip`, `sis_download`, `sis_fault`, `sis_key`...), `what` says it.
+    Pipe {
+        t: SimTime,
+        kind: &'static str,
+        /// The segment, pump, valve, relief or safety function's tag it is about.
+        subject: String,
+        /// A pressure it carries, kPa.
+        pressure_kpa: Option<f64>,
+        /// The safety system did it.
+        by_sis: bool,
+        what: String,
+    },
     /// An attack step begins.
     Attack {
         t: SimTime,
@@ -427,6 +458,8 @@ impl Entry {
             Entry::Alert { alert } => alert.t,
             Entry::Start { t, .. }
             | Entry::Supply { t, .. }
+            | Entry::Line { t, .. }
+            | Entry::Pipe { t, .. }
             | Entry::Attack { t, .. }
             | Entry::AttackPrevented { t, .. }
             | Entry::It { t, .. }

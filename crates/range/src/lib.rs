@@ -20,6 +20,7 @@ mod campaign;
 mod defence;
 pub mod endpoint;
 pub mod journal;
+mod line;
 pub mod net;
 mod network;
 pub mod scada;
@@ -221,7 +222,24 @@ impl Range {
             ex.allowlist.iter().filter_map(|h| ex.host(h)).map(|h| h.addr.in_block(cfg.base)).collect();
         let gateways = devices.gateways.iter().map(|g| g.addr).collect();
         let sbo_stations = ex.device_settings.sbo_required.clone();
-        let ids = Ids::new(ids::Config { allowlist, masters, gateways, sbo_stations });
+        let mut safety = Vec::new();
+        let mut engineering = Vec::new();
+        let mut ranges = Vec::new();
+        if let (Some(plant), Some(ps)) = (&devices.pipe, &ex.pipeline) {
+            safety.extend(plant.sis.as_ref().map(|s| s.addr));
+            engineering
+                .extend(ps.engineering.iter().filter_map(|h| ex.host(h)).map(|h| h.addr.in_block(cfg.base)));
+            let line = plant.sim.pipeline();
+            for s in &plant.stations {
+                for (i, &k) in s.pumps.iter().enumerate() {
+                    let pump = &line.pumps[k];
+                    ranges.push((s.addr, i as u16, pump.min_speed_rpm as u16, pump.max_speed_rpm as u16));
+                }
+                ranges.push((s.addr, 8, 0, (s.limit_range_pa / 1e3) as u16));
+            }
+        }
+        let ids =
+            Ids::new(ids::Config { allowlist, masters, gateways, sbo_stations, safety, engineering, ranges });
         let obs = sim.observe();
         let mut r = Range {
             scada: scada::Master::new(&ex.scada.stations),
@@ -351,6 +369,7 @@ impl Range {
         self.sim.step(dt);
         self.t = next;
         let events = self.sim.take_events();
+        let from = self.journal.len();
         for e in &events {
             if matches!(e.kind, gridsim::sim::EventKind::Open | gridsim::sim::EventKind::Shed)
                 && e.cause != gridsim::sim::Cause::Command
@@ -361,6 +380,9 @@ impl Range {
             self.journal.push(Entry::Grid { event: e.clone() });
         }
         self.devices.step(&self.sim, dt, &events);
+        self.journal_line();
+        // The grid's and the pipeline's events of this step, in order of time.
+        self.journal[from..].sort_by_key(Entry::t);
         self.tick();
         if self.t >= self.ex.duration {
             self.stop();
@@ -396,13 +418,31 @@ impl Range {
         }
         self.scada_poll();
         self.pump_endpoints();
+        // What the line did at this instant (a pump started, a valve commanded, a program
+        // downloaded): journaled now, not with the next step.
+        self.journal_line();
         if self.t >= self.next_supply {
             self.sample_supply();
             self.next_supply = SimTime(self.next_supply.0 + 60_000_000);
         }
     }
 
+    /// The pipeline's events and its safety system's log since the last call, in order of time.
+    fn journal_line(&mut self) {
+        let Some(plant) = &mut self.devices.pipe else { return };
+        let events = plant.sim.take_events();
+        let soe = plant.sim.take_soe();
+        let p = plant.sim.pipeline();
+        let mut entries: Vec<Entry> = events.iter().map(|e| line::event(p, e)).collect();
+        entries.extend(soe.iter().map(line::soe));
+        entries.sort_by_key(Entry::t);
+        self.journal.extend(entries);
+    }
+
     fn sample_supply(&mut self) {
+        if let Some(plant) = &self.devices.pipe {
+            self.journal.push(line::sample(self.t, &plant.sim));
+        }
         let o = self.sim.observe();
         // Nothing stepped since the last sample (the first one): the frequency now.
         let (f_min, f_max) = self.sim.take_frequency_window().unwrap_or((o.f_hz, o.f_hz));

@@ -322,10 +322,22 @@ impl Range {
     /// A DNP3 request fragment from `client` to recloser `k`, in link frames; the CROB
     /// status the outstation answered.
     pub(crate) fn dnp3(&mut self, client: Ipv4Addr, k: usize, fragment: &[u8]) -> Delivery {
-        let addr = self.devices.reclosers[k].addr;
-        let destination = self.devices.reclosers[k].outstation.address;
+        self.dnp3_to(client, DeviceRef::Recloser(k), fragment)
+    }
+
+    /// A DNP3 request fragment from `client` to a DNP3 device (a recloser, a line RTU).
+    pub(crate) fn dnp3_to(&mut self, client: Ipv4Addr, d: DeviceRef, fragment: &[u8]) -> Delivery {
+        let addr = match d {
+            DeviceRef::Recloser(k) => self.devices.reclosers[k].addr,
+            DeviceRef::LineRtu(k) => match self.devices.pipe.as_ref().and_then(|p| p.rtus.get(k)) {
+                Some(r) => r.addr,
+                None => return Delivery::NoDevice,
+            },
+            _ => return Delivery::NoDevice,
+        };
+        let Some(destination) = self.devices.dnp3_address(d) else { return Delivery::NoDevice };
         let port = self.client_port();
-        let endpoint = Endpoint::dnp3(DeviceRef::Recloser(k), &self.devices);
+        let endpoint = Endpoint::dnp3(d, &self.devices);
         let c = match self.connect(
             SocketAddrV4::new(client, port),
             SocketAddrV4::new(addr, proto_dnp3::PORT),

@@ -16,6 +16,10 @@
 //! - **reports**: the share of a checklist (the accounts the attack used, the attacker's
 //!   address, the breakers) a filed report names.
 //!
+//! A pipeline exercise (its journal has `Line` samples) reads **service** as the share of
+//! the nomination delivered, and **restoration** as safety: 1 with no segment above its MAOP,
+//! halved per excursion, 0 once product is released (a leak, a rupture).
+//!
 //! Penalties: 5 points per block of an allowlisted host the attack's commands had not come
 //! from before the block (a false positive), 5 per host cleaned with nothing in the evidence
 //! about it yet (no log artefact on it, no command from it), 2 per breaker an operator opened
@@ -44,6 +48,49 @@ pub struct Score {
     pub restored_at_s: Option<f64>,
     /// Questions the run made meaningless, withdrawn with their points.
     pub withdrawn: Vec<String>,
+    /// A pipeline exercise's physical outcome.
+    pub line: Option<LineFigures>,
+}
+
+/// What a pipeline run did, from its journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineFigures {
+    pub nominated_m3: f64,
+    pub delivered_m3: f64,
+    pub not_delivered_m3: f64,
+    pub released_m3: f64,
+    pub relieved_m3: f64,
+    /// Excursions of a segment above its MAOP.
+    pub overpressure_events: u32,
+    pub ruptures: u32,
+    pub relief_lifts: u32,
+    pub leak_alarms: u32,
+    pub sis_trips: u32,
+}
+
+/// The pipeline's figures, when the run has a pipeline.
+pub fn line_figures(journal: &[Entry]) -> Option<LineFigures> {
+    let last = journal.iter().rev().find_map(|e| match e {
+        Entry::Line { nominated_m3, delivered_m3, not_delivered_m3, released_m3, relieved_m3, .. } => {
+            Some((*nominated_m3, *delivered_m3, *not_delivered_m3, *released_m3, *relieved_m3))
+        }
+        _ => None,
+    })?;
+    let count = |k: &str| {
+        journal.iter().filter(|e| matches!(e, Entry::Pipe { kind, .. } if *kind == k)).count() as u32
+    };
+    Some(LineFigures {
+        nominated_m3: last.0,
+        delivered_m3: last.1,
+        not_delivered_m3: last.2,
+        released_m3: last.3,
+        relieved_m3: last.4,
+        overpressure_events: count("overpressure"),
+        ruptures: count("rupture"),
+        relief_lifts: count("relief_lifted"),
+        leak_alarms: count("leak_alarm"),
+        sis_trips: count("sis_trip") + count("sis_fault"),
+    })
 }
 
 fn r2(v: f64) -> f64 {
@@ -188,7 +235,14 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         })
         .collect();
     let (served, demanded) = samples.iter().fold((0.0, 0.0), |(s, d), x| (s + x.1, d + x.2));
-    let service = if demanded > 0.0 { served / demanded } else { 1.0 };
+    let line = line_figures(journal);
+    // A pipeline: service is the share of the nomination delivered.
+    let service = match &line {
+        Some(l) if l.nominated_m3 > 0.0 => (1.0 - l.not_delivered_m3 / l.nominated_m3).clamp(0.0, 1.0),
+        Some(_) => 1.0,
+        None if demanded > 0.0 => served / demanded,
+        None => 1.0,
+    };
     let ens_mwh = journal
         .iter()
         .rev()
@@ -233,6 +287,15 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
                 if peak_off > 0 { (peak_off - end_off.min(peak_off)) as f64 / peak_off as f64 } else { 1.0 };
             0.5 * back + 0.5 * (1.0 - (off_time / span).min(1.0))
         }
+    };
+
+    // A pipeline: restoration becomes safety: nothing released and no segment above its
+    // MAOP is 1; each excursion halves it (a relief valve lifts only above the MAOP); a
+    // rupture or any product released is 0.
+    let restoration = match &line {
+        Some(l) if l.ruptures > 0 || l.released_m3 > 0.0 => 0.0,
+        Some(l) => 0.5f64.powi(l.overpressure_events.min(30) as i32),
+        None => restoration,
     };
 
     // Questions: the last answer to each counts, judged on the journal up to it.
@@ -311,6 +374,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
         detected_by,
         restored_at_s: restored_at,
         withdrawn: withdrawn.iter().map(|q| q.to_string()).collect(),
+        line,
     }
 }
 
@@ -512,6 +576,29 @@ pub fn check(
                 off.unwrap_or(0)
             )),
         }
+    }
+    let l = s.line.as_ref();
+    let flag = |fails: &mut Vec<String>, want: Option<bool>, got: Option<u32>, what: &str| {
+        if let Some(want) = want {
+            let n = got.unwrap_or(0);
+            if (n > 0) != want {
+                fails
+                    .push(format!("{what}: expected {}, {n} in the run", if want { "some" } else { "none" }));
+            }
+        }
+    };
+    flag(&mut fails, expect.overpressure, l.map(|l| l.overpressure_events), "segments above MAOP");
+    flag(&mut fails, expect.rupture, l.map(|l| l.ruptures), "ruptures");
+    flag(&mut fails, expect.relief_lifted, l.map(|l| l.relief_lifts), "relief valves lifting");
+    if let (Some(max), Some(l)) = (expect.not_delivered_max_m3, l)
+        && l.not_delivered_m3 > max
+    {
+        fails.push(format!("product not delivered: {:.0} m³ > {max}", l.not_delivered_m3));
+    }
+    if let (Some(max), Some(l)) = (expect.released_max_m3, l)
+        && l.released_m3 > max
+    {
+        fails.push(format!("product released: {:.1} m³ > {max}", l.released_m3));
     }
     if let Some(other) = &expect.score_above {
         match scores.get(other) {

@@ -90,6 +90,20 @@ fn industroyer2022_expectations_hold() {
     expectations_hold("industroyer2022");
 }
 
+/// The oil sector: the hurried stop overpressures the line, the orderly one does not, and
+/// the line comes back at its nomination after the pressure hold.
+#[test]
+fn colonial_expectations_hold() {
+    expectations_hold("colonial2021");
+}
+
+/// Without a defender the rewritten safety program lets the line rupture behind the relief
+/// valve; with the key back at RUN the download is refused and nothing leaves the pipe.
+#[test]
+fn triton_expectations_hold() {
+    expectations_hold("triton2017");
+}
+
 /// Industroyer's payload runs on the master's own host: no rogue master; the range walk is
 /// seen by its refusals, the opening of every breaker only by correlation with the HMI's
 /// journal, and the relay DoS by its UDP datagram. Every breaker of the one substation is

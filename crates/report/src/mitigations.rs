@@ -8,7 +8,9 @@
 //! (M0807, M0930, M0937), T0813 (M0953, M0810, M0811), T0888 (M0814), T0855 (M0802), T0816
 //! (M0802, M0937, M0942), T0822 (M0942), T0831 (M0802, M0953), T0846 (M0814), T0809
 //! (M0953), T0802 (M0807, M0930), T0836 (M0818). The rest are taken from the technique
-//! pages as last read (ATT&CK v17/v18) and should be re-checked when ATT&CK changes.
+//! pages as last read (ATT&CK v17/v18) and should be re-checked when ATT&CK changes; the
+//! oil sector's (T0882, T0828, T0843, T0845, T0880, T0858, T0889) were recalled, not
+//! retrieved, and need that check first.
 //! Spearphishing (Enterprise T1566.001) maps to the ICS equivalents of its Enterprise
 //! mitigations (M1017 → M0917 and so on). ATT&CK v19 renamed some ICS techniques; their new
 //! ids map to the same mitigations.
@@ -128,7 +130,33 @@ pub const MITIGATIONS: &[Mitigation] = &[
         "Disable or Remove Feature or Program",
         "Remove or disable services, ports and device functions that are not needed (unused remote access, restart commands).",
     ),
+    m(
+        "M0803",
+        "Data Loss Prevention",
+        "Watch and stop large or unusual transfers of sensitive data out of the network.",
+    ),
+    m(
+        "M0805",
+        "Mechanical Protection Layers",
+        "Keep protection that no software can change: relief valves, rupture discs, mechanical interlocks.",
+    ),
+    m(
+        "M0812",
+        "Safety Instrumented Systems",
+        "A safety system apart from the control system, with its own sensors and final elements, that brings the process to a safe state.",
+    ),
+    m(
+        "M0813",
+        "Software Process and Device Authentication",
+        "Devices and engineering software authenticate each other before a program or a parameter is accepted.",
+    ),
+    m("M0941", "Encrypt Sensitive Information", "Encrypt sensitive operational data at rest and in transit."),
     m("M0945", "Code Signing", "Accept only signed code and firmware."),
+    m(
+        "M0947",
+        "Audit",
+        "Check programs, configurations and firmware against their known-good versions, and log changes.",
+    ),
     m("M0946", "Boot Integrity", "Verify firmware and operating system integrity at start-up."),
     m("M0949", "Antivirus/Antimalware", "Detect malware on hosts and in mail and file flows."),
     m(
@@ -174,6 +202,14 @@ const DIRECT: &[(&str, &[&str])] = &[
     ("T0802", &["M0930", "M0807"]),
     ("T0836", &["M0800", "M0818", "M0804"]),
     ("T1566.001", &["M0917", "M0921", "M0949"]),
+    // The oil sector's exercises (recalled from the technique pages, to be re-checked).
+    ("T0882", &["M0941", "M0803", "M0922"]),
+    ("T0828", &["M0953", "M0811"]),
+    ("T0843", &["M0800", "M0945", "M0813"]),
+    ("T0845", &["M0800", "M0804", "M0807"]),
+    ("T0880", &["M0812", "M0805"]),
+    ("T0858", &["M0800", "M0804", "M0813"]),
+    ("T0889", &["M0800", "M0945", "M0947"]),
 ];
 
 /// The mitigations most direct for a technique (none for a technique the table lacks).

@@ -541,10 +541,12 @@ fn timeline(j: &[Entry]) -> Vec<Item> {
             Entry::Device { device, addr, change, .. } => {
                 item("physical", None, format!("{device} ({addr}): {}", change.describe()), vec![])
             }
+            Entry::Pipe { what, .. } => item("physical", None, what.clone(), vec![]),
             // Supply is plotted; answers, hints and reports show through their action entry;
             // live bytes and the start and end frame the run.
             Entry::Start { .. }
             | Entry::Supply { .. }
+            | Entry::Line { .. }
             | Entry::Answer { .. }
             | Entry::Hint { .. }
             | Entry::Report { .. }

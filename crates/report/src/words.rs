@@ -54,6 +54,12 @@ pub(crate) fn defend(d: &DefenderAction) -> String {
         DefenderAction::Reboot { device } => format!("reboot device x.x.{}.{}", device.0, device.1),
         DefenderAction::UpsOn { substation } => format!("switch {substation}'s UPS on"),
         DefenderAction::AckAlarms => "acknowledge alarms".into(),
+        DefenderAction::Pump { pump, run } => format!("{} pump {pump}", if *run { "start" } else { "stop" }),
+        DefenderAction::Valve { valve, open } => {
+            format!("{} valve {valve}", if *open { "open" } else { "close" })
+        }
+        DefenderAction::SisKey { key } => format!("safety controller key to {}", key.name()),
+        DefenderAction::SisRestore => "safety controller: commissioned program restored, key at RUN".into(),
         DefenderAction::Local { device } => format!("device x.x.{}.{} to LOCAL", device.0, device.1),
         DefenderAction::Hint { question, index } => {
             format!("hint {} of question `{question}`", index.saturating_add(1))

@@ -105,7 +105,10 @@ fn first_containment(ex: &Exercise, j: &[Entry], step: &exercise::Step, start: f
         | exercise::Action::ModbusWrite { from, .. }
         | exercise::Action::ModbusRestart { from, .. }
         | exercise::Action::Firmware { from, .. }
-        | exercise::Action::UpsOff { from, .. } => {
+        | exercise::Action::UpsOff { from, .. }
+        | exercise::Action::ModbusRegister { from, .. }
+        | exercise::Action::Dnp3Valve { from, .. }
+        | exercise::Action::SisProgram { from, .. } => {
             block.push(from.clone());
             clean.push(from.clone());
         }
@@ -153,7 +156,7 @@ fn kind(e: &Entry) -> Option<&'static str> {
         } => "answer",
         Entry::Act { .. } | Entry::Hmi { .. } | Entry::Crew { .. } => "action",
         Entry::Inject { .. } => "inject",
-        Entry::Grid { .. } | Entry::Device { .. } => "physical",
+        Entry::Grid { .. } | Entry::Device { .. } | Entry::Pipe { .. } => "physical",
         _ => return None,
     })
 }

@@ -10,7 +10,7 @@ use marked_yaml::types::Node;
 use super::{Ctx, Loader, hms, is_technique, node_id};
 use crate::grid::{double_command_exists, supply_points};
 use crate::model::*;
-use crate::yaml::{self, Fields, fields, integer, strings};
+use crate::yaml::{self, Fields, Spanned, fields, integer, strings};
 
 /// The keys of an attack step: its timing and conditions, then one action kind each.
 const STEP_KEYS: &[&str] = &[
@@ -35,6 +35,9 @@ const STEP_KEYS: &[&str] = &[
     "ups_off",
     "wipe",
     "service_stop",
+    "modbus_register",
+    "dnp3_valve",
+    "sis_program",
 ];
 
 /// The action kinds: the step keys from `it` on.
@@ -375,6 +378,85 @@ impl Loader<'_> {
                         f.need(self.e, "value", what).and_then(|n| integer(self.e, n, "value", 0, 1))?;
                     Action::ModbusWrite { from, device, coil: coil.value as u16, value: value.value == 1 }
                 }
+            }
+            "modbus_register" => {
+                let f = fields(self.e, n, what, &["from", "device", "register", "value"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let dev = f.string(self.e, "device", what)?;
+                let device = self.device(&dev, ctx, true)?;
+                let register = f
+                    .need(self.e, "register", what)
+                    .and_then(|n| integer(self.e, n, "register", 0, 0xFFFF))?;
+                let value =
+                    f.need(self.e, "value", what).and_then(|n| integer(self.e, n, "value", 0, 0xFFFF))?;
+                Action::ModbusRegister {
+                    from,
+                    device,
+                    register: register.value as u16,
+                    value: value.value as u16,
+                }
+            }
+            "dnp3_valve" => {
+                let f = fields(self.e, n, what, &["from", "device", "index", "value"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let dev = f.string(self.e, "device", what)?;
+                let device = self.device(&dev, ctx, false)?;
+                let at = device.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0));
+                let rtu = ctx
+                    .grid
+                    .and_then(|g| g.devices.pipe.as_ref())
+                    .and_then(|p| p.rtus.iter().find(|r| r.addr == at));
+                let index = f.need(self.e, "index", what).and_then(|n| integer(self.e, n, "index", 0, 15))?;
+                match rtu {
+                    Some(r) if (index.value as usize) < r.valves.len() => {}
+                    _ => {
+                        self.e.0.push(
+                            dev.error(format!("no line RTU with a valve {} at {}", index.value, dev.value)),
+                        );
+                        return None;
+                    }
+                }
+                let open = match f.string(self.e, "value", what)?.value.as_str() {
+                    "open" => true,
+                    "close" => false,
+                    other => {
+                        self.e.at(f.span(), format!("a valve's `value` is open or close, not `{other}`"));
+                        return None;
+                    }
+                };
+                Action::Dnp3Valve { from, device, index: index.value as u16, open }
+            }
+            "sis_program" => {
+                let f = fields(self.e, n, what, &["from", "read", "disable", "fault"])?;
+                let from = self.source_host(&f, ctx, what)?;
+                let sis = ctx.pipeline().and_then(|p| p.sis.as_ref());
+                if sis.is_none() {
+                    self.e.at(f.span(), "sis_program needs a pipeline with a safety system (`pipeline:`)");
+                    return None;
+                }
+                let fault = f.get("fault").and_then(|n| yaml::boolean(self.e, n, "fault")).unwrap_or(false);
+                let disable: Vec<Spanned<String>> =
+                    f.get("disable").map(|n| strings(self.e, n, "disable")).unwrap_or_default();
+                for d in &disable {
+                    if !sis.is_some_and(|s| s.functions.iter().any(|g| g.tag == d.value)) {
+                        self.e.0.push(d.error(format!("no safety function `{}`", d.value)));
+                    }
+                }
+                let change = match (fault, disable.is_empty()) {
+                    (true, true) => Some(ProgramChange::Fault),
+                    (false, false) => {
+                        Some(ProgramChange::Disable(disable.into_iter().map(|d| d.value).collect()))
+                    }
+                    (false, true) => None,
+                    (true, false) => {
+                        self.e.at(
+                            f.span(),
+                            "sis_program either disables functions or faults the controller, not both",
+                        );
+                        return None;
+                    }
+                };
+                Action::SisProgram { from, change }
             }
             "firmware" | "ups_off" => {
                 let f = fields(self.e, n, what, &["from", "substations"])?;

@@ -42,6 +42,9 @@ impl Loader<'_> {
             "question",
             "text",
             "device",
+            "pump",
+            "valve",
+            "key",
         ];
         let f = fields(self.e, n, "a defender rule", KEYS)?;
         let trigger = match (f.opt_duration(self.e, "at"), f.opt_string(self.e, "on_alert")) {
@@ -108,6 +111,55 @@ impl Loader<'_> {
                 }
             }
             "ack_alarms" => DefenderAction::AckAlarms,
+            "pump" | "valve" => {
+                let key = what.value.as_str();
+                let name = f.string(self.e, key, &what.value)?;
+                let line = ctx.pipeline();
+                let known = line.is_some_and(|p| {
+                    if key == "pump" {
+                        p.pump_index(&name.value).is_some()
+                    } else {
+                        p.valve_index(&name.value).is_some()
+                    }
+                });
+                if !known {
+                    self.e
+                        .0
+                        .push(name.error(format!("no {key} `{}` in the exercise's pipeline", name.value)));
+                    return None;
+                }
+                let on = f
+                    .need(self.e, "value", &what.value)
+                    .and_then(|n| integer(self.e, n, "value", 0, 1))?
+                    .value
+                    == 1;
+                if key == "pump" {
+                    DefenderAction::Pump { pump: name.value, run: on }
+                } else {
+                    DefenderAction::Valve { valve: name.value, open: on }
+                }
+            }
+            "sis_key" | "sis_restore" => {
+                if ctx.pipeline().is_none_or(|p| p.sis.is_none()) {
+                    self.e.0.push(what.error("the exercise's pipeline has no safety system"));
+                    return None;
+                }
+                if what.value == "sis_restore" {
+                    DefenderAction::SisRestore
+                } else {
+                    let k = f.string(self.e, "key", "sis_key")?;
+                    let key = match k.value.as_str() {
+                        "run" => pipesim::sis::KeySwitch::Run,
+                        "program" => pipesim::sis::KeySwitch::Program,
+                        "remote" => pipesim::sis::KeySwitch::Remote,
+                        other => {
+                            self.e.0.push(k.error(format!("`key` is run, program or remote, not `{other}`")));
+                            return None;
+                        }
+                    };
+                    DefenderAction::SisKey { key }
+                }
+            }
             "local" => {
                 let d = f.string(self.e, "device", "local")?;
                 let off = self.device(&d, ctx, false)?;
@@ -145,7 +197,7 @@ impl Loader<'_> {
             }
             other => {
                 self.e.0.push(what.error(format!(
-                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, clean, restore_firmware, ups_on, local, reboot, ack_alarms, hint, answer, report; not `{other}`"
+                    "`do` is one of operate, close_opened, dispatch_crew, block, disable_account, clean, restore_firmware, ups_on, local, reboot, ack_alarms, pump, valve, sis_key, sis_restore, hint, answer, report; not `{other}`"
                 )));
                 return None;
             }

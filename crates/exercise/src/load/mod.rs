@@ -184,16 +184,29 @@ impl Loader<'_> {
             .collect();
 
         // The grid: everything below that names stations, IOAs or substations needs it.
-        let grid = grid_name.as_ref().and_then(|g| match build_grid(self.source, &g.value) {
+        let mut grid = grid_name.as_ref().and_then(|g| match build_grid(self.source, &g.value) {
             Ok(r) => Some(r),
             Err(msg) => {
                 self.e.0.push(g.error(msg));
                 None
             }
         });
+        // A pipeline's devices stand in for the grid's (as in the range).
+        let pipeline = {
+            let ctx = Ctx { hosts: &host_ids, accounts: &accounts, grid: None };
+            f.get("pipeline").and_then(|n| self.pipeline(n, &ctx))
+        };
+        if let (Some(ps), Some(g)) = (&pipeline, grid.as_mut())
+            && let Some(line) =
+                crate::catalogue::pipeline(&ps.line).and_then(|t| pipesim::file::parse(t).ok())
+        {
+            g.devices = devices::Devices::default();
+            let base = std::net::Ipv4Addr::new(127, 0, 0, 0);
+            g.devices.pipe =
+                Some(Box::new(devices::pipeline::plant(line, pipesim::SimOptions::default(), base)));
+        }
         let ctx = Ctx { hosts: &host_ids, accounts: &accounts, grid: grid.as_ref() };
 
-        let pipeline = f.get("pipeline").and_then(|n| self.pipeline(n, &ctx));
         let scada = f.need(self.e, "scada", "the exercise").and_then(|n| self.scada(n, &ctx));
         let device_settings =
             f.get("devices").and_then(|n| self.device_settings(n, &ctx)).unwrap_or_default();
@@ -364,6 +377,13 @@ struct Ctx<'a> {
     hosts: &'a [String],
     accounts: &'a [Account],
     grid: Option<&'a Resolved>,
+}
+
+impl Ctx<'_> {
+    /// The exercise's pipeline, when it has one.
+    fn pipeline(&self) -> Option<&pipesim::Pipeline> {
+        self.grid.and_then(|g| g.devices.pipe.as_ref()).map(|p| p.sim.pipeline())
+    }
 }
 
 /// `x.y`: the last two octets of an address in the team's block.

@@ -219,6 +219,11 @@ impl Loader<'_> {
             "wire_steps_detected",
             "restored_within",
             "score_above",
+            "overpressure",
+            "rupture",
+            "relief_lifted",
+            "not_delivered_max_m3",
+            "released_max_m3",
         ];
         let f = fields(self.e, n, "an expectation", KEYS)?;
         let known = |this: &mut Self, d: &Spanned<String>| {
@@ -246,6 +251,11 @@ impl Loader<'_> {
                 .unwrap_or(false),
             restored_within: f.opt_duration(self.e, "restored_within").map(|d| d.value),
             score_above: score_above.map(|s| s.value),
+            overpressure: f.get("overpressure").and_then(|n| yaml::boolean(self.e, n, "overpressure")),
+            rupture: f.get("rupture").and_then(|n| yaml::boolean(self.e, n, "rupture")),
+            relief_lifted: f.get("relief_lifted").and_then(|n| yaml::boolean(self.e, n, "relief_lifted")),
+            not_delivered_max_m3: f.opt_number(self.e, "not_delivered_max_m3").map(|v| v.value),
+            released_max_m3: f.opt_number(self.e, "released_max_m3").map(|v| v.value),
             defender: defender.value,
         })
     }

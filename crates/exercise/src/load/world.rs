@@ -163,9 +163,7 @@ impl Loader<'_> {
         let g = ctx.grid?;
         let found = g.devices.at(off.in_block(std::net::Ipv4Addr::new(127, 0, 0, 0)));
         let ok = match found {
-            Some(devices::DeviceRef::Plc(_) | devices::DeviceRef::Relay(_) | devices::DeviceRef::Ups(_)) => {
-                true
-            }
+            Some(d) if d.speaks_modbus() => true,
             Some(_) => !modbus,
             None => false,
         };
