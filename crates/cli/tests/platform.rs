@@ -216,11 +216,15 @@ struct World {
 }
 
 fn world(server: &Server, data: &Path, database: Option<&str>, speed: f64) -> World {
+    world_of(server, data, database, speed, "ukraine2015")
+}
+
+fn world_of(server: &Server, data: &Path, database: Option<&str>, speed: f64, exercise: &str) -> World {
     let addr = server.addr;
     let admin_pw = admin(data, database, "boss");
     let admin = Client::login(addr, "boss", &admin_pw);
-    let r = admin
-        .post("/api/runs", &json!({"name": "Week 1", "exercise": "ukraine2015", "speed": speed, "seed": 3}));
+    let r =
+        admin.post("/api/runs", &json!({"name": "Week 1", "exercise": exercise, "speed": speed, "seed": 3}));
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let run = r.json()["id"].as_str().expect("run id").to_string();
     let account = |name: &str, role: &str, team: Option<&str>| {
@@ -729,4 +733,30 @@ fn a_client_that_never_finishes_its_headers_is_dropped() {
     assert_eq!(Client::new(server.addr).get("/api/openapi.json").status, 200);
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A pipeline run's HMI is the line: the team page carries its pressure profile (refreshed by
+/// the page's script from `line.svg`), which shows the safety controller's key left at
+/// PROGRAM; a grid run has no line.
+#[test]
+fn a_pipeline_run_shows_its_line_on_the_team_page() {
+    let data = temp_dir("pipeline");
+    let server = serve(&data, None, 196);
+    let w = world_of(&server, &data, None, 1.0, "triton2017");
+    let page = w.a1.get(&format!("/teams/{}", w.team_a));
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("data-line=\"1\"") && html.contains("data-series=\"maop\""), "{html:.400}");
+    let svg = w.a1.get(&format!("/api/teams/{}/line.svg", w.team_a));
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    let text = String::from_utf8_lossy(&svg.body);
+    assert!(text.contains("SIS key PROGRAM") && text.contains("data-series=\"pressure\""), "{text:.400}");
+    // Another team's line is not the trainee's to see.
+    assert!(denied(w.a1.get(&format!("/api/teams/{}/line.svg", w.team_b)).status));
+
+    let grid_data = temp_dir("pipeline-grid");
+    let grid_server = serve(&grid_data, None, 194);
+    let g = world(&grid_server, &grid_data, None, 1.0);
+    assert_eq!(g.a1.get(&format!("/api/teams/{}/line.svg", g.team_a)).status, 404, "a grid run has no line");
 }

@@ -200,6 +200,13 @@ const pages = {
     // The diagram opens on its middle (the largest generation sits at the top centre).
     const dg = $('#diagram');
     dg.scrollLeft = Math.max(0, (dg.scrollWidth - dg.clientWidth) / 2);
+    // A pipeline: the pressure profile is drawn on the server; fetch it again every 2 s.
+    if (dg.dataset.line) {
+      setInterval(async () => {
+        const r = await fetch(`/api/teams/${id}/line.svg`, { credentials: 'same-origin' });
+        if (r.ok) dg.innerHTML = await r.text();
+      }, 2000);
+    }
     if (team.score) text($('#score'), team.score.total);
     const points = new Map();
     const alarms = new Map();

@@ -24,6 +24,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod diagram;
+pub mod line;
 pub mod pages;
 pub mod platform;
 pub mod tls;

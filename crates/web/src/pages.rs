@@ -83,11 +83,13 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
 
 pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
-    let svg = app
-        .ranges
-        .get(&id)
-        .map(|t| t.diagram.svg.clone())
+    // A pipeline run's HMI is the line's pressure profile (refreshed by the page's script).
+    let line = app.ranges.get(&id).and_then(|t| t.read(crate::line::svg).flatten());
+    let pipeline = line.is_some();
+    let svg = line
+        .or_else(|| app.ranges.get(&id).map(|t| t.diagram.svg.clone()))
         .unwrap_or_else(|| "<p>The run has not started.</p>".into());
+    let line_attr = if pipeline { " data-line=\"1\"" } else { "" };
     Ok(page(
         &team.name,
         "team",
@@ -98,7 +100,7 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <span class=\"score\">Score <b id=\"score\">–</b></span><a id=\"report-link\" href=\"/teams/{id}/report\" title=\"Yours once the run has ended\">After-action report</a></nav>\
 <section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
 <span>Customers off <b id=\"off\">–</b></span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
-<div class=\"hmi\"><div class=\"diagram\" id=\"diagram\">{svg}</div><aside><h3>Alarms</h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
+<div class=\"hmi\"><div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div><aside><h3>Alarms</h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
 <h3>Command log</h3><ul id=\"cmdlog\" class=\"log\"></ul><h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
 <section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\

@@ -280,6 +280,15 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
         (
             def(
                 g.clone(),
+                "/api/teams/{team}/line.svg",
+                TeamRead,
+                "The team pipeline's pressure profile against MAOP, stations, valves and safety system (404: no pipeline)",
+            ),
+            get(line_svg),
+        ),
+        (
+            def(
+                g.clone(),
                 "/api/teams/{team}/events",
                 TeamRead,
                 "Evidence events after `since` (alerts, logs, injects, HMI records, actions)",

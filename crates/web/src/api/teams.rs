@@ -62,6 +62,12 @@ pub(super) async fn diagram(State(app): State<App>, Path(id): Path<String>) -> R
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], tr.diagram.svg.clone()).into_response())
 }
 
+pub(super) async fn line_svg(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
+    let tr = team_range(&app, &id).await?;
+    let svg = tr.read(crate::line::svg).flatten().ok_or(ApiError::NotFound)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
 /// `?since=N` (a journal index); anything else there is a 422, never a bare 400.
 pub(super) fn since_of(q: Option<String>) -> Result<Option<usize>> {
     let Some(q) = q else { return Ok(None) };
