@@ -67,8 +67,9 @@
 //! | file 1, records 0.. | | the program image (`pipesim::sis`), two bytes per record |
 //!
 //! FC 20 reads the program from file 1. FC 21 writes it (PROGRAM only): records are staged
-//! from record 0; once the staged records cover the length the image's own header declares,
-//! the controller loads it (`Sis::download`: an image it cannot run faults it).
+//! from record 0; once the staged records cover the length the image's own header declares
+//! (or, when the first 8 bytes are not a program's header, at once), the controller loads it
+//! (`Sis::download`: an image it cannot run faults it). At LOCAL every write answers 04.
 
 use std::net::Ipv4Addr;
 
@@ -338,7 +339,8 @@ impl PipePlant {
             let function = pdu.first().copied().unwrap_or(0);
             return Some(Response::exception(function, ExceptionCode::GatewayTargetFailedToRespond));
         }
-        let mut model = SisModel { sim: &mut self.sim, staged: std::mem::take(&mut c.staged) };
+        let mut model =
+            SisModel { sim: &mut self.sim, staged: std::mem::take(&mut c.staged), local: c.state.local };
         let response = c.server.handle_pdu(&mut model, pdu);
         c.staged = model.staged;
         response
@@ -508,6 +510,8 @@ impl DataModel for StationModel<'_> {
 struct SisModel<'a> {
     sim: &'a mut pipesim::Sim,
     staged: Vec<u16>,
+    /// At LOCAL: writes answer "server device failure" (04).
+    local: bool,
 }
 
 /// File 1: the program image.
@@ -581,6 +585,9 @@ impl DataModel for SisModel<'_> {
         if !reset && start as usize + values.len() > n as usize {
             return Err(ExceptionCode::IllegalDataAddress);
         }
+        if self.local {
+            return Err(ExceptionCode::ServerDeviceFailure);
+        }
         if self.sis()?.key() == KeySwitch::Run {
             return Err(ExceptionCode::IllegalFunction);
         }
@@ -614,7 +621,12 @@ impl DataModel for SisModel<'_> {
         if file != PROGRAM_FILE {
             return Err(ExceptionCode::IllegalDataAddress);
         }
+        if self.local {
+            self.staged.clear();
+            return Err(ExceptionCode::ServerDeviceFailure);
+        }
         if self.sis()?.key() != KeySwitch::Program {
+            self.staged.clear();
             return Err(ExceptionCode::IllegalFunction);
         }
         let at = usize::from(record);
@@ -628,9 +640,12 @@ impl DataModel for SisModel<'_> {
         }
         self.staged.extend_from_slice(data);
         let bytes: Vec<u8> = self.staged.iter().flat_map(|w| w.to_be_bytes()).collect();
-        // The length the image's header declares (8 + 40 per function); without a header
-        // that says so, what was written is the whole image.
-        let declared = if bytes.len() >= 8 && &bytes[0..4] == b"SISP" {
+        // The length the image's header declares (8 + 40 per function). Until the header is
+        // in, wait; a header that is not a program's is loaded as written (and faults).
+        if bytes.len() < 8 {
+            return Ok(());
+        }
+        let declared = if &bytes[0..4] == b"SISP" {
             8 + 40 * usize::from(u16::from_be_bytes([bytes[6], bytes[7]]))
         } else {
             bytes.len()
@@ -641,5 +656,75 @@ impl DataModel for SisModel<'_> {
             self.sim.apply(&Command::SisDownload(image)).map_err(|_| ExceptionCode::IllegalFunction)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plant_at(key: KeySwitch) -> PipePlant {
+        let text = include_str!("../../../pipelines/colonial.toml");
+        let line = pipesim::file::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let mut p = plant(line, pipesim::SimOptions::default(), Ipv4Addr::new(127, 10, 0, 0));
+        let _ = p.sim.apply(&Command::SisKey(key));
+        p
+    }
+
+    /// An FC 21 PDU writing `words` into file 1 from `record`.
+    fn write(record: u16, words: &[u16]) -> Vec<u8> {
+        let mut pdu = vec![0x15, (7 + 2 * words.len()) as u8, 6, 0, 1];
+        pdu.extend_from_slice(&record.to_be_bytes());
+        pdu.extend_from_slice(&(words.len() as u16).to_be_bytes());
+        for w in words {
+            pdu.extend_from_slice(&w.to_be_bytes());
+        }
+        pdu
+    }
+
+    fn exception(r: Option<Response>) -> Option<u8> {
+        match r {
+            Some(Response::Exception { code, .. }) => Some(code.code()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_program_loads_only_once_its_records_cover_its_header_s_length() {
+        let mut p = plant_at(KeySwitch::Program);
+        let sis = p.sim.sis().map(|s| (s.image().to_vec(), s.checksum()));
+        let (image, before) = sis.unwrap_or_default();
+        // The same program with its first function disabled.
+        let mut functions = p.sim.sis().map(|s| s.functions().to_vec()).unwrap_or_default();
+        functions[0].enabled = false;
+        let new = pipesim::sis::encode(&functions);
+        assert_eq!(new.len(), image.len());
+        let words = words(&new);
+        // A first write of three registers (shorter than a header) loads nothing.
+        assert_eq!(exception(p.sis_modbus(1, &write(0, &words[..3]))), None);
+        assert_eq!(p.sim.sis().map(|s| s.checksum()), Some(before));
+        assert_eq!(exception(p.sis_modbus(1, &write(3, &words[3..100]))), None);
+        assert_eq!(p.sim.sis().map(|s| s.checksum()), Some(before), "not before the last record");
+        assert_eq!(exception(p.sis_modbus(1, &write(100, &words[100..]))), None);
+        assert_eq!(p.sim.sis().map(|s| s.checksum()), Some(pipesim::sis::crc32(&new)));
+        assert!(p.sim.sis().is_some_and(|s| s.faulted().is_none() && !s.functions()[0].enabled));
+        // Records out of order start nothing.
+        assert_eq!(exception(p.sis_modbus(1, &write(5, &words[5..10]))), Some(2));
+    }
+
+    #[test]
+    fn the_key_and_the_local_switch_refuse_writes() {
+        let mut p = plant_at(KeySwitch::Run);
+        assert_eq!(exception(p.sis_modbus(1, &write(0, &[0x5349, 0x5350]))), Some(1));
+        assert_eq!(exception(p.sis_modbus(1, &[0x05, 0, 0, 0xFF, 0])), Some(1), "a bypass at RUN");
+        let mut p = plant_at(KeySwitch::Remote);
+        assert_eq!(exception(p.sis_modbus(1, &[0x05, 0, 0, 0xFF, 0])), None, "a bypass at REMOTE");
+        assert_eq!(exception(p.sis_modbus(1, &write(0, &[0x5349, 0x5350]))), Some(1), "no program at REMOTE");
+        let mut p = plant_at(KeySwitch::Program);
+        if let Some(s) = &mut p.sis {
+            s.state.local = true;
+        }
+        assert_eq!(exception(p.sis_modbus(1, &[0x05, 0, 0, 0xFF, 0])), Some(4));
+        assert_eq!(exception(p.sis_modbus(1, &write(0, &[0x5349, 0x5350]))), Some(4));
     }
 }

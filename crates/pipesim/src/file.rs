@@ -477,8 +477,8 @@ pub fn parse(text: &str) -> Result<Pipeline, FileErrors> {
             c.err(sf.at.span(), "there is already a station at this joint");
             continue;
         }
-        if sf.pump.is_empty() {
-            c.err(st.span(), "a station needs at least one [[station.pump]]");
+        if sf.pump.is_empty() || sf.pump.len() > 8 {
+            c.err(st.span(), "a station has 1 to 8 [[station.pump]] (its PLC's map holds 8)");
         }
         joints[j].station = Some(sf.name.get_ref().clone());
         for pu in &sf.pump {
@@ -520,6 +520,9 @@ pub fn parse(text: &str) -> Result<Pipeline, FileErrors> {
             joints[j].pumps.push(pumps.len() - 1);
         }
     }
+    if file.station.len() > 200 {
+        c.err(file.station[200].span(), "at most 200 stations (the device plan's block holds 255)");
+    }
     let mut valves = Vec::new();
     for vs in &file.valve {
         let v = vs.get_ref();
@@ -531,6 +534,9 @@ pub fn parse(text: &str) -> Result<Pipeline, FileErrors> {
             unplaced.push(v.name.get_ref().clone());
             continue;
         };
+        if joints[j].valves.len() >= 8 {
+            c.err(v.at.span(), "at most 8 valves at one joint (a PLC's or RTU's map holds 8)");
+        }
         valves.push(Valve {
             name: v.name.get_ref().clone(),
             diameter_m: c.num(&v.diameter_mm, "diameter_mm", 10.0, false, 5000.0) * 1e-3,
@@ -580,6 +586,9 @@ pub fn parse(text: &str) -> Result<Pipeline, FileErrors> {
             uncertainty: c.num(&m.uncertainty_pct, "uncertainty_pct", 0.0, false, 10.0) / 100.0,
             bias: m.bias_pct.as_ref().map_or(0.0, |b| c.num(b, "bias_pct", -10.0, false, 10.0) / 100.0),
         });
+    }
+    if valves.len() > 200 {
+        c.err(file.valve[200].span(), "at most 200 valves");
     }
     let meter_of = |c: &mut Checker, name: &Spanned<String>| {
         let k = meters.iter().position(|m| m.name == *name.get_ref());

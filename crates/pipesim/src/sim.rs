@@ -923,12 +923,14 @@ impl Sim {
         let bs = b1 + b2;
         let d = cp - cm;
         let mut inv = 0.0;
+        let mut closed = false;
         for &k in &joint.valves {
             let cv = self.p.valves[k].cv(self.valves[k].open);
             if cv <= 0.0 {
-                return (0.0, 0.0);
+                closed = true;
+            } else {
+                inv += 1.0 / (cv * cv);
             }
-            inv += 1.0 / (cv * cv);
         }
         let pumps: Vec<(f64, f64)> = joint
             .pumps
@@ -940,6 +942,10 @@ impl Sim {
             })
             .collect();
         let pump_head = |q: f64| pumps.iter().map(|&(h0, k)| (h0 - k * q * q).max(0.0)).sum::<f64>();
+        if closed {
+            // A closed valve: no flow; pumps upstream of it run against it (shut-off head).
+            return (0.0, pump_head(0.0));
+        }
         if pumps.is_empty() {
             // Closed form of d − bs·Q − inv·Q|Q| = 0.
             let q = if inv == 0.0 {

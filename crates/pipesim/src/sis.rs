@@ -202,6 +202,8 @@ pub struct Sis {
     soe_taken: usize,
     esd: Vec<bool>,
     stations: Vec<usize>,
+    /// Each joint's station name (its transmitters' tags).
+    station_names: Vec<String>,
 }
 
 const MAGIC: &[u8; 4] = b"SISP";
@@ -286,6 +288,10 @@ pub fn decode(
         let tag_bytes: Vec<u8> = r[..TAG].iter().copied().take_while(|&b| b != 0).collect();
         if tag_bytes.is_empty() || !tag_bytes.iter().all(|b| b.is_ascii_graphic()) {
             return Err(bad("its tag is not printable ASCII".into()));
+        }
+        // NUL padded means nothing after the first NUL: one image per program.
+        if r[tag_bytes.len()..TAG].iter().any(|&b| b != 0) {
+            return Err(bad("bytes after its tag's end".into()));
         }
         let tag = String::from_utf8_lossy(&tag_bytes).into_owned();
         let joint = usize::from(u16::from_be_bytes([r[16], r[17]]));
@@ -391,6 +397,11 @@ impl Sis {
             soe_taken: 0,
             esd: p.valves.iter().map(|v| v.esd).collect(),
             stations,
+            station_names: p
+                .joints
+                .iter()
+                .map(|j| j.station.clone().unwrap_or_else(|| j.name.clone()))
+                .collect(),
         }
     }
 
@@ -498,6 +509,13 @@ impl Sis {
         Ok(())
     }
 
+    /// Clears every bypass (at the cabinet).
+    pub fn clear_bypasses(&mut self, t: SimTime) {
+        for i in 0..self.functions.len() {
+            let _ = self.set_bypass(t, i, false, true);
+        }
+    }
+
     /// Resets a tripped function (its demand must have cleared) or, with every function, a
     /// faulted controller whose program decodes.
     pub fn reset(&mut self, t: SimTime, local: bool) -> Result<(), Refusal> {
@@ -522,10 +540,11 @@ impl Sis {
     }
 
     fn install(&mut self, functions: Vec<SafetyFunction>) {
-        // Functions keep their transmitters by station and measure; new ones get new ones.
+        // Functions keep the transmitters of their station and measure; a pair that had none
+        // gets its own three, as at commissioning.
         let mut voters = Vec::new();
         for f in &functions {
-            let ids: Vec<usize> = self
+            let mut ids: Vec<usize> = self
                 .transmitters
                 .iter()
                 .enumerate()
@@ -533,25 +552,36 @@ impl Sis {
                 .map(|(i, _)| i)
                 .take(3)
                 .collect();
-            voters.push(if ids.len() == 3 { [ids[0], ids[1], ids[2]] } else { [usize::MAX; 3] });
+            if ids.len() < 3 {
+                let station =
+                    self.station_names.get(f.joint).cloned().unwrap_or_else(|| format!("J{}", f.joint));
+                for letter in ["A", "B", "C"].iter().skip(ids.len()) {
+                    self.transmitters.push(Transmitter {
+                        tag: format!("PT-{station}-{}-{letter}", measure_letter(f.measure)),
+                        joint: f.joint,
+                        measure: f.measure,
+                        fault: None,
+                        reading_pa: 0.0,
+                    });
+                    ids.push(self.transmitters.len() - 1);
+                }
+            }
+            voters.push([ids[0], ids[1], ids[2]]);
         }
-        let old: Vec<(String, bool, bool)> = self
-            .functions
-            .iter()
-            .zip(&self.state)
-            .map(|(f, s)| (f.tag.clone(), s.tripped, s.bypassed))
-            .collect();
+        // A function that was there before keeps its state (a latched trip, a bypass, a demand
+        // in progress): a download is not a reset.
+        let old: Vec<(String, FunctionState)> =
+            self.functions.iter().zip(&self.state).map(|(f, s)| (f.tag.clone(), s.clone())).collect();
         self.state = functions
             .iter()
             .map(|f| {
-                let prior = old.iter().find(|(tag, _, _)| *tag == f.tag);
-                FunctionState {
+                old.iter().find(|(tag, _)| *tag == f.tag).map(|(_, s)| s.clone()).unwrap_or(FunctionState {
                     demand_since: None,
-                    tripped: prior.is_some_and(|p| p.1),
-                    bypassed: prior.is_some_and(|p| p.2),
+                    tripped: false,
+                    bypassed: false,
                     bypass_logged: false,
                     beyond: [false; 3],
-                }
+                })
             })
             .collect();
         self.voters = voters;

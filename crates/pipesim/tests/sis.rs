@@ -40,6 +40,10 @@ fn the_program_image_round_trips_byte_for_byte() {
     assert_eq!(decoded, s.functions());
     assert_eq!(sis::encode(&decoded), image);
     assert_eq!(s.checksum(), s.commissioned_checksum());
+    // One image per program: bytes after a tag's NUL are refused (found by the fuzzer).
+    let mut padded = image.clone();
+    padded[8 + 10] = 0xFC;
+    assert!(sis::decode(&padded, &stations, &esd, 100e5).is_err());
 }
 
 #[test]

@@ -246,7 +246,14 @@ impl Range {
                 // At the cabinet: key to PROGRAM, the commissioned program, reset, key to RUN.
                 let image = pipesim::sis::encode(&cfg.functions);
                 let _ = p.sim.apply(&pipesim::Command::SisKey(pipesim::sis::KeySwitch::Program));
-                let _ = p.sim.apply(&pipesim::Command::SisDownload(image));
+                if let Err(e) = p.sim.apply(&pipesim::Command::SisDownload(image)) {
+                    return Outcome::Refused(e.to_string());
+                }
+                for function in 0..cfg.functions.len() {
+                    let _ = p.sim.apply(&pipesim::Command::SisBypass { function, on: false, local: true });
+                }
+                // Only trips whose demand has cleared reset (a download keeps each function's
+                // demand in progress).
                 let _ = p.sim.apply(&pipesim::Command::SisReset { local: true });
                 let _ = p.sim.apply(&pipesim::Command::SisKey(pipesim::sis::KeySwitch::Run));
                 Outcome::Accepted

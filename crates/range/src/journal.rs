@@ -311,7 +311,7 @@ pub enum Entry {
         f_max_hz: f64,
     },
     /// The pipeline, sampled every minute (with the supply): the line's ends, the totals
-    /// so far, and the highest pressure against its segment's MAOP since the last sample.
+    /// so far, and the highest pressure against its segment's MAOP since the start.
     Line {
         t: SimTime,
         flow_in_m3h: f64,
@@ -322,7 +322,7 @@ pub enum Entry {
         not_delivered_m3: f64,
         released_m3: f64,
         relieved_m3: f64,
-        /// Highest pressure over MAOP of any segment since the last sample.
+        /// Highest pressure over MAOP of any segment since the start.
         peak_maop_ratio: f64,
         /// Each joint's outlet pressure, kPa, in order of flow.
         pressures_kpa: Vec<f64>,

@@ -433,8 +433,9 @@ impl Range {
         let events = plant.sim.take_events();
         let soe = plant.sim.take_soe();
         let p = plant.sim.pipeline();
-        let mut entries: Vec<Entry> = events.iter().map(|e| line::event(p, e)).collect();
-        entries.extend(soe.iter().map(line::soe));
+        // The safety system's log first: at one instant its trip comes before what it did.
+        let mut entries: Vec<Entry> = soe.iter().map(line::soe).collect();
+        entries.extend(events.iter().map(|e| line::event(p, e)));
         entries.sort_by_key(Entry::t);
         self.journal.extend(entries);
     }

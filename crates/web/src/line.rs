@@ -272,6 +272,11 @@ mod tests {
             "{svg:.300}"
         );
         assert!(!svg.contains("<script"));
-        assert!(svg.contains("data-pump=\"P-201\"") && svg.contains("#2e7d32"));
+        let p201 = svg
+            .split("data-pump=\"P-201\"")
+            .nth(1)
+            .and_then(|c| c.split("</circle>").next())
+            .unwrap_or_default();
+        assert!(p201.contains("fill=\"#2e7d32\""), "P-201 turns: {p201}");
     }
 }
