@@ -92,7 +92,7 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// An exercise file (or the name of a built-in exercise: ukraine2015, industroyer2016,
-    /// industroyer2022, colonial2021, triton2017).
+    /// industroyer2022, colonial2021, triton2017, triton2017-trip).
     file: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,

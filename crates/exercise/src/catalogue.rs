@@ -34,6 +34,7 @@ pub const EXERCISES: &[(&str, &str)] = &[
     ("industroyer2022", include_str!("../../../exercises/industroyer2022.yaml")),
     ("colonial2021", include_str!("../../../exercises/colonial2021.yaml")),
     ("triton2017", include_str!("../../../exercises/triton2017.yaml")),
+    ("triton2017-trip", include_str!("../../../exercises/triton2017-trip.yaml")),
 ];
 
 /// The built-in grids as a `GridSource`.

@@ -104,6 +104,13 @@ fn triton_expectations_hold() {
     expectations_hold("triton2017");
 }
 
+/// As it happened in 2017: the program cannot run, the controller faults and trips the line
+/// safe; nothing goes above MAOP, production is lost.
+#[test]
+fn triton_trip_expectations_hold() {
+    expectations_hold("triton2017-trip");
+}
+
 /// Industroyer's payload runs on the master's own host: no rogue master; the range walk is
 /// seen by its refusals, the opening of every breaker only by correlation with the HMI's
 /// journal, and the relay DoS by its UDP datagram. Every breaker of the one substation is

@@ -1,7 +1,8 @@
 //! The pipeline's HMI: the pressure profile along the line against each segment's MAOP, with
 //! the pump stations, the valves, the tanks and the safety controller's state, drawn on the
 //! server as SVG. It shows what the line's devices report (station PLCs and line RTUs at their
-//! sites, the safety controller's status registers), never the simulation between them.
+//! sites, the safety controller's status registers), never the simulation between them; a
+//! site whose device does not answer shows NO VIEW instead.
 
 use std::fmt::Write as _;
 
@@ -200,7 +201,12 @@ pub fn profile(plant: &PipePlant) -> String {
         );
     }
     // The safety controller and the line's ends.
-    if let Some(sis) = sim.sis() {
+    let sis_seen = plant.sis.as_ref().is_some_and(|c| c.state.reachable());
+    if plant.sis.is_some() && !sis_seen {
+        let _ =
+            write!(s, "<text data-sis=\"dark\" x=\"{LEFT}\" y=\"18\" fill=\"#c62828\">SIS: NO VIEW</text>");
+    }
+    if let Some(sis) = sim.sis().filter(|_| sis_seen) {
         let tripped: Vec<&str> = (0..sis.functions().len())
             .filter(|&i| sis.tripped(i))
             .map(|i| sis.functions()[i].tag.as_str())
