@@ -870,11 +870,10 @@ impl Sim {
     #[allow(clippy::too_many_arguments)]
     fn special_node(&mut self, seg: usize, node: usize, cp: f64, cm: f64, b: f64, zv: f64, dt: f64) {
         let z = self.z[node];
-        let rho_g = self.rho_g;
         let outflow = |outflows: &[Outflow], h: f64| -> f64 {
             let mut q = 0.0;
             for o in outflows.iter().filter(|o| o.node == node) {
-                q += flow_of(o, h, z, rho_g);
+                q += flow_of(o, h, z);
             }
             q
         };
@@ -909,7 +908,7 @@ impl Sim {
         }
         let total = outflow(&self.outflows, hp);
         for o in self.outflows.iter_mut().filter(|o| o.node == node) {
-            o.q = flow_of(o, hp, z, rho_g);
+            o.q = flow_of(o, hp, z);
         }
         let qu = (cp - hp) / b;
         self.hn[node] = hp;
@@ -1126,7 +1125,7 @@ impl Sim {
     }
 }
 
-fn flow_of(o: &Outflow, h: f64, z: f64, rho_g: f64) -> f64 {
+fn flow_of(o: &Outflow, h: f64, z: f64) -> f64 {
     let head = h - z;
     if head <= 0.0 {
         return 0.0;
@@ -1134,7 +1133,6 @@ fn flow_of(o: &Outflow, h: f64, z: f64, rho_g: f64) -> f64 {
     match o.kind {
         OutflowKind::Leak | OutflowKind::Rupture => o.c * head.sqrt(),
         OutflowKind::Relief(_) => {
-            let _ = rho_g;
             let lift = ((head - o.set_head) / (0.1 * o.set_head)).clamp(0.0, 1.0);
             o.c * lift * head.sqrt()
         }

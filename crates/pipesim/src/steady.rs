@@ -51,8 +51,13 @@ fn joint_gain(p: &Pipeline, j: &crate::model::Joint, speeds: &[f64], opens: &[f6
     (total, pumps)
 }
 
+/// Whether a valve at joint `j` is closed.
+fn closed_at(p: &Pipeline, opens: &[f64], j: usize) -> bool {
+    p.joints[j].valves.iter().any(|&k| p.valves[k].cv(opens[k]) <= 0.0)
+}
+
 fn blocked(p: &Pipeline, opens: &[f64]) -> bool {
-    p.valves.iter().enumerate().any(|(k, v)| v.cv(opens[k]) <= 0.0)
+    (0..p.joints.len()).any(|j| closed_at(p, opens, j))
 }
 
 /// Solves the steady flow at the given pump speeds (rpm) and valve travels.
@@ -108,9 +113,8 @@ pub fn heads(p: &Pipeline, speeds: &[f64], opens: &[f64], q: f64) -> Steady {
             h = end;
         }
     }
-    let closed = |j: usize| p.joints[j].valves.iter().any(|&k| p.valves[k].cv(opens[k]) <= 0.0);
     if q == 0.0
-        && let Some(last) = (0..=n).rev().find(|&j| closed(j))
+        && let Some(last) = (0..=n).rev().find(|&j| closed_at(p, opens, j))
     {
         let hd = p.delivery.head_m();
         joint_heads[last][2] = hd;

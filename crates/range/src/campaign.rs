@@ -556,8 +556,7 @@ impl Range {
             return;
         };
         // The controller's state first (key switch, checksums), as TRITON's tooling checked it.
-        let outcome = self.modbus(src, addr, Request::ReadInputRegisters { start: 0, count: 7 });
-        let _ = outcome;
+        self.modbus(src, addr, Request::ReadInputRegisters { start: 0, count: 7 });
         let words = image.len().div_ceil(2);
         let mut record = 0;
         while record < words {
