@@ -173,3 +173,80 @@ fn industroyer_relay_dos_is_a_udp_datagram_in_the_capture() {
     assert!(fields("iec60870_asdu.typeid == 46", "frame.number").len() >= 3, "the payload's C_DC_NA_1");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every built-in exercise with no defender and with each of its scripted defenders (seed 1,
+/// no wire) writes the journal, capture, alerts, score and evidence files whose SHA-256 were
+/// recorded in `tests/golden/runs.sha256` (`scripts/record-golden`): a change of structure
+/// changes no byte of what a run records. Re-record only for a difference that is a fixed bug,
+/// named in the commit.
+#[test]
+fn built_in_runs_match_their_recorded_digests() {
+    use sha2::Digest;
+    let recorded = std::fs::read_to_string(repo("tests/golden/runs.sha256")).unwrap();
+    let mut runs: std::collections::BTreeMap<(String, String), Vec<(String, String)>> = Default::default();
+    for line in recorded.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f.len(), 4, "tests/golden/runs.sha256: {line}");
+        runs.entry((f[0].into(), f[1].into())).or_default().push((f[2].into(), f[3].into()));
+    }
+    let mut exercises: Vec<String> = std::fs::read_dir(repo("exercises"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix(".yaml").map(str::to_string))
+        .collect();
+    exercises.sort();
+    let played: std::collections::BTreeSet<&String> = runs.keys().map(|k| &k.0).collect();
+    assert_eq!(
+        played.into_iter().cloned().collect::<Vec<_>>(),
+        exercises,
+        "every built-in exercise recorded"
+    );
+    let dir = std::env::temp_dir().join(format!("icsrange-golden-{}", std::process::id()));
+    let jobs: Vec<_> = runs.into_iter().collect();
+    // Two at a time (the runs are independent processes).
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let chunks: Vec<_> = jobs.chunks(jobs.len().div_ceil(2)).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let dir = &dir;
+                s.spawn(move || {
+                    let mut failures = Vec::new();
+                    for ((ex, defender), files) in chunk {
+                        let out_dir = dir.join(format!("{ex}-{defender}"));
+                        let out = icsrange(&[
+                            "run",
+                            ex,
+                            "--defender",
+                            defender,
+                            "--seed",
+                            "1",
+                            "--wire",
+                            "none",
+                            "--out",
+                            out_dir.to_str().unwrap(),
+                        ]);
+                        assert!(
+                            out.status.success(),
+                            "{ex} {defender}: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                        for (file, want) in files {
+                            let got = std::fs::read(out_dir.join(file))
+                                .map(|b| {
+                                    sha2::Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect()
+                                })
+                                .unwrap_or_else(|e| format!("missing: {e}"));
+                            if &got != want {
+                                failures.push(format!("{ex} {defender} {file}: {got}, recorded {want}"));
+                            }
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert!(failures.is_empty(), "runs differ from their recorded digests:\n{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
