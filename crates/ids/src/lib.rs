@@ -2,14 +2,16 @@
 //! parsers (`proto-modbus`, `proto-iec104`, `proto-dnp3`), one TCP payload at a time in
 //! capture order, and raises alerts with the capture's frame numbers as evidence.
 //!
-//! The rules (`RULES`) follow the detection content of `../shared/research/incidents-training.md`
-//! §6, parameterised by the range's asset inventory (`Config`): which hosts may operate
+//! The rules (`RuleId`, one row each in the table that also gives `RULES`: id, ATT&CK for ICS
+//! techniques, description) follow the detection content of
+//! `../shared/research/incidents-training.md` §6, parameterised by the range's asset inventory (`Config`): which hosts may operate
 //! devices, which is each station's master, where the gateways are. The correlation rule also
 //! reads the operators' HMI journal (`authorised`): a command on the wire that no operator
 //! gave is the HMI-hijack signature, invisible to every protocol rule because it comes from
 //! the legitimate master.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use gridsim::sim::SimTime;
@@ -26,101 +28,105 @@ pub struct Rule {
     pub description: &'static str,
 }
 
-pub const RULES: &[Rule] = &[
-    Rule {
-        id: "sis.program_download",
-        techniques: &["T0843", "T0889"],
-        description: "Program download (Modbus FC 21 write file record) to a safety controller",
-    },
-    Rule {
-        id: "sis.program_upload",
-        techniques: &["T0845"],
-        description: "Program upload (Modbus FC 20 read file record) from a safety controller by a host that is not its engineering station",
-    },
-    Rule {
-        id: "sis.write_unlisted",
-        techniques: &["T0855", "T1692.001"],
-        description: "A write to a safety controller from a host that is not its engineering station",
-    },
-    Rule {
-        id: "sis.mode_change",
-        techniques: &["T0858"],
-        description: "A safety controller's key switch read back at a new position, or first seen at PROGRAM",
-    },
-    Rule {
-        id: "pipe.setpoint_range",
-        techniques: &["T0836"],
-        description: "A set point written outside its engineering range (a station PLC's speed or discharge limit)",
-    },
-    Rule {
-        id: "modbus.write_unlisted",
-        techniques: &["T0855", "T1692.001"],
-        description: "Modbus write (FC 5/6/15/16/22/23) from a host not on the allowlist",
-    },
-    Rule {
-        id: "modbus.diagnostics",
-        techniques: &["T0816", "T0814"],
-        description: "Modbus FC 8 restart communications, listen-only or clear counters",
-    },
-    Rule {
-        id: "modbus.scan",
-        techniques: &["T0888", "T0846"],
-        description: "Modbus device identification (FC 43/14, FC 17) from an unlisted host, or 5 exception responses to one source within a minute",
-    },
-    Rule {
-        id: "dnp3.operate_unlisted",
-        techniques: &["T0855", "T1692.001", "T0831"],
-        description: "DNP3 SELECT/OPERATE/DIRECT_OPERATE from a host that is not a master",
-    },
-    Rule {
-        id: "dnp3.restart",
-        techniques: &["T0816", "T0803", "T1691.001"],
-        description: "DNP3 cold/warm restart, stop application or disable unsolicited",
-    },
-    Rule {
-        id: "iec104.rogue_master",
-        techniques: &["T0855", "T1692.001"],
-        description: "IEC 104 STARTDT or a command (TypeID 45-51, 58-64) from a host that is not the station's master",
-    },
-    Rule {
-        id: "iec104.command_burst",
-        techniques: &["T0831"],
-        description: "IEC 104 command activations to 5 IOAs or 2 stations from one source within 60 s",
-    },
-    Rule {
-        id: "iec104.ioa_sweep",
-        techniques: &["T0861", "T0846"],
-        description: "3 negative confirmations (COT 44/46/47) on increasing IOAs to one source",
-    },
-    Rule {
-        id: "iec104.toggle_loop",
-        techniques: &["T0806"],
-        description: "opposite commands to one IOA 3 times within 5 minutes",
-    },
-    Rule {
-        id: "iec104.execute_without_select",
-        techniques: &["T0855", "T1692.001"],
-        description: "an execute (S/E = 0) with no select for that IOA in the previous 10 s, on a select-before-operate station",
-    },
-    Rule {
-        id: "fw.transfer",
-        techniques: &["T0857", "T1693.001"],
-        description: "a firmware upload to a gateway from a host not on the allowlist",
-    },
-    Rule {
-        id: "siprotec.dos",
-        techniques: &["T0814", "T0816"],
-        description: "a UDP datagram to port 50000 (a SIPROTEC 4 relay's EN100 service); the CVE-2015-5374 denial-of-service packet (18 bytes, 0x11 0x49 ...) named as such",
-    },
-    Rule {
-        id: "corr.unexplained_command",
-        techniques: &["T0831", "T0855", "T1692.001"],
-        description: "a breaker command on the wire with no operator action for that point in the HMI journal within the previous 10 s",
-    },
-];
+/// Builds `RuleId` and `RULES` from one table, so that a rule cannot exist without its id
+/// and techniques, and an alert (raised by `RuleId`) cannot lack them.
+macro_rules! rule_table {
+    ($($variant:ident: $id:literal, [$($technique:literal),+], $description:literal;)+) => {
+        /// An IDS rule: what raises an alert. `as_str` is its id in the journal and in
+        /// exercises (`on_alert`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum RuleId {
+            $(#[doc = $description] $variant,)+
+        }
 
+        impl RuleId {
+            /// Every rule, in table order.
+            pub const ALL: &'static [RuleId] = &[$(RuleId::$variant,)+];
+        }
+
+        /// The rules, in table order: `RULES[r as usize]` is the row of `r`.
+        pub const RULES: &[Rule] = &[
+            $(Rule { id: $id, techniques: &[$($technique),+], description: $description },)+
+        ];
+    };
+}
+
+// One row per rule: variant, id, ATT&CK for ICS techniques (in the order alerts carry them),
+// what it looks for.
+rule_table! {
+    SisProgramDownload: "sis.program_download", ["T0843", "T0889"],
+        "Program download (Modbus FC 21 write file record) to a safety controller";
+    SisProgramUpload: "sis.program_upload", ["T0845"],
+        "Program upload (Modbus FC 20 read file record) from a safety controller by a host that is not its engineering station";
+    SisWriteUnlisted: "sis.write_unlisted", ["T0855", "T1692.001"],
+        "A write to a safety controller from a host that is not its engineering station";
+    SisModeChange: "sis.mode_change", ["T0858"],
+        "A safety controller's key switch read back at a new position, or first seen at PROGRAM";
+    PipeSetpointRange: "pipe.setpoint_range", ["T0836"],
+        "A set point written outside its engineering range (a station PLC's speed or discharge limit)";
+    ModbusWriteUnlisted: "modbus.write_unlisted", ["T0855", "T1692.001"],
+        "Modbus write (FC 5/6/15/16/22/23) from a host not on the allowlist";
+    ModbusDiagnostics: "modbus.diagnostics", ["T0816", "T0814"],
+        "Modbus FC 8 restart communications, listen-only or clear counters";
+    ModbusScan: "modbus.scan", ["T0888", "T0846"],
+        "Modbus device identification (FC 43/14, FC 17) from an unlisted host, or 5 exception responses to one source within a minute";
+    Dnp3OperateUnlisted: "dnp3.operate_unlisted", ["T0855", "T1692.001", "T0831"],
+        "DNP3 SELECT/OPERATE/DIRECT_OPERATE from a host that is not a master";
+    Dnp3Restart: "dnp3.restart", ["T0816", "T0803", "T1691.001"],
+        "DNP3 cold/warm restart, stop application or disable unsolicited";
+    Iec104RogueMaster: "iec104.rogue_master", ["T0855", "T1692.001"],
+        "IEC 104 STARTDT or a command (TypeID 45-51, 58-64) from a host that is not the station's master";
+    Iec104CommandBurst: "iec104.command_burst", ["T0831"],
+        "IEC 104 command activations to 5 IOAs or 2 stations from one source within 60 s";
+    Iec104IoaSweep: "iec104.ioa_sweep", ["T0861", "T0846"],
+        "3 negative confirmations (COT 44/46/47) on increasing IOAs to one source";
+    Iec104ToggleLoop: "iec104.toggle_loop", ["T0806"],
+        "opposite commands to one IOA 3 times within 5 minutes";
+    Iec104ExecuteWithoutSelect: "iec104.execute_without_select", ["T0855", "T1692.001"],
+        "an execute (S/E = 0) with no select for that IOA in the previous 10 s, on a select-before-operate station";
+    FwTransfer: "fw.transfer", ["T0857", "T1693.001"],
+        "a firmware upload to a gateway from a host not on the allowlist";
+    SiprotecDos: "siprotec.dos", ["T0814", "T0816"],
+        "a UDP datagram to port 50000 (a SIPROTEC 4 relay's EN100 service); the CVE-2015-5374 denial-of-service packet (18 bytes, 0x11 0x49 ...) named as such";
+    CorrUnexplainedCommand: "corr.unexplained_command", ["T0831", "T0855", "T1692.001"],
+        "a breaker command on the wire with no operator action for that point in the HMI journal within the previous 10 s";
+}
+
+impl RuleId {
+    /// The rule's row in `RULES`.
+    pub const fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
+    }
+
+    /// The rule's id, as the journal and exercises write it (`sis.program_upload`).
+    pub const fn as_str(self) -> &'static str {
+        self.rule().id
+    }
+
+    /// Its ATT&CK for ICS techniques, in table order.
+    pub const fn techniques(self) -> &'static [&'static str] {
+        self.rule().techniques
+    }
+
+    pub const fn description(self) -> &'static str {
+        self.rule().description
+    }
+
+    /// The rule with this id.
+    pub fn from_id(id: &str) -> Option<RuleId> {
+        RuleId::ALL.iter().copied().find(|r| r.as_str() == id)
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The rule with this id (exercises name rules by their id).
 pub fn rule(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
+    RuleId::from_id(id).map(RuleId::rule)
 }
 
 /// The range's asset inventory, as the rules need it.
@@ -164,6 +170,13 @@ pub struct Alert {
     pub message: String,
 }
 
+impl Alert {
+    /// The rule that raised it (`rule` is its id).
+    pub fn rule_id(&self) -> Option<RuleId> {
+        RuleId::from_id(self.rule)
+    }
+}
+
 /// Per direction of a TCP flow: the protocol's framer.
 #[derive(Debug)]
 enum Stream {
@@ -190,7 +203,7 @@ pub struct Ids {
     exceptions: BTreeMap<Ipv4Addr, VecDeque<(SimTime, u64)>>,
     /// Last alert per (rule, source, destination, point): repeats within a minute are folded.
     /// `point` tells apart what per-point rules see (station and IOA); 0 for the others.
-    last: BTreeMap<(&'static str, Ipv4Addr, Ipv4Addr, u64), SimTime>,
+    last: BTreeMap<(RuleId, Ipv4Addr, Ipv4Addr, u64), SimTime>,
     alerts: Vec<Alert>,
     /// Per flow to a safety controller: the last FC 4 request's first register and count.
     sis_reads: HashMap<(SocketAddrV4, SocketAddrV4), (u16, u16)>,
@@ -251,7 +264,7 @@ impl Ids {
                     p.dst.ip()
                 )
             };
-            self.alert("siprotec.dos", p, vec![p.number], message);
+            self.alert(RuleId::SiprotecDos, p, vec![p.number], message);
         }
     }
 
@@ -355,7 +368,7 @@ impl Ids {
                 Parsed::Firmware => {
                     if self.config.gateways.contains(p.dst.ip()) && !self.listed(*p.src.ip()) {
                         self.alert(
-                            "fw.transfer",
+                            RuleId::FwTransfer,
                             p,
                             vec![p.number],
                             format!("firmware upload to gateway {}", p.dst.ip()),
@@ -372,19 +385,12 @@ impl Ids {
         self.config.allowlist.contains(&ip)
     }
 
-    fn alert(&mut self, rule: &'static str, p: &Packet<'_>, evidence: Vec<u64>, message: String) {
+    fn alert(&mut self, rule: RuleId, p: &Packet<'_>, evidence: Vec<u64>, message: String) {
         self.alert_at(rule, p, 0, evidence, message);
     }
 
     /// An alert about one point (`point`: station and IOA), folded per point.
-    fn alert_at(
-        &mut self,
-        rule: &'static str,
-        p: &Packet<'_>,
-        point: u64,
-        evidence: Vec<u64>,
-        message: String,
-    ) {
+    fn alert_at(&mut self, rule: RuleId, p: &Packet<'_>, point: u64, evidence: Vec<u64>, message: String) {
         let (src, dst) = (*p.src.ip(), *p.dst.ip());
         if let Some(&t) = self.last.get(&(rule, src, dst, point)) {
             if p.t.0 < t.0.saturating_add(MINUTE) {
@@ -392,7 +398,7 @@ impl Ids {
             }
         }
         self.last.insert((rule, src, dst, point), p.t);
-        let techniques = rule_techniques(rule);
+        let (techniques, rule) = (rule.techniques(), rule.as_str());
         self.alerts.push(Alert { rule, techniques, t: p.t, src, dst, evidence, message });
     }
 
@@ -404,7 +410,7 @@ impl Ids {
         match frame.control {
             Control::U(UFunction::StartDtAct) if to_station && rogue => {
                 self.alert(
-                    "iec104.rogue_master",
+                    RuleId::Iec104RogueMaster,
                     p,
                     vec![p.number],
                     format!("STARTDT from {master}, not a master"),
@@ -431,7 +437,7 @@ impl Ids {
                         list.clear();
                         let station = asdu.common_address;
                         self.alert_at(
-                            "iec104.ioa_sweep",
+                            RuleId::Iec104IoaSweep,
                             p,
                             u64::from(station),
                             ev,
@@ -454,7 +460,7 @@ impl Ids {
         let src = *p.src.ip();
         if rogue {
             self.alert(
-                "iec104.rogue_master",
+                RuleId::Iec104RogueMaster,
                 p,
                 vec![p.number],
                 format!("command type {} from {src}, not a master", asdu.type_id),
@@ -479,7 +485,7 @@ impl Ids {
                 .is_some_and(|t| p.t.0.saturating_sub(t.0) <= 10_000_000);
             if !selected && self.config.sbo_stations.contains(&station) {
                 self.alert_at(
-                    "iec104.execute_without_select",
+                    RuleId::Iec104ExecuteWithoutSelect,
                     p,
                     u64::from(station) << 32 | u64::from(*ioa),
                     vec![p.number],
@@ -494,7 +500,7 @@ impl Ids {
                 let given = self.authorised.iter().any(|&(_, s, i)| s == station && i == *ioa);
                 if !given {
                     self.alert_at(
-                        "corr.unexplained_command",
+                        RuleId::CorrUnexplainedCommand,
                         p,
                         u64::from(station) << 32 | u64::from(*ioa),
                         vec![p.number],
@@ -521,7 +527,7 @@ impl Ids {
             if ioas.len() >= 5 || stations.len() >= 2 {
                 let ev = last_minute.iter().map(|x| x.4).collect();
                 self.alert(
-                    "iec104.command_burst",
+                    RuleId::Iec104CommandBurst,
                     p,
                     ev,
                     format!("{} IOAs on {} stations from {src} within 60 s", ioas.len(), stations.len()),
@@ -532,7 +538,7 @@ impl Ids {
             if flips >= 3 {
                 let ev = same.iter().map(|x| x.4).collect();
                 self.alert_at(
-                    "iec104.toggle_loop",
+                    RuleId::Iec104ToggleLoop,
                     p,
                     u64::from(station) << 32 | u64::from(*ioa),
                     ev,
@@ -553,13 +559,13 @@ impl Ids {
                 let engineering = self.config.engineering.contains(&src);
                 match function {
                     21 => self.alert(
-                        "sis.program_download",
+                        RuleId::SisProgramDownload,
                         p,
                         vec![p.number],
                         format!("program download (FC 21) to the safety controller {dst} from {src}"),
                     ),
                     20 if !engineering => self.alert(
-                        "sis.program_upload",
+                        RuleId::SisProgramUpload,
                         p,
                         vec![p.number],
                         format!("program read (FC 20) from the safety controller {dst} by {src}"),
@@ -573,7 +579,7 @@ impl Ids {
                 }
                 if matches!(function, 5 | 6 | 15 | 16 | 21 | 22 | 23) && !engineering {
                     self.alert(
-                        "sis.write_unlisted",
+                        RuleId::SisWriteUnlisted,
                         p,
                         vec![p.number],
                         format!("FC {function} to the safety controller {dst} from {src}, not its engineering station"),
@@ -602,7 +608,7 @@ impl Ids {
                     .copied();
                 if let Some((_, _, lo, hi)) = out {
                     self.alert(
-                        "pipe.setpoint_range",
+                        RuleId::PipeSetpointRange,
                         p,
                         vec![p.number],
                         format!("register {register} of {dst} set to {value} by {src}: its engineering range is {lo} to {hi}"),
@@ -631,7 +637,7 @@ impl Ids {
             };
             if let Some(message) = message {
                 let p2 = Packet { src: p.dst, dst: p.src, ..*p };
-                self.alert("sis.mode_change", &p2, vec![p.number], message);
+                self.alert(RuleId::SisModeChange, &p2, vec![p.number], message);
             }
         }
     }
@@ -646,7 +652,7 @@ impl Ids {
             match function {
                 5 | 6 | 15 | 16 | 22 | 23 if !self.listed(src) => {
                     self.alert(
-                        "modbus.write_unlisted",
+                        RuleId::ModbusWriteUnlisted,
                         p,
                         vec![p.number],
                         format!("FC {function} to {} from {src}", p.dst.ip()),
@@ -656,7 +662,7 @@ impl Ids {
                     let sub = pdu.get(1..3).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
                     if matches!(sub, 1 | 4 | 10) {
                         self.alert(
-                            "modbus.diagnostics",
+                            RuleId::ModbusDiagnostics,
                             p,
                             vec![p.number],
                             format!("FC 8 sub-function {sub} to {} from {src}", p.dst.ip()),
@@ -665,7 +671,7 @@ impl Ids {
                 }
                 17 | 43 if !self.listed(src) => {
                     self.alert(
-                        "modbus.scan",
+                        RuleId::ModbusScan,
                         p,
                         vec![p.number],
                         format!("device identification (FC {function}) from {src}"),
@@ -685,7 +691,7 @@ impl Ids {
                 let p2 = Packet { src: p.dst, dst: p.src, ..*p };
                 let n = ev.len();
                 self.alert(
-                    "modbus.scan",
+                    RuleId::ModbusScan,
                     &p2,
                     ev,
                     format!("{n} exception responses to {client} within a minute"),
@@ -703,14 +709,19 @@ impl Ids {
         match function {
             3..=6 if !self.config.masters.contains(&src) && !self.listed(src) => {
                 self.alert(
-                    "dnp3.operate_unlisted",
+                    RuleId::Dnp3OperateUnlisted,
                     p,
                     vec![p.number],
                     format!("DNP3 function {function} from {src}, not a master"),
                 );
             }
             13 | 14 | 18 | 21 => {
-                self.alert("dnp3.restart", p, vec![p.number], format!("DNP3 function {function} from {src}"));
+                self.alert(
+                    RuleId::Dnp3Restart,
+                    p,
+                    vec![p.number],
+                    format!("DNP3 function {function} from {src}"),
+                );
             }
             _ => {}
         }
@@ -723,8 +734,4 @@ enum Parsed {
     Modbus(Vec<u8>),
     Dnp3(Vec<u8>),
     Firmware,
-}
-
-fn rule_techniques(id: &str) -> &'static [&'static str] {
-    rule(id).map_or(&[], |r| r.techniques)
 }

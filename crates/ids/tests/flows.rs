@@ -1,6 +1,10 @@
 //! A flow's framing state ends with the flow: a new connection on the same addresses and
 //! ports (a client port reused) is read from its first byte, not glued to a dead one's
 //! unfinished frame.
+//!
+//! `rules`: every rule, a test that fires it and a near miss that stays quiet; the rule table.
+
+mod rules;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
