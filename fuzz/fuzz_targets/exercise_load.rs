@@ -4,7 +4,7 @@
 //! (deep nesting and a byte-order mark included).
 #![no_main]
 
-use exercise::GridSource;
+use exercise::{GridError, GridSource};
 use libfuzzer_sys::fuzz_target;
 
 const CASE9: &str = include_str!("../../cases/case9.m");
@@ -12,10 +12,12 @@ const CASE9: &str = include_str!("../../cases/case9.m");
 struct Case9;
 
 impl GridSource for Case9 {
-    fn grid(&self, name: &str) -> Result<(String, String), String> {
+    fn grid(&self, name: &str) -> Result<(String, String), GridError> {
         // The names a folder or an upload would refuse are refused here too.
         exercise::file_name(name)?;
-        (name == "case9").then(|| (CASE9.to_string(), String::new())).ok_or_else(|| format!("no grid `{name}`"))
+        (name == "case9")
+            .then(|| (CASE9.to_string(), String::new()))
+            .ok_or_else(|| GridError::NoGrid { name: name.to_string() })
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use devices::BusRtu;
 use gridsim::dynamics::Dynamics;
-use gridsim::sim::Sim;
+use gridsim::sim::{Sim, SimTime};
 use libfuzzer_sys::fuzz_target;
 use proto_iec104::apci::{Frame, Framer};
 use proto_iec104::{Params, Session};
@@ -25,16 +25,16 @@ fn fresh() -> (Sim, BusRtu) {
 
 fuzz_target!(|data: &[u8]| {
     let (mut sim, mut rtu) = fresh();
-    let mut session = Session::new(0, Params::default());
+    let mut session = Session::new(SimTime(0), Params::default());
     let mut framer = Framer::new();
-    let mut now = 0u64;
+    let mut now = SimTime(0);
     // Chunks: a length octet, then that many bytes; the clock advances 1 s per chunk.
     let mut rest = data;
     while let Some((&n, tail)) = rest.split_first() {
         let n = (n as usize).min(tail.len());
         let (chunk, tail) = tail.split_at(n);
         rest = tail;
-        now += 1_000_000;
+        now += SimTime(1_000_000);
         framer.push(chunk);
         let mut out = Vec::new();
         if session.poll(now, &mut out).is_err() {

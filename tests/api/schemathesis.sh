@@ -52,8 +52,22 @@ open(f"{data}/auth", "w").write(f"{cookie}\n{csrf}\n")
 PY
 cookie="$(sed -n 1p "$data/auth")"
 csrf="$(sed -n 2p "$data/auth")"
-"$venv/bin/schemathesis" run "$data/openapi.json" --url "$base" \
+# schemathesis keeps a per-project cache (with crash files for `schemathesis replay`) in
+# ./.schemathesis unless told otherwise: it goes to this run's temporary directory (and the
+# run works from there), so a test run leaves the tree as it found it. A failing run's crash
+# files are copied to target/schemathesis-crashes.
+printf '[cache]\ndirectory = "%s"\n' "$data/cache" >"$data/schemathesis.toml"
+status=0
+(cd "$data" && "$venv/bin/schemathesis" --config-file "$data/schemathesis.toml" run "$data/openapi.json" \
+  --url "$base" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-path-regex '(/live|/logout)$' \
   -H "Cookie: $cookie" -H "x-csrf-token: $csrf" \
-  --max-examples 25 --generation-deterministic --no-color
+  --max-examples 25 --generation-deterministic --no-color) || status=$?
+if [ "$status" -ne 0 ] && [ -d "$data/cache/crashes" ]; then
+  keep="$here/../../target/schemathesis-crashes"
+  rm -rf "$keep" && mkdir -p "$keep" && cp -r "$data/cache/crashes/." "$data/openapi.json" "$keep/"
+  echo "crash files kept in $keep (replay against a server: schemathesis replay $keep" \
+    "--schema-location $keep/openapi.json --url URL -H 'Cookie: ...')" >&2
+fi
+exit "$status"

@@ -81,18 +81,15 @@ async fn serve(listener: TcpListener, sim: &mut Sim, devices: &mut devices::Devi
     let now = || SimTime(started.elapsed().as_micros() as u64);
     let mut endpoint = Endpoint::iec104(0, now(), devices);
     let mut buf = vec![0u8; 8192];
-    let mut out = Vec::new();
     loop {
         let n = s.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
-        out.clear();
-        let (mut seen, mut notes) = (Vec::new(), Vec::new());
-        endpoint
-            .receive(now(), &buf[..n], sim, devices, &mut out, &mut seen, &mut notes)
-            .map_err(anyhow::Error::msg)?;
-        s.write_all(&out).await?;
+        let mut x = range::endpoint::Exchange::default();
+        let ctx = range::endpoint::DeviceCtx { now: now(), sim, devices };
+        endpoint.receive(ctx, &buf[..n], &mut x)?;
+        s.write_all(&x.out).await?;
     }
 }
 

@@ -138,7 +138,7 @@ pub struct ReplayArgs {
 /// built-in one the journal names), seed, defender, address block and clock. The exercise
 /// must be the one the journal names. `Err(code)`: the problems were printed.
 pub fn prepare_recorded(
-    start: &netio::json::StartInfo,
+    start: &journal_format::StartInfo,
     exercise: Option<&str>,
     journal: &std::path::Path,
 ) -> anyhow::Result<Result<Prepared, ExitCode>> {
@@ -175,8 +175,8 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let path = args.dir.join("journal.jsonl");
     let recorded =
         std::fs::read_to_string(&path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    let netio::json::Recorded { start, inputs, end } =
-        netio::json::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
+    let journal_format::Recorded { start, inputs, end } =
+        journal_format::read_inputs(&recorded).map_err(|e| BadInput(format!("{}:{e}", path.display())))?;
     let Prepared { ex, mut range, .. } = match prepare_recorded(&start, args.exercise.as_deref(), &path)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -190,7 +190,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     range.replay(&inputs, end, |r| driver::write_wire(&capture, &mut flows, r.take_wire()));
     driver::write_wire(&capture, &mut flows, range.take_wire());
     capture.finish()?;
-    let replayed = netio::json::to_jsonl(range.journal());
+    let replayed = journal_format::to_jsonl(range.journal());
     let mut diverged = false;
     let (a, b): (Vec<&str>, Vec<&str>) = (recorded.lines().collect(), replayed.lines().collect());
     if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
@@ -201,7 +201,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         out!("journal: {} entries, identical", a.len());
     }
-    let score = netio::json::score(&range::score::score(&ex, range.journal()));
+    let score = journal_format::score(&range::score::score(&ex, range.journal()));
     match std::fs::read_to_string(args.dir.join("score.json")) {
         Ok(s) if s == score => out!("score.json: identical"),
         Ok(_) => {

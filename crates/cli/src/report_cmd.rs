@@ -95,7 +95,7 @@ fn read_run(
             }));
         }
     }
-    let recorded = netio::json::read_inputs(&text).map_err(|e| bad(format!("{name}: {e}")))?;
+    let recorded = journal_format::read_inputs(&text).map_err(|e| bad(format!("{name}: {e}")))?;
     let Some(end) = recorded.end else {
         return Err(bad(format!(
             "{name}: truncated: no end entry after line {} (the run was stopped before it ended, or the file was cut)",
@@ -107,7 +107,7 @@ fn read_run(
         Err(code) => return Ok(Err(code)),
     };
     range.replay(&recorded.inputs, end, |r| drop(r.take_wire()));
-    let replayed = netio::json::to_jsonl(range.journal());
+    let replayed = journal_format::to_jsonl(range.journal());
     let again: Vec<&str> = replayed.lines().collect();
     if let Some(i) = (0..lines.len().max(again.len())).find(|&i| lines.get(i) != again.get(i)) {
         return Err(bad(format!(

@@ -21,7 +21,7 @@ fn read_exercise(arg: &str) -> anyhow::Result<(String, String, Folder)> {
         return Ok((format!("(built-in) {arg}"), text.to_string(), Folder::builtin()));
     }
     let path = Path::new(arg);
-    let text = read_text(path, exercise::yaml::MAX_BYTES as u64).map_err(BadInput)?;
+    let text = read_text(path, exercise::yaml::MAX_BYTES as u64).map_err(|e| BadInput(e.to_string()))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok((arg.to_string(), text, Folder::new(&dir)))
 }
@@ -128,11 +128,9 @@ pub enum WireMode {
 
 /// A whole run without files: for expectations that compare with another defender's run.
 fn run_quiet(ex: &Exercise, grids: &Folder, defender: &str, seed: u64) -> anyhow::Result<Range> {
-    let grid = exercise::build_grid(grids, &ex.grid).map_err(BadInput)?;
-    let rules =
-        if defender == "none" { Vec::new() } else { ex.defenders.get(defender).cloned().unwrap_or_default() };
-    let mut r = Range::new(ex.clone(), grid, RunConfig::new(seed, defender, rules))
-        .map_err(|e| BadInput(e.to_string()))?;
+    let cfg = RunConfig::for_defender(ex, seed, defender).map_err(|e| BadInput(e.to_string()))?;
+    let mut r =
+        range::Setup { exercise: ex.clone(), grids, cfg }.build().map_err(|e| BadInput(e.to_string()))?;
     r.run_to_end();
     Ok(r)
 }
@@ -164,28 +162,30 @@ pub fn prepare(
             return Ok(Err(ExitCode::from(2)));
         }
     };
-    let grid = exercise::build_grid(&grids, &ex.grid).map_err(BadInput)?;
-    let (defender, rules) = if defender == "none" {
-        ("none".to_string(), Vec::new())
-    } else if let Some(rules) = ex.defenders.get(defender) {
-        (defender.to_string(), rules.clone())
-    } else {
-        let text = read_text(Path::new(defender), exercise::yaml::MAX_BYTES as u64).map_err(|e| {
-            BadInput(format!("--defender {defender}: not a defender of the exercise, and {e}"))
-        })?;
-        match exercise::load_defender(&text, &ex, &grid) {
-            Ok(rules) => (defender.to_string(), rules),
-            Err(diags) => {
-                for d in &diags {
-                    eprintln!("{defender}:{}:{}: {}", d.line, d.col, d.message);
+    let mut cfg = match RunConfig::for_defender(&ex, seed, defender) {
+        Ok(cfg) => cfg,
+        Err(range::Error::NoDefender(_)) => {
+            let text = read_text(Path::new(defender), exercise::yaml::MAX_BYTES as u64).map_err(|e| {
+                BadInput(format!("--defender {defender}: not a defender of the exercise, and {e}"))
+            })?;
+            let grid = exercise::build_grid(&grids, &ex.grid).map_err(|e| BadInput(e.to_string()))?;
+            match exercise::load_defender(&text, &ex, &grid) {
+                Ok(rules) => RunConfig::new(seed, defender, rules),
+                Err(diags) => {
+                    for d in &diags {
+                        eprintln!("{defender}:{}:{}: {}", d.line, d.col, d.message);
+                    }
+                    return Ok(Err(ExitCode::from(2)));
                 }
-                return Ok(Err(ExitCode::from(2)));
             }
         }
+        Err(e) => return Err(BadInput(e.to_string()).into()),
     };
-    let mut cfg = RunConfig::new(seed, &defender, rules);
     setup(&mut cfg);
-    let range = Range::new(ex.clone(), grid, cfg).map_err(|e| BadInput(e.to_string()))?;
+    let defender = cfg.defender.clone();
+    let range = range::Setup { exercise: ex.clone(), grids: &grids, cfg }
+        .build()
+        .map_err(|e| BadInput(e.to_string()))?;
     Ok(Ok(Prepared { ex, name, defender, range, grids }))
 }
 
@@ -212,12 +212,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut carry_failed = None;
     // The SCADA master's point history for the evidence view, every 10 simulated seconds.
     let mut history = netio::evidence::PointHistory::default();
-    let mut next_sample = 0.0;
+    let mut next_sample = gridsim::sim::SimTime(0);
     while !range.is_finished() {
         range.step();
-        if range.time().secs() >= next_sample || range.is_finished() {
+        if range.time() >= next_sample || range.is_finished() {
             history.sample(&range);
-            next_sample = range.time().secs() + 10.0;
+            next_sample = gridsim::sim::SimTime(range.time().0.saturating_add(10_000_000));
         }
         let wire = range.take_wire();
         if args.wire == WireMode::Loopback && carry_failed.is_none() {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -11,8 +12,9 @@ use crate::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// A TOML file with any of: bind, data, database, first_block, devices. Command-line
-    /// options and ICSRANGE_* variables take precedence over it.
+    /// A TOML file with any of: bind, data, database, first_block, devices, tls_cert,
+    /// tls_key, header_timeout. Command-line options and ICSRANGE_* variables take precedence
+    /// over it.
     #[arg(long, env = "ICSRANGE_CONFIG")]
     config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080].
@@ -40,6 +42,19 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, env = "ICSRANGE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed (slow-loris): seconds, or a duration such as 500ms, 30s, 2m [default: 30s].
+    #[arg(long, env = "ICSRANGE_HEADER_TIMEOUT", value_parser = header_timeout)]
+    header_timeout: Option<Duration>,
+}
+
+/// `--header-timeout`: the duration grammar of the command line, more than 0, at most an hour.
+fn header_timeout(text: &str) -> Result<Duration, String> {
+    let t = gridsim::sim::SimTime::parse_duration(text).map_err(|e| e.to_string())?;
+    if t.0 == 0 || t.0 > 3_600_000_000 {
+        return Err(format!("`{}`: more than 0, at most 1h", text.trim()));
+    }
+    Ok(Duration::from_micros(t.0))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -52,6 +67,8 @@ struct FileConfig {
     devices: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    /// As `--header-timeout`: "30s", "500ms", "2" (seconds).
+    header_timeout: Option<String>,
 }
 
 fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
@@ -72,6 +89,14 @@ fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
     if !(1..=250).contains(&first_block) {
         return Err(BadInput("--first-block: 1 to 250".into()).into());
     }
+    let header_timeout = match (args.header_timeout, &file.header_timeout) {
+        (Some(t), _) => t,
+        (None, Some(text)) => header_timeout(text).map_err(|e| {
+            let p = args.config.as_deref().unwrap_or(std::path::Path::new("config"));
+            BadInput(format!("{}: header_timeout: {e}", p.display()))
+        })?,
+        (None, None) => web::tls::DEFAULT_HEADER_TIMEOUT,
+    };
     Ok(web::Config {
         bind: args.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         data_dir: args.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from(default_data)),
@@ -80,6 +105,7 @@ fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
         first_block,
         secure_cookies: tls.is_some(),
         tls,
+        header_timeout,
     })
 }
 
@@ -104,7 +130,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         // The certificate is checked before anything else starts.
         let acceptor = match &cfg.tls {
-            Some((cert, key)) => Some(web::tls::acceptor(cert, key).map_err(BadInput)?),
+            Some((cert, key)) => Some(web::tls::acceptor(cert, key).map_err(|e| BadInput(e.to_string()))?),
             None => None,
         };
         let app = web::open(&cfg).await.map_err(|e| BadInput(e.to_string()))?;
@@ -155,6 +181,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         first_block: args.first_block,
         secure_cookies: false,
         tls: None,
+        header_timeout: web::tls::DEFAULT_HEADER_TIMEOUT,
     };
     crate::init_log();
     runtime()?.block_on(async {
@@ -218,4 +245,38 @@ pub fn admin(cmd: &AdminCommand) -> anyhow::Result<ExitCode> {
         out!("administrator {name}: password {password}");
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn the_header_timeout_is_a_setting_of_30_s_by_default() {
+        assert_eq!(header_timeout("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(header_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(header_timeout("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["0", "0ms", "2h", "soon", "-1"] {
+            assert!(header_timeout(bad).is_err(), "{bad}");
+        }
+        let set = Cmd::try_parse_from(["serve", "--header-timeout", "1s"]).map(|c| config(&c.serve, "d"));
+        assert_eq!(set.ok().and_then(Result::ok).map(|c| c.header_timeout), Some(Duration::from_secs(1)));
+        if std::env::var_os("ICSRANGE_HEADER_TIMEOUT").is_none()
+            && std::env::var_os("ICSRANGE_CONFIG").is_none()
+        {
+            let default = Cmd::try_parse_from(["serve"]).map(|c| config(&c.serve, "d"));
+            assert_eq!(
+                default.ok().and_then(Result::ok).map(|c| c.header_timeout),
+                Some(Duration::from_secs(30))
+            );
+        }
+    }
 }

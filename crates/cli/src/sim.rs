@@ -85,7 +85,8 @@ fn parse_timed(s: &str) -> Result<(SimTime, Command), String> {
     let s = s.trim();
     let (t, cmd) =
         s.split_once(char::is_whitespace).ok_or_else(|| format!("expected `TIME COMMAND`, found `{s}`"))?;
-    Ok((SimTime::parse_duration(t)?, cmd.parse()?))
+    let t = SimTime::parse_duration(t).map_err(|e| e.to_string())?;
+    Ok((t, cmd.parse::<Command>().map_err(|e| e.to_string())?))
 }
 
 pub(crate) fn load_dynamics(

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::repo;
+use common::{repo, tshark};
 
 fn icsrange(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_icsrange")).args(args).output().unwrap()
@@ -88,10 +88,7 @@ fn runs_are_byte_identical_and_the_capture_decodes() {
     assert!(score["customers_off_peak"].as_u64().unwrap() >= 150_000);
 
     let pcap = dir.join("run0/capture.pcap");
-    let tshark = Command::new("tshark").arg("-v").output();
-    if tshark.is_err() {
-        assert!(std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_none(), "tshark is required");
-        eprintln!("skipped the capture check: no tshark (./scripts/test installs it)");
+    if !tshark() {
         return;
     }
     let count = |filter: &str| {
@@ -139,10 +136,7 @@ fn industroyer_relay_dos_is_a_udp_datagram_in_the_capture() {
         .collect();
     assert_eq!(dos.len(), 4, "an alert per relay: {alerts}");
     let cited: Vec<u64> = dos.iter().map(|a| a["frames"][0].as_u64().unwrap()).collect();
-    let tshark = Command::new("tshark").arg("-v").output();
-    if tshark.is_err() {
-        assert!(std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_none(), "tshark is required");
-        eprintln!("skipped the capture check: no tshark (./scripts/test installs it)");
+    if !tshark() {
         return;
     }
     let pcap = dir.join("evidence/capture.pcap");

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::peer_python;
+use common::peers_and_tshark;
 
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -76,7 +76,7 @@ fn start_live(args: &[&str], dir: &std::path::Path) -> (Child, Lines<BufReader<C
 
 #[test]
 fn trainees_tools_reach_the_live_range_the_ids_and_the_journal() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = peers_and_tshark() else { return };
     let dir = std::env::temp_dir().join(format!("icsrange-live-{}", std::process::id()));
     let (mut child, mut lines, first) = start_live(&["--speed", "10x"], &dir);
     let offset = first.contains("port + 10000");

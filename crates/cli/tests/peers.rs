@@ -3,8 +3,9 @@
 //! tshark decodes the capture the binary wrote.
 //!
 //! Peers come from `scripts/test`, which sets `ICSRANGE_PEERS_PYTHON` (a venv with pymodbus, c104 and dnp3-python)
-//! and `ICSRANGE_REQUIRE_PEERS=1`. Without them (a bare `cargo test`) these tests say so and
-//! pass; with `ICSRANGE_REQUIRE_PEERS` set, a missing peer fails.
+//! and `ICSRANGE_REQUIRE_PEERS=1`, and installs tshark. Without them (a bare `cargo test`)
+//! these tests say so and pass; with `ICSRANGE_REQUIRE_PEERS` set, a missing peer or tshark
+//! fails.
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
@@ -12,7 +13,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Devices, peer_python, repo};
+use common::{Devices, peers_and_tshark, repo};
 
 /// Frames of a capture that match a tshark display filter.
 fn tshark_count(pcap: &std::path::Path, filter: &str) -> usize {
@@ -85,7 +86,7 @@ fn against_devices_then(
 
 #[test]
 fn modbus_plcs_conform_to_pymodbus_and_tshark() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = peers_and_tshark() else { return };
     // gen 2's PLC (.0.2) is not the reference unit; gens 1 and 3 pick up its output.
     let (report, (modbus, iec104, dnp3, unclaimed, broken)) = against_devices(
         "127.30.0.0",
@@ -100,7 +101,7 @@ fn modbus_plcs_conform_to_pymodbus_and_tshark() {
 
 #[test]
 fn iec104_rtus_conform_to_c104_and_tshark() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = peers_and_tshark() else { return };
     // The RTU of bus 4 (common address 4).
     let (report, (modbus, iec104, dnp3, unclaimed, broken)) =
         against_devices("127.31.0.0", &python, "tests/peers/iec104_conformance.py", &["127.31.1.4", "4"]);
@@ -111,7 +112,7 @@ fn iec104_rtus_conform_to_c104_and_tshark() {
 
 #[test]
 fn dnp3_reclosers_conform_to_opendnp3_and_tshark() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = peers_and_tshark() else { return };
     // The recloser of case9's load at bus 5 (the first load: 127.32.2.1, outstation 10).
     let mut crob_ok = (false, false);
     let (report, (modbus, iec104, dnp3, unclaimed, broken)) = against_devices_then(
@@ -149,7 +150,7 @@ fn dnp3_reclosers_conform_to_opendnp3_and_tshark() {
 /// tshark decodes every frame, the file record functions and the CROB echoes included.
 #[test]
 fn pipeline_devices_conform_to_pymodbus_opendnp3_and_tshark() {
-    let Some(python) = peer_python() else { return };
+    let Some(python) = peers_and_tshark() else { return };
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = std::env::temp_dir().join(format!("icsrange-peers-{}-pipeline", std::process::id()));

@@ -60,10 +60,10 @@ fn a_run_with_actions_and_a_live_connection_replays_byte_for_byte() {
         netio::driver::write_wire(&capture, &mut flows, r.take_wire());
     }
     capture.finish().unwrap();
-    let journal = netio::json::to_jsonl(r.journal());
+    let journal = journal_format::to_jsonl(r.journal());
     std::fs::write(dir.join("journal.jsonl"), &journal).unwrap();
     let score = range::score::score(&ex, r.journal());
-    std::fs::write(dir.join("score.json"), netio::json::score(&score)).unwrap();
+    std::fs::write(dir.join("score.json"), journal_format::score(&score)).unwrap();
     assert!(journal.contains("\"by\":\"external\""), "the live write is a command with its source");
     assert!(journal.contains("operating the grid is the operator's"), "the refusal is journaled");
 

@@ -20,14 +20,26 @@ impl Prefix {
     }
 }
 
-impl FromStr for Prefix {
-    type Err = String;
+/// Why a text is not a prefix (`Prefix`'s `FromStr`); each carries the part as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error("`{addr}` is not an IPv4 address")]
+    Address { addr: String },
+    #[error("`{len}` is not a prefix length")]
+    Length { len: String },
+}
 
-    fn from_str(s: &str) -> Result<Prefix, String> {
+impl FromStr for Prefix {
+    type Err = PrefixError;
+
+    fn from_str(s: &str) -> Result<Prefix, PrefixError> {
         let (addr, len) = s.split_once('/').unwrap_or((s, "32"));
-        let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
-        let len: u8 =
-            len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("`{len}` is not a prefix length"))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| PrefixError::Address { addr: addr.to_string() })?;
+        let len: u8 = len
+            .parse()
+            .ok()
+            .filter(|l| *l <= 32)
+            .ok_or_else(|| PrefixError::Length { len: len.to_string() })?;
         Ok(Prefix { addr, len })
     }
 }

@@ -482,7 +482,7 @@ impl Devices {
         }
         self.refresh_all(sim);
         if let Some(p) = &mut self.pipe {
-            p.advance(pipesim::SimTime(sim.time().0));
+            p.advance(sim.time());
         }
         self.propagate();
     }
@@ -717,6 +717,18 @@ impl Devices {
 /// How many devices of one kind the default address plan holds (a /24 each).
 pub const PLAN_PER_KIND: usize = 255;
 
+/// A grid with more devices of a kind than the default address plan places
+/// (`default_devices`): `count` of `kind` (`generators`, `buses`, `loads`, `branches`,
+/// `substations`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{count} {kind}: the default device address plan holds {PLAN_PER_KIND} per kind (an exercise file can place more)"
+)]
+pub struct AddressPlanError {
+    pub kind: &'static str,
+    pub count: usize,
+}
+
 /// The default address plan: each kind has a /24 in the range's block, a device's address is
 /// its position + 1 in it.
 ///
@@ -731,7 +743,7 @@ pub const PLAN_PER_KIND: usize = 255;
 ///
 /// Substations are named in the sidecar (`substation` of a load); unnamed, each load bus is
 /// its own. Refuses (with the kind and count) a grid with more than `PLAN_PER_KIND` of a kind.
-pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Result<Devices, String> {
+pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Result<Devices, AddressPlanError> {
     let case = sim.case();
     let loads = &sim.dynamics().loads;
     let mut substations: Vec<&str> = Vec::new();
@@ -747,11 +759,9 @@ pub fn default_devices(sim: &Sim, base: Ipv4Addr) -> Result<Devices, String> {
         ("branches", case.branches.len()),
         ("substations", substations.len()),
     ];
-    for (what, n) in counts {
-        if n > PLAN_PER_KIND {
-            return Err(format!(
-                "{n} {what}: the default device address plan holds {PLAN_PER_KIND} per kind (an exercise file can place more)"
-            ));
+    for (kind, count) in counts {
+        if count > PLAN_PER_KIND {
+            return Err(AddressPlanError { kind, count });
         }
     }
     let base = u32::from(base);

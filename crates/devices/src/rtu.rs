@@ -26,13 +26,55 @@
 //! Changes are reported spontaneously (COT 3) with CP56Time2a: breakers and the energised
 //! flag on any change, measurements beyond a deadband (0.5 kV, 0.01 Hz, 1 MW).
 
+/// The default point map's IOAs by name (the table above): what the RTU builds, what the
+/// HMI shows and what the web's diagram reads.
+pub mod ioa {
+    /// The bus is energised (M_SP_NA_1).
+    pub const ENERGISED: u32 = 500;
+    /// The first branch breaker's status (M_DP_NA_1); the k-th is `BRANCH_BREAKER + k - 1`.
+    pub const BRANCH_BREAKER: u32 = 1001;
+    /// The first branch's overcurrent protection in service (M_SP_NA_1).
+    pub const BRANCH_PROTECTION: u32 = 1101;
+    /// The load feeder breaker's status (M_DP_NA_1).
+    pub const LOAD_BREAKER: u32 = 1500;
+    /// The first unit breaker's status (M_DP_NA_1).
+    pub const UNIT_BREAKER: u32 = 1601;
+    /// Commands: the status IOA plus this (C_DC_NA_1 for breakers, C_SC_NA_1 for protection).
+    pub const COMMAND_OFFSET: u32 = 1000;
+    /// Bus voltage, kV (M_ME_NC_1).
+    pub const VOLTAGE_KV: u32 = 3000;
+    /// Frequency, Hz (M_ME_NC_1).
+    pub const FREQUENCY_HZ: u32 = 3001;
+    /// Load served, MW (M_ME_NC_1).
+    pub const LOAD_MW: u32 = 3002;
+    /// Active power into the first branch, MW (M_ME_NC_1).
+    pub const BRANCH_MW: u32 = 3101;
+    /// The first unit's output, MW (M_ME_NC_1).
+    pub const UNIT_MW: u32 = 3201;
+    /// The first unit's set point, MW (C_SE_NC_1).
+    pub const UNIT_SETPOINT: u32 = 4601;
+    /// At most this many branches or units per bus in the map.
+    pub const SPAN: u32 = 99;
+
+    /// Whether an IOA is one the HMI shows: the energised flag, branch, load and unit
+    /// breakers, voltage, frequency, load served and branch flows.
+    pub fn is_shown(ioa: u32) -> bool {
+        ioa == ENERGISED
+            || (BRANCH_BREAKER..BRANCH_BREAKER + SPAN).contains(&ioa)
+            || ioa == LOAD_BREAKER
+            || (UNIT_BREAKER..UNIT_BREAKER + SPAN).contains(&ioa)
+            || (VOLTAGE_KV..=LOAD_MW).contains(&ioa)
+            || (BRANCH_MW..BRANCH_MW + SPAN).contains(&ioa)
+    }
+}
+
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use gridsim::BusIdx;
-use gridsim::sim::{Command, Element, Sim};
+use gridsim::sim::{Command, Element, Sim, SimTime};
+use proto_iec104::Cp56Time;
 use proto_iec104::station::{CommandKind, CommandPoint, Operation, Point, PointValue, Station};
-use proto_iec104::{Cp56Time, session::Micros};
 
 /// What a point reads from the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,39 +129,43 @@ impl BusRtu {
             station.points.push(Point { ioa, value, quality: 0 });
             sources.push(source);
         };
-        point(500, PointValue::Single(true), Source::Energised);
+        point(ioa::ENERGISED, PointValue::Single(true), Source::Energised);
         let branches: Vec<usize> = (0..case.branches.len())
             .filter(|&k| case.branches[k].from == bus || case.branches[k].to == bus)
             .collect();
         for (i, &k) in branches.iter().enumerate() {
-            point(1001 + i as u32, PointValue::Double(2), Source::Branch(k));
-            targets.push((2001 + i as u32, Element::Branch(k as u32 + 1)));
+            point(ioa::BRANCH_BREAKER + i as u32, PointValue::Double(2), Source::Branch(k));
+            targets
+                .push((ioa::BRANCH_BREAKER + ioa::COMMAND_OFFSET + i as u32, Element::Branch(k as u32 + 1)));
         }
         for (i, &k) in branches.iter().enumerate() {
-            point(1101 + i as u32, PointValue::Single(true), Source::Protection(k));
-            protections.push((2101 + i as u32, Element::Branch(k as u32 + 1)));
+            point(ioa::BRANCH_PROTECTION + i as u32, PointValue::Single(true), Source::Protection(k));
+            protections.push((
+                ioa::BRANCH_PROTECTION + ioa::COMMAND_OFFSET + i as u32,
+                Element::Branch(k as u32 + 1),
+            ));
         }
         let has_load = sim.dynamics().loads.iter().any(|l| l.bus == bus);
         if has_load {
-            point(1500, PointValue::Double(2), Source::Load(id));
-            targets.push((2500, Element::Load(id)));
+            point(ioa::LOAD_BREAKER, PointValue::Double(2), Source::Load(id));
+            targets.push((ioa::LOAD_BREAKER + ioa::COMMAND_OFFSET, Element::Load(id)));
         }
         let gens: Vec<usize> = (0..case.gens.len()).filter(|&g| case.gens[g].bus == bus).collect();
         for (j, &g) in gens.iter().enumerate() {
-            point(1601 + j as u32, PointValue::Double(2), Source::Gen(g));
-            targets.push((2601 + j as u32, Element::Gen(g as u32 + 1)));
-            setpoints.push((4601 + j as u32, g as u32 + 1));
+            point(ioa::UNIT_BREAKER + j as u32, PointValue::Double(2), Source::Gen(g));
+            targets.push((ioa::UNIT_BREAKER + ioa::COMMAND_OFFSET + j as u32, Element::Gen(g as u32 + 1)));
+            setpoints.push((ioa::UNIT_SETPOINT + j as u32, g as u32 + 1));
         }
-        point(3000, PointValue::Float(0.0), Source::Voltage);
-        point(3001, PointValue::Float(0.0), Source::Frequency);
+        point(ioa::VOLTAGE_KV, PointValue::Float(0.0), Source::Voltage);
+        point(ioa::FREQUENCY_HZ, PointValue::Float(0.0), Source::Frequency);
         if has_load {
-            point(3002, PointValue::Float(0.0), Source::LoadMw);
+            point(ioa::LOAD_MW, PointValue::Float(0.0), Source::LoadMw);
         }
         for (i, &k) in branches.iter().enumerate() {
-            point(3101 + i as u32, PointValue::Float(0.0), Source::BranchMw(k));
+            point(ioa::BRANCH_MW + i as u32, PointValue::Float(0.0), Source::BranchMw(k));
         }
         for (j, &g) in gens.iter().enumerate() {
-            point(3201 + j as u32, PointValue::Float(0.0), Source::GenMw(g));
+            point(ioa::UNIT_MW + j as u32, PointValue::Float(0.0), Source::GenMw(g));
         }
         for &(ioa, _) in &targets {
             station.commands.push(CommandPoint { ioa, kind: CommandKind::Double, sbo_required: false });
@@ -226,7 +272,7 @@ impl BusRtu {
     }
 
     /// Answers one ASDU; operations go to the grid. Returns whether the grid was operated.
-    pub fn handle(&mut self, sim: &mut Sim, now: Micros, asdu: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
+    pub fn handle(&mut self, sim: &mut Sim, now: SimTime, asdu: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
         let first = out.len();
         let ops = self.station.handle(now, asdu, out);
         if self.state.local && !ops.iter().all(|op| matches!(op, Operation::ClockSync(_))) {

@@ -56,7 +56,7 @@ fn a_breaker_moves_after_its_operating_time_and_reports_it_spontaneously() {
     let cursor = devices.rtus[rtu].event_cursor();
     let mut out = Vec::new();
     let asdu = double_command(1, ioa, false);
-    assert!(devices.rtus[rtu].handle(&mut sim, 0, &asdu, &mut out));
+    assert!(devices.rtus[rtu].handle(&mut sim, SimTime(0), &asdu, &mut out));
     // ActCon (COT 7, positive) and ActTerm (COT 10) at once; the breaker has not moved yet.
     assert_eq!(out.len(), 2);
     assert_eq!((out[0][0], out[0][2]), (46, 7));
@@ -98,7 +98,7 @@ fn closing_two_islands_out_of_step_is_refused_by_the_synchro_check() {
     let (rtu, ioa) = command_ioa(&sim, from_id, 30);
     let mut out = Vec::new();
     let asdu = double_command(from_id as u16, ioa, true);
-    assert!(!devices.rtus[rtu].handle(&mut sim, 0, &asdu, &mut out));
+    assert!(!devices.rtus[rtu].handle(&mut sim, SimTime(0), &asdu, &mut out));
     // One negative ActCon (COT 7 with P/N = 0x40), nothing scheduled, the tie stays open.
     assert_eq!(out.len(), 1);
     assert_eq!((out[0][0], out[0][2]), (46, 0x40 | 7));
@@ -111,7 +111,7 @@ fn closing_two_islands_out_of_step_is_refused_by_the_synchro_check() {
     sim.apply(&Command::Open(Element::Branch(1))).unwrap();
     let (rtu, ioa) = command_ioa(&sim, 1, 1);
     out.clear();
-    assert!(devices.rtus[rtu].handle(&mut sim, 0, &double_command(1, ioa, true), &mut out));
+    assert!(devices.rtus[rtu].handle(&mut sim, SimTime(0), &double_command(1, ioa, true), &mut out));
     assert_eq!(out[0][2], 7);
     step(&mut sim, &mut devices, OperatingTime::CIRCUIT_BREAKER.close);
     assert_eq!(sim.branch_closed(1), Some(true));

@@ -1,7 +1,7 @@
 //! The built-in catalogue: the exercises and grids the binary carries, by name. Their text is
 //! compiled in (no file system at run time); `Builtin` serves the grids to `load`.
 
-use crate::grid::GridSource;
+use crate::grid::{GridError, GridSource};
 
 /// Built-in grids: name, MATPOWER text, dynamics sidecar.
 pub const GRIDS: &[(&str, &str, &str)] = &[
@@ -42,12 +42,12 @@ pub const EXERCISES: &[(&str, &str)] = &[
 pub struct Builtin;
 
 impl GridSource for Builtin {
-    fn grid(&self, name: &str) -> Result<(String, String), String> {
+    fn grid(&self, name: &str) -> Result<(String, String), GridError> {
         GRIDS
             .iter()
             .find(|(n, _, _)| *n == name)
             .map(|(_, m, d)| (m.to_string(), d.to_string()))
-            .ok_or_else(|| format!("no built-in grid `{name}`"))
+            .ok_or_else(|| GridError::NoBuiltin { name: name.to_string() })
     }
 }
 

@@ -9,14 +9,43 @@ use crate::CommandPoint;
 /// The grid's files: the MATPOWER text and its sidecar, by the name the exercise gives; or
 /// why not (no such grid, a name that leaves the exercise's folder, a file too large).
 pub trait GridSource {
-    fn grid(&self, name: &str) -> Result<(String, String), String>;
+    fn grid(&self, name: &str) -> Result<(String, String), GridError>;
+}
+
+/// Why a source has no grid by that name.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    /// Not one of the built-in grids (`catalogue::Builtin`).
+    #[error("no built-in grid `{name}`")]
+    NoBuiltin { name: String },
+    /// Neither built in nor a file of the exercise's.
+    #[error("no grid `{name}` (a built-in grid, or a file in the exercise's folder)")]
+    NotFound { name: String },
+    /// A source with no grids at all (a defender file is read without one).
+    #[error("no grid `{name}`")]
+    NoGrid { name: String },
+    #[error(transparent)]
+    Name(#[from] FileNameError),
+    /// The file is there but could not be read: `reason` is the reader's (a link on the way,
+    /// not a regular file, too large, not UTF-8, an I/O error).
+    #[error("`{name}`: {reason}")]
+    Unreadable { name: String, reason: Box<dyn std::error::Error + Send + Sync> },
+}
+
+/// A file name outside the grammar of `file_name`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{name}`: a file is named by a relative path inside the exercise's folder, of plain names (letters, digits, `.`, `_`, `-`; no `..`, no leading `/` or `.`)"
+)]
+pub struct FileNameError {
+    pub name: String,
 }
 
 /// The components of a file name an exercise gives (a grid beside it): a relative path of at
 /// most 8 plain names, each of letters, digits, `.`, `_` and `-`, none empty or hidden (so
 /// no `..`), 255 bytes in all. Whoever reads the file (a folder, an upload) resolves it in
 /// the exercise's own place and nowhere else.
-pub fn file_name(name: &str) -> Result<Vec<&str>, String> {
+pub fn file_name(name: &str) -> Result<Vec<&str>, FileNameError> {
     let plain = |p: &str| {
         !p.is_empty()
             && !p.starts_with('.')
@@ -24,9 +53,7 @@ pub fn file_name(name: &str) -> Result<Vec<&str>, String> {
     };
     let parts: Vec<&str> = name.split('/').collect();
     if name.len() > 255 || parts.len() > 8 || !parts.iter().all(|p| plain(p)) {
-        return Err(format!(
-            "`{name}`: a file is named by a relative path inside the exercise's folder, of plain names (letters, digits, `.`, `_`, `-`; no `..`, no leading `/` or `.`)"
-        ));
+        return Err(FileNameError { name: name.to_string() });
     }
     Ok(parts)
 }
@@ -49,18 +76,27 @@ impl Bundle {
 
     /// Adds a file under `name`; refused when the name leaves the bundle or the file is too
     /// large.
-    pub fn insert(&mut self, name: &str, text: String) -> Result<(), String> {
+    pub fn insert(&mut self, name: &str, text: String) -> Result<(), BundleError> {
         file_name(name)?;
         if text.len() > MAX_FILE_BYTES {
-            return Err(format!("`{name}`: {} bytes; at most {MAX_FILE_BYTES} are read", text.len()));
+            return Err(BundleError::TooLarge { name: name.to_string(), bytes: text.len() });
         }
         self.files.insert(name.to_string(), text);
         Ok(())
     }
 }
 
+/// Why a file was not added to a `Bundle`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Name(#[from] FileNameError),
+    #[error("`{name}`: {bytes} bytes; at most {MAX_FILE_BYTES} are read")]
+    TooLarge { name: String, bytes: usize },
+}
+
 impl GridSource for Bundle {
-    fn grid(&self, name: &str) -> Result<(String, String), String> {
+    fn grid(&self, name: &str) -> Result<(String, String), GridError> {
         grid_from(name, |n| Ok(self.files.get(n).cloned()))
     }
 }
@@ -70,14 +106,13 @@ impl GridSource for Bundle {
 /// optional sidecar beside it.
 pub fn grid_from(
     name: &str,
-    read: impl Fn(&str) -> Result<Option<String>, String>,
-) -> Result<(String, String), String> {
+    read: impl Fn(&str) -> Result<Option<String>, GridError>,
+) -> Result<(String, String), GridError> {
     if let Ok(grid) = crate::catalogue::Builtin.grid(name) {
         return Ok(grid);
     }
     file_name(name)?;
-    let m = read(name)?
-        .ok_or_else(|| format!("no grid `{name}` (a built-in grid, or a file in the exercise's folder)"))?;
+    let m = read(name)?.ok_or_else(|| GridError::NotFound { name: name.to_string() })?;
     let sidecar = read(&sidecar_name(name))?.unwrap_or_default();
     Ok((m, sidecar))
 }
@@ -96,15 +131,35 @@ pub struct Resolved {
     pub devices: Devices,
 }
 
-/// Builds the grid and its devices from the source; an error message otherwise.
-pub fn build_grid(source: &dyn GridSource, name: &str) -> Result<Resolved, String> {
+/// Builds the grid and its devices from the source.
+pub fn build_grid(source: &dyn GridSource, name: &str) -> Result<Resolved, BuildGridError> {
     let (m, sidecar) = source.grid(name)?;
-    let case = gridsim::matpower::parse(&m).map_err(|e| format!("grid `{name}`: {e}"))?;
+    let case = gridsim::matpower::parse(&m)
+        .map_err(|error| BuildGridError::Case { name: name.to_string(), error })?;
     let dynamics = gridsim::dynamics::Dynamics::from_toml(&case, &sidecar)
-        .map_err(|e| format!("grid `{name}` sidecar: {e}"))?;
-    let sim = Sim::new(case, dynamics).map_err(|e| format!("grid `{name}`: {e}"))?;
+        .map_err(|errors| BuildGridError::Sidecar { name: name.to_string(), errors })?;
+    let sim =
+        Sim::new(case, dynamics).map_err(|error| BuildGridError::Sim { name: name.to_string(), error })?;
     let devices = devices::default_devices(&sim, std::net::Ipv4Addr::new(127, 0, 0, 0))?;
     Ok(Resolved { sim, devices })
+}
+
+/// Why an exercise's grid could not be built (`build_grid`).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildGridError {
+    #[error(transparent)]
+    Source(#[from] GridError),
+    /// The MATPOWER text does not parse.
+    #[error("grid `{name}`: {error}")]
+    Case { name: String, error: gridsim::matpower::ParseError },
+    /// The dynamics sidecar has problems.
+    #[error("grid `{name}` sidecar: {errors}")]
+    Sidecar { name: String, errors: gridsim::dynamics::SidecarErrors },
+    /// The grid has no initial operating point, or the sidecar describes another case.
+    #[error("grid `{name}`: {error}")]
+    Sim { name: String, error: gridsim::sim::SimError },
+    #[error(transparent)]
+    Devices(#[from] devices::AddressPlanError),
 }
 
 /// Whether the RTU with that common address has a double command at that IOA.

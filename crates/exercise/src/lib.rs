@@ -93,8 +93,8 @@ mod model;
 pub mod yaml;
 
 pub use grid::{
-    Bundle, GridSource, MAX_FILE_BYTES, Resolved, build_grid, double_command_exists, file_name, grid_from,
-    sidecar_name, supply_points,
+    BuildGridError, Bundle, BundleError, FileNameError, GridError, GridSource, MAX_FILE_BYTES, Resolved,
+    build_grid, double_command_exists, file_name, grid_from, sidecar_name, supply_points,
 };
 pub use load::{hms, load, load_defender};
 pub use model::*;

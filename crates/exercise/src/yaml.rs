@@ -6,19 +6,9 @@ use marked_yaml::{LoaderOptions, Span};
 
 use gridsim::sim::SimTime;
 
-/// A problem in an exercise file, at a place in it (1-based line and column).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.line, self.col, self.message)
-    }
-}
+/// A problem in an exercise file, at a place in it (1-based line and column): the shared
+/// form of every file problem, `line:col: message`.
+pub use simcore::Diagnostic;
 
 /// Where a node is; (0, 0) when the tree does not know (never for parsed input).
 pub fn pos(span: &Span) -> (usize, usize) {

@@ -60,13 +60,16 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
+use simcore::line_col;
 use toml::Spanned;
 
 use crate::case::{BusId, BusIdx, Case};
+
+/// A sidecar's problems, each at its line and column.
+pub use simcore::{Diagnostic, Diagnostics};
 
 /// Kinds of generating unit, with typical dynamic parameters (`UnitParams::typical`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -269,12 +272,12 @@ impl Dynamics {
         let file: File = match toml::from_str(text) {
             Ok(f) => f,
             Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                return Err(SidecarErrors(vec![SidecarError::at(text, span, e.message().to_string())]));
+                let at = e.span().map_or(0, |s| s.start);
+                return Err(Diagnostics(vec![Diagnostic::at(text, at, e.message())]));
             }
         };
         let mut errors = Vec::new();
-        let mut err = |span: Range<usize>, msg: String| errors.push(SidecarError::at(text, span, msg));
+        let mut err = |span: Range<usize>, msg: String| errors.push(Diagnostic::at(text, span.start, msg));
 
         if let Some(v) = &file.format
             && *v.get_ref() != 1
@@ -541,7 +544,7 @@ impl Dynamics {
             }
         }
 
-        if errors.is_empty() { Ok(r.finish()) } else { Err(SidecarErrors(errors)) }
+        if errors.is_empty() { Ok(r.finish()) } else { Err(Diagnostics(errors)) }
     }
 
     /// Area ids present, ascending.
@@ -668,47 +671,11 @@ fn apply_unit(p: &mut UnitParams, o: &UnitOverride, err: &mut dyn FnMut(Range<us
     }
 }
 
-/// One problem in a sidecar file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SidecarError {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
-
-impl SidecarError {
-    fn at(text: &str, span: Range<usize>, message: String) -> SidecarError {
-        let (line, col) = line_col(text, span.start);
-        SidecarError { line, col, message }
-    }
-}
+/// One problem in a sidecar file (1-based line and column).
+pub type SidecarError = Diagnostic;
 
 /// Every problem found in a sidecar file, in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SidecarErrors(pub Vec<SidecarError>);
-
-impl fmt::Display for SidecarErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}:{}: {}", e.line, e.col, e.message.trim_end())?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for SidecarErrors {}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
+pub type SidecarErrors = Diagnostics;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -35,6 +35,17 @@ pub struct ParseError {
     pub kind: ErrorKind,
 }
 
+/// The shared form of a problem in a file (`line:col: what`), as the other parsers report.
+impl From<&ParseError> for simcore::Diagnostic {
+    fn from(e: &ParseError) -> simcore::Diagnostic {
+        simcore::Diagnostic {
+            line: e.pos.line as usize,
+            col: e.pos.col as usize,
+            message: e.kind.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {

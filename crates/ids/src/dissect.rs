@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
-use gridsim::sim::SimTime;
 use proto_iec104::{Asdu, Control, Frame, UFunction};
+use simcore::SimTime;
 
 use crate::Packet;
 

@@ -14,9 +14,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use gridsim::sim::SimTime;
 use proto_iec104::asdu::{cot, type_id};
 use proto_iec104::{Asdu, Control, Frame, UFunction, Value};
+use simcore::SimTime;
 
 pub mod dissect;
 

@@ -8,8 +8,8 @@ mod rules;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use gridsim::sim::SimTime;
 use ids::{Config, Ids, Packet};
+use simcore::SimTime;
 
 #[test]
 fn a_reused_four_tuple_is_read_afresh_after_close() {

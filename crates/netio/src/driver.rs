@@ -12,7 +12,10 @@
 //! The range sits behind a lock the driver task and the live connections share: a
 //! connection's bytes are applied by the connection's own task, which then writes the
 //! device's answer (`Handle::data` returns it), so a request costs no hop through another task. The
-//! lock is never held across an `await`.
+//! lock is never held across an `await`. A step (an AC power flow) runs on tokio's blocking
+//! pool, never on an async worker; readers (the web's pages) read the `View` the driver
+//! publishes after every step and exchange (a copy of the journal, the HMI's points, the
+//! time), so a page never waits for a step.
 //!
 //! **While paused**, simulated time stands still for the grid, the campaign and the devices
 //! together: no step runs. A connection opened while paused is held (the kernel accepts it;
@@ -24,7 +27,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddrV4;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use gridsim::sim::SimTime;
@@ -47,16 +50,21 @@ pub enum Pace {
 }
 
 impl Pace {
-    pub fn parse(s: &str) -> Result<Pace, String> {
+    pub fn parse(s: &str) -> Result<Pace, PaceError> {
         if s == "max" {
             return Ok(Pace::Max);
         }
         match s.strip_suffix('x').and_then(|n| n.parse::<f64>().ok()) {
             Some(n) if n > 0.0 && n.is_finite() => Ok(Pace::Times(n)),
-            _ => Err(format!("`{s}`: max, or a factor such as 1x, 10x or 60x")),
+            _ => Err(PaceError(s.to_string())),
         }
     }
 }
+
+/// A pace that is not `max` or a positive factor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}`: max, or a factor such as 1x, 10x or 60x")]
+pub struct PaceError(pub String);
 
 /// What goes to a live connection's socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +138,70 @@ enum Held {
     },
 }
 
+/// What readers see of a range without taking it: the journal (a copy the driver appends to)
+/// and the latest `Snapshot`. Both are updated after a step or an exchange, under locks held
+/// only for that update, so a reader never waits for a step.
+#[derive(Debug, Default)]
+pub struct View {
+    journal: RwLock<Vec<Entry>>,
+    now: RwLock<Arc<Snapshot>>,
+}
+
+/// The range's state at its last publication.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub t: SimTime,
+    pub finished: bool,
+    /// The SCADA master's point database as the HMI shows it
+    /// (`journal_format::evidence::points`).
+    pub points: Vec<(u16, u32, f64, bool)>,
+}
+
+impl View {
+    fn of(range: &Range) -> View {
+        View { journal: RwLock::new(range.journal().to_vec()), now: RwLock::new(Arc::new(snapshot(range))) }
+    }
+
+    /// Reads the journal and the snapshot as last published (both consistent with each other).
+    pub fn read<R>(&self, f: impl FnOnce(&[Entry], &Snapshot) -> R) -> R {
+        let journal = self.journal.read().unwrap_or_else(|p| p.into_inner());
+        let now = self.now.read().unwrap_or_else(|p| p.into_inner()).clone();
+        f(&journal, &now)
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.now.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Journal entries so far.
+    pub fn len(&self) -> usize {
+        self.journal.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn publish(&self, range: &Range, from: usize, moved: bool) {
+        let mut journal = self.journal.write().unwrap_or_else(|p| p.into_inner());
+        if range.journal().len() > from {
+            journal.extend_from_slice(&range.journal()[from..]);
+        }
+        if moved {
+            *self.now.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot(range));
+        }
+    }
+}
+
+fn snapshot(range: &Range) -> Snapshot {
+    Snapshot {
+        t: range.time(),
+        finished: range.is_finished(),
+        points: journal_format::evidence::points(range),
+    }
+}
+
 /// What the driver task and the live connections share.
 struct Core {
     range: Range,
@@ -144,6 +216,9 @@ struct Core {
     state: watch::Sender<State>,
     /// Wall-clock instant and simulated time the pace counts from.
     anchor: (Instant, SimTime),
+    view: Arc<View>,
+    /// Journal entries the view holds.
+    viewed: usize,
     log: crate::admission::Throttles,
 }
 
@@ -159,6 +234,7 @@ fn lock(core: &Shared) -> MutexGuard<'_, Option<Core>> {
 pub struct Handle {
     tx: mpsc::UnboundedSender<Command>,
     core: Shared,
+    view: Arc<View>,
     entries: broadcast::Sender<Arc<[Entry]>>,
     state: watch::Receiver<State>,
 }
@@ -233,6 +309,11 @@ impl Handle {
     pub fn state(&self) -> watch::Receiver<State> {
         self.state.clone()
     }
+
+    /// What readers see of the range (live, and as it ended): never waits for a step.
+    pub fn view(&self) -> Arc<View> {
+        self.view.clone()
+    }
 }
 
 /// Batches kept for a subscriber that falls behind; past that it lags (and is told).
@@ -251,6 +332,8 @@ pub fn spawn(
     let (entries, _) = broadcast::channel(BACKLOG);
     let (state_tx, state_rx) = watch::channel(state_of(&range, paused, pace, 0));
     let t0 = range.time();
+    let view = Arc::new(View::of(&range));
+    let viewed = range.journal().len();
     let core = Arc::new(Mutex::new(Some(Core {
         range,
         pace,
@@ -260,13 +343,15 @@ pub fn spawn(
         capture,
         flows: BTreeMap::new(),
         published: 0,
+        viewed,
         entries: entries.clone(),
         state: state_tx,
         anchor: (Instant::now(), t0),
+        view: view.clone(),
         log: crate::admission::Throttles::new(Duration::from_secs(10)),
     })));
     let task = tokio::spawn(run(core.clone(), rx));
-    (Handle { tx, core, entries, state: state_rx }, task)
+    (Handle { tx, core, view, entries, state: state_rx }, task)
 }
 
 fn state_of(range: &Range, paused: bool, pace: Pace, held: usize) -> State {
@@ -320,7 +405,23 @@ async fn run(core: Shared, mut rx: mpsc::UnboundedReceiver<Command>) -> Option<R
                 None => return lock(&core).take().map(|c| c.range),
             },
         };
-        {
+        if cmd.is_none() && due.is_some_and(|d| d <= Instant::now()) {
+            // A step is an AC power flow: on the blocking pool, never on an async worker.
+            let core = core.clone();
+            let stepped = tokio::task::spawn_blocking(move || {
+                let mut guard = lock(&core);
+                let c = guard.as_mut()?;
+                if !c.paused {
+                    c.range.step();
+                }
+                c.flush();
+                Some(())
+            })
+            .await;
+            if !matches!(stepped, Ok(Some(()))) {
+                return None;
+            }
+        } else {
             let mut guard = lock(&core);
             let c = guard.as_mut()?;
             match cmd {
@@ -333,11 +434,7 @@ async fn run(core: Shared, mut rx: mpsc::UnboundedReceiver<Command>) -> Option<R
                     return None;
                 }
                 Some(cmd) => c.command(cmd),
-                None => {
-                    if !c.paused && due.is_some_and(|d| d <= Instant::now()) {
-                        c.range.step();
-                    }
-                }
+                None => {}
             }
             c.flush();
         }
@@ -462,6 +559,9 @@ impl Core {
     /// New journal entries to subscribers, and the state.
     fn publish(&mut self) {
         let journal = self.range.journal();
+        let moved = self.state.borrow().hmi.t != self.range.time() || self.range.is_finished();
+        self.view.publish(&self.range, self.viewed, moved);
+        self.viewed = journal.len();
         if journal.len() > self.published {
             let batch: Arc<[Entry]> = journal[self.published..].into();
             self.published = journal.len();

@@ -15,7 +15,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use exercise::GridSource;
+use exercise::{GridError, GridSource};
 
 /// The largest grid (MATPOWER text) or sidecar read, in bytes.
 pub const MAX_GRID_BYTES: u64 = exercise::MAX_FILE_BYTES as u64;
@@ -38,88 +38,119 @@ impl Folder {
     }
 
     /// The text of the file `name` names in this folder; `Ok(None)` if there is none.
-    pub fn read(&self, name: &str, limit: u64) -> Result<Option<String>, String> {
+    pub fn read(&self, name: &str, limit: u64) -> Result<Option<String>, GridError> {
         let parts = exercise::file_name(name)?;
         let Some(root) = &self.root else { return Ok(None) };
+        let unreadable =
+            |reason: ReadError| GridError::Unreadable { name: name.to_string(), reason: Box::new(reason) };
         let mut path = root.clone();
         for (i, part) in parts.iter().enumerate() {
             path.push(part);
             let last = i + 1 == parts.len();
             match std::fs::symlink_metadata(&path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(format!("`{name}`: {e}")),
-                Ok(m) if m.file_type().is_symlink() => return Err(format!("`{name}`: {SYMLINK}")),
+                Err(e) => return Err(unreadable(ReadError::Io(e))),
+                Ok(m) if m.file_type().is_symlink() => return Err(unreadable(ReadError::Symlink)),
                 Ok(m) if !last && !m.is_dir() => return Ok(None),
                 // Not even opened: a device node or a FIFO.
-                Ok(m) if last && !m.is_file() => return Err(format!("`{name}`: not a regular file")),
+                Ok(m) if last && !m.is_file() => return Err(unreadable(ReadError::NotRegular)),
                 Ok(_) => {}
             }
         }
         // No symlink at the end even if one was swapped in since (O_NOFOLLOW); and, since a
         // folder on the way could have been swapped for a link between the checks above and
         // the open, where the opened file really is must still be inside the folder.
-        let file = open_bounded(&path, libc::O_NOFOLLOW, limit).map_err(|e| format!("`{name}`: {e}"))?;
+        let file = open_bounded(&path, libc::O_NOFOLLOW, limit).map_err(unreadable)?;
         let inside = std::fs::canonicalize(root)
             .ok()
             .zip(std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok())
             .is_some_and(|(root, real)| real.starts_with(root));
         if !inside {
-            return Err(format!("`{name}`: {SYMLINK}"));
+            return Err(unreadable(ReadError::Symlink));
         }
-        read_open(file, limit).map(Some).map_err(|e| format!("`{name}`: {e}"))
+        read_open(file, limit).map(Some).map_err(unreadable)
     }
 }
 
 const SYMLINK: &str = "a symbolic link on the way; only files in the exercise's own folder are read";
 
-/// The text of a file the operator named (an exercise or defender file on the command line):
-/// a regular file of at most `limit` bytes, UTF-8. Errors name the file.
-pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
-    read_bounded(path, 0, limit).map_err(|e| format!("{}: {e}", path.display()))
+/// Why a file was not read (the file's name is the caller's to add).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A symbolic link at the name or on the way (in an exercise's folder).
+    #[error("{SYMLINK}")]
+    Symlink,
+    /// A directory, a device node, a FIFO.
+    #[error("not a regular file")]
+    NotRegular,
+    /// Other names for the file exist (in an exercise's folder).
+    #[error("a file with other names (hard links); only files in the exercise's own folder are read")]
+    HardLinks,
+    #[error("{bytes} bytes; at most {limit} are read")]
+    TooLarge { bytes: u64, limit: u64 },
+    /// It grew past the limit while being read.
+    #[error("more than {limit} bytes; at most {limit} are read")]
+    Grew { limit: u64 },
+    #[error("not UTF-8 text")]
+    NotUtf8,
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
-fn read_bounded(path: &Path, flags: i32, limit: u64) -> Result<String, String> {
+/// A file the operator named that could not be read: `path: why`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct ReadFileError {
+    pub path: PathBuf,
+    pub reason: ReadError,
+}
+
+/// The text of a file the operator named (an exercise or defender file on the command line):
+/// a regular file of at most `limit` bytes, UTF-8. Errors name the file.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadFileError> {
+    read_bounded(path, 0, limit).map_err(|reason| ReadFileError { path: path.to_path_buf(), reason })
+}
+
+fn read_bounded(path: &Path, flags: i32, limit: u64) -> Result<String, ReadError> {
     read_open(open_bounded(path, flags, limit)?, limit)
 }
 
 /// Opens a regular file of at most `limit` bytes, with one link (a hard link is another
 /// name for a file that may live anywhere).
-fn open_bounded(path: &Path, flags: i32, limit: u64) -> Result<File, String> {
+fn open_bounded(path: &Path, flags: i32, limit: u64) -> Result<File, ReadError> {
     // No wait on a FIFO (O_NONBLOCK): what was opened is checked, not what the path named.
     let file = OpenOptions::new().read(true).custom_flags(flags | libc::O_NONBLOCK).open(path).map_err(
         |e| match e.raw_os_error() {
-            Some(libc::ELOOP) => SYMLINK.to_string(),
-            _ => e.to_string(),
+            Some(libc::ELOOP) => ReadError::Symlink,
+            _ => ReadError::Io(e),
         },
     )?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(ReadError::NotRegular);
     }
     if flags & libc::O_NOFOLLOW != 0 && meta.nlink() > 1 {
-        return Err(
-            "a file with other names (hard links); only files in the exercise's own folder are read".into()
-        );
+        return Err(ReadError::HardLinks);
     }
     if meta.len() > limit {
-        return Err(format!("{} bytes; at most {limit} are read", meta.len()));
+        return Err(ReadError::TooLarge { bytes: meta.len(), limit });
     }
     Ok(file)
 }
 
-fn read_open(file: File, limit: u64) -> Result<String, String> {
+fn read_open(file: File, limit: u64) -> Result<String, ReadError> {
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(format!("more than {limit} bytes; at most {limit} are read"));
+        return Err(ReadError::Grew { limit });
     }
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
 }
 
 /// Built-in grids first, then a `.m` file in the exercise's folder and its optional
 /// `.dyn.toml` sidecar beside it.
 impl GridSource for Folder {
-    fn grid(&self, name: &str) -> Result<(String, String), String> {
+    fn grid(&self, name: &str) -> Result<(String, String), GridError> {
         exercise::grid_from(name, |n| self.read(n, MAX_GRID_BYTES))
     }
 }
@@ -188,12 +219,12 @@ pub fn write_run(
     range: &range::Range,
 ) -> io::Result<range::score::Score> {
     let journal = range.journal();
-    write_atomic(out, "journal.jsonl", crate::json::to_jsonl(journal).as_bytes())?;
+    write_atomic(out, "journal.jsonl", journal_format::to_jsonl(journal).as_bytes())?;
     let alerts: Vec<range::Entry> =
         journal.iter().filter(|e| matches!(e, range::Entry::Alert { .. })).cloned().collect();
-    write_atomic(out, "alerts.jsonl", crate::json::to_jsonl(&alerts).as_bytes())?;
+    write_atomic(out, "alerts.jsonl", journal_format::to_jsonl(&alerts).as_bytes())?;
     let score = range::score::score(ex, journal);
-    write_atomic(out, "score.json", crate::json::score(&score).as_bytes())?;
+    write_atomic(out, "score.json", journal_format::score(&score).as_bytes())?;
     Ok(score)
 }
 

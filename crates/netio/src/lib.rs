@@ -1,6 +1,6 @@
 //! The I/O shell around the pure crates: the driver that runs a range in real time, the
 //! listeners that carry its devices' protocols on real sockets, packet captures, and the
-//! JSON forms of the journal.
+//! files a run writes (the journal's JSON forms are `journal_format`'s).
 //!
 //! Every device listens on its own address in 127.0.0.0/8 (Linux routes all of it on `lo`)
 //! at its protocol's standard port. Where that port cannot be bound (below 1024 without
@@ -20,7 +20,6 @@ pub mod carrier;
 pub mod driver;
 pub mod evidence;
 pub mod files;
-pub mod json;
 pub mod live;
 
 use std::net::{Ipv4Addr, SocketAddrV4};

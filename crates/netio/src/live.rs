@@ -105,7 +105,7 @@ async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4
                     let allowed = closed
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .allow(&reason, std::time::Instant::now());
+                        .allow(&reason.to_string(), std::time::Instant::now());
                     if let Some(left_out) = allowed {
                         tracing::info!(%device, %peer, %reason, left_out, "connection closed");
                     }
@@ -121,18 +121,18 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddrV4,
     device: SocketAddrV4,
-) -> Result<(), String> {
+) -> Result<(), Ended> {
     let _ = stream.set_nodelay(true);
     let (sink, mut from_range) = mpsc::unbounded_channel();
     let (reply, opened) = oneshot::channel();
     if !handle.send(Command::Open { client: peer, server: device, sink, reply }) {
-        return Err("the range has stopped".into());
+        return Err(Ended::RangeStopped);
     }
     let conn = match opened.await {
         Ok(Ok(conn)) => conn,
-        Ok(Err(range::journal::Delivery::Blocked)) => return Err("blocked by the range firewall".into()),
-        Ok(Err(why)) => return Err(format!("refused: {}", why.describe())),
-        Err(_) => return Err("the range has stopped".into()),
+        Ok(Err(range::journal::Delivery::Blocked)) => return Err(Ended::Blocked),
+        Ok(Err(why)) => return Err(Ended::Refused(why)),
+        Err(_) => return Err(Ended::RangeStopped),
     };
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = vec![0u8; 4096];
@@ -145,13 +145,13 @@ async fn connection(
             biased;
             r = rd.read(&mut buf) => match r {
                 Ok(0) => break Ok(()),
-                Err(e) => break Err(format!("read: {e}")),
+                Err(e) => break Err(Ended::Read(e)),
                 Ok(n) => {
                     last_rx = tokio::time::Instant::now();
                     // Applied here and now; the device answers right away (what the range
                     // sent this connection before is in `from_range`, and goes first).
                     let Some(answer) = handle.data(conn, buf[..n].to_vec()) else {
-                        return Err("the range has stopped".into());
+                        return Err(Ended::RangeStopped);
                     };
                     while let Ok(earlier) = from_range.try_recv() {
                         match earlier {
@@ -160,7 +160,7 @@ async fn connection(
                                     break 'conn Err(e);
                                 }
                             }
-                            ToSocket::Close => return Err("closed by the device".into()),
+                            ToSocket::Close => return Err(Ended::ByDevice),
                         }
                     }
                     if !answer.bytes.is_empty() {
@@ -169,7 +169,7 @@ async fn connection(
                         }
                     }
                     if answer.closed {
-                        return Err("closed by the device".into());
+                        return Err(Ended::ByDevice);
                     }
                 }
             },
@@ -180,11 +180,11 @@ async fn connection(
                     }
                 }
                 // The device closed it (a session rule, the device went dark, a block).
-                Some(ToSocket::Close) | None => return Err("closed by the device".into()),
+                Some(ToSocket::Close) | None => return Err(Ended::ByDevice),
             },
             () = &mut idle => {
                 if last_rx.elapsed() >= IDLE_TIMEOUT {
-                    break Err(format!("idle for {} s", IDLE_TIMEOUT.as_secs()));
+                    break Err(Ended::Idle);
                 }
                 idle.as_mut().reset(last_rx + IDLE_TIMEOUT);
             }
@@ -195,10 +195,33 @@ async fn connection(
 }
 
 /// Writes all of `bytes`, or says why not (a peer that reads nothing for `IDLE_TIMEOUT`).
-async fn write(wr: &mut tokio::net::tcp::OwnedWriteHalf, bytes: &[u8]) -> Result<(), String> {
+async fn write(wr: &mut tokio::net::tcp::OwnedWriteHalf, bytes: &[u8]) -> Result<(), Ended> {
     match tokio::time::timeout(IDLE_TIMEOUT, wr.write_all(bytes)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write: {e}")),
-        Err(_) => Err("the peer does not read what it is sent".into()),
+        Ok(Err(e)) => Err(Ended::Write(e)),
+        Err(_) => Err(Ended::NotReading),
     }
+}
+
+/// Why a connection ended other than by its client closing it: logged, and throttled by
+/// its text.
+#[derive(Debug, thiserror::Error)]
+enum Ended {
+    #[error("the range has stopped")]
+    RangeStopped,
+    #[error("blocked by the range firewall")]
+    Blocked,
+    /// The range refused to open it (no such service, the device is dark, ...).
+    #[error("refused: {}", .0.describe())]
+    Refused(range::journal::Delivery),
+    #[error("read: {0}")]
+    Read(std::io::Error),
+    #[error("write: {0}")]
+    Write(std::io::Error),
+    #[error("the peer does not read what it is sent")]
+    NotReading,
+    #[error("closed by the device")]
+    ByDevice,
+    #[error("idle for {} s", IDLE_TIMEOUT.as_secs())]
+    Idle,
 }

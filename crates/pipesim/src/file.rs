@@ -93,7 +93,6 @@
 //! enabled = true
 //! ```
 
-use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
@@ -104,39 +103,14 @@ use crate::model::{
     Segment, SisConfig, Tank, TripKind, Valve,
 };
 
+/// A pipeline file's problems, each at its line and column.
+pub use simcore::{Diagnostic, Diagnostics};
+
 /// One problem, 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileError {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
+pub type FileError = Diagnostic;
 
 /// Every problem found in a pipeline file, in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileErrors(pub Vec<FileError>);
-
-impl fmt::Display for FileErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}:{}: {}", e.line, e.col, e.message.trim_end())?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for FileErrors {}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
+pub type FileErrors = Diagnostics;
 
 type Num = Spanned<f64>;
 
@@ -343,17 +317,11 @@ impl Checker<'_> {
         x
     }
 
-    fn finish(self) -> FileErrors {
-        let mut errors: Vec<FileError> = self
-            .errors
-            .into_iter()
-            .map(|(at, message)| {
-                let (line, col) = line_col(self.text, at);
-                FileError { line, col, message }
-            })
-            .collect();
+    fn finish(self) -> Diagnostics {
+        let mut errors: Vec<Diagnostic> =
+            self.errors.into_iter().map(|(at, message)| Diagnostic::at(self.text, at, message)).collect();
         errors.sort_by_key(|e| (e.line, e.col));
-        FileErrors(errors)
+        Diagnostics(errors)
     }
 }
 
@@ -364,8 +332,11 @@ pub fn parse(text: &str) -> Result<Pipeline, FileErrors> {
     let file: File = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {
-            let (line, col) = line_col(text, e.span().map_or(0, |s| s.start));
-            return Err(FileErrors(vec![FileError { line, col, message: e.message().to_string() }]));
+            return Err(Diagnostics(vec![Diagnostic::at(
+                text,
+                e.span().map_or(0, |s| s.start),
+                e.message(),
+            )]));
         }
     };
     let mut c = Checker { text, errors: Vec::new() };

@@ -35,17 +35,5 @@ pub use sim::{Command, Event, EventKind, Sim, SimOptions};
 /// Standard gravity (m/s²).
 pub const G: f64 = 9.80665;
 
-/// Simulated time in microseconds since the start of the run (as `gridsim`'s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct SimTime(pub u64);
-
-impl SimTime {
-    /// Rounds to the nearest microsecond; negative and NaN become 0.
-    pub fn from_secs(s: f64) -> SimTime {
-        if s.is_finite() && s > 0.0 { SimTime((s * 1e6).round() as u64) } else { SimTime(0) }
-    }
-
-    pub fn secs(self) -> f64 {
-        self.0 as f64 * 1e-6
-    }
-}
+/// Simulated time in microseconds since the start of the run: the same type as `gridsim`'s.
+pub use simcore::SimTime;

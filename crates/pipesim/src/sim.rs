@@ -327,6 +327,15 @@ fn solve_monotone(mut lo: f64, mut hi: f64, g: impl Fn(f64) -> f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// The method of characteristics at a node: C+ reaches it with `cp` from upstream, C- with
+/// `cm` from downstream; `b` is the segment's characteristic impedance (a / gA).
+#[derive(Debug, Clone, Copy)]
+struct Characteristics {
+    cp: f64,
+    cm: f64,
+    b: f64,
+}
+
 impl Sim {
     /// A line in the steady state of its initial pump speeds and valve travels.
     pub fn new(p: Pipeline, opts: SimOptions) -> Sim {
@@ -809,7 +818,7 @@ impl Sim {
                         continue;
                     }
                 }
-                self.special_node(k, node, cp, cm, b, zv, dt);
+                self.special_node(k, node, Characteristics { cp, cm, b }, zv, dt);
             }
         }
         let nseg = self.segs.len();
@@ -867,8 +876,10 @@ impl Sim {
         self.run_cpm();
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn special_node(&mut self, seg: usize, node: usize, cp: f64, cm: f64, b: f64, zv: f64, dt: f64) {
+    /// An interior node with an outflow (a leak, a rupture, a relief) or a vapour cavity, from
+    /// its two characteristics; `zv`: the head at vapour pressure.
+    fn special_node(&mut self, seg: usize, node: usize, c: Characteristics, zv: f64, dt: f64) {
+        let Characteristics { cp, cm, b } = c;
         let z = self.z[node];
         let outflow = |outflows: &[Outflow], h: f64| -> f64 {
             let mut q = 0.0;

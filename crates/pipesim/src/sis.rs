@@ -66,6 +66,28 @@ impl KeySwitch {
     }
 }
 
+/// A position as the exercise files and the defenders' actions write it: `run`, `program`
+/// or `remote` (lower case; `name` gives the faceplate's upper case).
+impl std::str::FromStr for KeySwitch {
+    type Err = KeySwitchError;
+
+    fn from_str(s: &str) -> Result<KeySwitch, KeySwitchError> {
+        match s {
+            "run" => Ok(KeySwitch::Run),
+            "program" => Ok(KeySwitch::Program),
+            "remote" => Ok(KeySwitch::Remote),
+            other => Err(KeySwitchError { found: other.to_string() }),
+        }
+    }
+}
+
+/// Not a key switch position (`KeySwitch`'s `FromStr`); `found` is the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`key` is run, program or remote, not `{found}`")]
+pub struct KeySwitchError {
+    pub found: String,
+}
+
 /// What a transmitter does instead of measuring.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TransmitterFault {

@@ -22,6 +22,16 @@ fn crc32_is_zlibs() {
 }
 
 #[test]
+fn key_positions_read_as_written_in_files() {
+    assert_eq!("run".parse(), Ok(KeySwitch::Run));
+    assert_eq!("program".parse(), Ok(KeySwitch::Program));
+    assert_eq!("remote".parse(), Ok(KeySwitch::Remote));
+    let err = "RUN".parse::<KeySwitch>().unwrap_err();
+    assert_eq!(err.found, "RUN");
+    assert_eq!(err.to_string(), "`key` is run, program or remote, not `RUN`");
+}
+
+#[test]
 fn the_program_image_round_trips_byte_for_byte() {
     let sim = colonial();
     let s = sim.sis().unwrap();

@@ -1,16 +1,15 @@
 //! The controlled station's side of an IEC 60870-5-104 connection (IEC 60870-5-104 §5):
 //! STARTDT/STOPDT/TESTFR, sequence numbers, the k and w windows and the t1/t2/t3 timers.
-//! Time comes from the caller, in microseconds; nothing here reads a clock.
+//! Time comes from the caller (`SimTime`, microseconds); nothing here reads a clock.
 //!
 //! A repeated STARTDT act is confirmed again, not treated as an error (c104 sends two), and
 //! an I-frame received before STARTDT is an error only when it carries a wrong sequence.
 
 use std::collections::VecDeque;
 
-use crate::apci::{Control, Frame, UFunction};
+use simcore::SimTime;
 
-/// Microseconds on the caller's clock.
-pub type Micros = u64;
+use crate::apci::{Control, Frame, UFunction};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
@@ -18,14 +17,14 @@ pub struct Params {
     pub k: u16,
     /// Received I-frames after which we acknowledge.
     pub w: u16,
-    pub t1: Micros,
-    pub t2: Micros,
-    pub t3: Micros,
+    pub t1: SimTime,
+    pub t2: SimTime,
+    pub t3: SimTime,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { k: 12, w: 8, t1: 15_000_000, t2: 10_000_000, t3: 20_000_000 }
+        Params { k: 12, w: 8, t1: SimTime(15_000_000), t2: SimTime(10_000_000), t3: SimTime(20_000_000) }
     }
 }
 
@@ -55,18 +54,18 @@ pub struct Session {
     vs: u16,
     vr: u16,
     /// Sent I-frames not yet acknowledged: (N(S), when).
-    unacked: VecDeque<(u16, Micros)>,
+    unacked: VecDeque<(u16, SimTime)>,
     /// Received I-frames we have not acknowledged, and when the first arrived.
     recv_unacked: u16,
-    recv_since: Option<Micros>,
-    last_rx: Micros,
-    test_sent: Option<Micros>,
+    recv_since: Option<SimTime>,
+    last_rx: SimTime,
+    test_sent: Option<SimTime>,
     /// STOPDT act received while our I-frames were unacknowledged: the con waits (§5.3).
     stop_pending: bool,
 }
 
 impl Session {
-    pub fn new(now: Micros, params: Params) -> Session {
+    pub fn new(now: SimTime, params: Params) -> Session {
         Session {
             params,
             started: false,
@@ -91,7 +90,7 @@ impl Session {
     }
 
     /// Wraps an ASDU in the next I-frame. Call only when `can_send`.
-    pub fn send(&mut self, now: Micros, asdu: Vec<u8>, out: &mut Vec<Frame>) {
+    pub fn send(&mut self, now: SimTime, asdu: Vec<u8>, out: &mut Vec<Frame>) {
         out.push(Frame::i(self.vs, self.vr, asdu));
         self.unacked.push_back((self.vs, now));
         self.vs = (self.vs + 1) % MOD;
@@ -103,7 +102,7 @@ impl Session {
     /// Handles a received frame; returns its ASDU when it is an I-frame in order.
     pub fn receive(
         &mut self,
-        now: Micros,
+        now: SimTime,
         frame: &Frame,
         out: &mut Vec<Frame>,
     ) -> Result<Option<Vec<u8>>, SessionError> {
@@ -186,7 +185,7 @@ impl Session {
     }
 
     /// Runs the timers: t2 sends a pending acknowledgement, t3 a TESTFR act, t1 fails.
-    pub fn poll(&mut self, now: Micros, out: &mut Vec<Frame>) -> Result<(), SessionError> {
+    pub fn poll(&mut self, now: SimTime, out: &mut Vec<Frame>) -> Result<(), SessionError> {
         if let Some(&(s, at)) = self.unacked.front()
             && now.saturating_sub(at) >= self.params.t1
         {
@@ -212,7 +211,7 @@ impl Session {
     }
 
     /// When `poll` next has something to do.
-    pub fn poll_at(&self) -> Micros {
+    pub fn poll_at(&self) -> SimTime {
         let mut at = self.last_rx + self.params.t3;
         if let Some(&(_, t)) = self.unacked.front() {
             at = at.min(t + self.params.t1);
@@ -233,47 +232,47 @@ mod tests {
 
     #[test]
     fn startdt_twice_and_windows() {
-        let mut s = Session::new(0, Params::default());
+        let mut s = Session::new(SimTime(0), Params::default());
         let mut out = Vec::new();
-        s.receive(0, &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
-        s.receive(1, &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
+        s.receive(SimTime(0), &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
+        s.receive(SimTime(1), &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
         assert_eq!(out, [Frame::u(UFunction::StartDtCon), Frame::u(UFunction::StartDtCon)]);
         out.clear();
         // k = 12 frames, then the window is full until acknowledged.
         for _ in 0..12 {
             assert!(s.can_send());
-            s.send(2, vec![1], &mut out);
+            s.send(SimTime(2), vec![1], &mut out);
         }
         assert!(!s.can_send());
-        s.receive(3, &Frame::s(5), &mut out).unwrap();
+        s.receive(SimTime(3), &Frame::s(5), &mut out).unwrap();
         assert!(s.can_send());
         assert_eq!(
-            s.receive(3, &Frame::s(13), &mut out),
+            s.receive(SimTime(3), &Frame::s(13), &mut out),
             Err(SessionError::RecvSequence { sent: 12, got: 13 })
         );
         // w = 8 I-frames in: an S-frame out.
         out.clear();
         for i in 0..8 {
-            s.receive(4, &Frame::i(i, 12, vec![1]), &mut out).unwrap();
+            s.receive(SimTime(4), &Frame::i(i, 12, vec![1]), &mut out).unwrap();
         }
         assert_eq!(out, [Frame::s(8)]);
         assert_eq!(
-            s.receive(5, &Frame::i(9, 12, vec![1]), &mut out),
+            s.receive(SimTime(5), &Frame::i(9, 12, vec![1]), &mut out),
             Err(SessionError::SendSequence { expected: 8, got: 9 })
         );
     }
 
     #[test]
     fn stopdt_waits_for_acknowledgement() {
-        let mut s = Session::new(0, Params::default());
+        let mut s = Session::new(SimTime(0), Params::default());
         let mut out = Vec::new();
-        s.receive(0, &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
-        s.send(1, vec![1], &mut out);
+        s.receive(SimTime(0), &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
+        s.send(SimTime(1), vec![1], &mut out);
         out.clear();
-        s.receive(2, &Frame::u(UFunction::StopDtAct), &mut out).unwrap();
+        s.receive(SimTime(2), &Frame::u(UFunction::StopDtAct), &mut out).unwrap();
         assert!(out.is_empty(), "no con while frame 0 is unacknowledged");
         assert!(!s.can_send());
-        s.receive(3, &Frame::s(1), &mut out).unwrap();
+        s.receive(SimTime(3), &Frame::s(1), &mut out).unwrap();
         assert_eq!(out, [Frame::u(UFunction::StopDtCon)]);
         assert!(!s.started());
     }
@@ -281,16 +280,16 @@ mod tests {
     #[test]
     fn timers() {
         let p = Params::default();
-        let mut s = Session::new(0, p);
+        let mut s = Session::new(SimTime(0), p);
         let mut out = Vec::new();
-        s.receive(0, &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
-        s.receive(10, &Frame::i(0, 0, vec![1]), &mut out).unwrap();
+        s.receive(SimTime(0), &Frame::u(UFunction::StartDtAct), &mut out).unwrap();
+        s.receive(SimTime(10), &Frame::i(0, 0, vec![1]), &mut out).unwrap();
         out.clear();
-        s.poll(10 + p.t2, &mut out).unwrap();
+        s.poll(SimTime(10) + p.t2, &mut out).unwrap();
         assert_eq!(out, [Frame::s(1)], "t2 acknowledges");
         out.clear();
-        s.poll(10 + p.t3, &mut out).unwrap();
+        s.poll(SimTime(10) + p.t3, &mut out).unwrap();
         assert_eq!(out, [Frame::u(UFunction::TestFrAct)], "t3 tests the link");
-        assert_eq!(s.poll(10 + p.t3 + p.t1, &mut out), Err(SessionError::TestTimeout));
+        assert_eq!(s.poll(SimTime(10) + p.t3 + p.t1, &mut out), Err(SessionError::TestTimeout));
     }
 }

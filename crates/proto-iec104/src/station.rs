@@ -3,8 +3,9 @@
 //! select-before-operate (and direct execute), negative confirmations (COT 44-47), and
 //! spontaneous reports. No I/O, no clock: the caller passes `now` and the station time.
 
+use simcore::SimTime;
+
 use crate::asdu::{Asdu, AsduError, BROADCAST_CA, Cp56Time, MAX_ASDU, Value, cot, type_id};
-use crate::session::Micros;
 
 /// A monitored value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,7 +83,7 @@ pub struct Station {
     pub points: Vec<Point>,
     pub commands: Vec<CommandPoint>,
     /// How long a select stays armed.
-    pub sbo_timeout: Micros,
+    pub sbo_timeout: SimTime,
     selected: Option<Selection>,
 }
 
@@ -90,7 +91,7 @@ pub struct Station {
 struct Selection {
     ioa: u32,
     value: Value,
-    until: Micros,
+    until: SimTime,
 }
 
 /// The command's value with S/E cleared, to compare a select with its execute.
@@ -113,14 +114,14 @@ impl Station {
             common_address,
             points: Vec::new(),
             commands: Vec::new(),
-            sbo_timeout: 10_000_000,
+            sbo_timeout: SimTime(10_000_000),
             selected: None,
         }
     }
 
     /// Answers one received ASDU: responses go to `out` (ASDU octets, in order), accepted
     /// operations are returned for the device to carry out.
-    pub fn handle(&mut self, now: Micros, raw: &[u8], out: &mut Vec<Vec<u8>>) -> Vec<Operation> {
+    pub fn handle(&mut self, now: SimTime, raw: &[u8], out: &mut Vec<Vec<u8>>) -> Vec<Operation> {
         let Ok((type_id, cause, ca)) = Asdu::header(raw) else { return Vec::new() };
         let asdu = match Asdu::parse(raw) {
             Ok(a) => a,
@@ -303,7 +304,7 @@ mod tests {
     fn broadcast_interrogation_is_answered_with_the_own_address() {
         let mut s = station();
         let mut out = Vec::new();
-        s.handle(0, &[100, 1, 6, 0, 0xFF, 0xFF, 0, 0, 0, 20], &mut out);
+        s.handle(SimTime(0), &[100, 1, 6, 0, 0xFF, 0xFF, 0, 0, 0, 20], &mut out);
         assert_eq!(
             causes(&out),
             [(100, 7, false, 5), (3, 20, false, 5), (13, 20, false, 5), (100, 10, false, 5)]
@@ -314,14 +315,14 @@ mod tests {
     fn group_and_bad_qualifiers() {
         let mut s = station();
         let mut out = Vec::new();
-        s.handle(0, &[100, 1, 6, 0, 5, 0, 0, 0, 0, 21], &mut out);
+        s.handle(SimTime(0), &[100, 1, 6, 0, 5, 0, 0, 0, 0, 21], &mut out);
         assert_eq!(causes(&out), [(100, 7, false, 5), (100, 10, false, 5)], "group 1: con and term only");
         out.clear();
-        s.handle(0, &[100, 1, 6, 0, 5, 0, 0, 0, 0, 99], &mut out);
+        s.handle(SimTime(0), &[100, 1, 6, 0, 5, 0, 0, 0, 0, 99], &mut out);
         assert_eq!(causes(&out), [(100, 7, true, 5)], "QOI 99 refused");
         out.clear();
         let two = [46, 2, 6, 0, 5, 0, 0xD1, 0x07, 0, 0x01, 0xD1, 0x07, 0, 0x01];
-        assert!(s.handle(0, &two, &mut out).is_empty());
+        assert!(s.handle(SimTime(0), &two, &mut out).is_empty());
         assert_eq!(causes(&out), [(46, 7, true, 5)], "two objects in one command refused");
     }
 
@@ -331,24 +332,24 @@ mod tests {
         let mut out = Vec::new();
         let select = [46, 1, 6, 0, 5, 0, 0xD1, 0x07, 0, 0x81];
         let execute = [46, 1, 6, 0, 5, 0, 0xD1, 0x07, 0, 0x01];
-        assert!(s.handle(0, &select, &mut out).is_empty());
-        let ops = s.handle(1, &execute, &mut out);
+        assert!(s.handle(SimTime(0), &select, &mut out).is_empty());
+        let ops = s.handle(SimTime(1), &execute, &mut out);
         assert_eq!(ops, [Operation::Double { ioa: 2001, on: false }]);
         assert_eq!(causes(&out), [(46, 7, false, 5), (46, 7, false, 5), (46, 10, false, 5)]);
         // Select, then the timeout passes: the execute is refused.
         out.clear();
-        s.handle(0, &select, &mut out);
-        assert!(s.handle(s.sbo_timeout + 1, &execute, &mut out).is_empty());
+        s.handle(SimTime(0), &select, &mut out);
+        assert!(s.handle(s.sbo_timeout + SimTime(1), &execute, &mut out).is_empty());
         assert_eq!(causes(&out)[1], (46, 7, true, 5));
         // Direct execute is allowed on this point.
         out.clear();
-        assert_eq!(s.handle(0, &execute, &mut out).len(), 1);
+        assert_eq!(s.handle(SimTime(0), &execute, &mut out).len(), 1);
         // Unknown IOA, CA, type; wrong cause.
         out.clear();
-        s.handle(0, &[46, 1, 6, 0, 5, 0, 0xD2, 0x07, 0, 0x01], &mut out);
-        s.handle(0, &[46, 1, 6, 0, 9, 0, 0xD1, 0x07, 0, 0x01], &mut out);
-        s.handle(0, &[48, 1, 6, 0, 5, 0, 0xD1, 0x07, 0, 0, 0, 0], &mut out);
-        s.handle(0, &[46, 1, 3, 0, 5, 0, 0xD1, 0x07, 0, 0x01], &mut out);
+        s.handle(SimTime(0), &[46, 1, 6, 0, 5, 0, 0xD2, 0x07, 0, 0x01], &mut out);
+        s.handle(SimTime(0), &[46, 1, 6, 0, 9, 0, 0xD1, 0x07, 0, 0x01], &mut out);
+        s.handle(SimTime(0), &[48, 1, 6, 0, 5, 0, 0xD1, 0x07, 0, 0, 0, 0], &mut out);
+        s.handle(SimTime(0), &[46, 1, 3, 0, 5, 0, 0xD1, 0x07, 0, 0x01], &mut out);
         assert_eq!(
             causes(&out),
             [(46, 47, true, 5), (46, 46, true, 9), (48, 44, true, 5), (46, 45, true, 5)]

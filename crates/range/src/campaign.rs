@@ -2,6 +2,7 @@
 //! real frames from the attacker's address, or through the SCADA master's own session for
 //! the HMI hijack.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use exercise::{Action as StepAction, CommandPoint, InjectWhen, Unless, When};
@@ -12,21 +13,60 @@ use proto_modbus::Request;
 
 use crate::agenda::Task;
 use crate::journal::{Delivery, DeviceChange, Entry, Operation, Protocol, Sender};
+use crate::network::Route;
 use crate::{Range, next_random};
+
+/// A configured IEC 104 sequence to one station (`exercise::Action::Iec104Sequence`).
+struct Sequence<'a> {
+    from: &'a str,
+    station: u16,
+    interrogate: bool,
+    double: bool,
+    select: bool,
+    ioas: &'a [u32],
+    close: bool,
+}
+
+/// The attacker's progress.
+#[derive(Debug)]
+pub(crate) struct Campaign {
+    /// When each attack step started.
+    pub(crate) started: BTreeMap<String, SimTime>,
+    /// Steps an instructor skipped.
+    pub(crate) skipped: Vec<String>,
+    /// Per sweep step: the IOAs that answered positively.
+    pub(crate) swept: BTreeMap<usize, Vec<u32>>,
+    /// Breakers the attack opened.
+    pub(crate) opened_by_attack: Vec<CommandPoint>,
+    /// The run's randomness (splitmix64 state, from the seed).
+    pub(crate) rng: u64,
+}
+
+impl Campaign {
+    pub(crate) fn new(seed: u64) -> Campaign {
+        Campaign {
+            started: BTreeMap::new(),
+            skipped: Vec::new(),
+            swept: BTreeMap::new(),
+            opened_by_attack: Vec::new(),
+            rng: seed ^ 0x1C5_2A4E,
+        }
+    }
+}
 
 impl Range {
     fn prevented(&self, unless: &[Unless]) -> Option<String> {
         for u in unless {
             match u {
-                Unless::AccountDisabled(a) if self.disabled.contains(a) => {
+                Unless::AccountDisabled(a) if self.defence.disabled.contains(a) => {
                     return Some(format!("account {a} is disabled"));
                 }
-                Unless::Cleaned(h) if self.cleaned.contains(h) => {
+                Unless::Cleaned(h) if self.defence.cleaned.contains(h) => {
                     return Some(format!("{h} was cleaned"));
                 }
                 Unless::Blocked(h) => {
                     let addr = self.host_addr(h);
-                    if self.blocked.contains(&addr) {
+                    if self.defence.blocked.contains(&addr) {
                         return Some(format!("{h} ({addr}) is blocked at the firewall"));
                     }
                 }
@@ -37,30 +77,31 @@ impl Range {
     }
 
     pub(crate) fn start_step(&mut self, i: usize) {
-        let step = self.ex.attack[i].clone();
-        if self.started.contains_key(&step.id) {
+        let step = self.setup.ex.attack[i].clone();
+        if self.campaign.started.contains_key(&step.id) {
             return;
         }
         // A step that follows another happens only if that one did.
         let after_prevented = match &step.when {
-            When::After { step: before, .. } if !self.started.contains_key(before) => {
+            When::After { step: before, .. } if !self.campaign.started.contains_key(before) => {
                 Some(format!("it follows `{before}`, which did not happen"))
             }
             _ => None,
         };
-        let skipped = self.skipped.contains(&step.id).then(|| "an instructor skipped it".to_string());
+        let skipped =
+            self.campaign.skipped.contains(&step.id).then(|| "an instructor skipped it".to_string());
         if let Some(reason) = skipped.or(after_prevented).or_else(|| self.prevented(&step.unless)) {
-            self.journal.push(Entry::AttackPrevented { t: self.t, step: step.id.clone(), reason });
+            self.journal.push(Entry::AttackPrevented { t: self.agenda.now, step: step.id.clone(), reason });
             return;
         }
-        self.started.insert(step.id.clone(), self.t);
+        self.campaign.started.insert(step.id.clone(), self.agenda.now);
         let id = step.id.clone();
         self.trigger_injects(|w| match w {
             InjectWhen::AfterStep { step, delay } if *step == id => Some(*delay),
             _ => None,
         });
         self.journal.push(Entry::Attack {
-            t: self.t,
+            t: self.agenda.now,
             step: step.id.clone(),
             name: step.name.clone(),
             kind: step.action.kind(),
@@ -71,7 +112,7 @@ impl Range {
         match &step.action {
             StepAction::It(ev) => {
                 self.journal.push(Entry::It {
-                    t: self.t,
+                    t: self.agenda.now,
                     step: step.id.clone(),
                     event: ev.kind.clone(),
                     host: ev.host.clone(),
@@ -85,8 +126,8 @@ impl Range {
                 let n = targets.len();
                 for k in 0..n {
                     let offset = if n > 1 { spread.0 / (n as u64 - 1) * k as u64 } else { 0 };
-                    self.schedule(
-                        SimTime(self.t.0.saturating_add(offset)),
+                    self.agenda.schedule(
+                        SimTime(self.agenda.now.0.saturating_add(offset)),
                         Task::StepCommand { step: i, target: k },
                     );
                 }
@@ -112,7 +153,7 @@ impl Range {
                             if positive {
                                 found.push(ioa);
                             }
-                            if !self.conns[c].open {
+                            if !self.net.conns[c].open {
                                 break;
                             }
                         }
@@ -124,29 +165,37 @@ impl Range {
                 let dst = self.station_addr(*station);
                 self.command_entry(
                     sid,
-                    Protocol::Iec104,
-                    src,
-                    dst,
-                    Some(*station),
-                    operation,
                     Sender::Attacker,
+                    Route { protocol: Protocol::Iec104, src, dst, station: Some(*station) },
+                    operation,
                     outcome,
                 );
-                self.swept.insert(i, found);
+                self.campaign.swept.insert(i, found);
                 for round in 0..*toggles {
-                    self.schedule(
-                        SimTime(self.t.0.saturating_add(period.0.saturating_mul(u64::from(round) + 1))),
+                    self.agenda.schedule(
+                        SimTime(
+                            self.agenda.now.0.saturating_add(period.0.saturating_mul(u64::from(round) + 1)),
+                        ),
                         Task::Toggle { step: i, round },
                     );
                 }
             }
             StepAction::Iec104Sequence { from, station, interrogate, double, select, ioas, close } => {
-                self.iec104_sequence(sid, from, *station, *interrogate, *double, *select, ioas, *close);
+                let seq = Sequence {
+                    from,
+                    station: *station,
+                    interrogate: *interrogate,
+                    double: *double,
+                    select: *select,
+                    ioas,
+                    close: *close,
+                };
+                self.iec104_sequence(sid, seq);
             }
             StepAction::SiprotecDos { from, devices } => {
                 let src = self.host_addr(from);
                 for device in devices {
-                    let addr = device.in_block(self.cfg.base);
+                    let addr = device.in_block(self.setup.cfg.base);
                     let dos = ids::SIPROTEC_DOS.to_vec();
                     let outcome =
                         self.datagram(src, std::net::SocketAddrV4::new(addr, ids::SIPROTEC_PORT), dos);
@@ -155,7 +204,13 @@ impl Range {
                         bytes: ids::SIPROTEC_DOS.len() as u16,
                         dos: true,
                     };
-                    self.command_entry(sid, Protocol::Udp, src, addr, None, op, Sender::Attacker, outcome);
+                    self.command_entry(
+                        sid,
+                        Sender::Attacker,
+                        Route { protocol: Protocol::Udp, src, dst: addr, station: None },
+                        op,
+                        outcome,
+                    );
                 }
             }
             StepAction::Dnp3Operate { from, feeders, close } => {
@@ -166,26 +221,38 @@ impl Range {
             }
             StepAction::ModbusWrite { from, device, coil, value } => {
                 let src = self.host_addr(from);
-                let addr = device.in_block(self.cfg.base);
+                let addr = device.in_block(self.setup.cfg.base);
                 let outcome =
                     self.modbus(src, addr, Request::WriteSingleCoil { address: *coil, value: *value });
                 let op = Operation::WriteCoil { coil: *coil, value: *value };
-                self.command_entry(sid, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+                self.command_entry(
+                    sid,
+                    Sender::Attacker,
+                    Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                    op,
+                    outcome,
+                );
             }
             StepAction::ModbusRegister { from, device, register, value } => {
                 let src = self.host_addr(from);
-                let addr = device.in_block(self.cfg.base);
+                let addr = device.in_block(self.setup.cfg.base);
                 let outcome = self.modbus(
                     src,
                     addr,
                     Request::WriteSingleRegister { address: *register, value: *value },
                 );
                 let op = Operation::Write { function: 6, address: *register, count: 1 };
-                self.command_entry(sid, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+                self.command_entry(
+                    sid,
+                    Sender::Attacker,
+                    Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                    op,
+                    outcome,
+                );
             }
             StepAction::Dnp3Valve { from, device, index, open } => {
                 let src = self.host_addr(from);
-                let addr = device.in_block(self.cfg.base);
+                let addr = device.in_block(self.setup.cfg.base);
                 self.valve_crob(sid, Sender::Attacker, src, addr, *index, *open);
             }
             StepAction::SisProgram { from, change } => {
@@ -194,16 +261,13 @@ impl Range {
             }
             StepAction::ModbusRestart { from, device } => {
                 let src = self.host_addr(from);
-                let addr = device.in_block(self.cfg.base);
+                let addr = device.in_block(self.setup.cfg.base);
                 let outcome = self.modbus(src, addr, Request::Diagnostics { sub_function: 1, data: &[0, 0] });
                 self.command_entry(
                     sid,
-                    Protocol::Modbus,
-                    src,
-                    addr,
-                    None,
-                    Operation::Restart,
                     Sender::Attacker,
+                    Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                    Operation::Restart,
                     outcome,
                 );
             }
@@ -217,22 +281,28 @@ impl Range {
                 let src = self.host_addr(from);
                 for s in substations {
                     let Some(u) =
-                        self.devices.upss.iter().find(|u| u.name == format!("{s} UPS")).map(|u| u.addr)
+                        self.world.devices.upss.iter().find(|u| u.name == format!("{s} UPS")).map(|u| u.addr)
                     else {
                         continue;
                     };
                     let outcome = self.modbus(src, u, Request::WriteSingleCoil { address: 0, value: false });
                     let op = Operation::WriteCoil { coil: 0, value: false };
-                    self.command_entry(sid, Protocol::Modbus, src, u, None, op, Sender::Attacker, outcome);
+                    self.command_entry(
+                        sid,
+                        Sender::Attacker,
+                        Route { protocol: Protocol::Modbus, src, dst: u, station: None },
+                        op,
+                        outcome,
+                    );
                 }
             }
             StepAction::ServiceStop { host, process, artefact } => {
-                if *host == self.ex.scada.host {
+                if *host == self.setup.ex.scada.host {
                     self.scada_wiped();
                 }
                 let addr = self.host_addr(host);
                 self.journal.push(Entry::It {
-                    t: self.t,
+                    t: self.agenda.now,
                     step: step.id.clone(),
                     event: "service_stop".into(),
                     host: host.clone(),
@@ -241,7 +311,7 @@ impl Range {
                     artefact: self.fill(artefact),
                 });
                 self.journal.push(Entry::Device {
-                    t: self.t,
+                    t: self.agenda.now,
                     device: format!("{host} ({process})"),
                     addr,
                     change: DeviceChange::ServiceStopped,
@@ -251,7 +321,7 @@ impl Range {
                 self.scada_wiped();
                 let addr = self.host_addr(host);
                 self.journal.push(Entry::Device {
-                    t: self.t,
+                    t: self.agenda.now,
                     device: host.clone(),
                     addr,
                     change: DeviceChange::Wiped,
@@ -263,25 +333,21 @@ impl Range {
     /// A configured IEC 104 sequence to one station: TESTFR, STARTDT, a general
     /// interrogation if asked, a command per configured IOA with its fixed value, STOPDT.
     /// Each exchange is a command entry of the step (the capture frames it put on the wire).
-    #[allow(clippy::too_many_arguments)]
-    fn iec104_sequence(
-        &mut self,
-        sid: Option<&str>,
-        from: &str,
-        station: u16,
-        interrogate: bool,
-        double: bool,
-        select: bool,
-        ioas: &[u32],
-        close: bool,
-    ) {
+    fn iec104_sequence(&mut self, sid: Option<&str>, seq: Sequence<'_>) {
+        let Sequence { from, station, interrogate, double, select, ioas, close } = seq;
         let src = self.host_addr(from);
         let dst = self.station_addr(station);
         let c = match self.open104_with(src, station, &[proto_iec104::UFunction::TestFrAct]) {
             Ok(c) => c,
             Err(why) => {
                 let op = Operation::Interrogation;
-                self.command_entry(sid, Protocol::Iec104, src, dst, Some(station), op, Sender::Attacker, why);
+                self.command_entry(
+                    sid,
+                    Sender::Attacker,
+                    Route { protocol: Protocol::Iec104, src, dst, station: Some(station) },
+                    op,
+                    why,
+                );
                 return;
             }
         };
@@ -296,10 +362,16 @@ impl Range {
             let outcome =
                 if confirmed(&back, type_id::C_IC_NA_1) { Delivery::Confirmed } else { Delivery::Refused };
             let op = Operation::Interrogation;
-            self.command_entry(sid, Protocol::Iec104, src, dst, Some(station), op, Sender::Attacker, outcome);
+            self.command_entry(
+                sid,
+                Sender::Attacker,
+                Route { protocol: Protocol::Iec104, src, dst, station: Some(station) },
+                op,
+                outcome,
+            );
         }
         for &ioa in ioas {
-            if !self.conns[c].open {
+            if !self.net.conns[c].open {
                 break;
             }
             let p = CommandPoint { station, ioa };
@@ -319,12 +391,18 @@ impl Range {
                 (ok, Operation::Single { ioa, on: close, select })
             };
             if ok && double && !close {
-                self.opened_by_attack.push(p);
+                self.campaign.opened_by_attack.push(p);
             }
             let outcome = if ok { Delivery::Confirmed } else { Delivery::Refused };
-            self.command_entry(sid, Protocol::Iec104, src, dst, Some(station), op, Sender::Attacker, outcome);
+            self.command_entry(
+                sid,
+                Sender::Attacker,
+                Route { protocol: Protocol::Iec104, src, dst, station: Some(station) },
+                op,
+                outcome,
+            );
         }
-        if self.conns[c].open {
+        if self.net.conns[c].open {
             let mut stop = Vec::new();
             proto_iec104::Frame::u(proto_iec104::UFunction::StopDtAct).emit(&mut stop);
             self.exchange104(c, stop);
@@ -333,7 +411,7 @@ impl Range {
     }
 
     pub(crate) fn step_command(&mut self, i: usize, target: usize) {
-        let step = self.ex.attack[i].clone();
+        let step = self.setup.ex.attack[i].clone();
         if let Some(reason) = self.prevented(&step.unless) {
             // Report once per step.
             if !self
@@ -341,7 +419,11 @@ impl Range {
                 .iter()
                 .any(|e| matches!(e, Entry::AttackPrevented { step: s, .. } if *s == step.id))
             {
-                self.journal.push(Entry::AttackPrevented { t: self.t, step: step.id.clone(), reason });
+                self.journal.push(Entry::AttackPrevented {
+                    t: self.agenda.now,
+                    step: step.id.clone(),
+                    reason,
+                });
             }
             return;
         }
@@ -361,18 +443,15 @@ impl Range {
                     None => Delivery::NoSession,
                 };
                 if outcome == Delivery::Confirmed && !*close {
-                    self.opened_by_attack.push(p);
+                    self.campaign.opened_by_attack.push(p);
                 }
                 let dst = self.station_addr(p.station);
                 let op = Operation::Breaker { ioa: p.ioa, close: *close, select: true };
                 self.command_entry(
                     sid,
-                    Protocol::Iec104,
-                    master,
-                    dst,
-                    Some(p.station),
-                    op,
                     Sender::Hijack,
+                    Route { protocol: Protocol::Iec104, src: master, dst, station: Some(p.station) },
+                    op,
                     outcome,
                 );
             }
@@ -384,7 +463,7 @@ impl Range {
                         let ok = self.double_command(c, p, *close, *select);
                         self.close(c, true);
                         if ok && !*close {
-                            self.opened_by_attack.push(p);
+                            self.campaign.opened_by_attack.push(p);
                         }
                         if ok { Delivery::Confirmed } else { Delivery::Refused }
                     }
@@ -394,12 +473,9 @@ impl Range {
                 let op = Operation::Breaker { ioa: p.ioa, close: *close, select: *select };
                 self.command_entry(
                     sid,
-                    Protocol::Iec104,
-                    src,
-                    dst,
-                    Some(p.station),
-                    op,
                     Sender::Attacker,
+                    Route { protocol: Protocol::Iec104, src, dst, station: Some(p.station) },
+                    op,
                     outcome,
                 );
             }
@@ -408,12 +484,12 @@ impl Range {
     }
 
     pub(crate) fn toggle(&mut self, i: usize, round: u32) {
-        let step = self.ex.attack[i].clone();
+        let step = self.setup.ex.attack[i].clone();
         if self.prevented(&step.unless).is_some() {
             return;
         }
         let StepAction::IoaSweep { from, station, double, .. } = &step.action else { return };
-        let found = self.swept.get(&i).cloned().unwrap_or_default();
+        let found = self.campaign.swept.get(&i).cloned().unwrap_or_default();
         if found.is_empty() {
             return;
         }
@@ -424,7 +500,7 @@ impl Range {
             if *double {
                 let p = CommandPoint { station: *station, ioa };
                 if self.double_command(c, p, on, true) && !on {
-                    self.opened_by_attack.push(p);
+                    self.campaign.opened_by_attack.push(p);
                 }
                 continue;
             }
@@ -441,40 +517,42 @@ impl Range {
         let dst = self.station_addr(*station);
         self.command_entry(
             Some(&step.id),
-            Protocol::Iec104,
-            src,
-            dst,
-            Some(*station),
-            Operation::Toggle { round, double: *double, on },
             Sender::Attacker,
+            Route { protocol: Protocol::Iec104, src, dst, station: Some(*station) },
+            Operation::Toggle { round, double: *double, on },
             Delivery::Sent,
         );
     }
 
     fn dnp3_operate(&mut self, step: &str, src: Ipv4Addr, feeder: gridsim::BusId, close: bool) {
-        let Some(k) = self.devices.reclosers.iter().position(|r| r.load == feeder) else { return };
-        let addr = self.devices.reclosers[k].addr;
+        let Some(k) = self.world.devices.reclosers.iter().position(|r| r.load == feeder) else { return };
+        let addr = self.world.devices.reclosers[k].addr;
         let code = if close { proto_dnp3::app::crob::LATCH_ON } else { proto_dnp3::app::crob::LATCH_OFF };
         let fragment = proto_dnp3::app::crob_request(0, proto_dnp3::app::fc::DIRECT_OPERATE, 0, code);
         let outcome = self.dnp3(src, k, &fragment);
         let op = Operation::Crob { feeder: feeder.0, close };
-        self.command_entry(Some(step), Protocol::Dnp3, src, addr, None, op, Sender::Attacker, outcome);
+        self.command_entry(
+            Some(step),
+            Sender::Attacker,
+            Route { protocol: Protocol::Dnp3, src, dst: addr, station: None },
+            op,
+            outcome,
+        );
     }
 
     fn firmware(&mut self, step: &str, src: Ipv4Addr, substation: &str) {
-        let Some(g) = self.devices.gateways.iter().position(|g| g.substation == substation) else { return };
-        let addr = self.devices.gateways[g].addr;
+        let Some(g) = self.world.devices.gateways.iter().position(|g| g.substation == substation) else {
+            return;
+        };
+        let addr = self.world.devices.gateways[g].addr;
         let c = match self.open_http(src, g) {
             Ok(c) => c,
             Err(e) => {
                 self.command_entry(
                     Some(step),
-                    Protocol::Http,
-                    src,
-                    addr,
-                    None,
-                    Operation::Firmware,
                     Sender::Attacker,
+                    Route { protocol: Protocol::Http, src, dst: addr, station: None },
+                    Operation::Firmware,
                     e,
                 );
                 return;
@@ -482,7 +560,7 @@ impl Range {
         };
         // A firmware image: a header, then filler derived from the seed (no real code).
         let mut image = b"\x7fFWIMG NPort-5150 v9.9 (corrupt)\n".to_vec();
-        let mut state = self.cfg.seed ^ u64::from(u32::from(addr));
+        let mut state = self.setup.cfg.seed ^ u64::from(u32::from(addr));
         while image.len() < 16 * 1024 {
             image.extend_from_slice(&next_random(&mut state).to_le_bytes());
         }
@@ -500,19 +578,16 @@ impl Range {
         );
         self.send_raw(c, false, response.into_bytes());
         self.close(c, false);
-        self.devices.set_state(addr, |s| s.firmware_ok = false);
+        self.world.devices.set_state(addr, |s| s.firmware_ok = false);
         self.command_entry(
             Some(step),
-            Protocol::Http,
-            src,
-            addr,
-            None,
-            Operation::Firmware,
             Sender::Attacker,
+            Route { protocol: Protocol::Http, src, dst: addr, station: None },
+            Operation::Firmware,
             Delivery::Accepted,
         );
         self.journal.push(Entry::Device {
-            t: self.t,
+            t: self.agenda.now,
             device: format!("{substation} serial gateway"),
             addr,
             change: DeviceChange::FirmwareCorrupt,
@@ -529,14 +604,20 @@ impl Range {
         index: u16,
         open: bool,
     ) -> Delivery {
-        let Some(d @ devices::DeviceRef::LineRtu(_)) = self.devices.at(addr) else {
+        let Some(d @ devices::DeviceRef::LineRtu(_)) = self.world.devices.at(addr) else {
             return Delivery::NoDevice;
         };
         let code = if open { proto_dnp3::app::crob::LATCH_ON } else { proto_dnp3::app::crob::LATCH_OFF };
         let fragment = proto_dnp3::app::crob_request(0, proto_dnp3::app::fc::DIRECT_OPERATE, index, code);
         let outcome = self.dnp3_to(src, d, &fragment);
         let op = Operation::Valve { index, open };
-        self.command_entry(step, Protocol::Dnp3, src, addr, None, op, by, outcome);
+        self.command_entry(
+            step,
+            by,
+            Route { protocol: Protocol::Dnp3, src, dst: addr, station: None },
+            op,
+            outcome,
+        );
         outcome
     }
 
@@ -544,7 +625,7 @@ impl Range {
     /// then (with a change) the modified image written back with FC 21, in records of at
     /// most 100 registers.
     fn sis_program(&mut self, step: Option<&str>, src: Ipv4Addr, change: Option<&exercise::ProgramChange>) {
-        let Some((addr, image, stations, esd)) = self.devices.pipe.as_ref().and_then(|p| {
+        let Some((addr, image, stations, esd)) = self.world.devices.pipe.as_ref().and_then(|p| {
             let c = p.sis.as_ref()?;
             let s = p.sim.sis()?;
             let line = p.sim.pipeline();
@@ -573,7 +654,13 @@ impl Range {
                 Err(_) => Delivery::NoAnswer,
             };
             let op = Operation::ProgramRead { file: 1, records: n as u16 };
-            self.command_entry(step, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+            self.command_entry(
+                step,
+                Sender::Attacker,
+                Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                op,
+                outcome,
+            );
             record += n;
         }
         let Some(change) = change else { return };
@@ -618,7 +705,13 @@ impl Range {
                 Err(_) => Delivery::NoAnswer,
             };
             let op = Operation::ProgramWrite { file: 1, records: n as u16 };
-            self.command_entry(step, Protocol::Modbus, src, addr, None, op, Sender::Attacker, outcome);
+            self.command_entry(
+                step,
+                Sender::Attacker,
+                Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                op,
+                outcome,
+            );
             if !matches!(outcome, Delivery::Accepted) {
                 break;
             }

@@ -12,25 +12,64 @@ use crate::agenda::Task;
 use crate::journal::{
     Action, Actor, CrewStatus, Delivery, DeviceChange, Entry, Operation, Outcome, Protocol, Role, Sender,
 };
+use crate::network::Route;
+
+/// What the defenders did to the range: hosts blocked and cleaned, accounts disabled, crews.
+#[derive(Debug)]
+pub(crate) struct Defence {
+    /// Hosts blocked at the firewall by an action.
+    pub(crate) blocked: Vec<std::net::Ipv4Addr>,
+    /// Hosts the defenders cleaned.
+    pub(crate) cleaned: Vec<String>,
+    pub(crate) disabled: Vec<String>,
+    /// Each field crew: when it is free, and the station it is at (empty: no crew limit).
+    pub(crate) crews: Vec<(SimTime, Option<u16>)>,
+}
+
+impl Defence {
+    pub(crate) fn new(crews: usize) -> Defence {
+        Defence {
+            blocked: Vec::new(),
+            cleaned: Vec::new(),
+            disabled: Vec::new(),
+            crews: vec![(SimTime(0), None); crews],
+        }
+    }
+}
+
+/// Why an action is refused before it is tried (its text is the journal's `reason`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the attacker acts through the campaign, not through actions")]
+    AttackerActsThroughCampaign,
+    #[error("instructors run the exercise; the team plays it")]
+    InstructorsRun,
+    #[error("only an instructor controls the exercise")]
+    OnlyInstructors,
+    #[error("blocking and cleaning hosts, accounts and firmware are the analyst's")]
+    AnalystsWork,
+    #[error("operating the grid is the operator's")]
+    OperatorsGrid,
+    #[error("operating the line is the operator's")]
+    OperatorsLine,
+    #[error("no attack step `{0}`")]
+    NoStep(String),
+    #[error("step `{0}` has already started")]
+    Started(String),
+    #[error("this question is already answered")]
+    Answered,
+    #[error("no tries left for this question")]
+    NoTriesLeft,
+}
 
 /// Whether `actor` may take `action`; the reason when not.
-fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
-    let control = matches!(
-        action,
-        Action::FireInject { .. }
-            | Action::SkipStep { .. }
-            | Action::TriggerStep { .. }
-            | Action::Pause
-            | Action::Resume
-            | Action::Speed { .. }
-    );
+fn permitted(actor: &Actor, action: &Action) -> Result<(), Refusal> {
+    let control = action.is_control();
     match actor {
-        Actor::Attacker => Err("the attacker acts through the campaign, not through actions".into()),
+        Actor::Attacker => Err(Refusal::AttackerActsThroughCampaign),
         Actor::Instructor { .. } if control => Ok(()),
-        Actor::Instructor { .. } => Err("instructors run the exercise; the team plays it".into()),
-        Actor::User { .. } | Actor::Defender { .. } if control => {
-            Err("only an instructor controls the exercise".into())
-        }
+        Actor::Instructor { .. } => Err(Refusal::InstructorsRun),
+        Actor::User { .. } | Actor::Defender { .. } if control => Err(Refusal::OnlyInstructors),
         Actor::Defender { .. } => Ok(()),
         Actor::User { role, .. } => {
             let Action::Defend(d) = action else { return Ok(()) };
@@ -60,26 +99,63 @@ fn permitted(actor: &Actor, action: &Action) -> Result<(), String> {
             );
             match role {
                 Role::Lead => Ok(()),
-                Role::Operator if security => {
-                    Err("blocking and cleaning hosts, accounts and firmware are the analyst's".into())
-                }
-                Role::Analyst if grid => Err("operating the grid is the operator's".into()),
-                Role::Analyst if line => Err("operating the line is the operator's".into()),
+                Role::Operator if security => Err(Refusal::AnalystsWork),
+                Role::Analyst if grid => Err(Refusal::OperatorsGrid),
+                Role::Analyst if line => Err(Refusal::OperatorsLine),
                 _ => Ok(()),
             }
         }
     }
 }
 
+/// Whether `team` may still answer `question`, from the journal: a question answered right
+/// is closed; otherwise three tries (fewer than the options of a choice question less one),
+/// so answers cannot be found by trying them all.
+pub fn may_answer(
+    ex: &exercise::Exercise,
+    journal: &[Entry],
+    team: &str,
+    question: &str,
+) -> Result<(), Refusal> {
+    let q = ex.questions.iter().find(|q| q.id == question);
+    let tries = match q.map(|q| &q.answer) {
+        Some(exercise::Answer::Choice { options, .. }) => options.len().saturating_sub(1).clamp(1, 3),
+        _ => 3,
+    };
+    let mut given = 0;
+    for e in journal {
+        if let Entry::Act {
+            actor: Actor::User { team: t, .. },
+            action: Action::Defend(DefenderAction::AnswerQuestion { question: qq, .. }),
+            outcome: Outcome::Verdict { correct },
+            ..
+        } = e
+        {
+            if t == team && qq == question {
+                if *correct {
+                    return Err(Refusal::Answered);
+                }
+                given += 1;
+            }
+        }
+    }
+    if given >= tries { Err(Refusal::NoTriesLeft) } else { Ok(()) }
+}
+
 /// Fitting a spare serial-to-Ethernet converter and configuring it, once a crew is on site.
 pub const GATEWAY_SPARE: SimTime = SimTime(3_600_000_000);
 
 impl Range {
+    /// Whether `team` may still answer `question` (`may_answer`).
+    pub fn may_answer(&self, team: &str, question: &str) -> Result<(), Refusal> {
+        may_answer(&self.setup.ex, &self.journal, team, question)
+    }
+
     /// An actor's action, now: what it did, journaled with the actor and the outcome. The
     /// web platform calls this for trainees' and instructors' actions; scripted defenders go
     /// through it too.
     pub fn act(&mut self, actor: Actor, action: Action) -> Outcome {
-        let t = self.t;
+        let t = self.agenda.now;
         // The entry goes first, so the consequences follow it; its outcome is filled in.
         let at = self.journal.len();
         self.journal.push(Entry::Act {
@@ -88,12 +164,12 @@ impl Range {
             action: action.clone(),
             outcome: Outcome::Accepted,
         });
-        self.mark = self.packets;
-        let outcome = if self.finished {
+        self.net.mark = self.net.packets;
+        let outcome = if self.agenda.finished {
             Outcome::Refused("the exercise is over".into())
         } else {
             match permitted(&actor, &action) {
-                Err(why) => Outcome::Refused(why),
+                Err(why) => Outcome::Refused(why.to_string()),
                 Ok(()) => self.perform(&actor, action),
             }
         };
@@ -107,30 +183,30 @@ impl Range {
         match action {
             Action::Defend(d) => self.defend(actor, d),
             Action::FireInject { inject } => {
-                let Some(i) = self.ex.injects.iter().position(|j| j.id == inject) else {
+                let Some(i) = self.setup.ex.injects.iter().position(|j| j.id == inject) else {
                     return Outcome::Refused(format!("no inject `{inject}`"));
                 };
-                self.injects_due[i] = true;
-                self.unschedule(|task| *task == Task::Inject(i));
+                self.agenda.injects_due[i] = true;
+                self.agenda.unschedule(|task| *task == Task::Inject(i));
                 self.deliver_inject(i);
                 Outcome::Accepted
             }
             Action::SkipStep { step } => {
                 if let Err(why) = self.not_started(&step) {
-                    return Outcome::Refused(why);
+                    return Outcome::Refused(why.to_string());
                 }
-                if !self.skipped.contains(&step) {
-                    self.skipped.push(step);
+                if !self.campaign.skipped.contains(&step) {
+                    self.campaign.skipped.push(step);
                 }
                 Outcome::Accepted
             }
             Action::TriggerStep { step } => {
                 let i = match self.not_started(&step) {
                     Ok(i) => i,
-                    Err(why) => return Outcome::Refused(why),
+                    Err(why) => return Outcome::Refused(why.to_string()),
                 };
-                self.unschedule(|task| *task == Task::Step(i));
-                self.skipped.retain(|s| *s != step);
+                self.agenda.unschedule(|task| *task == Task::Step(i));
+                self.campaign.skipped.retain(|s| *s != step);
                 self.start_step(i);
                 Outcome::Accepted
             }
@@ -139,15 +215,16 @@ impl Range {
     }
 
     /// The index of attack step `step` if it has not started yet; why not otherwise.
-    fn not_started(&self, step: &str) -> Result<usize, String> {
+    fn not_started(&self, step: &str) -> Result<usize, Refusal> {
         let i = self
+            .setup
             .ex
             .attack
             .iter()
             .position(|s| s.id == step)
-            .ok_or_else(|| format!("no attack step `{step}`"))?;
-        if self.started.contains_key(step) {
-            return Err(format!("step `{step}` has already started"));
+            .ok_or_else(|| Refusal::NoStep(step.to_string()))?;
+        if self.campaign.started.contains_key(step) {
+            return Err(Refusal::Started(step.to_string()));
         }
         Ok(i)
     }
@@ -172,64 +249,76 @@ impl Range {
                 Outcome::Accepted
             }
             DefenderAction::Block { host } => {
-                if self.ex.host(&host).is_none() {
+                if self.setup.ex.host(&host).is_none() {
                     return Outcome::Refused(format!("no host `{host}`"));
                 }
                 let addr = self.host_addr(&host);
-                self.firewall
+                self.world
+                    .firewall
                     .rules
                     .insert(0, Rule { source: Prefix { addr, len: 32 }, destination: None, allow: false });
-                if !self.blocked.contains(&addr) {
-                    self.blocked.push(addr);
+                if !self.defence.blocked.contains(&addr) {
+                    self.defence.blocked.push(addr);
                 }
-                for c in 0..self.conns.len() {
-                    if self.conns[c].open && *self.conns[c].client.ip() == addr {
+                for c in 0..self.net.conns.len() {
+                    if self.net.conns[c].open && *self.net.conns[c].client.ip() == addr {
                         self.close(c, false);
                     }
                 }
                 Outcome::Accepted
             }
             DefenderAction::DisableAccount { account } => {
-                if !self.disabled.contains(&account) {
-                    self.disabled.push(account);
+                if !self.defence.disabled.contains(&account) {
+                    self.defence.disabled.push(account);
                 }
                 Outcome::Accepted
             }
             DefenderAction::Clean { host } => {
-                if self.ex.host(&host).is_none() {
+                if self.setup.ex.host(&host).is_none() {
                     return Outcome::Refused(format!("no host `{host}`"));
                 }
-                if !self.cleaned.contains(&host) {
-                    self.cleaned.push(host);
+                if !self.defence.cleaned.contains(&host) {
+                    self.defence.cleaned.push(host);
                 }
                 Outcome::Accepted
             }
             DefenderAction::RestoreFirmware { substation } => {
-                if !self.devices.gateways.iter().any(|g| g.substation == substation) {
+                if !self.world.devices.gateways.iter().any(|g| g.substation == substation) {
                     return Outcome::Refused(format!("no serial gateway at `{substation}`"));
                 }
                 // A bricked converter cannot be reflashed (its upload function is gone): a crew
                 // fits a spare, an hour's work once it is on site.
                 let due = self.crew_due(None, GATEWAY_SPARE);
-                self.schedule(due, Task::FirmwareRestored(substation));
+                self.agenda.schedule(due, Task::FirmwareRestored(substation));
                 Outcome::Accepted
             }
             DefenderAction::UpsOn { substation } => {
                 let src = self.scada_addr();
-                let Some(u) =
-                    self.devices.upss.iter().find(|u| u.name == format!("{substation} UPS")).map(|u| u.addr)
+                let Some(u) = self
+                    .world
+                    .devices
+                    .upss
+                    .iter()
+                    .find(|u| u.name == format!("{substation} UPS"))
+                    .map(|u| u.addr)
                 else {
                     return Outcome::Refused(format!("no UPS at `{substation}`"));
                 };
                 let outcome = self.modbus(src, u, Request::WriteSingleCoil { address: 0, value: true });
                 let op = Operation::WriteCoil { coil: 0, value: true };
-                self.command_entry(None, Protocol::Modbus, src, u, None, op, Sender::Operator, outcome);
+                self.command_entry(
+                    None,
+                    Sender::Operator,
+                    Route { protocol: Protocol::Modbus, src, dst: u, station: None },
+                    op,
+                    outcome,
+                );
                 Outcome::Command(outcome)
             }
             DefenderAction::AckAlarms => Outcome::Accepted,
             DefenderAction::Pump { pump, run } => self.line_command(Some(&pump), None, run),
             DefenderAction::Valve { valve, open } => self.line_command(None, Some(&valve), open),
-            DefenderAction::SisKey { key } => match self.devices.pipe.as_mut() {
+            DefenderAction::SisKey { key } => match self.world.devices.pipe.as_mut() {
                 Some(p) => match p.sim.apply(&pipesim::Command::SisKey(key)) {
                     Ok(()) => Outcome::Accepted,
                     Err(e) => Outcome::Refused(e.to_string()),
@@ -237,7 +326,7 @@ impl Range {
                 None => Outcome::Refused("no pipeline".into()),
             },
             DefenderAction::SisRestore => {
-                let Some(p) = self.devices.pipe.as_mut() else {
+                let Some(p) = self.world.devices.pipe.as_mut() else {
                     return Outcome::Refused("no pipeline".into());
                 };
                 let Some(cfg) = p.sim.pipeline().sis.clone() else {
@@ -259,12 +348,12 @@ impl Range {
                 Outcome::Accepted
             }
             DefenderAction::Local { device } => {
-                let addr = device.in_block(self.cfg.base);
-                if self.devices.set_state(addr, |s| s.local = true).is_none() {
+                let addr = device.in_block(self.setup.cfg.base);
+                if self.world.devices.set_state(addr, |s| s.local = true).is_none() {
                     return Outcome::Refused(format!("no device at {addr}"));
                 }
                 self.journal.push(Entry::Device {
-                    t: self.t,
+                    t: self.agenda.now,
                     device: addr.to_string(),
                     addr,
                     change: DeviceChange::Local,
@@ -272,16 +361,17 @@ impl Range {
                 Outcome::Accepted
             }
             DefenderAction::Reboot { device } => {
-                let addr = device.in_block(self.cfg.base);
-                if self.devices.at(addr).is_none() {
+                let addr = device.in_block(self.setup.cfg.base);
+                if self.world.devices.at(addr).is_none() {
                     return Outcome::Refused(format!("no device at {addr}"));
                 }
                 let due = self.crew_due(None, SimTime(0));
-                self.schedule(due, Task::Reboot(addr));
+                self.agenda.schedule(due, Task::Reboot(addr));
                 Outcome::Accepted
             }
             DefenderAction::Hint { question, index } => {
                 let hint = self
+                    .setup
                     .ex
                     .questions
                     .iter()
@@ -296,7 +386,7 @@ impl Range {
                 );
                 if !taken {
                     self.journal.push(Entry::Hint {
-                        t: self.t,
+                        t: self.agenda.now,
                         question,
                         index,
                         cost: h.cost,
@@ -306,15 +396,15 @@ impl Range {
                 Outcome::Hint { text: h.text, cost: if taken { 0.0 } else { h.cost } }
             }
             DefenderAction::AnswerQuestion { question, value } => {
-                let Some(q) = self.ex.questions.iter().find(|q| q.id == question) else {
+                let Some(q) = self.setup.ex.questions.iter().find(|q| q.id == question) else {
                     return Outcome::Refused(format!("no question `{question}`"));
                 };
-                let correct = crate::score::judge(&self.ex, q, &value, &self.journal);
-                self.journal.push(Entry::Answer { t: self.t, question, value });
+                let correct = crate::score::judge(&self.setup.ex, q, &value, &self.journal);
+                self.journal.push(Entry::Answer { t: self.agenda.now, question, value });
                 Outcome::Verdict { correct }
             }
             DefenderAction::Report { text } => {
-                self.journal.push(Entry::Report { t: self.t, text });
+                self.journal.push(Entry::Report { t: self.agenda.now, text });
                 Outcome::Accepted
             }
         }
@@ -324,8 +414,8 @@ impl Range {
     /// opened after it: branches first (to re-energise), then units, then feeders.
     fn to_reclose(&self) -> Vec<CommandPoint> {
         let mut elements: Vec<Element> =
-            self.opened_by_attack.iter().filter_map(|&p| self.point_element(p)).collect();
-        elements.extend(self.opened_by_protection.iter().copied());
+            self.campaign.opened_by_attack.iter().filter_map(|&p| self.point_element(p)).collect();
+        elements.extend(self.world.opened_by_protection.iter().copied());
         let rank = |el: &Element| match el {
             Element::Branch(_) => 0,
             Element::Gen(_) => 1,
@@ -336,11 +426,17 @@ impl Range {
         let mut points = Vec::new();
         for el in elements {
             let open = match el {
-                Element::Branch(r) => self.sim.branch_closed(r) == Some(false),
-                Element::Gen(r) => self.sim.gen_closed(r) == Some(false),
+                Element::Branch(r) => self.world.sim.branch_closed(r) == Some(false),
+                Element::Gen(r) => self.world.sim.gen_closed(r) == Some(false),
                 Element::Load(b) => {
-                    let shed = self.sim.case().bus_idx(b).and_then(|i| self.sim.load_shed(i)).unwrap_or(0.0);
-                    self.sim.load_closed(b) == Some(false) || shed > 0.0
+                    let shed = self
+                        .world
+                        .sim
+                        .case()
+                        .bus_idx(b)
+                        .and_then(|i| self.world.sim.load_shed(i))
+                        .unwrap_or(0.0);
+                    self.world.sim.load_closed(b) == Some(false) || shed > 0.0
                 }
                 Element::Island(_) => false,
             };
@@ -349,9 +445,10 @@ impl Range {
             }
             // The point the attack opened it through, else the first RTU that commands it:
             // a crew goes where the attack went, one site for a station's breakers.
-            let attacked = self.opened_by_attack.iter().copied().find(|&p| self.point_element(p) == Some(el));
+            let attacked =
+                self.campaign.opened_by_attack.iter().copied().find(|&p| self.point_element(p) == Some(el));
             if let Some(p) = attacked.or_else(|| {
-                self.devices.rtus.iter().find_map(|r| {
+                self.world.devices.rtus.iter().find_map(|r| {
                     r.command_for(el).map(|ioa| CommandPoint { station: r.station.common_address, ioa })
                 })
             }) {
@@ -372,29 +469,23 @@ impl Range {
         let Some(c) = self.scada_conn(p.station) else {
             self.command_entry(
                 None,
-                Protocol::Iec104,
-                master,
-                dst,
-                Some(p.station),
-                op,
                 Sender::Operator,
+                Route { protocol: Protocol::Iec104, src: master, dst, station: Some(p.station) },
+                op,
                 Delivery::NoSession,
             );
             return Delivery::NoSession;
         };
-        self.journal.push(Entry::Hmi { t: self.t, actor: actor.clone(), point: p, close });
-        self.ids.authorised(self.t, p.station, p.ioa);
-        self.mark = self.packets;
+        self.journal.push(Entry::Hmi { t: self.agenda.now, actor: actor.clone(), point: p, close });
+        self.net.ids.authorised(self.agenda.now, p.station, p.ioa);
+        self.net.mark = self.net.packets;
         let outcome =
             if self.double_command(c, p, close, true) { Delivery::Confirmed } else { Delivery::Refused };
         self.command_entry(
             None,
-            Protocol::Iec104,
-            master,
-            dst,
-            Some(p.station),
-            op,
             Sender::Operator,
+            Route { protocol: Protocol::Iec104, src: master, dst, station: Some(p.station) },
+            op,
             outcome,
         );
         outcome
@@ -404,11 +495,11 @@ impl Range {
     /// takes `work` once there: a crew already on or bound for the site takes it, else the
     /// crew that finishes first (ties: the lowest-numbered); it is busy until then.
     pub(crate) fn crew_due(&mut self, site: Option<u16>, work: SimTime) -> SimTime {
-        let travel = self.ex.crew_delay;
-        if self.crews.is_empty() {
-            return SimTime(self.t.0.saturating_add(travel.0).saturating_add(work.0));
+        let travel = self.setup.ex.crew_delay;
+        if self.defence.crews.is_empty() {
+            return SimTime(self.agenda.now.0.saturating_add(travel.0).saturating_add(work.0));
         }
-        let now = self.t;
+        let now = self.agenda.now;
         let finish = |(free, at): (SimTime, Option<u16>)| {
             let start = free.max(now);
             let d = if site.is_some() && at == site { exercise::CREW_SAME_SITE } else { travel };
@@ -416,8 +507,9 @@ impl Range {
         };
         // A crew already on (or bound for) the site takes the job; else the crew that can be
         // done first.
-        let on_site = site.is_some() && self.crews.iter().any(|c| c.1 == site);
+        let on_site = site.is_some() && self.defence.crews.iter().any(|c| c.1 == site);
         let (k, due) = self
+            .defence
             .crews
             .iter()
             .enumerate()
@@ -425,7 +517,7 @@ impl Range {
             .map(|(k, c)| (k, finish(*c)))
             .min_by_key(|&(k, due)| (due, k))
             .unwrap_or((0, SimTime(now.0.saturating_add(travel.0))));
-        if let Some(c) = self.crews.get_mut(k) {
+        if let Some(c) = self.defence.crews.get_mut(k) {
             *c = (due, site);
         }
         due
@@ -434,19 +526,19 @@ impl Range {
     fn dispatch(&mut self, p: CommandPoint, close: bool) {
         let due = self.crew_due(Some(p.station), SimTime(0));
         self.journal.push(Entry::Crew {
-            t: self.t,
+            t: self.agenda.now,
             point: p,
             close,
             status: CrewStatus::Dispatched { on_site: due },
         });
-        self.schedule(due, Task::Crew { point: p, close });
+        self.agenda.schedule(due, Task::Crew { point: p, close });
     }
 
     /// A pump or a valve of the pipeline from the control room: through the SCADA host, a
     /// coil of its station's PLC over Modbus, or a CROB to its line RTU over DNP3.
     fn line_command(&mut self, pump: Option<&str>, valve: Option<&str>, on: bool) -> Outcome {
         let src = self.scada_addr();
-        let Some(p) = self.devices.pipe.as_ref() else { return Outcome::Refused("no pipeline".into()) };
+        let Some(p) = self.world.devices.pipe.as_ref() else { return Outcome::Refused("no pipeline".into()) };
         let line = p.sim.pipeline();
         let target = if let Some(name) = pump {
             line.pump_index(name).and_then(|k| {
@@ -478,7 +570,13 @@ impl Range {
         if let Some(coil) = coil {
             let outcome = self.modbus(src, addr, Request::WriteSingleCoil { address: coil, value: on });
             let op = Operation::WriteCoil { coil, value: on };
-            self.command_entry(None, Protocol::Modbus, src, addr, None, op, Sender::Operator, outcome);
+            self.command_entry(
+                None,
+                Sender::Operator,
+                Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                op,
+                outcome,
+            );
             Outcome::Command(outcome)
         } else {
             let outcome = self.valve_crob(None, Sender::Operator, src, addr, index.unwrap_or(0), on);

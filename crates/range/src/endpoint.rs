@@ -29,6 +29,48 @@ pub const MAX_BAD_FRAMES: u32 = 16;
 /// two seconds.)
 pub const FRAME_TIMEOUT: SimTime = SimTime(10_000_000);
 
+/// Why a device closes a connection (for the shell's log; never a journal entry).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Closed {
+    #[error("the device went dark (unpowered or bricked)")]
+    Dark,
+    #[error("a frame begun {0} ago is still not whole")]
+    Unfinished(SimTime),
+    #[error("bad APCI: {0}")]
+    Apci(#[from] proto_iec104::apci::ApciError),
+    #[error("I-frame before STARTDT")]
+    IFrameBeforeStartdt,
+    #[error("session: {0}")]
+    Session(#[from] proto_iec104::session::SessionError),
+    #[error("{0} ASDUs waiting: the master does not acknowledge")]
+    Unacknowledged(usize),
+    #[error("bad MBAP header: {0}")]
+    Mbap(#[from] adu::AduError),
+    #[error("bad link frame: {0}")]
+    Link(#[from] link::LinkError),
+    #[error("{0} link frames with bad CRCs")]
+    BadCrcs(u32),
+    #[error("transport: {0}")]
+    Transport(#[from] proto_dnp3::transport::TransportError),
+}
+
+/// What a device endpoint works on: the time and the world it answers from.
+#[derive(Debug)]
+pub struct DeviceCtx<'a> {
+    pub now: SimTime,
+    pub sim: &'a mut Sim,
+    pub devices: &'a mut Devices,
+}
+
+/// What one delivery of bytes produced: the device's answer, the commands it saw, and notes
+/// for the shell's log.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    pub out: Vec<u8>,
+    pub seen: Vec<Seen>,
+    pub notes: Vec<String>,
+}
+
 /// Since when a frame is half received.
 #[derive(Debug, Clone, Copy, Default)]
 struct Progress {
@@ -44,10 +86,10 @@ impl Progress {
         self.partial_since = if pending == 0 { None } else { Some(self.partial_since.unwrap_or(now)) };
     }
 
-    fn check(&self, now: SimTime) -> Result<(), String> {
+    fn check(&self, now: SimTime) -> Result<(), Closed> {
         match self.partial_since {
             Some(since) if now.0.saturating_sub(since.0) >= FRAME_TIMEOUT.0 => {
-                Err(format!("a frame begun {} ago is still not whole", SimTime(now.0 - since.0)))
+                Err(Closed::Unfinished(SimTime(now.0 - since.0)))
             }
             _ => Ok(()),
         }
@@ -79,7 +121,7 @@ impl Endpoint {
         let cursor = devices.rtus.get(rtu).map_or(0, |r| r.event_cursor());
         Endpoint::Iec104(Iec104End {
             rtu,
-            session: Session::new(now.0, Params::default()),
+            session: Session::new(now, Params::default()),
             framer: proto_iec104::Framer::new(),
             queue: VecDeque::new(),
             cursor,
@@ -120,32 +162,22 @@ impl Endpoint {
 
     /// Bytes from the client: what the device answers goes to `out`, the commands it saw to
     /// `seen`. `Err`: the device closes the connection, for that reason.
-    #[allow(clippy::too_many_arguments)]
-    pub fn receive(
-        &mut self,
-        now: SimTime,
-        bytes: &[u8],
-        sim: &mut Sim,
-        devices: &mut Devices,
-        out: &mut Vec<u8>,
-        seen: &mut Vec<Seen>,
-        notes: &mut Vec<String>,
-    ) -> Result<(), String> {
+    pub fn receive(&mut self, ctx: DeviceCtx<'_>, bytes: &[u8], x: &mut Exchange) -> Result<(), Closed> {
         let result = match self {
-            Endpoint::Iec104(e) => e.receive(now, bytes, sim, devices, out, seen),
-            Endpoint::Modbus(e) => e.receive(now, bytes, sim, devices, out, seen, notes),
-            Endpoint::Dnp3(e) => e.receive(now, bytes, sim, devices, out, seen, notes),
+            Endpoint::Iec104(e) => e.receive(ctx.now, bytes, ctx.sim, ctx.devices, x),
+            Endpoint::Modbus(e) => e.receive(ctx.now, bytes, ctx.sim, ctx.devices, x),
+            Endpoint::Dnp3(e) => e.receive(ctx.now, bytes, ctx.sim, ctx.devices, x),
             Endpoint::Http { .. } => Ok(()),
         };
-        if result.is_ok() && !devices.reachable(self.device()) {
-            return Err("the device went dark (unpowered or bricked)".into());
+        if result.is_ok() && !ctx.devices.reachable(self.device()) {
+            return Err(Closed::Dark);
         }
         result
     }
 
     /// Time passes: IEC 104 timers and spontaneous reports; a Modbus or DNP3 peer that
     /// does not finish a frame it began. `Err`: the session broke, or the device closes it.
-    pub fn poll(&mut self, now: SimTime, devices: &Devices, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn poll(&mut self, now: SimTime, devices: &Devices, out: &mut Vec<u8>) -> Result<(), Closed> {
         match self {
             Endpoint::Iec104(e) => e.poll(now, devices, out),
             Endpoint::Modbus(e) => e.progress.check(now),
@@ -184,9 +216,9 @@ impl Iec104End {
         bytes: &[u8],
         sim: &mut Sim,
         devices: &mut Devices,
-        out: &mut Vec<u8>,
-        seen: &mut Vec<Seen>,
-    ) -> Result<(), String> {
+        x: &mut Exchange,
+    ) -> Result<(), Closed> {
+        let Exchange { out, seen, .. } = x;
         self.framer.push(bytes);
         let mut frames = Vec::new();
         let mut result = Ok(());
@@ -195,31 +227,31 @@ impl Iec104End {
                 Ok(Some(raw)) => raw,
                 Ok(None) => break,
                 Err(e) => {
-                    result = Err(format!("bad APCI: {e}"));
+                    result = Err(Closed::Apci(e));
                     break;
                 }
             };
             if !devices.reachable(DeviceRef::Rtu(self.rtu)) {
-                result = Err("the device went dark (unpowered or bricked)".into());
+                result = Err(Closed::Dark);
                 break;
             }
             let frame = match Frame::parse(&raw) {
                 Ok(f) => f,
                 Err(e) => {
-                    result = Err(format!("bad APCI: {e}"));
+                    result = Err(Closed::Apci(e));
                     break;
                 }
             };
-            match self.session.receive(now.0, &frame, &mut frames) {
+            match self.session.receive(now, &frame, &mut frames) {
                 Ok(Some(_)) if !self.session.started() => {
                     // Data transfer is stopped: an I-frame now is a protocol violation.
-                    result = Err("I-frame before STARTDT".into());
+                    result = Err(Closed::IFrameBeforeStartdt);
                     break;
                 }
                 Ok(Some(asdu)) => {
                     let Some(rtu) = devices.rtus.get_mut(self.rtu) else { break };
                     let mut answers = Vec::new();
-                    let operated = rtu.handle(sim, now.0, &asdu, &mut answers);
+                    let operated = rtu.handle(sim, now, &asdu, &mut answers);
                     if operated {
                         devices.refresh_all(sim);
                     }
@@ -230,7 +262,7 @@ impl Iec104End {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    result = Err(format!("session: {e}"));
+                    result = Err(Closed::Session(e));
                     break;
                 }
             }
@@ -240,12 +272,12 @@ impl Iec104End {
             f.emit(out);
         }
         if self.queue.len() > MAX_QUEUE {
-            return Err(format!("{} ASDUs waiting: the master does not acknowledge", self.queue.len()));
+            return Err(Closed::Unacknowledged(self.queue.len()));
         }
         result
     }
 
-    fn poll(&mut self, now: SimTime, devices: &Devices, out: &mut Vec<u8>) -> Result<(), String> {
+    fn poll(&mut self, now: SimTime, devices: &Devices, out: &mut Vec<u8>) -> Result<(), Closed> {
         let mut frames = Vec::new();
         if let Some(rtu) = devices.rtus.get(self.rtu) {
             let mut events = Vec::new();
@@ -254,14 +286,14 @@ impl Iec104End {
                 self.queue.extend(events);
             }
         }
-        let polled = self.session.poll(now.0, &mut frames).map_err(|e| format!("session: {e}"));
+        let polled = self.session.poll(now, &mut frames).map_err(Closed::Session);
         self.flush(now, devices, &mut frames);
         for f in &frames {
             f.emit(out);
         }
         polled?;
         if self.queue.len() > MAX_QUEUE {
-            return Err(format!("{} ASDUs waiting: the master does not acknowledge", self.queue.len()));
+            return Err(Closed::Unacknowledged(self.queue.len()));
         }
         Ok(())
     }
@@ -277,7 +309,7 @@ impl Iec104End {
         }
         while self.session.can_send() {
             let Some(asdu) = self.queue.pop_front() else { break };
-            self.session.send(now.0, asdu, frames);
+            self.session.send(now, asdu, frames);
         }
     }
 }
@@ -318,17 +350,15 @@ pub struct ModbusEnd {
 }
 
 impl ModbusEnd {
-    #[allow(clippy::too_many_arguments)]
     fn receive(
         &mut self,
         now: SimTime,
         bytes: &[u8],
         sim: &mut Sim,
         devices: &mut Devices,
-        out: &mut Vec<u8>,
-        seen: &mut Vec<Seen>,
-        notes: &mut Vec<String>,
-    ) -> Result<(), String> {
+        x: &mut Exchange,
+    ) -> Result<(), Closed> {
+        let Exchange { out, seen, notes } = x;
         self.framer.push(bytes);
         let mut pdu = Vec::with_capacity(adu::MAX_ADU_LEN);
         let mut whole = 0;
@@ -339,11 +369,11 @@ impl ModbusEnd {
                     self.progress.update(now, whole, self.framer.pending());
                     return Ok(());
                 }
-                Err(e) => return Err(format!("bad MBAP header: {e}")),
+                Err(e) => return Err(Closed::Mbap(e)),
             };
             whole += 1;
             if !devices.reachable(self.device) {
-                return Err("the device went dark (unpowered or bricked)".into());
+                return Err(Closed::Dark);
             }
             let (transaction, unit) = (u16::from_be_bytes([frame[0], frame[1]]), frame[6]);
             let request = &frame[adu::HEADER_LEN..];
@@ -416,17 +446,15 @@ pub struct Dnp3End {
 }
 
 impl Dnp3End {
-    #[allow(clippy::too_many_arguments)]
     fn receive(
         &mut self,
         now: SimTime,
         bytes: &[u8],
         sim: &mut Sim,
         devices: &mut Devices,
-        out: &mut Vec<u8>,
-        seen: &mut Vec<Seen>,
-        notes: &mut Vec<String>,
-    ) -> Result<(), String> {
+        x: &mut Exchange,
+    ) -> Result<(), Closed> {
+        let Exchange { out, seen, notes } = x;
         self.framer.push(bytes);
         let mut whole = 0;
         loop {
@@ -436,10 +464,10 @@ impl Dnp3End {
                     self.progress.update(now, whole, self.framer.pending());
                     return Ok(());
                 }
-                Err(e) => return Err(format!("bad link frame: {e}")),
+                Err(e) => return Err(Closed::Link(e)),
             };
             if !devices.reachable(self.device) {
-                return Err("the device went dark (unpowered or bricked)".into());
+                return Err(Closed::Dark);
             }
             let frame = match link::Frame::parse(&raw) {
                 Ok(f) => {
@@ -454,7 +482,7 @@ impl Dnp3End {
                         notes.push(format!("link frame discarded: {e}"));
                     }
                     if self.bad_frames > MAX_BAD_FRAMES {
-                        return Err(format!("{} link frames with bad CRCs", self.bad_frames));
+                        return Err(Closed::BadCrcs(self.bad_frames));
                     }
                     continue;
                 }
@@ -483,7 +511,7 @@ impl Dnp3End {
                     let fragment = match self.reassembler.push(&frame.data) {
                         Ok(Some(f)) => f,
                         Ok(None) => continue,
-                        Err(e) => return Err(format!("transport: {e}")),
+                        Err(e) => return Err(Closed::Transport(e)),
                     };
                     let d = self.device;
                     let response =

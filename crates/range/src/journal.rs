@@ -234,6 +234,82 @@ pub enum Action {
     },
 }
 
+/// What a pipeline event or a safety system SOE entry is (`Entry::Pipe`); its journal name
+/// is `as_str`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PipeKind {
+    ColumnSeparation,
+    LeakAlarm,
+    LeakOpened,
+    Overpressure,
+    OverpressureCleared,
+    PumpStarted,
+    PumpStopped,
+    PumpTripped,
+    ReliefLifted,
+    ReliefReseated,
+    Rupture,
+    SisBack,
+    SisBeyond,
+    SisBypass,
+    SisDemandBypassed,
+    SisDownload,
+    SisFault,
+    SisKey,
+    SisReset,
+    SisTransmitter,
+    SisTrip,
+    ValveClosed,
+    ValveMoving,
+    ValveOpened,
+}
+
+impl PipeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PipeKind::ColumnSeparation => "column_separation",
+            PipeKind::LeakAlarm => "leak_alarm",
+            PipeKind::LeakOpened => "leak_opened",
+            PipeKind::Overpressure => "overpressure",
+            PipeKind::OverpressureCleared => "overpressure_cleared",
+            PipeKind::PumpStarted => "pump_started",
+            PipeKind::PumpStopped => "pump_stopped",
+            PipeKind::PumpTripped => "pump_tripped",
+            PipeKind::ReliefLifted => "relief_lifted",
+            PipeKind::ReliefReseated => "relief_reseated",
+            PipeKind::Rupture => "rupture",
+            PipeKind::SisBack => "sis_back",
+            PipeKind::SisBeyond => "sis_beyond",
+            PipeKind::SisBypass => "sis_bypass",
+            PipeKind::SisDemandBypassed => "sis_demand_bypassed",
+            PipeKind::SisDownload => "sis_download",
+            PipeKind::SisFault => "sis_fault",
+            PipeKind::SisKey => "sis_key",
+            PipeKind::SisReset => "sis_reset",
+            PipeKind::SisTransmitter => "sis_transmitter",
+            PipeKind::SisTrip => "sis_trip",
+            PipeKind::ValveClosed => "valve_closed",
+            PipeKind::ValveMoving => "valve_moving",
+            PipeKind::ValveOpened => "valve_opened",
+        }
+    }
+}
+
+impl Action {
+    /// Whether the action controls the exercise (an instructor's), rather than plays it.
+    pub fn is_control(&self) -> bool {
+        matches!(
+            self,
+            Action::FireInject { .. }
+                | Action::SkipStep { .. }
+                | Action::TriggerStep { .. }
+                | Action::Pause
+                | Action::Resume
+                | Action::Speed { .. }
+        )
+    }
+}
+
 /// What came of an action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -332,7 +408,7 @@ pub enum Entry {
     /// `leak_alarm`, `sis_trip`, `sis_download`, `sis_fault`, `sis_key`...), `what` says it.
     Pipe {
         t: SimTime,
-        kind: &'static str,
+        kind: PipeKind,
         /// The segment, pump, valve, relief or safety function's tag it is about.
         subject: String,
         /// A pressure it carries, kPa.

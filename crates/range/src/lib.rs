@@ -34,10 +34,8 @@ use exercise::{CommandPoint, DefenderRule, Exercise, Resolved};
 use gridsim::sim::{Element, Sim, SimTime};
 use ids::Ids;
 
+pub use defence::{Refusal, may_answer};
 pub use journal::{Action, Actor, ConnId, Entry, Input, Live, Outcome, Role};
-
-use agenda::Task;
-use network::Conn;
 
 /// How a run is set up besides the exercise.
 #[derive(Debug, Clone)]
@@ -81,16 +79,54 @@ impl RunConfig {
 }
 
 /// Why a range cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("the grid does not fit the address plan: {0}")]
-    AddressPlan(String),
+    AddressPlan(#[from] devices::AddressPlanError),
     #[error("no device at {0}")]
     NoDevice(Ipv4Addr),
     #[error("address block {0}: a team's block is a /16 on loopback, 127.N.0.0")]
     Base(Ipv4Addr),
     #[error("pipeline {0} does not load")]
     Pipeline(String),
+    #[error("{0}")]
+    Grid(#[from] exercise::BuildGridError),
+    #[error("no defender `{0}` in the exercise")]
+    NoDefender(String),
+}
+
+/// One way to build a run, for the cli, the web and the tests: a loaded exercise, where its
+/// grid's files come from, and the run's configuration. `build` builds the grid (each run
+/// its own: a grid in motion is not shared) and the range.
+pub struct Setup<'a> {
+    pub exercise: Exercise,
+    pub grids: &'a dyn exercise::GridSource,
+    pub cfg: RunConfig,
+}
+
+impl std::fmt::Debug for Setup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup").field("exercise", &self.exercise.id).field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Setup<'_> {
+    pub fn build(self) -> Result<Range, Error> {
+        let grid = exercise::build_grid(self.grids, &self.exercise.grid)?;
+        Range::new(self.exercise, grid, self.cfg)
+    }
+}
+
+impl RunConfig {
+    /// A run of `ex` defended by `defender`: `none`, or one of the exercise's scripted
+    /// defenders (a defender file is the caller's to read: `exercise::load_defender`).
+    pub fn for_defender(ex: &Exercise, seed: u64, defender: &str) -> Result<RunConfig, Error> {
+        let rules = match defender {
+            "none" => Vec::new(),
+            name => ex.defenders.get(name).cloned().ok_or_else(|| Error::NoDefender(name.to_string()))?,
+        };
+        Ok(RunConfig::new(seed, defender, rules))
+    }
 }
 
 /// A range's address block: a /16 on loopback (127.N.0.0), so every device and host of the
@@ -103,59 +139,42 @@ pub fn check_base(base: Ipv4Addr) -> Result<Ipv4Addr, Error> {
     }
 }
 
-/// A running exercise. Its grid, devices and exercise are private: nothing changes the
-/// world without leaving a journal entry.
+/// A running exercise: a coordinator of parts that each own their state. Its grid, devices
+/// and exercise are private: nothing changes the world without leaving a journal entry.
+///
+/// The parts: `setup` (the exercise and the run's configuration, read-only), `agenda`
+/// (simulated time and what waits for it), `world` (grid, devices, firewall), `net`
+/// (connections, the wire, the capture's count, the IDS), `scada` (the SCADA master),
+/// `campaign` (the attacker's progress), `defence` (what the defenders did) and `journal`.
 #[derive(Debug)]
 pub struct Range {
+    setup: Fixed,
+    agenda: agenda::Agenda,
+    world: World,
+    net: network::Net,
+    scada: scada::Master,
+    campaign: campaign::Campaign,
+    defence: defence::Defence,
+    journal: Vec<Entry>,
+}
+
+/// What a run was set up with; it never changes while the run goes on.
+#[derive(Debug)]
+struct Fixed {
     ex: Exercise,
     cfg: RunConfig,
+}
+
+/// The physical world: the grid, the field devices and the range's firewall.
+#[derive(Debug)]
+struct World {
     sim: Sim,
     devices: Devices,
     firewall: Firewall,
-    t: SimTime,
-    journal: Vec<Entry>,
-    wire: Vec<net::Wire>,
-    packets: u64,
-    ids: Ids,
-    conns: Vec<Conn>,
-    scada: scada::Master,
-    agenda: BTreeMap<(SimTime, u64), Task>,
-    seq: u64,
-    /// When each attack step started.
-    started: BTreeMap<String, SimTime>,
-    /// Steps an instructor skipped.
-    skipped: Vec<String>,
-    disabled: Vec<String>,
-    /// Hosts the defenders cleaned.
-    cleaned: Vec<String>,
     /// Hung relays and their protection setting before they hung (restored on reboot).
     hung: BTreeMap<Ipv4Addr, bool>,
-    /// Each field crew: when it is free, and the station it is at (empty: no crew limit).
-    crews: Vec<(SimTime, Option<u16>)>,
-    alert_rules_seen: Vec<&'static str>,
-    /// Alerts raised so far.
-    alerts: usize,
-    /// Breakers the attack opened.
-    opened_by_attack: Vec<CommandPoint>,
     /// Elements protection opened or shed (anything that opened without a command).
     opened_by_protection: Vec<Element>,
-    /// Hosts blocked at the firewall by an action.
-    blocked: Vec<Ipv4Addr>,
-    /// Per sweep step: the IOAs that answered positively.
-    swept: BTreeMap<usize, Vec<u32>>,
-    next_supply: SimTime,
-    next_port: u16,
-    rng: u64,
-    /// The first instant's tasks have run.
-    began: bool,
-    finished: bool,
-    /// Injects that have arrived or are scheduled (each arrives once).
-    injects_due: Vec<bool>,
-    /// Capture packets before the exchange the next command entry describes.
-    mark: u64,
-    /// What the shell should log about connections (why a device closed one, a frame it
-    /// dropped): not journal entries, the operator's log.
-    diagnostics: Vec<(ConnId, String)>,
 }
 
 /// splitmix64: the run's only source of randomness, from its seed.
@@ -175,7 +194,7 @@ impl Range {
         let mut devices = if ex.pipeline.is_some() {
             Devices::default()
         } else {
-            devices::default_devices(&sim, cfg.base).map_err(|e| Error::AddressPlan(e.to_string()))?
+            devices::default_devices(&sim, cfg.base)?
         };
         if let Some(ps) = &ex.pipeline {
             let text =
@@ -243,30 +262,11 @@ impl Range {
         let obs = sim.observe();
         let mut r = Range {
             scada: scada::Master::new(&ex.scada.stations),
-            agenda: BTreeMap::new(),
-            seq: 0,
-            started: BTreeMap::new(),
-            skipped: Vec::new(),
-            disabled: Vec::new(),
-            cleaned: Vec::new(),
-            hung: BTreeMap::new(),
-            crews: vec![(SimTime(0), None); ex.crews as usize],
-            alert_rules_seen: Vec::new(),
-            alerts: 0,
-            opened_by_attack: Vec::new(),
-            opened_by_protection: Vec::new(),
-            blocked: Vec::new(),
-            swept: BTreeMap::new(),
-            next_supply: SimTime(0),
-            next_port: 40_000,
-            rng: cfg.seed ^ 0x1C5_2A4E,
-            began: false,
-            finished: false,
-            injects_due: vec![false; ex.injects.len()],
-            mark: 0,
-            firewall,
-            diagnostics: Vec::new(),
-            t: SimTime(0),
+            agenda: agenda::Agenda::new(ex.injects.len()),
+            campaign: campaign::Campaign::new(cfg.seed),
+            defence: defence::Defence::new(ex.crews as usize),
+            world: World { sim, devices, firewall, hung: BTreeMap::new(), opened_by_protection: Vec::new() },
+            net: network::Net::new(ids),
             journal: vec![Entry::Start {
                 t: SimTime(0),
                 format: journal::FORMAT_VERSION,
@@ -278,21 +278,14 @@ impl Range {
                 demand_mw: obs.total.demand_mw,
                 customers: obs.total.customers,
             }],
-            wire: Vec::new(),
-            packets: 0,
-            ids,
-            conns: Vec::new(),
-            sim,
-            devices,
-            ex,
-            cfg,
+            setup: Fixed { ex, cfg },
         };
         r.plan();
         Ok(r)
     }
 
     pub fn time(&self) -> SimTime {
-        self.t
+        self.agenda.now
     }
 
     pub fn journal(&self) -> &[Entry] {
@@ -300,48 +293,50 @@ impl Range {
     }
 
     pub fn exercise(&self) -> &Exercise {
-        &self.ex
+        &self.setup.ex
     }
 
     pub fn config(&self) -> &RunConfig {
-        &self.cfg
+        &self.setup.cfg
     }
 
     /// The grid, to read (the ground truth: for instructors, tests and the shell's summary).
     pub fn sim(&self) -> &Sim {
-        &self.sim
+        &self.world.sim
     }
 
     /// The devices, to read (listings, addresses for the shell's listeners).
     pub fn devices(&self) -> &Devices {
-        &self.devices
+        &self.world.devices
     }
 
     pub fn is_finished(&self) -> bool {
-        self.finished
+        self.agenda.finished
     }
 
     /// What crossed the network since the last call, in order.
     pub fn take_wire(&mut self) -> Vec<net::Wire> {
-        std::mem::take(&mut self.wire)
+        std::mem::take(&mut self.net.wire)
     }
 
     /// Connection diagnostics since the last call, for the shell's log.
     pub fn take_diagnostics(&mut self) -> Vec<(ConnId, String)> {
-        std::mem::take(&mut self.diagnostics)
+        std::mem::take(&mut self.net.diagnostics)
     }
 
     /// Capture packets so far (the frame numbers alerts cite run up to it).
     pub fn packets(&self) -> u64 {
-        self.packets
+        self.net.packets
     }
 
     /// When the next step ends: the next step boundary or the next due task, whichever is
     /// sooner (a driver paces against it).
     pub fn next_time(&self) -> SimTime {
-        let mut next = SimTime(self.t.0.saturating_add(self.cfg.step.0.max(1)).min(self.ex.duration.0));
-        if let Some((&(due, _), _)) = self.agenda.iter().next() {
-            if due > self.t && due < next {
+        let mut next = SimTime(
+            self.agenda.now.0.saturating_add(self.setup.cfg.step.0.max(1)).min(self.setup.ex.duration.0),
+        );
+        if let Some((&(due, _), _)) = self.agenda.tasks.iter().next() {
+            if due > self.agenda.now && due < next {
                 next = due;
             }
         }
@@ -350,41 +345,41 @@ impl Range {
 
     /// Runs until the exercise's end.
     pub fn run_to_end(&mut self) {
-        while !self.finished {
+        while !self.agenda.finished {
             self.step();
         }
     }
 
     /// Advances one step (or to the next due task, whichever is sooner).
     pub fn step(&mut self) {
-        if self.finished {
+        if self.agenda.finished {
             return;
         }
-        if !self.began {
-            self.began = true;
+        if !self.agenda.began {
+            self.agenda.began = true;
             self.tick();
         }
         let next = self.next_time();
-        let dt = SimTime(next.0 - self.t.0);
-        self.sim.step(dt);
-        self.t = next;
-        let events = self.sim.take_events();
+        let dt = SimTime(next.0 - self.agenda.now.0);
+        self.world.sim.step(dt);
+        self.agenda.now = next;
+        let events = self.world.sim.take_events();
         let from = self.journal.len();
         for e in &events {
             if matches!(e.kind, gridsim::sim::EventKind::Open | gridsim::sim::EventKind::Shed)
                 && e.cause != gridsim::sim::Cause::Command
-                && !self.opened_by_protection.contains(&e.element)
+                && !self.world.opened_by_protection.contains(&e.element)
             {
-                self.opened_by_protection.push(e.element);
+                self.world.opened_by_protection.push(e.element);
             }
             self.journal.push(Entry::Grid { event: e.clone() });
         }
-        self.devices.step(&self.sim, dt, &events);
+        self.world.devices.step(&self.world.sim, dt, &events);
         self.journal_line();
         // The grid's and the pipeline's events of this step, in order of time.
         self.journal[from..].sort_by_key(Entry::t);
         self.tick();
-        if self.t >= self.ex.duration {
+        if self.agenda.now >= self.setup.ex.duration {
             self.stop();
         }
     }
@@ -392,28 +387,25 @@ impl Range {
     /// Ends the run now (at the exercise's end, or when a live run is stopped): a last supply
     /// sample, every connection closed, the end entry. A replay stops at the same instant.
     pub fn stop(&mut self) {
-        if self.finished {
+        if self.agenda.finished {
             return;
         }
-        let sampled_now = matches!(self.journal.last(), Some(Entry::Supply { t, .. }) if *t == self.t);
+        let sampled_now =
+            matches!(self.journal.last(), Some(Entry::Supply { t, .. }) if *t == self.agenda.now);
         if !sampled_now {
             self.sample_supply();
         }
-        for c in 0..self.conns.len() {
+        for c in 0..self.net.conns.len() {
             self.close(c, false);
         }
-        self.journal.push(Entry::End { t: self.t });
-        self.finished = true;
+        self.journal.push(Entry::End { t: self.agenda.now });
+        self.agenda.finished = true;
     }
 
     /// Everything due at the current time: tasks, the SCADA master, device sessions, supply.
     fn tick(&mut self) {
         self.check_conditions();
-        while let Some((&(due, seq), _)) = self.agenda.iter().next() {
-            if due > self.t {
-                break;
-            }
-            let Some(task) = self.agenda.remove(&(due, seq)) else { break };
+        while let Some(task) = self.agenda.next_due() {
             self.run_task(task);
         }
         self.scada_poll();
@@ -421,15 +413,15 @@ impl Range {
         // What the line did at this instant (a pump started, a valve commanded, a program
         // downloaded): journaled now, not with the next step.
         self.journal_line();
-        if self.t >= self.next_supply {
+        if self.agenda.now >= self.agenda.next_supply {
             self.sample_supply();
-            self.next_supply = SimTime(self.next_supply.0 + 60_000_000);
+            self.agenda.next_supply = SimTime(self.agenda.next_supply.0 + 60_000_000);
         }
     }
 
     /// The pipeline's events and its safety system's log since the last call, in order of time.
     fn journal_line(&mut self) {
-        let Some(plant) = &mut self.devices.pipe else { return };
+        let Some(plant) = &mut self.world.devices.pipe else { return };
         let events = plant.sim.take_events();
         let soe = plant.sim.take_soe();
         let p = plant.sim.pipeline();
@@ -441,14 +433,14 @@ impl Range {
     }
 
     fn sample_supply(&mut self) {
-        if let Some(plant) = &self.devices.pipe {
-            self.journal.push(line::sample(self.t, &plant.sim));
+        if let Some(plant) = &self.world.devices.pipe {
+            self.journal.push(line::sample(self.agenda.now, &plant.sim));
         }
-        let o = self.sim.observe();
+        let o = self.world.sim.observe();
         // Nothing stepped since the last sample (the first one): the frequency now.
-        let (f_min, f_max) = self.sim.take_frequency_window().unwrap_or((o.f_hz, o.f_hz));
+        let (f_min, f_max) = self.world.sim.take_frequency_window().unwrap_or((o.f_hz, o.f_hz));
         self.journal.push(Entry::Supply {
-            t: self.t,
+            t: self.agenda.now,
             served_mw: round3(o.total.served_mw),
             demand_mw: round3(o.total.demand_mw),
             customers_off: o.total.customers_off,
@@ -460,20 +452,23 @@ impl Range {
     }
 
     fn host_addr(&self, host: &str) -> Ipv4Addr {
-        self.ex.host(host).map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr.in_block(self.cfg.base))
+        self.setup.ex.host(host).map_or(Ipv4Addr::UNSPECIFIED, |h| h.addr.in_block(self.setup.cfg.base))
     }
 
     /// A text with each `{addr:HOST}` replaced by that host's address in this run's block.
     fn fill(&self, text: &str) -> String {
-        exercise::fill_addresses(text, |h| self.ex.host(h).map(|x| x.addr.in_block(self.cfg.base)))
+        exercise::fill_addresses(text, |h| {
+            self.setup.ex.host(h).map(|x| x.addr.in_block(self.setup.cfg.base))
+        })
     }
 
     fn scada_addr(&self) -> Ipv4Addr {
-        self.host_addr(&self.ex.scada.host)
+        self.host_addr(&self.setup.ex.scada.host)
     }
 
     fn station_addr(&self, ca: u16) -> Ipv4Addr {
-        self.devices
+        self.world
+            .devices
             .rtus
             .iter()
             .find(|r| r.station.common_address == ca)
@@ -481,7 +476,7 @@ impl Range {
     }
 
     fn point_element(&self, p: CommandPoint) -> Option<Element> {
-        self.devices.rtus.iter().find(|r| r.station.common_address == p.station)?.command_target(p.ioa)
+        self.world.devices.rtus.iter().find(|r| r.station.common_address == p.station)?.command_target(p.ioa)
     }
 
     /// Applies one input (an actor's action or what arrived on a live connection) now.
@@ -502,8 +497,8 @@ impl Range {
     /// of the last one (a server that restarts resumes a run from there, paused).
     pub fn catch_up(&mut self, inputs: &[(SimTime, Input)], mut on_step: impl FnMut(&mut Range)) {
         let mut k = 0;
-        while !self.finished {
-            while k < inputs.len() && inputs[k].0 <= self.t {
+        while !self.agenda.finished {
+            while k < inputs.len() && inputs[k].0 <= self.agenda.now {
                 self.apply(inputs[k].1.clone());
                 k += 1;
             }
@@ -521,12 +516,12 @@ impl Range {
     /// journal comes out the same. `on_step` sees the run after every step (to capture).
     pub fn replay(&mut self, inputs: &[(SimTime, Input)], end: SimTime, mut on_step: impl FnMut(&mut Range)) {
         let mut k = 0;
-        while !self.finished {
-            while k < inputs.len() && inputs[k].0 <= self.t {
+        while !self.agenda.finished {
+            while k < inputs.len() && inputs[k].0 <= self.agenda.now {
                 self.apply(inputs[k].1.clone());
                 k += 1;
             }
-            if self.t >= end {
+            if self.agenda.now >= end {
                 self.stop();
             } else {
                 self.step();

@@ -5,11 +5,7 @@ use gridsim::sim::SimTime;
 use pipesim::sim::EventKind;
 use pipesim::sis::{SoeEntry, SoeKind};
 
-use crate::journal::Entry;
-
-fn t(t: pipesim::SimTime) -> SimTime {
-    SimTime(t.0)
-}
+use crate::journal::{Entry, PipeKind};
 
 fn kpa(pa: f64) -> f64 {
     (pa / 10.0).round() / 100.0
@@ -23,7 +19,7 @@ pub(crate) fn event(p: &pipesim::Pipeline, e: &pipesim::Event) -> Entry {
     let relief = |k: usize| p.reliefs.get(k).map_or_else(|| format!("relief {k}"), |s| s.name.clone());
     let (kind, subject, pressure, by_sis, what) = match &e.kind {
         EventKind::Overpressure { segment, at_m, pressure_pa } => (
-            "overpressure",
+            PipeKind::Overpressure,
             seg(*segment),
             Some(kpa(*pressure_pa)),
             false,
@@ -36,54 +32,58 @@ pub(crate) fn event(p: &pipesim::Pipeline, e: &pipesim::Event) -> Entry {
             ),
         ),
         EventKind::OverpressureCleared { segment, peak_pa } => (
-            "overpressure_cleared",
+            PipeKind::OverpressureCleared,
             seg(*segment),
             Some(kpa(*peak_pa)),
             false,
             format!("{} back below its MAOP (peak {:.1} bar)", seg(*segment), peak_pa / 1e5),
         ),
         EventKind::Rupture { segment, at_m, pressure_pa } => (
-            "rupture",
+            PipeKind::Rupture,
             seg(*segment),
             Some(kpa(*pressure_pa)),
             false,
             format!("{} ruptures at {:.1} km ({:.1} bar)", seg(*segment), at_m / 1e3, pressure_pa / 1e5),
         ),
         EventKind::LeakOpened { segment, at_m, diameter_m } => (
-            "leak_opened",
+            PipeKind::LeakOpened,
             seg(*segment),
             None,
             false,
             format!("a {:.0} mm leak opens in {} at {:.1} km", diameter_m * 1e3, seg(*segment), at_m / 1e3),
         ),
         EventKind::ReliefLifted { relief: r } => {
-            ("relief_lifted", relief(*r), None, false, format!("relief valve {} lifts", relief(*r)))
+            (PipeKind::ReliefLifted, relief(*r), None, false, format!("relief valve {} lifts", relief(*r)))
         }
-        EventKind::ReliefReseated { relief: r } => {
-            ("relief_reseated", relief(*r), None, false, format!("relief valve {} reseats", relief(*r)))
-        }
+        EventKind::ReliefReseated { relief: r } => (
+            PipeKind::ReliefReseated,
+            relief(*r),
+            None,
+            false,
+            format!("relief valve {} reseats", relief(*r)),
+        ),
         EventKind::ColumnSeparation { segment, at_m } => (
-            "column_separation",
+            PipeKind::ColumnSeparation,
             seg(*segment),
             None,
             false,
             format!("column separation in {} at {:.1} km", seg(*segment), at_m / 1e3),
         ),
         EventKind::PumpStarted { pump: k } => {
-            ("pump_started", pump(*k), None, false, format!("{} starts", pump(*k)))
+            (PipeKind::PumpStarted, pump(*k), None, false, format!("{} starts", pump(*k)))
         }
         EventKind::PumpStopped { pump: k } => {
-            ("pump_stopped", pump(*k), None, false, format!("{} at rest", pump(*k)))
+            (PipeKind::PumpStopped, pump(*k), None, false, format!("{} at rest", pump(*k)))
         }
         EventKind::PumpTripped { pump: k, by_sis } => (
-            "pump_tripped",
+            PipeKind::PumpTripped,
             pump(*k),
             None,
             *by_sis,
             format!("{} trips{}", pump(*k), if *by_sis { " (safety system)" } else { "" }),
         ),
         EventKind::ValveMoving { valve: k, target, by_sis } => (
-            "valve_moving",
+            PipeKind::ValveMoving,
             valve(*k),
             None,
             *by_sis,
@@ -99,13 +99,13 @@ pub(crate) fn event(p: &pipesim::Pipeline, e: &pipesim::Event) -> Entry {
             ),
         ),
         EventKind::ValveClosed { valve: k } => {
-            ("valve_closed", valve(*k), None, false, format!("{} closed", valve(*k)))
+            (PipeKind::ValveClosed, valve(*k), None, false, format!("{} closed", valve(*k)))
         }
         EventKind::ValveOpened { valve: k } => {
-            ("valve_opened", valve(*k), None, false, format!("{} open", valve(*k)))
+            (PipeKind::ValveOpened, valve(*k), None, false, format!("{} open", valve(*k)))
         }
         EventKind::LeakAlarm(a) => (
-            "leak_alarm",
+            PipeKind::LeakAlarm,
             "leak detection".into(),
             None,
             false,
@@ -118,46 +118,50 @@ pub(crate) fn event(p: &pipesim::Pipeline, e: &pipesim::Event) -> Entry {
             ),
         ),
     };
-    Entry::Pipe { t: t(e.t), kind, subject, pressure_kpa: pressure, by_sis, what }
+    Entry::Pipe { t: e.t, kind, subject, pressure_kpa: pressure, by_sis, what }
 }
 
 /// A safety system SOE entry as a journal entry.
 pub(crate) fn soe(e: &SoeEntry) -> Entry {
     let (kind, pressure, what) = match &e.kind {
         SoeKind::Beyond { function, value_pa } => {
-            ("sis_beyond", Some(kpa(*value_pa)), format!("{} beyond {function}'s set point", e.tag))
+            (PipeKind::SisBeyond, Some(kpa(*value_pa)), format!("{} beyond {function}'s set point", e.tag))
         }
         SoeKind::Back { function, value_pa } => {
-            ("sis_back", Some(kpa(*value_pa)), format!("{} back within {function}'s set point", e.tag))
+            (PipeKind::SisBack, Some(kpa(*value_pa)), format!("{} back within {function}'s set point", e.tag))
         }
-        SoeKind::Trip { function } => ("sis_trip", None, format!("safety function {function} trips")),
+        SoeKind::Trip { function } => (PipeKind::SisTrip, None, format!("safety function {function} trips")),
         SoeKind::DemandBypassed { function } => (
-            "sis_demand_bypassed",
+            PipeKind::SisDemandBypassed,
             None,
             format!("safety function {function}: demand while bypassed, no trip"),
         ),
-        SoeKind::Reset { function } => ("sis_reset", None, format!("safety function {function} reset")),
+        SoeKind::Reset { function } => {
+            (PipeKind::SisReset, None, format!("safety function {function} reset"))
+        }
         SoeKind::Bypass { function, on } => (
-            "sis_bypass",
+            PipeKind::SisBypass,
             None,
             format!("safety function {function} bypass {}", if *on { "on" } else { "off" }),
         ),
-        SoeKind::Key { from, to } => ("sis_key", None, format!("key switch {} → {}", from.name(), to.name())),
+        SoeKind::Key { from, to } => {
+            (PipeKind::SisKey, None, format!("key switch {} → {}", from.name(), to.name()))
+        }
         SoeKind::Download { old_checksum, new_checksum } => (
-            "sis_download",
+            PipeKind::SisDownload,
             None,
             format!("program downloaded: CRC-32 {old_checksum:08x} → {new_checksum:08x}"),
         ),
         SoeKind::Fault { why } => {
-            ("sis_fault", None, format!("controller fault, every function tripped: {why}"))
+            (PipeKind::SisFault, None, format!("controller fault, every function tripped: {why}"))
         }
         SoeKind::TransmitterFault { fault } => (
-            "sis_transmitter",
+            PipeKind::SisTransmitter,
             None,
             format!("{}: {}", e.tag, fault.map_or("healthy".into(), |f| format!("{f:?}"))),
         ),
     };
-    Entry::Pipe { t: t(e.t), kind, subject: e.tag.clone(), pressure_kpa: pressure, by_sis: true, what }
+    Entry::Pipe { t: e.t, kind, subject: e.tag.clone(), pressure_kpa: pressure, by_sis: true, what }
 }
 
 /// The minute sample.

@@ -14,12 +14,57 @@ use proto_iec104::{Asdu, Master, Value};
 
 use crate::Range;
 use crate::agenda::Task;
-use crate::endpoint::{Endpoint, Seen};
+use crate::endpoint::{DeviceCtx, Endpoint, Seen};
 use crate::journal::{ConnId, Delivery, Entry, Live, Operation, Protocol, Sender};
 use crate::net::{Wire, WireEvent};
 
 /// HTTP's port (a serial gateway's web server).
 pub const HTTP_PORT: u16 = 80;
+
+/// The range's network: its connections, what crossed it (for the shell to capture and
+/// carry), the capture's frame count and the IDS that watches it.
+#[derive(Debug)]
+pub(crate) struct Net {
+    pub(crate) conns: Vec<Conn>,
+    pub(crate) wire: Vec<Wire>,
+    /// Capture packets so far.
+    pub(crate) packets: u64,
+    /// Capture packets before the exchange the next command entry describes.
+    pub(crate) mark: u64,
+    pub(crate) next_port: u16,
+    pub(crate) ids: ids::Ids,
+    /// Alerts raised so far, and the rules that raised one.
+    pub(crate) alerts: usize,
+    pub(crate) rules_seen: Vec<&'static str>,
+    /// What the shell should log about connections (why a device closed one, a frame it
+    /// dropped): not journal entries, the operator's log.
+    pub(crate) diagnostics: Vec<(ConnId, String)>,
+}
+
+impl Net {
+    pub(crate) fn new(ids: ids::Ids) -> Net {
+        Net {
+            conns: Vec::new(),
+            wire: Vec::new(),
+            packets: 0,
+            mark: 0,
+            next_port: 40_000,
+            ids,
+            alerts: 0,
+            rules_seen: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+/// Where a command went: protocol, source, destination and IEC 104 station.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub protocol: Protocol,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub station: Option<u16>,
+}
 
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -38,38 +83,44 @@ pub(crate) struct Conn {
 
 impl Range {
     pub(crate) fn record(&mut self, conn: usize, event: WireEvent) {
-        let c = &self.conns[conn];
-        let w = Wire { t: self.t, conn: c.id, client: c.client, server: c.server, event };
-        let first = self.packets + 1;
-        self.packets += w.packets();
+        let c = &self.net.conns[conn];
+        let w = Wire { t: self.agenda.now, conn: c.id, client: c.client, server: c.server, event };
+        let first = self.net.packets + 1;
+        self.net.packets += w.packets();
         let payload = match &w.event {
             WireEvent::ToServer(b) => Some((c.client, c.server, b)),
             WireEvent::ToClient(b) => Some((c.server, c.client, b)),
             _ => None,
         };
         if let Some((src, dst, bytes)) = payload {
-            self.ids.observe(&ids::Packet { number: first, t: self.t, src, dst, payload: bytes });
+            self.net.ids.observe(&ids::Packet {
+                number: first,
+                t: self.agenda.now,
+                src,
+                dst,
+                payload: bytes,
+            });
             self.collect_alerts();
         }
-        self.wire.push(w);
+        self.net.wire.push(w);
     }
 
     fn collect_alerts(&mut self) {
-        for a in self.ids.take_alerts() {
+        for a in self.net.ids.take_alerts() {
             let rule = a.rule;
-            self.alerts += 1;
+            self.net.alerts += 1;
             self.journal.push(Entry::Alert { alert: a });
-            if !self.alert_rules_seen.contains(&rule) {
-                self.alert_rules_seen.push(rule);
+            if !self.net.rules_seen.contains(&rule) {
+                self.net.rules_seen.push(rule);
                 self.trigger_injects(|w| match w {
                     InjectWhen::OnAlert { rule: r, delay } if r == rule => Some(*delay),
                     _ => None,
                 });
-                for i in 0..self.cfg.rules.len() {
-                    if let Trigger::OnAlert { rule: r, delay } = &self.cfg.rules[i].trigger {
+                for i in 0..self.setup.cfg.rules.len() {
+                    if let Trigger::OnAlert { rule: r, delay } = &self.setup.cfg.rules[i].trigger {
                         if r == rule {
-                            let at = SimTime(self.t.0.saturating_add(delay.0));
-                            self.schedule(at, Task::Defender(i));
+                            let at = SimTime(self.agenda.now.0.saturating_add(delay.0));
+                            self.agenda.schedule(at, Task::Defender(i));
                         }
                     }
                 }
@@ -86,15 +137,15 @@ impl Range {
         endpoint: Endpoint,
         live: bool,
     ) -> Result<usize, Delivery> {
-        if !self.firewall.permits(*client.ip(), *server.ip()) {
+        if !self.world.firewall.permits(*client.ip(), *server.ip()) {
             return Err(Delivery::Blocked);
         }
-        let id = self.conns.len() as ConnId + 1;
+        let id = self.net.conns.len() as ConnId + 1;
         let master = (!live && matches!(endpoint, Endpoint::Iec104(_))).then(Master::default);
-        self.conns.push(Conn { id, client, server, open: true, master, live, endpoint, transaction: 0 });
-        let c = self.conns.len() - 1;
+        self.net.conns.push(Conn { id, client, server, open: true, master, live, endpoint, transaction: 0 });
+        let c = self.net.conns.len() - 1;
         self.record(c, WireEvent::Open);
-        if !self.devices.reachable(self.conns[c].endpoint.device()) {
+        if !self.world.devices.reachable(self.net.conns[c].endpoint.device()) {
             self.close(c, false);
             return Err(Delivery::Unreachable);
         }
@@ -103,16 +154,16 @@ impl Range {
 
     /// A client port for the range's own clients (the ephemeral range).
     fn client_port(&mut self) -> u16 {
-        let p = self.next_port;
-        self.next_port = if self.next_port >= 60_000 { 40_000 } else { self.next_port + 1 };
+        let p = self.net.next_port;
+        self.net.next_port = if self.net.next_port >= 60_000 { 40_000 } else { self.net.next_port + 1 };
         p
     }
 
     pub(crate) fn close(&mut self, c: usize, by_client: bool) {
-        if self.conns[c].open {
-            self.conns[c].open = false;
+        if self.net.conns[c].open {
+            self.net.conns[c].open = false;
             self.record(c, WireEvent::Close { by_client });
-            self.ids.closed(self.conns[c].client, self.conns[c].server);
+            self.net.ids.closed(self.net.conns[c].client, self.net.conns[c].server);
         }
     }
 
@@ -121,54 +172,46 @@ impl Range {
     /// when the device closes it.
     fn deliver(&mut self, c: usize, bytes: Vec<u8>) -> (Vec<u8>, Vec<Seen>) {
         self.record(c, WireEvent::ToServer(bytes.clone()));
-        let mut out = Vec::new();
-        let mut seen = Vec::new();
-        let mut notes = Vec::new();
-        let now = self.t;
-        let result = self.conns[c].endpoint.receive(
-            now,
-            &bytes,
-            &mut self.sim,
-            &mut self.devices,
-            &mut out,
-            &mut seen,
-            &mut notes,
-        );
-        let id = self.conns[c].id;
-        self.diagnostics.extend(notes.into_iter().map(|n| (id, n)));
-        if !out.is_empty() {
-            self.record(c, WireEvent::ToClient(out.clone()));
+        let mut x = crate::endpoint::Exchange::default();
+        let ctx =
+            DeviceCtx { now: self.agenda.now, sim: &mut self.world.sim, devices: &mut self.world.devices };
+        let result = self.net.conns[c].endpoint.receive(ctx, &bytes, &mut x);
+        let id = self.net.conns[c].id;
+        self.net.diagnostics.extend(x.notes.into_iter().map(|n| (id, n)));
+        if !x.out.is_empty() {
+            self.record(c, WireEvent::ToClient(x.out.clone()));
         }
         if let Err(reason) = result {
-            self.diagnostics.push((id, reason));
+            self.net.diagnostics.push((id, reason.to_string()));
             self.close(c, false);
         }
-        (out, seen)
+        (x.out, x.seen)
     }
 
     /// Time passes on every open connection: IEC 104 timers and spontaneous reports, which
     /// the range's own masters read and acknowledge; a device that went dark drops its
     /// connections.
     pub(crate) fn pump_endpoints(&mut self) {
-        for c in 0..self.conns.len() {
-            if !self.conns[c].open {
+        for c in 0..self.net.conns.len() {
+            if !self.net.conns[c].open {
                 continue;
             }
-            if !self.devices.reachable(self.conns[c].endpoint.device()) {
-                self.diagnostics
-                    .push((self.conns[c].id, "the device went dark (unpowered or bricked)".into()));
+            if !self.world.devices.reachable(self.net.conns[c].endpoint.device()) {
+                self.net
+                    .diagnostics
+                    .push((self.net.conns[c].id, "the device went dark (unpowered or bricked)".into()));
                 self.close(c, false);
                 continue;
             }
             let mut out = Vec::new();
-            let now = self.t;
-            let polled = self.conns[c].endpoint.poll(now, &self.devices, &mut out);
+            let now = self.agenda.now;
+            let polled = self.net.conns[c].endpoint.poll(now, &self.world.devices, &mut out);
             if !out.is_empty() {
                 self.record(c, WireEvent::ToClient(out.clone()));
                 self.master_reads(c, &out);
             }
             if let Err(reason) = polled {
-                self.diagnostics.push((self.conns[c].id, reason));
+                self.net.diagnostics.push((self.net.conns[c].id, reason.to_string()));
                 self.close(c, false);
             }
         }
@@ -180,11 +223,11 @@ impl Range {
         let mut received = Vec::new();
         let mut from_station = from_station.to_vec();
         for _ in 0..10_000 {
-            let Some(master) = self.conns[c].master.as_mut() else { break };
+            let Some(master) = self.net.conns[c].master.as_mut() else { break };
             let mut asdus = Vec::new();
             let reply = master.receive(&from_station, &mut asdus);
             received.extend(asdus);
-            if reply.is_empty() || !self.conns[c].open {
+            if reply.is_empty() || !self.net.conns[c].open {
                 break;
             }
             (from_station, _) = self.deliver(c, reply);
@@ -193,7 +236,7 @@ impl Range {
             }
         }
         if self.scada.owns(c) {
-            self.scada.update(self.t, &received);
+            self.scada.update(self.agenda.now, &received);
         }
         received
     }
@@ -201,7 +244,7 @@ impl Range {
     /// Sends IEC 104 bytes from the range's master on connection `c` and runs the exchange
     /// until both sides are quiet. Returns the ASDUs the master received.
     pub(crate) fn exchange104(&mut self, c: usize, to_station: Vec<u8>) -> Vec<Vec<u8>> {
-        if !self.conns[c].open {
+        if !self.net.conns[c].open {
             return Vec::new();
         }
         let (out, _) = self.deliver(c, to_station);
@@ -224,13 +267,14 @@ impl Range {
         before: &[proto_iec104::UFunction],
     ) -> Result<usize, Delivery> {
         let rtu = self
+            .world
             .devices
             .rtus
             .iter()
             .position(|r| r.station.common_address == ca)
             .ok_or(Delivery::NoDevice)?;
-        let addr = self.devices.rtus[rtu].addr;
-        let endpoint = Endpoint::iec104(rtu, self.t, &self.devices);
+        let addr = self.world.devices.rtus[rtu].addr;
+        let endpoint = Endpoint::iec104(rtu, self.agenda.now, &self.world.devices);
         let port = self.client_port();
         let c = self.connect(
             SocketAddrV4::new(client, port),
@@ -243,16 +287,16 @@ impl Range {
             proto_iec104::Frame::u(f).emit(&mut u);
             self.exchange104(c, u);
         }
-        let start = self.conns[c].master.as_ref().map(Master::startdt).unwrap_or_default();
+        let start = self.net.conns[c].master.as_ref().map(Master::startdt).unwrap_or_default();
         self.exchange104(c, start);
-        if self.conns[c].open { Ok(c) } else { Err(Delivery::NoAnswer) }
+        if self.net.conns[c].open { Ok(c) } else { Err(Delivery::NoAnswer) }
     }
 
     /// Sends one ASDU from the master of connection `c`; the ASDUs that came back.
     pub(crate) fn send104(&mut self, c: usize, asdu: &Asdu) -> Vec<Vec<u8>> {
         let mut raw = Vec::new();
         asdu.emit(&mut raw);
-        let Some(master) = self.conns[c].master.as_mut() else { return Vec::new() };
+        let Some(master) = self.net.conns[c].master.as_mut() else { return Vec::new() };
         let bytes = master.send(raw);
         self.exchange104(c, bytes)
     }
@@ -288,7 +332,7 @@ impl Range {
         addr: Ipv4Addr,
         request: proto_modbus::Request<'_>,
     ) -> Delivery {
-        let Some(d) = self.devices.at(addr) else { return Delivery::NoDevice };
+        let Some(d) = self.world.devices.at(addr) else { return Delivery::NoDevice };
         if !d.speaks_modbus() {
             return Delivery::NoDevice;
         }
@@ -302,11 +346,11 @@ impl Range {
             Ok(c) => c,
             Err(e) => return e,
         };
-        self.conns[c].transaction = self.conns[c].transaction.wrapping_add(1);
+        self.net.conns[c].transaction = self.net.conns[c].transaction.wrapping_add(1);
         let mut pdu = Vec::new();
         request.emit(&mut pdu);
         let mut adu = Vec::new();
-        proto_modbus::adu::emit(self.conns[c].transaction, 1, &pdu, &mut adu);
+        proto_modbus::adu::emit(self.net.conns[c].transaction, 1, &pdu, &mut adu);
         let (answer, _) = self.deliver(c, adu);
         let outcome = match answer.get(proto_modbus::adu::HEADER_LEN..) {
             Some(pdu) if pdu.first().is_some_and(|f| f & 0x80 != 0) => {
@@ -328,16 +372,16 @@ impl Range {
     /// A DNP3 request fragment from `client` to a DNP3 device (a recloser, a line RTU).
     pub(crate) fn dnp3_to(&mut self, client: Ipv4Addr, d: DeviceRef, fragment: &[u8]) -> Delivery {
         let addr = match d {
-            DeviceRef::Recloser(k) => self.devices.reclosers[k].addr,
-            DeviceRef::LineRtu(k) => match self.devices.pipe.as_ref().and_then(|p| p.rtus.get(k)) {
+            DeviceRef::Recloser(k) => self.world.devices.reclosers[k].addr,
+            DeviceRef::LineRtu(k) => match self.world.devices.pipe.as_ref().and_then(|p| p.rtus.get(k)) {
                 Some(r) => r.addr,
                 None => return Delivery::NoDevice,
             },
             _ => return Delivery::NoDevice,
         };
-        let Some(destination) = self.devices.dnp3_address(d) else { return Delivery::NoDevice };
+        let Some(destination) = self.world.devices.dnp3_address(d) else { return Delivery::NoDevice };
         let port = self.client_port();
-        let endpoint = Endpoint::dnp3(d, &self.devices);
+        let endpoint = Endpoint::dnp3(d, &self.world.devices);
         let c = match self.connect(
             SocketAddrV4::new(client, port),
             SocketAddrV4::new(addr, proto_dnp3::PORT),
@@ -358,7 +402,7 @@ impl Range {
 
     /// Opens an HTTP connection to a gateway (its web server takes the upload).
     pub(crate) fn open_http(&mut self, client: Ipv4Addr, gateway: usize) -> Result<usize, Delivery> {
-        let addr = self.devices.gateways[gateway].addr;
+        let addr = self.world.devices.gateways[gateway].addr;
         let port = self.client_port();
         self.connect(
             SocketAddrV4::new(client, port),
@@ -372,37 +416,37 @@ impl Range {
     /// capture, the IDS); a SIPROTEC relay at its port 50000 hangs on the CVE-2015-5374
     /// packet (answers nothing, protection out of service) until rebooted by hand.
     pub(crate) fn datagram(&mut self, client: Ipv4Addr, server: SocketAddrV4, bytes: Vec<u8>) -> Delivery {
-        if !self.firewall.permits(client, *server.ip()) {
+        if !self.world.firewall.permits(client, *server.ip()) {
             return Delivery::Blocked;
         }
         let client = SocketAddrV4::new(client, self.client_port());
-        let w = Wire { t: self.t, conn: 0, client, server, event: WireEvent::Datagram(bytes) };
-        let number = self.packets + 1;
-        self.packets += w.packets();
+        let w = Wire { t: self.agenda.now, conn: 0, client, server, event: WireEvent::Datagram(bytes) };
+        let number = self.net.packets + 1;
+        self.net.packets += w.packets();
         let WireEvent::Datagram(bytes) = &w.event else { return Delivery::Sent };
-        self.ids.observe_datagram(&ids::Packet {
+        self.net.ids.observe_datagram(&ids::Packet {
             number,
-            t: self.t,
+            t: self.agenda.now,
             src: client,
             dst: server,
             payload: bytes,
         });
         self.collect_alerts();
         let dos = server.port() == ids::SIPROTEC_PORT && ids::is_siprotec_dos(bytes);
-        self.wire.push(w);
-        let Some(d) = self.devices.at(*server.ip()) else { return Delivery::NoDevice };
-        if !self.devices.reachable(d) {
+        self.net.wire.push(w);
+        let Some(d) = self.world.devices.at(*server.ip()) else { return Delivery::NoDevice };
+        if !self.world.devices.reachable(d) {
             return Delivery::Unreachable;
         }
         if let (DeviceRef::Relay(i), true) = (d, dos) {
-            self.devices.set_state(*server.ip(), |s| s.hung = true);
-            let row = self.devices.relays[i].row;
-            self.hung.insert(*server.ip(), self.sim.branch_protection(row).unwrap_or(true));
+            self.world.devices.set_state(*server.ip(), |s| s.hung = true);
+            let row = self.world.devices.relays[i].row;
+            self.world.hung.insert(*server.ip(), self.world.sim.branch_protection(row).unwrap_or(true));
             let el = gridsim::sim::Element::Branch(row);
-            let _ = self.sim.apply(&gridsim::sim::Command::Protection(el, false));
+            let _ = self.world.sim.apply(&gridsim::sim::Command::Protection(el, false));
             self.journal.push(Entry::Device {
-                t: self.t,
-                device: self.devices.relays[i].name.clone(),
+                t: self.agenda.now,
+                device: self.world.devices.relays[i].name.clone(),
                 addr: *server.ip(),
                 change: crate::journal::DeviceChange::Hung,
             });
@@ -414,22 +458,21 @@ impl Range {
         self.record(c, if to_server { WireEvent::ToServer(bytes) } else { WireEvent::ToClient(bytes) });
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A command exchange, journaled with the capture frames it put on the wire since the
+    /// last mark. `step`: the campaign's step that sent it, if any.
     pub(crate) fn command_entry(
         &mut self,
         step: Option<&str>,
-        protocol: Protocol,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        station: Option<u16>,
-        operation: Operation,
         by: Sender,
+        route: Route,
+        operation: Operation,
         outcome: Delivery,
     ) {
-        let frames = (self.packets > self.mark).then_some((self.mark + 1, self.packets));
-        self.mark = self.packets;
+        let Route { protocol, src, dst, station } = route;
+        let frames = (self.net.packets > self.net.mark).then_some((self.net.mark + 1, self.net.packets));
+        self.net.mark = self.net.packets;
         self.journal.push(Entry::Command {
-            t: self.t,
+            t: self.agenda.now,
             protocol,
             src,
             dst,
@@ -449,14 +492,14 @@ impl Range {
     /// answers are in `take_wire` (`WireEvent::ToClient` of that connection), and a
     /// `WireEvent::Close` says the device closed it.
     pub fn live(&mut self, live: Live) -> Result<Option<ConnId>, Delivery> {
-        if self.finished {
+        if self.agenda.finished {
             return Err(Delivery::NoAnswer);
         }
-        let t = self.t;
+        let t = self.agenda.now;
         match &live {
             Live::Open { client, server } => {
                 let result = self.live_open(*client, *server);
-                let conn = result.as_ref().ok().map(|&c| self.conns[c].id);
+                let conn = result.as_ref().ok().map(|&c| self.net.conns[c].id);
                 self.journal.push(Entry::Live { t, live, conn });
                 result.map(|_| conn)
             }
@@ -466,10 +509,10 @@ impl Range {
                 };
                 let bytes = bytes.clone();
                 self.journal.push(Entry::Live { t, live, conn: None });
-                self.mark = self.packets;
+                self.net.mark = self.net.packets;
                 let (_, seen) = self.deliver(c, bytes);
-                let (client, server) = (*self.conns[c].client.ip(), *self.conns[c].server.ip());
-                let protocol = match self.conns[c].endpoint {
+                let (client, server) = (*self.net.conns[c].client.ip(), *self.net.conns[c].server.ip());
+                let protocol = match self.net.conns[c].endpoint {
                     Endpoint::Iec104(_) => Protocol::Iec104,
                     Endpoint::Modbus(_) => Protocol::Modbus,
                     Endpoint::Dnp3(_) => Protocol::Dnp3,
@@ -478,12 +521,9 @@ impl Range {
                 for s in seen {
                     self.command_entry(
                         None,
-                        protocol,
-                        client,
-                        server,
-                        s.station,
-                        s.operation,
                         Sender::External,
+                        Route { protocol, src: client, dst: server, station: s.station },
+                        s.operation,
                         s.outcome,
                     );
                 }
@@ -502,17 +542,19 @@ impl Range {
 
     fn live_conn(&self, id: ConnId) -> Option<usize> {
         let c = (id as usize).checked_sub(1)?;
-        let conn = self.conns.get(c)?;
+        let conn = self.net.conns.get(c)?;
         (conn.live && conn.open).then_some(c)
     }
 
     fn live_open(&mut self, client: SocketAddrV4, server: SocketAddrV4) -> Result<usize, Delivery> {
-        let d = self.devices.at(*server.ip()).ok_or(Delivery::NoDevice)?;
+        let d = self.world.devices.at(*server.ip()).ok_or(Delivery::NoDevice)?;
         let endpoint = match (d, server.port()) {
-            (DeviceRef::Rtu(i), proto_iec104::PORT) => Endpoint::iec104(i, self.t, &self.devices),
+            (DeviceRef::Rtu(i), proto_iec104::PORT) => {
+                Endpoint::iec104(i, self.agenda.now, &self.world.devices)
+            }
             (d, proto_modbus::PORT) if d.speaks_modbus() => Endpoint::modbus(d),
             (DeviceRef::Recloser(_) | DeviceRef::LineRtu(_), proto_dnp3::PORT) => {
-                Endpoint::dnp3(d, &self.devices)
+                Endpoint::dnp3(d, &self.world.devices)
             }
             _ => return Err(Delivery::NoDevice),
         };

@@ -152,14 +152,14 @@ impl Range {
     pub fn hmi_view(&self) -> HmiView {
         let m = &self.scada;
         let mut v = HmiView {
-            t: self.t,
+            t: self.agenda.now,
             stations: m.stations.len(),
             online: m.online.iter().filter(|o| **o).count(),
             breakers_closed: 0,
             breakers_open: 0,
             stale_points: 0,
-            alerts: self.alerts,
-            finished: self.finished,
+            alerts: self.net.alerts,
+            finished: self.agenda.finished,
         };
         for p in m.points.values() {
             if p.stale() {
@@ -179,20 +179,21 @@ impl Range {
     pub(crate) fn scada_poll(&mut self) {
         for i in 0..self.scada.stations.len() {
             if let Some(c) = self.scada.conns[i] {
-                if !self.conns[c].open && self.scada.online[i] {
+                if !self.net.conns[c].open && self.scada.online[i] {
                     self.scada.lost(i);
                 }
             }
         }
-        if !self.scada.alive || self.t < self.scada.next_gi {
+        if !self.scada.alive || self.agenda.now < self.scada.next_gi {
             return;
         }
-        self.scada.next_gi = SimTime(self.t.0.saturating_add(self.ex.scada.interrogation.0.max(1)));
+        self.scada.next_gi =
+            SimTime(self.agenda.now.0.saturating_add(self.setup.ex.scada.interrogation.0.max(1)));
         let master = self.scada_addr();
         for i in 0..self.scada.stations.len() {
             let ca = self.scada.stations[i];
             let c = match self.scada.conns[i] {
-                Some(c) if self.conns[c].open => c,
+                Some(c) if self.net.conns[c].open => c,
                 _ => match self.open104(master, ca) {
                     Ok(c) => {
                         self.scada.conns[i] = Some(c);
@@ -214,7 +215,7 @@ impl Range {
             return None;
         }
         let i = self.scada.stations.iter().position(|&s| s == ca)?;
-        self.scada.conns[i].filter(|&c| self.conns[c].open)
+        self.scada.conns[i].filter(|&c| self.net.conns[c].open)
     }
 
     /// The SCADA host is wiped: the master stops, every session closes, the view goes stale.

@@ -32,9 +32,52 @@ use std::net::Ipv4Addr;
 use exercise::{Action, Answer, DefenderAction, Exercise, Expect, Question};
 use gridsim::sim::SimTime;
 
-use crate::journal::{Entry, Operation, Outcome, Sender};
+use crate::journal::{Entry, Operation, Outcome, PipeKind, Sender};
 
-/// The score of a run (its JSON form: `netio::json::score`).
+/// A component of the score: its name in `Score::components` (and in `score.json`) is
+/// `as_str`, its weight the exercise's `scoring`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    Service,
+    Detection,
+    Restoration,
+    Questions,
+    Reports,
+}
+
+impl Component {
+    pub const ALL: [Component; 5] = [
+        Component::Service,
+        Component::Detection,
+        Component::Restoration,
+        Component::Questions,
+        Component::Reports,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Service => "service",
+            Component::Detection => "detection",
+            Component::Restoration => "restoration",
+            Component::Questions => "questions",
+            Component::Reports => "reports",
+        }
+    }
+
+    /// Its weight in the exercise's scoring.
+    pub fn weight(self, ex: &Exercise) -> f64 {
+        let w = &ex.scoring;
+        match self {
+            Component::Service => w.service,
+            Component::Detection => w.detection,
+            Component::Restoration => w.restoration,
+            Component::Questions => w.questions,
+            Component::Reports => w.reports,
+        }
+    }
+}
+
+/// The score of a run (its JSON form: `journal_format::score`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub total: f64,
@@ -50,6 +93,40 @@ pub struct Score {
     pub withdrawn: Vec<String>,
     /// A pipeline exercise's physical outcome.
     pub line: Option<LineFigures>,
+}
+
+/// A score as a team's trainees see it while the run goes on: the total and its components
+/// without the reports component (scored against the campaign's truth: watching it move as
+/// reports are filed would tell the attacker's address; instructors grade the reports) and
+/// without the per-step detection times (they name the campaign's steps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraineeScore {
+    pub total: f64,
+    pub components: BTreeMap<String, f64>,
+    pub penalties: f64,
+    pub ens_mwh: f64,
+    pub customers_off_peak: u64,
+}
+
+impl Score {
+    /// A component's value (0 when absent).
+    pub fn component(&self, c: Component) -> f64 {
+        self.components.get(c.as_str()).copied().unwrap_or(0.0)
+    }
+
+    /// What the team's trainees see of it (`TraineeScore`).
+    pub fn for_trainees(&self, ex: &Exercise) -> TraineeScore {
+        let reports = self.component(Component::Reports);
+        let mut components = self.components.clone();
+        components.remove(Component::Reports.as_str());
+        TraineeScore {
+            total: ((self.total - Component::Reports.weight(ex) * reports) * 100.0).round() / 100.0 + 0.0,
+            components,
+            penalties: self.penalties,
+            ens_mwh: self.ens_mwh,
+            customers_off_peak: self.customers_off_peak,
+        }
+    }
 }
 
 /// What a pipeline run did, from its journal.
@@ -76,7 +153,7 @@ pub fn line_figures(journal: &[Entry]) -> Option<LineFigures> {
         }
         _ => None,
     })?;
-    let count = |k: &str| {
+    let count = |k: PipeKind| {
         journal.iter().filter(|e| matches!(e, Entry::Pipe { kind, .. } if *kind == k)).count() as u32
     };
     Some(LineFigures {
@@ -85,11 +162,11 @@ pub fn line_figures(journal: &[Entry]) -> Option<LineFigures> {
         not_delivered_m3: last.2,
         released_m3: last.3,
         relieved_m3: last.4,
-        overpressure_events: count("overpressure"),
-        ruptures: count("rupture"),
-        relief_lifts: count("relief_lifted"),
-        leak_alarms: count("leak_alarm"),
-        sis_trips: count("sis_trip") + count("sis_fault"),
+        overpressure_events: count(PipeKind::Overpressure),
+        ruptures: count(PipeKind::Rupture),
+        relief_lifts: count(PipeKind::ReliefLifted),
+        leak_alarms: count(PipeKind::LeakAlarm),
+        sis_trips: count(PipeKind::SisTrip) + count(PipeKind::SisFault),
     })
 }
 
@@ -353,11 +430,15 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let penalties: f64 = penalties(ex, journal).iter().map(|p| p.points).sum();
 
     let mut components = BTreeMap::new();
-    components.insert("service".to_string(), r4(service));
-    components.insert("detection".to_string(), r4(detection));
-    components.insert("restoration".to_string(), r4(restoration));
-    components.insert("questions".to_string(), r4(questions));
-    components.insert("reports".to_string(), r4(reports));
+    for (c, value) in [
+        (Component::Service, service),
+        (Component::Detection, detection),
+        (Component::Restoration, restoration),
+        (Component::Questions, questions),
+        (Component::Reports, reports),
+    ] {
+        components.insert(c.as_str().to_string(), r4(value));
+    }
     let total = w.service * service
         + w.detection * detection
         + w.restoration * restoration

@@ -53,8 +53,9 @@ pub struct TeamRun<'a> {
     pub journal: &'a [Entry],
 }
 
+/// Seconds, as the journal prints them (`SimTime::secs`, the one conversion).
 pub(crate) fn secs(t: SimTime) -> f64 {
-    t.0 as f64 / 1e6
+    t.secs()
 }
 
 pub(crate) fn line(i: usize) -> Vec<usize> {

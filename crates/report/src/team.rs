@@ -145,7 +145,6 @@ fn figures(j: &[Entry], s: &score::Score) -> Figures {
 }
 
 fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[QuestionReport]) -> ScoreBreakdown {
-    let w = &ex.scoring;
     let lines = |f: &dyn Fn(&Entry) -> bool| -> Vec<usize> {
         j.iter().enumerate().filter(|(_, e)| f(e)).map(|(i, _)| i + 1).collect()
     };
@@ -165,30 +164,22 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[Question
         a
     };
     let reports = lines(&|e| matches!(e, Entry::Report { .. }));
-    let source_of = |name: &str| match name {
-        "service" | "restoration" => supply.clone(),
-        "detection" => detection.clone(),
-        "questions" => answers.clone(),
-        "reports" => reports.clone(),
-        _ => Vec::new(),
+    let source_of = |c: score::Component| match c {
+        score::Component::Service | score::Component::Restoration => supply.clone(),
+        score::Component::Detection => detection.clone(),
+        score::Component::Questions => answers.clone(),
+        score::Component::Reports => reports.clone(),
     };
-    let weights = [
-        ("service", w.service),
-        ("detection", w.detection),
-        ("restoration", w.restoration),
-        ("questions", w.questions),
-        ("reports", w.reports),
-    ];
-    let components = weights
+    let components = score::Component::ALL
         .iter()
-        .map(|(name, weight)| {
-            let value = s.components.get(*name).copied().unwrap_or(0.0);
+        .map(|&c| {
+            let (value, weight) = (s.component(c), c.weight(ex));
             Component {
-                name: name.to_string(),
+                name: c.as_str().to_string(),
                 value,
-                weight: *weight,
+                weight,
                 points: r2(value * weight),
-                source: source_of(name),
+                source: source_of(c),
             }
         })
         .collect();

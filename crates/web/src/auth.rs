@@ -211,7 +211,7 @@ async fn authorise(app: &App, access: Access, pattern: &str, req: &mut Request) 
             u.admin
                 || match access {
                     Access::RunRead => role.is_some(),
-                    _ => role.as_deref() == Some("instructor"),
+                    _ => role == Some(store::StaffRole::Instructor),
                 }
         }
         Access::TeamRead | Access::TeamWrite | Access::TeamStaff | Access::TeamInstructor => {
@@ -226,7 +226,7 @@ async fn authorise(app: &App, access: Access, pattern: &str, req: &mut Request) 
             match access {
                 Access::TeamWrite => member,
                 Access::TeamStaff => staff,
-                Access::TeamInstructor => u.admin || role.as_deref() == Some("instructor"),
+                Access::TeamInstructor => u.admin || role == Some(store::StaffRole::Instructor),
                 _ => member || staff,
             }
         }

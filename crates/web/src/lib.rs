@@ -45,6 +45,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed (default `tls::DEFAULT_HEADER_TIMEOUT`, 30 s).
+    pub header_timeout: std::time::Duration,
 }
 
 /// The server's shared state.
@@ -60,9 +63,14 @@ pub struct Inner {
     pub listen_devices: bool,
     pub first_block: u8,
     pub secure_cookies: bool,
+    /// `Config::header_timeout`, for `serve` and `serve_tls`.
+    pub header_timeout: std::time::Duration,
     /// The last broadcast number per run, so live views ask the database only when there is
     /// something new.
     pub broadcasts: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Each run's exercise, loaded once (a run's exercise never changes): pages read it,
+    /// they never parse the file again (`platform::exercise`).
+    pub exercises: platform::Exercises,
 }
 
 impl std::ops::Deref for App {
@@ -167,7 +175,9 @@ pub async fn open(cfg: &Config) -> anyhow_like::Result<App> {
         listen_devices: cfg.listen_devices,
         first_block: cfg.first_block,
         secure_cookies: cfg.secure_cookies,
+        header_timeout: cfg.header_timeout,
         broadcasts: Default::default(),
+        exercises: Default::default(),
     }));
     let n = platform::recover(&app).await.map_err(|e| anyhow_like::Error(e.to_string()))?;
     if n > 0 {
@@ -182,7 +192,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tls::serve(api::router(app), listener, None, shutdown).await
+    let header_timeout = app.header_timeout;
+    tls::serve(api::router(app), listener, None, header_timeout, shutdown).await
 }
 
 /// Serves HTTPS until `shutdown` completes.
@@ -192,7 +203,8 @@ pub async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tls::serve(api::router(app), listener, Some(acceptor), shutdown).await
+    let header_timeout = app.header_timeout;
+    tls::serve(api::router(app), listener, Some(acceptor), header_timeout, shutdown).await
 }
 
 /// A small error type for the shell (the binary turns it into its own).

@@ -27,6 +27,8 @@ pub struct TeamRange {
     pub team: store::Team,
     pub ex: Arc<Exercise>,
     pub handle: Handle,
+    /// What pages read: the journal and the latest snapshot, live or ended.
+    view: Arc<driver::View>,
     /// Journal entries written to the database so far (every input below this is durable).
     persisted: watch::Receiver<usize>,
     /// The range, once its run has ended (the driver hands it back).
@@ -88,16 +90,44 @@ impl FrameIndex {
     }
 }
 
+/// What a page reads of a team's range: its journal and its latest snapshot (never the range
+/// itself, so a page never waits for a step).
+#[derive(Debug, Clone, Copy)]
+pub struct Now<'a> {
+    journal: &'a [Entry],
+    snapshot: &'a driver::Snapshot,
+}
+
+impl Now<'_> {
+    pub fn journal(&self) -> &[Entry] {
+        self.journal
+    }
+
+    pub fn time(&self) -> gridsim::sim::SimTime {
+        self.snapshot.t
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.snapshot.finished
+    }
+
+    /// The SCADA master's points as the HMI shows them.
+    pub fn points(&self) -> &[(u16, u32, f64, bool)] {
+        &self.snapshot.points
+    }
+}
+
 impl TeamRange {
     /// The team's score as trainees see it (`staff`: as instructors do), computed once per
     /// journal length.
-    pub fn score(&self, r: &Range, staff: bool) -> serde_json::Value {
+    pub fn score(&self, r: &Now<'_>, staff: bool) -> serde_json::Value {
         let mut c = self.scores.lock().unwrap_or_else(|p| p.into_inner());
         let len = r.journal().len();
         if c.0 != len {
+            let trainees = crate::views::trainee_score(&self.ex, r.journal());
             *c = (
                 len,
-                crate::views::trainee_score(&self.ex, r.journal()),
+                serde_json::to_value(trainees).unwrap_or_default(),
                 crate::views::full_score(&self.ex, r.journal()),
             );
         }
@@ -109,8 +139,14 @@ impl TeamRange {
         self.ended.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
-    /// Reads the range, live or ended.
-    pub fn read<R>(&self, f: impl FnOnce(&Range) -> R) -> Option<R> {
+    /// Reads the team's journal and snapshot, live or ended.
+    pub fn read<R>(&self, f: impl FnOnce(&Now<'_>) -> R) -> R {
+        self.view.read(|journal, snapshot| f(&Now { journal, snapshot }))
+    }
+
+    /// Reads the range itself, live or ended (the pipeline's line diagram, from the plant's
+    /// state): this waits for a step in progress.
+    pub fn read_range<R>(&self, f: impl FnOnce(&Range) -> R) -> Option<R> {
         let mut f = Some(f);
         if let Some(r) = self.handle.read(|r| (f.take().expect("called once"))(r)) {
             return Some(r);
@@ -126,9 +162,9 @@ impl TeamRange {
     /// saw acknowledged survives a crash).
     pub async fn act(&self, actor: Actor, action: Action) -> Result<Outcome, ApiError> {
         let outcome = self.handle.act(actor, action).await.ok_or(ApiError::Conflict("the run has ended"))?;
-        // The range handed back (the action ended the run): wait for the persister's final
-        // write, which it marks with usize::MAX.
-        let len = self.read(|r| r.journal().len()).unwrap_or(usize::MAX);
+        // The view holds the action's entry by the time its outcome is known; once the run has
+        // ended the persister's final write marks usize::MAX.
+        let len = self.view.len();
         let mut rx = self.persisted.clone();
         match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|n| *n >= len)).await {
             Ok(Ok(_)) => Ok(outcome),
@@ -153,6 +189,38 @@ impl Ranges {
     }
 }
 
+/// Every run's exercise, loaded once, by run id.
+#[derive(Debug, Default)]
+pub struct Exercises {
+    runs: Mutex<HashMap<String, Arc<Exercise>>>,
+}
+
+impl Exercises {
+    fn get(&self, run: &str) -> Option<Arc<Exercise>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(run).cloned()
+    }
+
+    fn insert(&self, run: &str, ex: Arc<Exercise>) {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run.to_string(), ex);
+    }
+}
+
+/// A run's exercise: loaded the first time it is asked for (on the blocking pool: loading
+/// checks the grid with a power flow), then read from memory.
+pub async fn exercise(app: &crate::App, run: &store::Run) -> Result<Arc<Exercise>, ApiError> {
+    if let Some(ex) = app.exercises.get(&run.id) {
+        return Ok(ex);
+    }
+    let (text, files) = (run.exercise_text.clone(), run.files.clone());
+    let ex = tokio::task::spawn_blocking(move || load_exercise(&text, &files).map(|(ex, _)| ex))
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(|_| ApiError::Internal)?;
+    let ex = Arc::new(ex);
+    app.exercises.insert(&run.id, ex.clone());
+    Ok(ex)
+}
+
 /// Loads a run's exercise (built-in grids, or the files uploaded with it).
 pub fn load_exercise(
     text: &str,
@@ -163,7 +231,7 @@ pub fn load_exercise(
     for (name, text) in map {
         if let Some(t) = text.as_str() {
             if let Err(message) = bundle.insert(&name, t.to_string()) {
-                return Err(vec![exercise::Diagnostic { line: 1, col: 1, message }]);
+                return Err(vec![exercise::Diagnostic { line: 1, col: 1, message: message.to_string() }]);
             }
         }
     }
@@ -171,22 +239,43 @@ pub fn load_exercise(
     Ok((ex, bundle))
 }
 
-/// A fresh range for a team.
-fn build(run: &store::Run, team: &store::Team) -> Result<(Exercise, Range), String> {
-    let (ex, bundle) = load_exercise(&run.exercise_text, &run.files).map_err(|d| {
-        d.first().map_or("invalid exercise".into(), |d| format!("{}:{}: {}", d.line, d.col, d.message))
+/// Why a team's range cannot be started (or brought back).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{line}:{col}: {message}")]
+    Exercise { line: usize, col: usize, message: String },
+    #[error("invalid exercise")]
+    NoExercise,
+    #[error(transparent)]
+    Range(#[from] range::Error),
+    #[error("team address block `{0}`")]
+    Base(String),
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("the recorded journal: {0}")]
+    Replay(#[from] journal_format::Error),
+    #[error("team {0}: the replayed journal differs from the one kept")]
+    Differs(String),
+}
+
+/// A fresh range for a team (`range::Setup`, the one way to build a run).
+fn build(run: &store::Run, team: &store::Team) -> Result<(Exercise, Range), StartError> {
+    let (ex, bundle) = load_exercise(&run.exercise_text, &run.files).map_err(|d| match d.first() {
+        Some(d) => StartError::Exercise { line: d.line, col: d.col, message: d.message.clone() },
+        None => StartError::NoExercise,
     })?;
-    let grid = exercise::build_grid(&bundle, &ex.grid)?;
     let mut cfg = RunConfig::new(run.seed as u64, "none", Vec::new());
-    cfg.base = team.base.parse::<Ipv4Addr>().map_err(|e| e.to_string())?;
+    cfg.base = team.base.parse::<Ipv4Addr>().map_err(|_| StartError::Base(team.base.clone()))?;
     cfg.start_ms_since_2000 = run.start_ms as u64;
-    let range = Range::new(ex.clone(), grid, cfg).map_err(|e| e.to_string())?;
+    let range = range::Setup { exercise: ex.clone(), grids: &bundle, cfg }.build()?;
     Ok((ex, range))
 }
 
 fn line_of(i: usize, e: &Entry) -> Option<store::InputLine> {
     let keep = i == 0 || e.input().is_some();
-    keep.then(|| store::InputLine { seq: i as i64, t_us: e.t().0 as i64, line: netio::json::entry(e) })
+    keep.then(|| store::InputLine { seq: i as i64, t_us: e.t().0 as i64, line: journal_format::entry(e) })
 }
 
 /// Starts (or, after a restart, resumes) a team's range. `inputs`: what the database holds
@@ -197,30 +286,32 @@ pub async fn start_team(
     team: &store::Team,
     inputs: &[store::InputLine],
     ended: bool,
-) -> Result<Arc<TeamRange>, String> {
+) -> Result<Arc<TeamRange>, StartError> {
     let (ex, mut range) = build(run, team)?;
     let dir = app.data.join("runs").join(&run.id).join(&team.id);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|error| StartError::Io { path: dir.clone(), error })?;
     let capture_path = dir.join("capture.pcap");
-    let capture =
-        Arc::new(Capture::create(&capture_path).map_err(|e| format!("{}: {e}", capture_path.display()))?);
+    let capture = Arc::new(
+        Capture::create(&capture_path)
+            .map_err(|error| StartError::Io { path: capture_path.clone(), error })?,
+    );
     let mut flows = std::collections::BTreeMap::new();
     let persisted_len;
     if inputs.is_empty() {
         let first: Vec<store::InputLine> =
             range.journal().iter().enumerate().filter_map(|(i, e)| line_of(i, e)).collect();
-        app.store.append_inputs(&team.id, &first).await.map_err(|e| e.to_string())?;
+        app.store.append_inputs(&team.id, &first).await?;
         persisted_len = range.journal().len();
     } else {
         let text: String = inputs.iter().map(|l| format!("{}\n", l.line)).collect();
-        let recorded = netio::json::read_inputs(&text)?;
+        let recorded = journal_format::read_inputs(&text)?;
         range.catch_up(&recorded.inputs, |r| driver::write_wire(&capture, &mut flows, r.take_wire()));
         driver::write_wire(&capture, &mut flows, range.take_wire());
         // What the replay rebuilt must be what was kept, line for line.
         let rebuilt: Vec<store::InputLine> =
             range.journal().iter().enumerate().filter_map(|(i, e)| line_of(i, e)).collect();
         if rebuilt != inputs {
-            return Err(format!("team {}: the replayed journal differs from the one kept", team.name));
+            return Err(StartError::Differs(team.name.clone()));
         }
         persisted_len = range.journal().len();
         // Connections from outside died with the old process: close them in the journal too
@@ -263,6 +354,7 @@ pub async fn start_team(
     let tr = Arc::new(TeamRange {
         team: team.clone(),
         ex: Arc::new(ex),
+        view: handle.view(),
         handle: handle.clone(),
         persisted,
         ended: ended.clone(),
@@ -272,34 +364,38 @@ pub async fn start_team(
         frames: Mutex::new(FrameIndex::default()),
         scores: Mutex::new((usize::MAX, serde_json::Value::Null, serde_json::Value::Null)),
     });
-    tokio::spawn(persist(
-        Arc::downgrade(&app.0),
-        run.id.clone(),
-        app.store.clone(),
-        team.id.clone(),
+    tokio::spawn(persist(Persister {
+        app: Arc::downgrade(&app.0),
+        run: run.id.clone(),
+        store: app.store.clone(),
+        team: team.id.clone(),
         handle,
         task,
-        persisted_tx,
-        persisted_len,
+        persisted: persisted_tx,
+        cursor: persisted_len,
         ended,
-    ));
+    }));
     app.ranges.insert(tr.clone());
     Ok(tr)
 }
 
-/// Writes a team's new inputs to the database as they are journaled, until the run ends.
-#[allow(clippy::too_many_arguments)]
-async fn persist(
+/// What the persister of a team's inputs works with.
+struct Persister {
     app: std::sync::Weak<crate::Inner>,
     run: String,
     store: store::Store,
     team: String,
     handle: Handle,
-    mut task: tokio::task::JoinHandle<Option<Range>>,
+    task: tokio::task::JoinHandle<Option<Range>>,
+    /// Journal entries in the database so far (`usize::MAX`: all of them, the run ended).
     persisted: watch::Sender<usize>,
-    mut cursor: usize,
+    cursor: usize,
     ended: Arc<Mutex<Option<Range>>>,
-) {
+}
+
+/// Writes a team's new inputs to the database as they are journaled, until the run ends.
+async fn persist(p: Persister) {
+    let Persister { app, run, store, team, handle, mut task, persisted, mut cursor, ended } = p;
     let mut batches = handle.entries();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let write = |lines: Vec<store::InputLine>, len: usize| {
@@ -315,10 +411,10 @@ async fn persist(
             }
         }
     };
-    let collect = |r: &Range, from: usize| -> (Vec<store::InputLine>, usize) {
-        let j = r.journal();
+    let collect = |j: &[Entry], from: usize| -> (Vec<store::InputLine>, usize) {
         (j.iter().enumerate().skip(from).filter_map(|(i, e)| line_of(i, e)).collect(), j.len())
     };
+    let view = handle.view();
     let range = loop {
         tokio::select! {
             b = batches.recv() => {
@@ -329,16 +425,15 @@ async fn persist(
             _ = tick.tick() => {}
             done = &mut task => break done.ok().flatten(),
         }
-        if let Some((lines, len)) = handle.read(|r| collect(r, cursor)) {
-            if let Some(len) = write(lines, len).await {
-                cursor = len;
-                persisted.send_replace(cursor);
-            }
+        let (lines, len) = view.read(|j, _| collect(j, cursor));
+        if let Some(len) = write(lines, len).await {
+            cursor = len;
+            persisted.send_replace(cursor);
         }
     };
     if let Some(r) = range {
         loop {
-            let (lines, len) = collect(&r, cursor);
+            let (lines, len) = collect(r.journal(), cursor);
             if write(lines, len).await.is_some() {
                 *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
                 persisted.send_replace(usize::MAX);
@@ -353,7 +448,7 @@ async fn persist(
                 let all = teams.iter().all(|t| app.ranges.get(&t.id).is_some_and(|tr| tr.has_ended()));
                 if all {
                     if let Ok(Some(r)) = app.store.run(&run).await {
-                        let _ = app.store.set_run_status(&run, "ended", r.speed).await;
+                        let _ = app.store.set_run_status(&run, store::RunStatus::Ended, r.speed).await;
                     }
                 }
             }
@@ -365,18 +460,18 @@ async fn persist(
 pub async fn recover(app: &crate::App) -> Result<usize, store::Error> {
     let mut n = 0;
     for run in app.store.runs().await? {
-        if run.status == "draft" {
+        if run.status == store::RunStatus::Draft {
             continue;
         }
         for team in app.store.teams(&run.id).await? {
             let inputs = app.store.inputs(&team.id).await?;
-            match start_team(app, &run, &team, &inputs, run.status == "ended").await {
+            match start_team(app, &run, &team, &inputs, run.status == store::RunStatus::Ended).await {
                 Ok(_) => n += 1,
                 Err(e) => tracing::error!(run = %run.id, team = %team.name, error = %e, "run not recovered"),
             }
         }
-        if run.status == "running" {
-            app.store.set_run_status(&run.id, "paused", run.speed).await?;
+        if run.status == store::RunStatus::Running {
+            app.store.set_run_status(&run.id, store::RunStatus::Paused, run.speed).await?;
         }
     }
     Ok(n)

@@ -10,21 +10,19 @@
 //! came after the last number it saw and misses nothing.
 
 use exercise::Exercise;
+use journal_format::evidence::{Evidence, Supply};
+use journal_format::score::TraineeScoreJson;
 use range::Entry;
 use range::journal::Actor;
 use serde_json::{Value, json};
 
-fn secs(t: gridsim::sim::SimTime) -> f64 {
-    t.0 as f64 / 1e6
-}
-
 /// A journal entry as a trainee of `team` may see it (`None`: not theirs to see): the
-/// evidence view (`netio::evidence`), less the supply samples (sent on their own).
-pub fn trainee_event(seq: usize, e: &Entry, team: &str, ex: &Exercise) -> Option<Value> {
+/// evidence view (`journal_format::evidence`), less the supply samples (sent on their own).
+pub fn trainee_event(seq: usize, e: &Entry, team: &str, ex: &Exercise) -> Option<Evidence> {
     if matches!(e, Entry::Supply { .. }) {
         return None;
     }
-    netio::evidence::event(seq, e, Some(team), ex)
+    journal_format::evidence::event(seq, e, Some(team), ex)
 }
 
 /// Evidence events after `since` (journal index), at most `limit`.
@@ -34,7 +32,7 @@ pub fn trainee_events(
     team: &str,
     ex: &Exercise,
     limit: usize,
-) -> Vec<Value> {
+) -> Vec<Evidence> {
     let from = since.map_or(0, |s| s.saturating_add(1));
     journal
         .iter()
@@ -45,41 +43,20 @@ pub fn trainee_events(
         .collect()
 }
 
-/// The latest supply figures (sampled every simulated minute).
-pub fn supply(journal: &[Entry]) -> Value {
-    journal
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh, .. } => Some(json!({
-                "t": secs(*t), "served_mw": served_mw, "demand_mw": demand_mw,
-                "customers_off": customers_off, "ens_mwh": ens_mwh,
-            })),
-            _ => None,
-        })
-        .unwrap_or(Value::Null)
+/// The latest supply figures (sampled every simulated minute; `None` before the first).
+pub fn supply(journal: &[Entry]) -> Option<Supply> {
+    journal_format::evidence::supply(journal)
 }
 
-/// A team's score as its trainees see it: the total and its components, without the
-/// reports component (scored against the campaign's truth: watching it move as reports are
-/// filed would tell the attacker's address; instructors grade the reports) and without the
-/// per-step detection times (they name the campaign's steps).
-pub fn trainee_score(ex: &Exercise, journal: &[Entry]) -> Value {
-    let s = range::score::score(ex, journal);
-    let reports = s.components.get("reports").copied().unwrap_or(0.0);
-    let mut components = s.components.clone();
-    components.remove("reports");
-    let total = ((s.total - ex.scoring.reports * reports) * 100.0).round() / 100.0 + 0.0;
-    json!({
-        "total": total, "components": components, "penalties": s.penalties,
-        "ens_mwh": s.ens_mwh, "customers_off_peak": s.customers_off_peak,
-        "reports": "graded by the instructors",
-    })
+/// A team's score as its trainees see it (`range::score::Score::for_trainees`).
+pub fn trainee_score(ex: &Exercise, journal: &[Entry]) -> TraineeScoreJson {
+    journal_format::score::trainee(&range::score::score(ex, journal).for_trainees(ex))
 }
 
-/// The whole score (instructors).
+/// The whole score (instructors), in its JSON form (`journal_format::score::ScoreJson`).
 pub fn full_score(ex: &Exercise, journal: &[Entry]) -> Value {
-    serde_json::from_str(&netio::json::score(&range::score::score(ex, journal))).unwrap_or(Value::Null)
+    let score = range::score::score(ex, journal);
+    serde_json::to_value(journal_format::score::view(&score)).unwrap_or_default()
 }
 
 /// The team's questions: text, points, hints (cost always, text once taken), its answers and
@@ -136,20 +113,16 @@ pub fn questions(ex: &Exercise, journal: &[Entry], team: &str) -> Value {
 
 /// The SCADA master's point database as the HMI shows it: `[ca, ioa, value, stale]`, with
 /// double points as 0-3 and floats rounded for display.
-pub fn points(r: &range::Range) -> Vec<(u16, u32, f64, bool)> {
-    netio::evidence::points(r)
+pub fn points(r: &crate::platform::Now<'_>) -> Vec<(u16, u32, f64, bool)> {
+    r.points().to_vec()
 }
 
 /// The run's frequency as the HMI shows it: the first topical frequency measurement.
 pub fn hmi_frequency(points: &[(u16, u32, f64, bool)]) -> Option<f64> {
-    points.iter().find(|p| p.1 == 3001 && !p.3 && p.2 > 0.0).map(|p| p.2)
+    points.iter().find(|p| p.1 == devices::rtu::ioa::FREQUENCY_HZ && !p.3 && p.2 > 0.0).map(|p| p.2)
 }
 
-/// The instructors' view of an entry: the journal line itself.
+/// The instructors' view of an entry: the journal line itself, with its index.
 pub fn instructor_entry(seq: usize, e: &Entry) -> Value {
-    let mut v: Value = serde_json::from_str(&netio::json::entry(e)).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("seq".into(), json!(seq));
-    }
-    v
+    journal_format::entry::numbered(seq, e)
 }

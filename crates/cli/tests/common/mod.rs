@@ -24,19 +24,45 @@ pub fn closed_by_peer(s: &mut std::net::TcpStream) -> bool {
     }
 }
 
+/// What a test needs from outside the project (the protocol peers, tshark, PostgreSQL) is
+/// missing: with `ICSRANGE_REQUIRE_PEERS` set (`scripts/test`, CI) the test fails; otherwise
+/// it says it skipped, on the real stderr (not captured: a bare `cargo test` shows it), and
+/// the caller returns.
+pub fn peer_missing(what: &str) {
+    if std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_some() {
+        panic!("ICSRANGE_REQUIRE_PEERS is set but {what}");
+    }
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped {name}: {what} (./scripts/test provides it)");
+}
+
 /// The Python with the protocol peers (`ICSRANGE_PEERS_PYTHON`, set by `scripts/test`).
 /// Without it a test says so and passes, unless `ICSRANGE_REQUIRE_PEERS` is set (CI).
 pub fn peer_python() -> Option<String> {
     match std::env::var("ICSRANGE_PEERS_PYTHON") {
         Ok(p) => Some(p),
-        Err(_) if std::env::var_os("ICSRANGE_REQUIRE_PEERS").is_some() => {
-            panic!("ICSRANGE_REQUIRE_PEERS is set but ICSRANGE_PEERS_PYTHON is not")
-        }
         Err(_) => {
-            eprintln!("skipped: no protocol peers (run ./scripts/test, which installs them)");
+            peer_missing("ICSRANGE_PEERS_PYTHON is not (no protocol peers)");
             None
         }
     }
+}
+
+/// Whether tshark runs. Without it a test says so and passes, unless `ICSRANGE_REQUIRE_PEERS`
+/// is set (CI).
+pub fn tshark() -> bool {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        peer_missing("tshark does not run");
+    }
+    ok
+}
+
+/// The peers' Python and tshark, for a conformance test that decodes its capture.
+pub fn peers_and_tshark() -> Option<String> {
+    let python = peer_python()?;
+    tshark().then_some(python)
 }
 
 /// `icsrange devices` running until `stop` (SIGINT, then wait, so the capture is flushed).

@@ -148,12 +148,10 @@ impl Loader<'_> {
                     DefenderAction::SisRestore
                 } else {
                     let k = f.string(self.e, "key", "sis_key")?;
-                    let key = match k.value.as_str() {
-                        "run" => pipesim::sis::KeySwitch::Run,
-                        "program" => pipesim::sis::KeySwitch::Program,
-                        "remote" => pipesim::sis::KeySwitch::Remote,
-                        other => {
-                            self.e.0.push(k.error(format!("`key` is run, program or remote, not `{other}`")));
+                    let key = match k.value.parse::<pipesim::sis::KeySwitch>() {
+                        Ok(key) => key,
+                        Err(err) => {
+                            self.e.0.push(k.error(err.to_string()));
                             return None;
                         }
                     };

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use gridsim::sim::SimTime;
 use marked_yaml::types::Node;
 
-use crate::grid::{GridSource, Resolved, build_grid};
+use crate::grid::{GridError, GridSource, Resolved, build_grid};
 use crate::model::*;
 use crate::yaml::{self, Diagnostic, Errors, Fields, Spanned, duration, fields, integer, string, strings};
 
@@ -59,8 +59,8 @@ pub fn load_defender(
 struct NoGrid;
 
 impl GridSource for NoGrid {
-    fn grid(&self, name: &str) -> Result<(String, String), String> {
-        Err(format!("no grid `{name}`"))
+    fn grid(&self, name: &str) -> Result<(String, String), GridError> {
+        Err(GridError::NoGrid { name: name.to_string() })
     }
 }
 
@@ -186,8 +186,8 @@ impl Loader<'_> {
         // The grid: everything below that names stations, IOAs or substations needs it.
         let mut grid = grid_name.as_ref().and_then(|g| match build_grid(self.source, &g.value) {
             Ok(r) => Some(r),
-            Err(msg) => {
-                self.e.0.push(g.error(msg));
+            Err(err) => {
+                self.e.0.push(g.error(err.to_string()));
                 None
             }
         });

@@ -87,12 +87,10 @@ impl Loader<'_> {
             .collect();
         let key = match f.opt_string(self.e, "key") {
             None => pipesim::sis::KeySwitch::Run,
-            Some(k) => match k.value.as_str() {
-                "run" => pipesim::sis::KeySwitch::Run,
-                "program" => pipesim::sis::KeySwitch::Program,
-                "remote" => pipesim::sis::KeySwitch::Remote,
-                other => {
-                    self.e.0.push(k.error(format!("`key` is run, program or remote, not `{other}`")));
+            Some(k) => match k.value.parse::<pipesim::sis::KeySwitch>() {
+                Ok(key) => key,
+                Err(err) => {
+                    self.e.0.push(k.error(err.to_string()));
                     return None;
                 }
             },

@@ -8,62 +8,8 @@ use crate::case::BusId;
 use crate::dynamics::Curve;
 use crate::pf::PfError;
 
-/// Simulated time in microseconds since the start of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct SimTime(pub u64);
-
-impl SimTime {
-    /// Rounds to the nearest microsecond; negative and NaN become 0.
-    pub fn from_secs(s: f64) -> SimTime {
-        if s.is_finite() && s > 0.0 { SimTime((s * 1e6).round() as u64) } else { SimTime(0) }
-    }
-
-    pub fn secs(self) -> f64 {
-        self.0 as f64 * 1e-6
-    }
-
-    /// The one duration grammar of the command line and the exercise files: a number of
-    /// seconds (`90`, `0.5`), or numbers with units, summed (`100ms`, `90s`, `15m`, `1h30m`,
-    /// `2d`; units `us`/`µs`, `ms`, `s`, `m`/`min`, `h`, `d`). At most 1e9 s.
-    pub fn parse_duration(text: &str) -> Result<SimTime, String> {
-        let t = text.trim();
-        let bad = || format!("`{t}` is not a duration such as 100ms, 90s, 15m or 1h30m");
-        if let Ok(s) = t.parse::<f64>() {
-            return (s.is_finite() && (0.0..=1e9).contains(&s))
-                .then(|| SimTime::from_secs(s))
-                .ok_or_else(bad);
-        }
-        if t.is_empty() {
-            return Err(bad());
-        }
-        let mut total = 0f64;
-        let mut rest = t;
-        while !rest.is_empty() {
-            let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-            let n: f64 = rest[..end].parse().map_err(|_| bad())?;
-            rest = &rest[end..];
-            let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-            let factor = match &rest[..unit_end] {
-                "us" | "µs" => 1e-6,
-                "ms" => 1e-3,
-                "s" => 1.0,
-                "m" | "min" => 60.0,
-                "h" => 3600.0,
-                "d" => 86_400.0,
-                other => return Err(format!("unknown time unit `{other}` in `{t}`: use ms, s, m, h or d")),
-            };
-            total += n * factor;
-            rest = &rest[unit_end..];
-        }
-        if total.is_finite() && total <= 1e9 { Ok(SimTime::from_secs(total)) } else { Err(bad()) }
-    }
-}
-
-impl fmt::Display for SimTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.0 / 1_000_000, self.0 % 1_000_000)
-    }
-}
+/// Simulated time, and the one duration grammar: shared with every crate that names time.
+pub use simcore::{DurationError, SimTime};
 
 /// A switchable or reportable element. Branches and generators are named by their row in
 /// the case file (1-based), loads by their bus number, islands by their lowest bus number.
@@ -86,20 +32,31 @@ impl fmt::Display for Element {
     }
 }
 
-impl FromStr for Element {
-    type Err = String;
+/// Why a text does not name an element (`Element`'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ElementError {
+    #[error("expected `branch N`, `gen N` or `load BUS`, found `{text}`")]
+    Shape { text: String },
+    #[error("`{id}` is not an element number")]
+    Number { id: String },
+    #[error("unknown element kind `{kind}`: expected branch, gen or load")]
+    Kind { kind: String },
+}
 
-    fn from_str(s: &str) -> Result<Element, String> {
+impl FromStr for Element {
+    type Err = ElementError;
+
+    fn from_str(s: &str) -> Result<Element, ElementError> {
         let mut words = s.split_whitespace();
         let (Some(kind), Some(id), None) = (words.next(), words.next(), words.next()) else {
-            return Err(format!("expected `branch N`, `gen N` or `load BUS`, found `{s}`"));
+            return Err(ElementError::Shape { text: s.to_string() });
         };
-        let id: u32 = id.parse().map_err(|_| format!("`{id}` is not an element number"))?;
+        let id: u32 = id.parse().map_err(|_| ElementError::Number { id: id.to_string() })?;
         match kind {
             "branch" => Ok(Element::Branch(id)),
             "gen" => Ok(Element::Gen(id)),
             "load" => Ok(Element::Load(BusId(id))),
-            other => Err(format!("unknown element kind `{other}`: expected branch, gen or load")),
+            other => Err(ElementError::Kind { kind: other.to_string() }),
         }
     }
 }
@@ -119,12 +76,30 @@ pub enum Command {
     },
 }
 
+/// Why a text is not a command (`Command`'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandParseError {
+    #[error(transparent)]
+    Element(#[from] ElementError),
+    #[error("expected `protection on|off ELEMENT`, found `{state}`")]
+    ProtectionState { state: String },
+    #[error("expected `setpoint gen N MW`, found `{text}`")]
+    SetpointShape { text: String },
+    #[error("`{row}` is not a generator row")]
+    GenRow { row: String },
+    /// Not a number (as written), or not a finite one (`inf`, `NaN`).
+    #[error("`{mw}` is not a number of MW")]
+    Megawatts { mw: String },
+    #[error("unknown command `{verb}`: expected open, close, protection or setpoint")]
+    Verb { verb: String },
+}
+
 impl FromStr for Command {
-    type Err = String;
+    type Err = CommandParseError;
 
     /// `open branch 12`, `close gen 3`, `open load 5`, `protection off branch 12`,
     /// `setpoint gen 3 120`.
-    fn from_str(s: &str) -> Result<Command, String> {
+    fn from_str(s: &str) -> Result<Command, CommandParseError> {
         let s = s.trim();
         let (verb, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
         let rest = rest.trim();
@@ -136,23 +111,23 @@ impl FromStr for Command {
                 let on = match state {
                     "on" => true,
                     "off" => false,
-                    other => return Err(format!("expected `protection on|off ELEMENT`, found `{other}`")),
+                    other => return Err(CommandParseError::ProtectionState { state: other.to_string() }),
                 };
                 Ok(Command::Protection(el.trim().parse()?, on))
             }
             "setpoint" => {
                 let words: Vec<&str> = rest.split_whitespace().collect();
                 let ["gen", row, mw] = words.as_slice() else {
-                    return Err(format!("expected `setpoint gen N MW`, found `{s}`"));
+                    return Err(CommandParseError::SetpointShape { text: s.to_string() });
                 };
-                let unit = row.parse().map_err(|_| format!("`{row}` is not a generator row"))?;
-                let mw: f64 = mw.parse().map_err(|_| format!("`{mw}` is not a number of MW"))?;
+                let unit = row.parse().map_err(|_| CommandParseError::GenRow { row: row.to_string() })?;
+                let mw: f64 = mw.parse().map_err(|_| CommandParseError::Megawatts { mw: mw.to_string() })?;
                 if !mw.is_finite() {
-                    return Err(format!("`{mw}` is not a number of MW"));
+                    return Err(CommandParseError::Megawatts { mw: mw.to_string() });
                 }
                 Ok(Command::Setpoint { unit, mw })
             }
-            other => Err(format!("unknown command `{other}`: expected open, close, protection or setpoint")),
+            other => Err(CommandParseError::Verb { verb: other.to_string() }),
         }
     }
 }
@@ -351,23 +326,4 @@ pub enum SimError {
     InitialPowerFlow(PfError),
     #[error("the dynamics describe a different case ({0})")]
     Mismatch(&'static str),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SimTime;
-
-    #[test]
-    fn one_duration_grammar() {
-        let us = |s: &str| SimTime::parse_duration(s).map(|t| t.0);
-        assert_eq!(us("90"), Ok(90_000_000));
-        assert_eq!(us("100ms"), Ok(100_000));
-        assert_eq!(us("250us"), Ok(250));
-        assert_eq!(us("1h30m"), Ok(5_400_000_000));
-        assert_eq!(us("2min"), Ok(120_000_000));
-        assert_eq!(us("1d"), Ok(86_400_000_000));
-        for bad in ["", "an hour", "5 parsecs", "1e10", "-3s", "m"] {
-            assert!(us(bad).is_err(), "{bad}");
-        }
-    }
 }

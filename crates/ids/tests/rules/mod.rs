@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use gridsim::sim::SimTime;
 use ids::{Alert, Config, Ids, Packet, RULES, RuleId};
 use proto_iec104::asdu::cot;
 use proto_iec104::{Asdu, Frame, Value};
 use proto_modbus::{Request, Response};
+use simcore::SimTime;
 
 mod dnp3;
 mod http_udp;

@@ -32,13 +32,16 @@ fn journals(app: &App, teams: &[store::Team]) -> Vec<(String, Vec<range::Entry>)
         .iter()
         .filter_map(|t| {
             let tr = app.ranges.get(&t.id)?;
-            Some((t.name.clone(), tr.read(|r| r.journal().to_vec())?))
+            Some((t.name.clone(), tr.read(|r| r.journal().to_vec())))
         })
         .collect()
 }
 
 /// Builds the report off the async threads (a few hundred thousand entries per team).
-async fn build(ex: exercise::Exercise, runs: Vec<(String, Vec<range::Entry>)>) -> Result<report::Report> {
+async fn build(
+    ex: std::sync::Arc<exercise::Exercise>,
+    runs: Vec<(String, Vec<range::Entry>)>,
+) -> Result<report::Report> {
     if runs.is_empty() {
         return Err(ApiError::Conflict("no team's run has started"));
     }
@@ -53,7 +56,7 @@ async fn build(ex: exercise::Exercise, runs: Vec<(String, Vec<range::Entry>)>) -
 
 async fn of_run(app: &App, id: &str) -> Result<report::Report> {
     let run = run_of(app, id).await?;
-    let (ex, _) = platform::load_exercise(&run.exercise_text, &run.files).map_err(|_| ApiError::Internal)?;
+    let ex = platform::exercise(app, &run).await?;
     let teams = app.store.teams(id).await?;
     build(ex, journals(app, &teams)).await
 }
@@ -63,10 +66,10 @@ async fn of_team(app: &App, id: &str, c: &Caller) -> Result<report::Report> {
     let tr = team_range(app, id).await?;
     // The whole run, not the team's range: a team that ended first must not learn the
     // answers while another team still plays.
-    if !is_staff(app, c, &team).await? && run_of(app, &team.run).await?.status != "ended" {
+    if !is_staff(app, c, &team).await? && run_of(app, &team.run).await?.status != RunStatus::Ended {
         return Err(ApiError::Conflict("the after-action report is yours once the run has ended"));
     }
-    build((*tr.ex).clone(), journals(app, std::slice::from_ref(&team))).await
+    build(tr.ex.clone(), journals(app, std::slice::from_ref(&team))).await
 }
 
 fn html(r: &report::Report) -> Response {

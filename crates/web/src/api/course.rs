@@ -8,7 +8,7 @@ pub(super) async fn list_orgs(State(app): State<App>) -> Result<Json> {
         .orgs()
         .await?
         .into_iter()
-        .map(|o| json!({"id": o.id, "name": o.name, "country": o.country, "kind": o.kind}))
+        .map(|o| json!({"id": o.id, "name": o.name, "country": o.country, "kind": o.kind.as_str()}))
         .collect();
     Ok(axum::Json(json!(v)))
 }
@@ -26,15 +26,13 @@ pub(super) async fn create_org(State(app): State<App>, raw: axum::body::Bytes) -
     if b.country.len() != 2 || !b.country.bytes().all(|c| c.is_ascii_uppercase()) {
         return Err(ApiError::BadRequest("country: an ISO 3166 alpha-2 code such as JP, UA or PH".into()));
     }
-    if !matches!(b.kind.as_str(), "host" | "participant") {
-        return Err(ApiError::BadRequest("kind: host or participant".into()));
-    }
-    let o =
-        store::Org { id: auth::token(8), name: b.name.trim().to_string(), country: b.country, kind: b.kind };
+    let kind: OrgKind =
+        b.kind.parse().map_err(|_| ApiError::BadRequest("kind: host or participant".into()))?;
+    let o = store::Org { id: auth::token(8), name: b.name.trim().to_string(), country: b.country, kind };
     app.store.create_org(&o).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"id": o.id, "name": o.name, "country": o.country, "kind": o.kind})),
+        axum::Json(json!({"id": o.id, "name": o.name, "country": o.country, "kind": o.kind.as_str()})),
     )
         .into_response())
 }
@@ -55,8 +53,10 @@ pub(super) async fn create_invite(
 ) -> Result<Response> {
     let b: NewInvite = body(&raw)?;
     run_of(&app, &id).await?;
-    let team = match (b.role.as_str(), &b.team) {
-        ("trainee", Some(t)) => Some(
+    let role: RunRole =
+        b.role.parse().map_err(|_| ApiError::BadRequest("role: trainee, observer or instructor".into()))?;
+    let team = match (role.staff(), &b.team) {
+        (None, Some(t)) => Some(
             app.store
                 .team(t)
                 .await?
@@ -64,21 +64,19 @@ pub(super) async fn create_invite(
                 .ok_or(ApiError::BadRequest("no such team in this run".into()))?
                 .id,
         ),
-        ("trainee", None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
-        ("observer" | "instructor", _) => None,
-        _ => return Err(ApiError::BadRequest("role: trainee, observer or instructor".into())),
+        (None, None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
+        (Some(_), _) => None,
     };
-    let team_role = b.team_role.unwrap_or_else(|| "lead".into());
-    if Role::parse(&team_role).is_none() {
-        return Err(ApiError::BadRequest("team_role: operator, analyst or lead".into()));
-    }
+    let team_role: TeamRole = match &b.team_role {
+        Some(r) => {
+            r.parse().map_err(|_| ApiError::BadRequest("team_role: operator, analyst or lead".into()))?
+        }
+        None => TeamRole::Lead,
+    };
     let token = auth::token(32);
     let expires = crate::now_s() + 7 * 24 * 3600;
     app.store
-        .create_invite(
-            &auth::token_hash(&token),
-            &store::Invite { run: id, role: b.role, team, team_role, expires },
-        )
+        .create_invite(&auth::token_hash(&token), &store::Invite { run: id, role, team, team_role, expires })
         .await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"url": format!("/invite/{token}"), "expires": expires})))
         .into_response())
@@ -127,7 +125,7 @@ pub(super) async fn accept_invite(
                         id: auth::token(8),
                         name: name.to_string(),
                         country,
-                        kind: "participant".into(),
+                        kind: OrgKind::Participant,
                     };
                     app.store.create_org(&o).await?;
                     o.id
@@ -142,11 +140,12 @@ pub(super) async fn accept_invite(
         org,
         hash: auth::hash_blocking(b.password).await,
         admin: false,
-        staff: pending.role == "instructor",
+        staff: pending.role == RunRole::Instructor,
         disabled: false,
     };
     let inv = app.store.accept_invite(&hash, crate::now_s(), &user).await?.ok_or(ApiError::NotFound)?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "role": inv.role}))).into_response())
+    Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "role": inv.role.as_str()})))
+        .into_response())
 }
 
 #[derive(Deserialize)]

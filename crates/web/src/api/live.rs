@@ -35,7 +35,7 @@ pub(super) async fn live_loop(
     let mut first = true;
     let mut sent: std::collections::HashMap<(u16, u32), (f64, bool)> = std::collections::HashMap::new();
     let mut last_score = Value::Null;
-    let mut last_supply = Value::Null;
+    let mut last_supply = None;
     let mut last_paused = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -61,10 +61,7 @@ pub(super) async fn live_loop(
             let score = tr.score(r, staff);
             (views::points(r), events, score, views::supply(j), r.time().0 as f64 / 1e6, r.is_finished())
         });
-        let Some((points, events, score, supply, t, finished)) = snap else {
-            let _ = socket.send(Message::Text(json!({"ended": true}).to_string().into())).await;
-            return;
-        };
+        let (points, events, score, supply, t, finished) = snap;
         let changed: Vec<Value> = points
             .iter()
             .filter(|p| sent.get(&(p.0, p.1)) != Some(&(p.2, p.3)))
@@ -86,7 +83,7 @@ pub(super) async fn live_loop(
             msg.insert("frequency_hz".into(), json!(views::hmi_frequency(&points)));
         }
         if let Some(last) = events.last() {
-            since = last["seq"].as_u64().map(|s| s as usize);
+            since = Some(last.seq);
             msg.insert("events".into(), json!(events));
         }
         if score != last_score {
@@ -94,7 +91,7 @@ pub(super) async fn live_loop(
             last_score = score;
         }
         if supply != last_supply {
-            msg.insert("supply".into(), supply.clone());
+            msg.insert("supply".into(), json!(supply));
             last_supply = supply;
         }
         if last_paused != Some(paused) {
@@ -160,13 +157,13 @@ pub(super) async fn scoreboard_loop(mut socket: WebSocket, app: App, run: String
             }
         }
         let Ok(teams) = app.store.teams(&run).await else { continue };
-        let status = app.store.run(&run).await.ok().flatten().map(|r| r.status).unwrap_or_default();
+        let status = app.store.run(&run).await.ok().flatten().map(|r| r.status.as_str()).unwrap_or_default();
         let mut rows = Vec::new();
         for t in teams {
             let (score, t_s) = app
                 .ranges
                 .get(&t.id)
-                .and_then(|tr| tr.read(|r| (tr.score(r, true), (r.time().0 / 1_000_000) as f64)))
+                .map(|tr| tr.read(|r| (tr.score(r, true), (r.time().0 / 1_000_000) as f64)))
                 .unwrap_or((Value::Null, 0.0));
             let row = json!({"team": t.id, "name": t.name, "t": t_s, "score": score});
             if sent.get(&t.id) != Some(&row) {

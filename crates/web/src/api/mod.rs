@@ -17,6 +17,7 @@ use axum::routing::{MethodRouter, get, post};
 use range::journal::{Action, Actor, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use store::{OrgKind, RunRole, RunStatus, StaffRole, TeamRole};
 
 use crate::auth::{self, Access, Caller};
 use crate::platform::{self, TeamRange};

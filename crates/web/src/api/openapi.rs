@@ -90,9 +90,50 @@ pub(super) fn responses(d: &RouteDef) -> Value {
     r
 }
 
+/// The body of `POST /api/teams/{team}/actions`: the actions a team may send, from the type
+/// the handler reads (`ActionJson::FORMS`, without the instructors' controls, which it refuses):
+/// `do` among their tags, and one schema per tag with its fields.
+pub(super) fn action_schema() -> Value {
+    use journal_format::action::{ActionJson, Field};
+    let field = |f: Field| match f {
+        Field::Count { max } => json!({"type": "integer", "minimum": 0, "maximum": max}),
+        Field::Bool => json!({"type": "boolean"}),
+        Field::Text => json!({"type": "string"}),
+        Field::Word(words) => json!({"enum": words}),
+        Field::Offset => {
+            let byte = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+            json!({"type": "string", "pattern": format!("^{byte}\\.{byte}$")})
+        }
+        Field::OptionalNumber => json!({"type": ["number", "null"]}),
+    };
+    let forms: Vec<_> = ActionJson::FORMS.iter().filter(|f| !f.control).collect();
+    let one_of: Vec<Value> = forms
+        .iter()
+        .map(|f| {
+            let mut props = serde_json::Map::new();
+            props.insert("do".into(), json!({"const": f.tag}));
+            let mut required = vec!["do"];
+            for (name, ty) in f.fields {
+                props.insert(name.to_string(), field(*ty));
+                if ty.required() {
+                    required.push(name);
+                }
+            }
+            json!({"type": "object", "properties": props, "required": required})
+        })
+        .collect();
+    json!({"type": "object", "required": ["do"],
+           "properties": {"do": {"enum": forms.iter().map(|f| f.tag).collect::<Vec<_>>()}},
+           "oneOf": one_of})
+}
+
 pub(super) fn request_schema(d: &RouteDef) -> Option<Value> {
     let s = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
     let text = json!({"type": "string"});
+    // The store's words, as the handlers parse them.
+    let roles = json!({"enum": RunRole::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()});
+    let team_roles = json!({"enum": TeamRole::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()});
+    let kinds = json!({"enum": OrgKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()});
     Some(match (d.method.as_str(), d.path) {
         ("POST", "/api/login") => s(json!({"name": text, "password": text}), &["name", "password"]),
         ("POST", "/api/runs") => s(
@@ -103,8 +144,8 @@ pub(super) fn request_schema(d: &RouteDef) -> Option<Value> {
         ),
         ("POST", "/api/runs/{run}/teams") => s(json!({"name": text}), &["name"]),
         ("POST", "/api/runs/{run}/accounts") => s(
-            json!({"name": text, "role": {"enum": ["trainee", "observer", "instructor"]}, "team": text,
-                   "team_role": {"enum": ["operator", "analyst", "lead"]}, "org": text, "country": text}),
+            json!({"name": text, "role": roles, "team": text,
+                   "team_role": team_roles, "org": text, "country": text}),
             &["name", "role"],
         ),
         ("POST", "/api/runs/{run}/control") => s(
@@ -112,21 +153,16 @@ pub(super) fn request_schema(d: &RouteDef) -> Option<Value> {
                    "factor": {"type": "number"}, "id": text, "team": text}),
             &["op"],
         ),
-        ("POST", "/api/teams/{team}/actions") => {
-            json!({"type": "object", "required": ["do"], "properties": {"do": {"enum": [
-            "operate", "close_opened", "dispatch_crew", "block", "disable_account", "clean", "restore_firmware", "ups_on",
-            "ack_alarms", "local", "reboot", "hint", "answer", "report"]}}})
+        ("POST", "/api/teams/{team}/actions") => action_schema(),
+        ("POST", "/api/runs/{run}/invites") => {
+            s(json!({"role": roles, "team": text, "team_role": team_roles}), &["role"])
         }
-        ("POST", "/api/runs/{run}/invites") => s(
-            json!({"role": {"enum": ["trainee", "observer", "instructor"]}, "team": text, "team_role": {"enum": ["operator", "analyst", "lead"]}}),
-            &["role"],
-        ),
         ("POST", "/api/invites/{token}") => {
             s(json!({"name": text, "password": text, "org": text, "country": text}), &["name", "password"])
         }
         ("POST", "/api/runs/{run}/broadcast") => s(json!({"text": text}), &["text"]),
         ("POST", "/api/orgs") => s(
-            json!({"name": text, "country": {"type": "string", "pattern": "^[A-Z]{2}$"}, "kind": {"enum": ["host", "participant"]}}),
+            json!({"name": text, "country": {"type": "string", "pattern": "^[A-Z]{2}$"}, "kind": kinds}),
             &["name", "country", "kind"],
         ),
         ("POST", "/api/teams/{team}/reports/{report}/grade") => s(
@@ -141,4 +177,87 @@ pub(super) fn request_schema(d: &RouteDef) -> Option<Value> {
         ),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use journal_format::action::{ActionJson, action_from};
+
+    use super::*;
+
+    fn body(doc: &Value, path: &str) -> Value {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"].clone()
+    }
+
+    fn words(v: &Value) -> Vec<String> {
+        let Some(a) = v["enum"].as_array() else { panic!("no enum: {v}") };
+        a.iter().map(|w| w.as_str().unwrap_or_else(|| panic!("{w}")).to_string()).collect()
+    }
+
+    /// The served document's action schema against `ActionJson`: every action a team may send
+    /// (the four pipeline actions too), none of the instructors' controls, and each `do`'s
+    /// schema read back by the handler's type.
+    #[test]
+    fn the_action_schema_is_the_action_type() {
+        let schema = body(&openapi(), "/api/teams/{team}/actions");
+        let tags = words(&schema["properties"]["do"]);
+        let team: Vec<&str> = ActionJson::FORMS.iter().filter(|f| !f.control).map(|f| f.tag).collect();
+        assert_eq!(tags, team);
+        for t in ["pump", "valve", "sis_key", "sis_restore", "operate", "report"] {
+            assert!(tags.iter().any(|x| x == t), "{t}");
+        }
+        let Some(one_of) = schema["oneOf"].as_array() else { panic!("no oneOf: {schema}") };
+        let consts: Vec<&str> =
+            one_of.iter().filter_map(|s| s["properties"]["do"]["const"].as_str()).collect();
+        assert_eq!(consts, team);
+        for s in one_of {
+            // A body from the schema alone: the least each property allows.
+            let mut obj = serde_json::Map::new();
+            for (name, p) in s["properties"].as_object().into_iter().flatten() {
+                let v = if let Some(c) = p.get("const") {
+                    c.clone()
+                } else if let Some(e) = p.get("enum") {
+                    e[0].clone()
+                } else {
+                    match p["type"].as_str() {
+                        Some("integer") => json!(p["maximum"]),
+                        Some("boolean") => json!(true),
+                        Some("string") => json!("1.2"),
+                        _ => Value::Null,
+                    }
+                };
+                obj.insert(name.clone(), v);
+            }
+            let required: Vec<&str> =
+                s["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            assert!(required.iter().all(|r| obj.contains_key(*r)), "{s}");
+            let a: ActionJson = serde_json::from_value(Value::Object(obj.clone()))
+                .unwrap_or_else(|e| panic!("{}: {e}", Value::Object(obj.clone())));
+            let action = action_from(a).unwrap_or_else(|e| panic!("{}: {e}", Value::Object(obj.clone())));
+            assert!(!action.is_control(), "{}", Value::Object(obj));
+        }
+    }
+
+    /// The document's other enums against the store's words, which the handlers parse.
+    #[test]
+    fn the_other_enums_are_their_types_words() {
+        let doc = openapi();
+        let role = |p: &str| words(&body(&doc, p)["properties"]["role"]);
+        let team_role = |p: &str| words(&body(&doc, p)["properties"]["team_role"]);
+        let all = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let roles: Vec<&str> = RunRole::ALL.iter().map(|r| r.as_str()).collect();
+        let team_roles: Vec<&str> = TeamRole::ALL.iter().map(|r| r.as_str()).collect();
+        for p in ["/api/runs/{run}/accounts", "/api/runs/{run}/invites"] {
+            assert_eq!(role(p), all(&roles), "{p}");
+            assert_eq!(team_role(p), all(&team_roles), "{p}");
+        }
+        let kinds: Vec<&str> = OrgKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(words(&body(&doc, "/api/orgs")["properties"]["kind"]), all(&kinds));
+        for r in &team_roles {
+            assert!(Role::parse(r).is_some(), "team role {r}: the journal's role");
+            assert!(TeamRole::from_str(r).is_ok());
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn run_json(r: &store::Run) -> Value {
-    json!({"id": r.id, "name": r.name, "exercise": r.exercise, "status": r.status, "speed": r.speed, "seed": r.seed})
+    json!({"id": r.id, "name": r.name, "exercise": r.exercise, "status": r.status.as_str(), "speed": r.speed, "seed": r.seed})
 }
 
 pub(super) async fn list_runs(State(app): State<App>, Extension(c): Extension<Caller>) -> Result<Json> {
@@ -13,7 +13,11 @@ pub(super) async fn list_runs(State(app): State<App>, Extension(c): Extension<Ca
     for r in runs.iter().filter(|r| c.user.admin || parts.contains(&r.id)) {
         // Trainees do not get the exercise and seed: with them a run can be replayed offline.
         let staff = c.user.admin || app.store.staff_role(&r.id, &c.user.id).await?.is_some();
-        out.push(if staff { run_json(r) } else { json!({"id": r.id, "name": r.name, "status": r.status}) });
+        out.push(if staff {
+            run_json(r)
+        } else {
+            json!({"id": r.id, "name": r.name, "status": r.status.as_str()})
+        });
     }
     Ok(axum::Json(json!(out)))
 }
@@ -69,7 +73,7 @@ pub(super) async fn create_run(
     let files = serde_json::to_string(&b.files).map_err(|_| ApiError::Internal)?;
     // Validated before anything is kept: the problems, each with its line and column.
     let (ex, bundle) = platform::load_exercise(&text, &files).map_err(ApiError::Invalid)?;
-    exercise::build_grid(&bundle, &ex.grid).map_err(ApiError::BadRequest)?;
+    exercise::build_grid(&bundle, &ex.grid).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // The exercise's own compression unless the instructor chose a pace.
     let speed = b.speed.unwrap_or(ex.time_compression);
     if !(0.1..=600.0).contains(&speed) {
@@ -83,7 +87,7 @@ pub(super) async fn create_run(
         files,
         seed: (b.seed.unwrap_or(1) & (i64::MAX as u64)) as i64,
         speed,
-        status: "draft".into(),
+        status: RunStatus::Draft,
         start_ms: netio_start_ms(),
         created_by: c.user.id.clone(),
     };
@@ -112,13 +116,16 @@ pub(super) async fn run_detail(
             .members(&t.id)
             .await?
             .into_iter()
-            .map(|(_, name, role)| json!({"name": name, "role": role}))
+            .map(|(_, name, role)| json!({"name": name, "role": role.as_str()}))
             .collect();
         teams.push(json!({"id": t.id, "name": t.name, "base": t.base, "members": members}));
     }
-    let (ex, _) = platform::load_exercise(&run.exercise_text, &run.files).map_err(|_| ApiError::Internal)?;
-    let role =
-        if c.user.admin { Some("admin".to_string()) } else { app.store.staff_role(&id, &c.user.id).await? };
+    let ex = platform::exercise(&app, &run).await?;
+    let role = if c.user.admin {
+        Some("admin")
+    } else {
+        app.store.staff_role(&id, &c.user.id).await?.map(StaffRole::as_str)
+    };
     let mut v = run_json(&run);
     v["teams"] = json!(teams);
     v["role"] = json!(role);
@@ -142,7 +149,7 @@ pub(super) async fn create_team(
     let b: NewTeam = body(&raw)?;
     check_name(&b.name, "name")?;
     let run = run_of(&app, &id).await?;
-    if run.status == "ended" {
+    if run.status == RunStatus::Ended {
         return Err(ApiError::Conflict("the run has ended"));
     }
     let base = platform::free_base(&app).await?;
@@ -153,13 +160,13 @@ pub(super) async fn create_team(
         base: base.to_string(),
     };
     app.store.create_team(&team).await?;
-    if run.status != "draft" {
+    if run.status != RunStatus::Draft {
         // Joins a run that has begun: its range starts now, paused like the others were.
         let tr = platform::start_team(&app, &run, &team, &[], false).await.map_err(|e| {
             tracing::error!(error = %e, "team range");
             ApiError::Internal
         })?;
-        if run.status == "running" {
+        if run.status == RunStatus::Running {
             tr.act(instructor("platform"), Action::Resume).await?;
         }
     }
@@ -193,8 +200,10 @@ pub(super) async fn create_account(
     let b: NewAccount = body(&raw)?;
     check_name(&b.name, "name")?;
     run_of(&app, &id).await?;
-    let team = match (b.role.as_str(), &b.team) {
-        ("trainee", Some(t)) => {
+    let role: RunRole =
+        b.role.parse().map_err(|_| ApiError::BadRequest("role: trainee, observer or instructor".into()))?;
+    let team = match (role.staff(), &b.team) {
+        (None, Some(t)) => {
             let team = app
                 .store
                 .team(t)
@@ -203,14 +212,15 @@ pub(super) async fn create_account(
                 .ok_or(ApiError::BadRequest("no such team in this run".into()))?;
             Some(team)
         }
-        ("trainee", None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
-        ("observer" | "instructor", _) => None,
-        _ => return Err(ApiError::BadRequest("role: trainee, observer or instructor".into())),
+        (None, None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
+        (Some(_), _) => None,
     };
-    let team_role = b.team_role.clone().unwrap_or_else(|| "lead".into());
-    if Role::parse(&team_role).is_none() {
-        return Err(ApiError::BadRequest("team_role: operator, analyst or lead".into()));
-    }
+    let team_role: TeamRole = match &b.team_role {
+        Some(r) => {
+            r.parse().map_err(|_| ApiError::BadRequest("team_role: operator, analyst or lead".into()))?
+        }
+        None => TeamRole::Lead,
+    };
     let org = match &b.org {
         Some(name) => {
             check_name(name, "org")?;
@@ -221,7 +231,7 @@ pub(super) async fn create_account(
                         id: auth::token(8),
                         name: name.clone(),
                         country: b.country.clone().unwrap_or_default(),
-                        kind: "participant".into(),
+                        kind: OrgKind::Participant,
                     };
                     app.store.create_org(&o).await?;
                     Some(o.id)
@@ -237,15 +247,19 @@ pub(super) async fn create_account(
         org,
         hash: auth::hash_blocking(password.clone()).await,
         admin: false,
-        staff: b.role == "instructor",
+        staff: role == RunRole::Instructor,
         disabled: false,
     };
     app.store.create_user(&user, crate::now_s()).await?;
-    match team {
-        Some(t) => app.store.add_member(&id, &t.id, &user.id, &team_role).await?,
-        None => app.store.add_staff(&id, &user.id, &b.role).await?,
+    match (team, role.staff()) {
+        (Some(t), _) => app.store.add_member(&id, &t.id, &user.id, team_role).await?,
+        (None, Some(staff)) => app.store.add_staff(&id, &user.id, staff).await?,
+        (None, None) => return Err(ApiError::BadRequest("a trainee needs `team`".into())),
     }
-    Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "password": password, "role": b.role})))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"name": user.name, "password": password, "role": role.as_str()})),
+    )
         .into_response())
 }
 
@@ -273,7 +287,7 @@ pub(super) async fn control(
     let need_id = || b.id.clone().ok_or_else(|| ApiError::BadRequest("`id` names the inject or step".into()));
     let (action, status, speed) = match b.op.as_str() {
         "start" => {
-            if run.status != "draft" {
+            if run.status != RunStatus::Draft {
                 return Err(ApiError::Conflict("the run has already started"));
             }
             if teams.is_empty() {
@@ -285,30 +299,29 @@ pub(super) async fn control(
                     ApiError::Internal
                 })?;
             }
-            (Action::Resume, "running", run.speed)
+            (Action::Resume, RunStatus::Running, run.speed)
         }
-        "pause" => (Action::Pause, "paused", run.speed),
-        "resume" => (Action::Resume, "running", run.speed),
+        "pause" => (Action::Pause, RunStatus::Paused, run.speed),
+        "resume" => (Action::Resume, RunStatus::Running, run.speed),
         "speed" => {
             let f = b
                 .factor
                 .filter(|f| (0.1..=600.0).contains(f))
                 .ok_or(ApiError::BadRequest("factor: 0.1 to 600".into()))?;
-            (Action::Speed { factor: Some(f) }, run.status.as_str(), f)
+            (Action::Speed { factor: Some(f) }, run.status, f)
         }
-        "fire_inject" => (Action::FireInject { inject: need_id()? }, run.status.as_str(), run.speed),
-        "skip_step" => (Action::SkipStep { step: need_id()? }, run.status.as_str(), run.speed),
-        "trigger_step" => (Action::TriggerStep { step: need_id()? }, run.status.as_str(), run.speed),
+        "fire_inject" => (Action::FireInject { inject: need_id()? }, run.status, run.speed),
+        "skip_step" => (Action::SkipStep { step: need_id()? }, run.status, run.speed),
+        "trigger_step" => (Action::TriggerStep { step: need_id()? }, run.status, run.speed),
         _ => {
             return Err(ApiError::BadRequest(
                 "op: start, pause, resume, speed, fire_inject, skip_step, trigger_step".into(),
             ));
         }
     };
-    if run.status == "draft" && b.op != "start" {
+    if run.status == RunStatus::Draft && b.op != "start" {
         return Err(ApiError::Conflict("start the run first"));
     }
-    let status = status.to_string();
     let chosen: Vec<&store::Team> =
         teams.iter().filter(|t| b.team.as_ref().is_none_or(|only| only == &t.id)).collect();
     if chosen.is_empty() {
@@ -325,18 +338,17 @@ pub(super) async fn control(
     let mut outcomes = Vec::new();
     for (t, tr) in ranges {
         let o = tr.act(who.clone(), action.clone()).await?;
-        outcomes.push(json!({"team": t.id, "outcome": netio::json::outcome(&o)}));
+        outcomes.push(json!({"team": t.id, "outcome": journal_format::outcome(&o)}));
     }
-    app.store.set_run_status(&id, &status, speed).await?;
-    Ok(axum::Json(json!({"status": status, "speed": speed, "teams": outcomes})))
+    app.store.set_run_status(&id, status, speed).await?;
+    Ok(axum::Json(json!({"status": status.as_str(), "speed": speed, "teams": outcomes})))
 }
 
 pub(super) async fn scoreboard(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
     let run = run_of(&app, &id).await?;
     let mut rows = Vec::new();
     for t in app.store.teams(&id).await? {
-        let score =
-            app.ranges.get(&t.id).and_then(|tr| tr.read(|r| (tr.score(r, true), r.time().0 as f64 / 1e6)));
+        let score = app.ranges.get(&t.id).map(|tr| tr.read(|r| (tr.score(r, true), r.time().0 as f64 / 1e6)));
         let (score, t_s) = score.unwrap_or((Value::Null, 0.0));
         rows.push(json!({"team": t.id, "name": t.name, "t": t_s, "score": score}));
     }

@@ -73,7 +73,7 @@ pub(super) async fn me(State(app): State<App>, Extension(c): Extension<Caller>) 
             None => None,
         };
         parts.push(
-            json!({"run": run, "run_name": run_name, "role": role, "team": team, "team_name": team_name}),
+            json!({"run": run, "run_name": run_name, "role": role.as_str(), "team": team, "team_name": team_name}),
         );
     }
     Ok(axum::Json(json!({

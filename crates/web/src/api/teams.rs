@@ -19,25 +19,24 @@ pub(super) async fn team_detail(
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     let run = run_of(&app, &team.run).await?;
     let staff = is_staff(&app, &c, &team).await?;
-    let role = app.store.membership(&team.run, &c.user.id).await?.map(|m| m.1);
-    let (ex, _) = platform::load_exercise(&run.exercise_text, &run.files).map_err(|_| ApiError::Internal)?;
+    let role = app.store.membership(&team.run, &c.user.id).await?.map(|m| m.1.as_str());
+    let ex = platform::exercise(&app, &run).await?;
     let mut v = json!({
-        "id": team.id, "name": team.name, "run": {"id": run.id, "name": run.name, "status": run.status},
+        "id": team.id, "name": team.name, "run": {"id": run.id, "name": run.name, "status": run.status.as_str()},
         "title": ex.title, "summary": ex.summary, "role": role, "staff": staff,
         "duration_s": ex.duration.0 / 1_000_000,
     });
     if let Some(tr) = app.ranges.get(&id) {
         let name = team.name.clone();
-        if let Some((score, questions, supply, t)) = tr.read(|r| {
+        let (score, questions, supply, t) = tr.read(|r| {
             let j = r.journal();
             let score = tr.score(r, staff);
             (score, views::questions(&tr.ex, j, &name), views::supply(j), r.time().0 as f64 / 1e6)
-        }) {
-            v["score"] = score;
-            v["questions"] = questions;
-            v["supply"] = supply;
-            v["t"] = json!(t);
-        }
+        });
+        v["score"] = score;
+        v["questions"] = questions;
+        v["supply"] = json!(supply);
+        v["t"] = json!(t);
         v["paused"] = json!(tr.handle.state().borrow().paused);
     } else {
         v["questions"] = views::questions(&ex, &[], &team.name);
@@ -47,9 +46,8 @@ pub(super) async fn team_detail(
 
 pub(super) async fn hmi(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
     let tr = team_range(&app, &id).await?;
-    let (points, supply, t) = tr
-        .read(|r| (views::points(r), views::supply(r.journal()), r.time().0 as f64 / 1e6))
-        .ok_or(ApiError::Conflict("the run has ended"))?;
+    let (points, supply, t) =
+        tr.read(|r| (views::points(r), views::supply(r.journal()), r.time().0 as f64 / 1e6));
     Ok(axum::Json(json!({
         "t": t, "frequency_hz": views::hmi_frequency(&points), "supply": supply,
         "points": points.iter().map(|p| json!([p.0, p.1, p.2, p.3])).collect::<Vec<_>>(),
@@ -64,7 +62,7 @@ pub(super) async fn diagram(State(app): State<App>, Path(id): Path<String>) -> R
 
 pub(super) async fn line_svg(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
     let tr = team_range(&app, &id).await?;
-    let svg = tr.read(crate::line::svg).flatten().ok_or(ApiError::NotFound)?;
+    let svg = tr.read_range(crate::line::svg).flatten().ok_or(ApiError::NotFound)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
@@ -87,9 +85,7 @@ pub(super) async fn events(
     let since = since_of(q)?;
     let tr = team_range(&app, &id).await?;
     let name = tr.team.name.clone();
-    let ev = tr
-        .read(|r| views::trainee_events(r.journal(), since, &name, &tr.ex, 1000))
-        .ok_or(ApiError::Conflict("the run has ended"))?;
+    let ev = tr.read(|r| views::trainee_events(r.journal(), since, &name, &tr.ex, 1000));
     Ok(axum::Json(json!(ev)))
 }
 
@@ -100,17 +96,15 @@ pub(super) async fn journal(
 ) -> Result<Json> {
     let tr = team_range(&app, &id).await?;
     let from = since_of(q)?.map_or(0, |s| s.saturating_add(1));
-    let v = tr
-        .read(|r| {
-            r.journal()
-                .iter()
-                .enumerate()
-                .skip(from)
-                .take(5000)
-                .map(|(i, e)| views::instructor_entry(i, e))
-                .collect::<Vec<_>>()
-        })
-        .ok_or(ApiError::Conflict("the run has ended"))?;
+    let v = tr.read(|r| {
+        r.journal()
+            .iter()
+            .enumerate()
+            .skip(from)
+            .take(5000)
+            .map(|(i, e)| views::instructor_entry(i, e))
+            .collect::<Vec<_>>()
+    });
     Ok(axum::Json(json!(v)))
 }
 
@@ -236,7 +230,7 @@ pub(super) async fn trainee_actor(app: &App, c: &Caller, team: &store::Team) -> 
     Ok(Actor::User {
         team: team.name.clone(),
         user: c.user.name.clone(),
-        role: Role::parse(&role).unwrap_or(Role::Operator),
+        role: Role::parse(role.as_str()).unwrap_or(Role::Operator),
     })
 }
 
@@ -253,19 +247,8 @@ pub(super) async fn team_action(
     if !app.limiter.allow(&format!("actions:{id}"), 120, Duration::from_secs(60)) {
         return Err(ApiError::TooMany);
     }
-    let a: netio::json::ActionJson = body(&raw)?;
-    use netio::json::ActionJson as A;
-    if matches!(
-        a,
-        A::FireInject { .. }
-            | A::SkipStep { .. }
-            | A::TriggerStep { .. }
-            | A::Pause
-            | A::Resume
-            | A::Speed { .. }
-    ) {
-        return Err(ApiError::Forbidden("an instructor's control"));
-    }
+    let a: journal_format::ActionJson = body(&raw)?;
+    use journal_format::ActionJson as A;
     if let A::Answer { question, value } = &a {
         if value.len() > 1000 || question.len() > 100 {
             return Err(ApiError::BadRequest("answer too long".into()));
@@ -279,49 +262,25 @@ pub(super) async fn team_action(
             return Err(ApiError::BadRequest("report too long".into()));
         }
     }
+    let action = journal_format::action_from(a.clone()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if action.is_control() {
+        return Err(ApiError::Forbidden("an instructor's control"));
+    }
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     let tr = team_range(&app, &id).await?;
     if let A::Answer { question, .. } = &a {
-        // A question answered right is closed; otherwise three tries (fewer than the options
-        // of a choice question less one), so answers cannot be found by trying them all.
-        let q = tr.ex.questions.iter().find(|q| &q.id == question);
-        let tries = match q.map(|q| &q.answer) {
-            Some(exercise::Answer::Choice { options, .. }) => options.len().saturating_sub(1).clamp(1, 3),
-            _ => 3,
-        };
         let name = team.name.clone();
-        let (right, given) = tr
-            .read(|r| {
-                let mut right = false;
-                let mut given = 0;
-                for e in r.journal() {
-                    if let range::Entry::Act {
-                        actor: Actor::User { team: t, .. },
-                        action: Action::Defend(exercise::DefenderAction::AnswerQuestion { question: qq, .. }),
-                        outcome: range::journal::Outcome::Verdict { correct },
-                        ..
-                    } = e
-                    {
-                        if t == &name && qq == question {
-                            given += 1;
-                            right |= *correct;
-                        }
-                    }
-                }
-                (right, given)
-            })
-            .unwrap_or((false, 0));
-        if right {
-            return Err(ApiError::Conflict("this question is already answered"));
-        }
-        if given >= tries {
-            return Err(ApiError::Conflict("no tries left for this question"));
+        match tr.read(|r| range::may_answer(&tr.ex, r.journal(), &name, question)) {
+            Err(range::Refusal::Answered) => {
+                return Err(ApiError::Conflict("this question is already answered"));
+            }
+            Err(_) => return Err(ApiError::Conflict("no tries left for this question")),
+            Ok(()) => {}
         }
     }
-    let action = netio::json::action_from(a).map_err(ApiError::BadRequest)?;
     let actor = trainee_actor(&app, &c, &team).await?;
     let o = tr.act(actor, action).await?;
-    Ok(axum::Json(json!(netio::json::outcome(&o))))
+    Ok(axum::Json(json!(journal_format::outcome(&o))))
 }
 
 #[derive(Deserialize)]
@@ -369,7 +328,7 @@ pub(super) async fn create_report(
         created: crate::now_s(),
     };
     app.store.create_report(&r).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"id": r.id, "outcome": netio::json::outcome(&o)})))
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": r.id, "outcome": journal_format::outcome(&o)})))
         .into_response())
 }
 

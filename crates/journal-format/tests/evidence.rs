@@ -50,8 +50,13 @@ fn play(ex: &Exercise, defender: &str, rules: Vec<DefenderRule>) -> (Range, Seen
             capture.push(Seg { src, dst, bytes });
         }
     }
-    let events =
-        r.journal().iter().enumerate().filter_map(|(i, e)| netio::evidence::event(i, e, None, ex)).collect();
+    let events = r
+        .journal()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| journal_format::evidence::event(i, e, None, ex))
+        .map(|ev| serde_json::to_value(ev).unwrap())
+        .collect();
     (r, Seen { events, capture })
 }
 
