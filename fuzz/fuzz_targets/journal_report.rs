@@ -1,5 +1,5 @@
 //! Fuzz target: a journal's text through the reader `icsrange replay` and `icsrange report`
-//! use (`netio::json::read_inputs`), then the same bytes as every free text a journal holds
+//! use (`journal_format::read_inputs`), then the same bytes as every free text a journal holds
 //! (an answer, actors' names, a log artefact, an inject's subject and channel, an incident
 //! report, a refusal, an alert's message, a hint's question with the largest index) through
 //! the after-action report and its HTML. Nothing may panic, and no text reaches the HTML
@@ -23,7 +23,7 @@ fn ukraine() -> &'static Exercise {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let _ = netio::json::read_inputs(text);
+    let _ = journal_format::read_inputs(text);
     let raw = text;
     // Between markers, so that the input is told apart from the report's own markup.
     let marked = format!("\u{27e6}{text}\u{27e7}");

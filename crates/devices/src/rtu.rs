@@ -56,6 +56,14 @@ pub mod ioa {
     /// At most this many branches or units per bus in the map.
     pub const SPAN: u32 = 99;
 
+    /// The breakers' status IOAs (double points), as inclusive ranges: branches, the load
+    /// feeder, units.
+    pub const BREAKERS: [(u32, u32); 3] = [
+        (BRANCH_BREAKER, BRANCH_BREAKER + SPAN - 1),
+        (LOAD_BREAKER, LOAD_BREAKER),
+        (UNIT_BREAKER, UNIT_BREAKER + SPAN - 1),
+    ];
+
     /// Whether an IOA is one the HMI shows: the energised flag, branch, load and unit
     /// breakers, voltage, frequency, load served and branch flows.
     pub fn is_shown(ioa: u32) -> bool {

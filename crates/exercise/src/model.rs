@@ -341,23 +341,53 @@ pub enum Answer {
     /// A figure of the run itself, within a relative tolerance, as it stood when the answer
     /// was given.
     FromRun {
-        figure: String,
+        figure: RunFigure,
         tolerance: f64,
     },
     /// A host's address in the team's own block (never a literal address).
     Host(String),
 }
 
-/// Figures of a run a question can ask for.
-pub const RUN_FIGURES: &[&str] = &[
-    "customers_off_peak",
-    "ens_mwh",
-    "breakers_opened",
-    "first_command_station",
-    "attacker_address",
-    "vpn_source",
-    "stations_commanded",
-];
+/// A figure of a run a question can ask for (`from_run`), parsed once by the loader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunFigure {
+    CustomersOffPeak,
+    EnsMwh,
+    BreakersOpened,
+    FirstCommandStation,
+    AttackerAddress,
+    VpnSource,
+    StationsCommanded,
+}
+
+impl RunFigure {
+    pub const ALL: [RunFigure; 7] = [
+        RunFigure::CustomersOffPeak,
+        RunFigure::EnsMwh,
+        RunFigure::BreakersOpened,
+        RunFigure::FirstCommandStation,
+        RunFigure::AttackerAddress,
+        RunFigure::VpnSource,
+        RunFigure::StationsCommanded,
+    ];
+
+    /// Its name in an exercise file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunFigure::CustomersOffPeak => "customers_off_peak",
+            RunFigure::EnsMwh => "ens_mwh",
+            RunFigure::BreakersOpened => "breakers_opened",
+            RunFigure::FirstCommandStation => "first_command_station",
+            RunFigure::AttackerAddress => "attacker_address",
+            RunFigure::VpnSource => "vpn_source",
+            RunFigure::StationsCommanded => "stations_commanded",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RunFigure> {
+        RunFigure::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hint {

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use std::net::Ipv4Addr;
 
-use exercise::{Action, Answer, DefenderAction, Exercise, Expect, Question};
+use exercise::{Action, Answer, DefenderAction, Exercise, Expect, Question, RunFigure};
 use gridsim::sim::SimTime;
 
 use crate::journal::{Entry, Operation, Outcome, PipeKind, Sender};
@@ -188,29 +188,30 @@ fn attack_opened(e: &Entry) -> bool {
         if by.is_attack() && outcome.done())
 }
 
-/// Figures of the run the questions can ask for (`exercise::RUN_FIGURES`).
-pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
+/// A figure of the run a question can ask for (`exercise::RunFigure`), as it stands in
+/// `journal`.
+pub fn run_figure(journal: &[Entry], figure: RunFigure) -> Option<String> {
     match figure {
-        "customers_off_peak" => Some(peak(journal).to_string()),
-        "ens_mwh" => journal.iter().rev().find_map(|e| match e {
+        RunFigure::CustomersOffPeak => Some(peak(journal).to_string()),
+        RunFigure::EnsMwh => journal.iter().rev().find_map(|e| match e {
             Entry::Supply { ens_mwh, .. } => Some(format!("{ens_mwh:.3}")),
             _ => None,
         }),
-        "breakers_opened" => Some(journal.iter().filter(|e| attack_opened(e)).count().to_string()),
-        "first_command_station" => journal.iter().find_map(|e| match e {
+        RunFigure::BreakersOpened => Some(journal.iter().filter(|e| attack_opened(e)).count().to_string()),
+        RunFigure::FirstCommandStation => journal.iter().find_map(|e| match e {
             Entry::Command { by, station: Some(s), .. } if by.is_attack() => Some(s.to_string()),
             _ => None,
         }),
-        "attacker_address" => journal.iter().find_map(|e| match e {
+        RunFigure::AttackerAddress => journal.iter().find_map(|e| match e {
             Entry::Command { by: Sender::Attacker, src, .. } => Some(src.to_string()),
             _ => None,
         }),
-        "vpn_source" => journal.iter().find_map(|e| match e {
+        RunFigure::VpnSource => journal.iter().find_map(|e| match e {
             Entry::It { event, src: Some(src), .. } if event == "vpn_login" => Some(src.to_string()),
             _ => None,
         }),
         // Stations the attack's commands reached on the wire (the capture shows each).
-        "stations_commanded" => {
+        RunFigure::StationsCommanded => {
             let mut stations: Vec<u16> = journal
                 .iter()
                 .filter_map(|e| match e {
@@ -224,7 +225,6 @@ pub fn run_figure(journal: &[Entry], figure: &str) -> Option<String> {
             stations.dedup();
             Some(stations.len().to_string())
         }
-        _ => None,
     }
 }
 
@@ -241,7 +241,7 @@ pub fn withdrawn<'a>(ex: &'a Exercise, journal: &[Entry]) -> Vec<&'a str> {
         .iter()
         .filter(|q| {
             q.requires.iter().any(|s| !started(s))
-                || matches!(&q.answer, Answer::FromRun { figure, .. } if run_figure(journal, figure).is_none())
+                || matches!(&q.answer, Answer::FromRun { figure, .. } if run_figure(journal, *figure).is_none())
         })
         .map(|q| q.id.as_str())
         .collect()
@@ -290,7 +290,7 @@ pub fn judge(ex: &Exercise, q: &Question, value: &str, journal: &[Entry]) -> boo
         }
         Answer::Choice { correct, .. } => v == correct,
         Answer::FromRun { figure, tolerance } => {
-            let Some(truth) = run_figure(journal, figure) else { return false };
+            let Some(truth) = run_figure(journal, *figure) else { return false };
             match (truth.parse::<f64>(), v.parse::<f64>()) {
                 (Ok(t), Ok(n)) => (n - t).abs() <= tolerance * t.abs().max(1e-9),
                 _ => truth.eq_ignore_ascii_case(v),
@@ -407,7 +407,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
             _ => {}
         }
     }
-    if let Some(a) = run_figure(journal, "attacker_address") {
+    if let Some(a) = run_figure(journal, RunFigure::AttackerAddress) {
         checklist.push(a);
     }
     checklist.push("breaker".into());

@@ -210,8 +210,14 @@ fn ukraine_without_defender_is_the_blackout_of_the_reports() {
         .unwrap();
     assert!(inject_t("press").unwrap() <= over + 300.0, "{:?} vs {over}", inject_t("press"));
     // The questions' run figures come from the journal: 27 substations' supplies opened.
-    assert_eq!(range::score::run_figure(r.journal(), "breakers_opened").as_deref(), Some("27"));
-    assert_eq!(range::score::run_figure(r.journal(), "attacker_address").as_deref(), Some("127.10.250.66"));
+    assert_eq!(
+        range::score::run_figure(r.journal(), exercise::RunFigure::BreakersOpened).as_deref(),
+        Some("27")
+    );
+    assert_eq!(
+        range::score::run_figure(r.journal(), exercise::RunFigure::AttackerAddress).as_deref(),
+        Some("127.10.250.66")
+    );
 }
 
 /// The same exercise, seed and defender give the same journal, entry for entry. (That the

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::svg::{self, esc, hmm, hms};
+use crate::escape::Escaped;
+use crate::svg::{self, hmm, hms};
 use crate::{Figure, KINDS, Report, TeamReport};
 
 /// The document's only style block.
@@ -67,7 +68,7 @@ fn src(lines: &[usize]) -> String {
 }
 
 fn fig(out: &mut String, name: &str, f: &Figure, text: String) {
-    let _ = write!(out, "<div><dt>{}</dt><dd>{text}</dd>{}</div>", esc(name), src(&f.source));
+    let _ = write!(out, "<div><dt>{}</dt><dd>{text}</dd>{}</div>", Escaped(name), src(&f.source));
 }
 
 fn dur(s: Option<f64>) -> String {
@@ -89,14 +90,14 @@ pub fn render(r: &Report) -> String {
 <title>After-action report: {}</title><style>{STYLE}</style></head><body>\
 <header><h1>After-action report: {}</h1><p class=\"sub\">Exercise <b>{}</b> on grid <b>{}</b>, {} h:mm of simulated time, {} team{}.</p>\
 <p>{}</p>",
-        esc(&ex.title),
-        esc(&ex.title),
-        esc(&ex.id),
-        esc(&ex.grid),
+        Escaped(&ex.title),
+        Escaped(&ex.title),
+        Escaped(&ex.id),
+        Escaped(&ex.grid),
         hmm(ex.duration_s),
         r.teams.len(),
         if r.teams.len() == 1 { "" } else { "s" },
-        esc(&ex.summary)
+        Escaped(&ex.summary)
     );
     o.push_str(
         "<p class=\"note\">Every figure names the journal entries it comes from: <span class=\"src\">L123</span> \
@@ -105,7 +106,7 @@ is line 123 of the team's <code>journal.jsonl</code> (its 123rd entry). Times ar
     if !ex.sources.is_empty() {
         o.push_str("<details><summary>Sources of the exercise</summary><ul>");
         for s in &ex.sources {
-            let _ = write!(o, "<li>{}</li>", esc(s));
+            let _ = write!(o, "<li>{}</li>", Escaped(s));
         }
         o.push_str("</ul></details>");
     }
@@ -127,11 +128,11 @@ fn cohort(o: &mut String, r: &Report) {
         .map(|t| t.score.components.iter().map(|c| c.name.clone()).collect())
         .unwrap_or_default();
     for name in &comps {
-        let _ = write!(o, "<th class=\"n\">{}</th>", esc(name));
+        let _ = write!(o, "<th class=\"n\">{}</th>", Escaped(name));
     }
     o.push_str("<th class=\"n\">Penalties</th><th class=\"n\">Energy not served (MWh)</th><th class=\"n\">Peak customers off</th><th class=\"n\">Restored at</th></tr></thead><tbody>");
     for row in &c.teams {
-        let _ = write!(o, "<tr><td>{}</td><td class=\"n\"><b>{:.2}</b></td>", esc(&row.team), row.total);
+        let _ = write!(o, "<tr><td>{}</td><td class=\"n\"><b>{:.2}</b></td>", Escaped(&row.team), row.total);
         for name in &comps {
             let _ = write!(o, "<td class=\"n\">{:.2}</td>", row.components.get(name).copied().unwrap_or(0.0));
         }
@@ -156,11 +157,11 @@ fn cohort(o: &mut String, r: &Report) {
             .map(|t| t.steps.iter().filter(|s| s.on_wire).map(|s| s.step.as_str()).collect())
             .unwrap_or_default();
         for s in &ordered {
-            let _ = write!(o, "<th class=\"n\">{}</th>", esc(s));
+            let _ = write!(o, "<th class=\"n\">{}</th>", Escaped(s));
         }
         o.push_str("</tr></thead><tbody>");
         for (row, t) in c.teams.iter().zip(&r.teams) {
-            let _ = write!(o, "<tr><td>{}</td>", esc(&row.team));
+            let _ = write!(o, "<tr><td>{}</td>", Escaped(&row.team));
             for s in &ordered {
                 let began = t.steps.iter().any(|x| x.step == *s && x.began_s.is_some());
                 let cell = match row.time_to_detect_s.get(*s).copied().flatten() {
@@ -187,7 +188,7 @@ fn cohort(o: &mut String, r: &Report) {
                 .find(|x| &x.step == s)
                 .map(|x| x.name.as_str())
                 .unwrap_or("");
-            let _ = write!(o, "<li><b>{}</b>: {}</li>", esc(s), esc(name));
+            let _ = write!(o, "<li><b>{}</b>: {}</li>", Escaped(s), Escaped(name));
         }
         o.push_str("</ul>");
     }
@@ -215,9 +216,9 @@ fn cohort(o: &mut String, r: &Report) {
             let _ = write!(
                 o,
                 "<tr><td><b>{}</b> {}</td><td>{}</td><td><ul>{ev}</ul></td></tr>",
-                esc(&rec.mitigation),
-                esc(&rec.name),
-                esc(&rec.description)
+                Escaped(&rec.mitigation),
+                Escaped(&rec.name),
+                Escaped(&rec.description)
             );
         }
         o.push_str("</tbody></table>");
@@ -230,9 +231,9 @@ fn trigger(o: &mut String, tr: &crate::Trigger) {
     let _ = write!(
         o,
         "<li>{}: step <b>{}</b> ({}) {} {}</li>",
-        esc(&tr.team),
-        esc(&tr.step),
-        esc(&tr.technique),
+        Escaped(&tr.team),
+        Escaped(&tr.step),
+        Escaped(&tr.technique),
         tr.gap,
         src(&tr.source)
     );
@@ -242,11 +243,11 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
     let _ = write!(
         o,
         "<section class=\"team\" id=\"team-{k}\" data-team=\"{}\"><h2>Team {}</h2><p class=\"sub\">Defender {}, seed {}, address block {}; {} journal entries{}.</p>",
-        esc(&t.team),
-        esc(&t.team),
-        esc(&t.defender),
+        Escaped(&t.team),
+        Escaped(&t.team),
+        Escaped(&t.defender),
         t.seed,
-        esc(&t.base),
+        Escaped(&t.base),
         t.entries,
         if t.ended { "" } else { "; <b class=\"no\">the run had not ended</b>" }
     );
@@ -294,12 +295,17 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
     for (i, s) in t.steps.iter().enumerate() {
         let began = match (s.began_s, &s.prevented) {
             (Some(b), _) => format!("{} {}", hmm(b), src(&s.source)),
-            (None, Some(why)) => format!("prevented: {} {}", esc(why), src(&s.source)),
+            (None, Some(why)) => format!("prevented: {} {}", Escaped(why), src(&s.source)),
             (None, None) => "did not happen".into(),
         };
         let detected = match (&s.detected, s.began_s, s.on_wire) {
             (Some(d), _, _) => {
-                format!("after {} by {} {}", dur(Some(d.after_s)), esc(&d.rules.join(", ")), src(&d.source))
+                format!(
+                    "after {} by {} {}",
+                    dur(Some(d.after_s)),
+                    Escaped(&d.rules.join(", ")),
+                    src(&d.source)
+                )
             }
             (None, Some(_), true) => "<span class=\"no\">not detected</span>".into(),
             (None, Some(_), false) => "off the wire (logs only)".into(),
@@ -309,8 +315,8 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
             (Some(c), _) => format!(
                 "after {}: {} by {} {}",
                 dur(Some(c.after_s)),
-                esc(&c.action),
-                esc(&c.actor),
+                Escaped(&c.action),
+                Escaped(&c.actor),
                 src(&c.source)
             ),
             (None, Some(_)) => "<span class=\"no\">not contained</span>".into(),
@@ -319,11 +325,11 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
         let _ = write!(
             o,
             "<tr data-step=\"{}\"><td>{}</td><td><b>{}</b> {}</td><td>{}</td><td>{began}</td><td>{detected}</td><td>{contained}</td></tr>",
-            esc(&s.step),
+            Escaped(&s.step),
             i + 1,
-            esc(&s.step),
-            esc(&s.name),
-            esc(&s.techniques.join(", "))
+            Escaped(&s.step),
+            Escaped(&s.name),
+            Escaped(&s.techniques.join(", "))
         );
     }
     o.push_str("</tbody></table>");
@@ -335,7 +341,7 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
         let _ = write!(
             o,
             "<tr><td>{}</td><td class=\"n\">{:.4}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td>{}</td></tr>",
-            esc(&c.name),
+            Escaped(&c.name),
             c.value,
             c.weight,
             c.points,
@@ -356,7 +362,7 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
                 "<tr><td>{} {}</td><td>{}</td><td class=\"n\">−{}</td></tr>",
                 hmm(p.t_s),
                 src(&p.source),
-                esc(&p.why),
+                Escaped(&p.why),
                 p.points
             );
         }
@@ -375,7 +381,7 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
                 "<tr><td>{} {}</td><td>{}</td><td class=\"n\">{cost}</td></tr>",
                 hmm(h.t_s),
                 src(&h.source),
-                esc(&h.question)
+                Escaped(&h.question)
             );
         }
         o.push_str("</tbody></table>");
@@ -388,22 +394,26 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
             "withdrawn (the run made it meaningless)".to_string()
         } else {
             match (&q.answer, q.correct) {
-                (Some(a), true) => format!("<span class=\"yes\">{}</span> (right)", esc(a)),
-                (Some(a), false) => format!("<span class=\"no\">{}</span> (wrong)", esc(a)),
+                (Some(a), true) => format!("<span class=\"yes\">{}</span> (right)", Escaped(a)),
+                (Some(a), false) => format!("<span class=\"no\">{}</span> (wrong)", Escaped(a)),
                 (None, _) => "<span class=\"no\">not answered</span>".into(),
             }
         };
         let right = if q.missed || q.withdrawn {
-            format!("<b>{}</b><br><span class=\"note\">{}</span>", esc(&q.right_answer), esc(&q.evidence))
+            format!(
+                "<b>{}</b><br><span class=\"note\">{}</span>",
+                Escaped(&q.right_answer),
+                Escaped(&q.evidence)
+            )
         } else {
-            esc(&q.right_answer)
+            Escaped(&q.right_answer).to_string()
         };
         let _ = write!(
             o,
             "<tr class=\"{}\" data-question=\"{}\"><td>{}</td><td>{verdict} {}</td><td class=\"n\">{:.0} / {:.0}{}</td><td>{right}</td></tr>",
             if q.missed { "missed" } else { "" },
-            esc(&q.id),
-            esc(&q.text),
+            Escaped(&q.id),
+            Escaped(&q.text),
             src(&q.source),
             q.earned,
             q.points,
@@ -423,7 +433,7 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
         let _ = write!(
             o,
             "<label title=\"{}\"><input type=\"checkbox\" class=\"f-{kind}\" data-kind=\"{kind}\"{}> {kind} ({n})</label>",
-            esc(what),
+            Escaped(what),
             if *kind == "command" { "" } else { " checked" }
         );
     }
@@ -435,9 +445,9 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
             it.kind,
             hms(it.t_s),
             it.kind,
-            esc(it.actor.as_deref().unwrap_or("")),
-            esc(&it.text),
-            esc(&it.techniques.join(", ")),
+            Escaped(it.actor.as_deref().unwrap_or("")),
+            Escaped(&it.text),
+            Escaped(&it.techniques.join(", ")),
             src(&it.source)
         );
     }

@@ -36,6 +36,7 @@ use gridsim::sim::SimTime;
 use range::journal::Entry;
 
 mod cohort;
+pub mod escape;
 pub mod html;
 pub mod mitigations;
 mod model;

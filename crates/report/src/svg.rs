@@ -8,6 +8,7 @@
 //! sample, the frequency's without the samples of a blackout, where its line breaks) or
 //! `circle.pt` (N, one per event), with a `<title>` naming the journal line of each marker.
 
+use crate::escape::Escaped;
 use std::fmt::Write as _;
 
 use crate::{Series, StepReport, TeamReport};
@@ -18,21 +19,6 @@ const L: f64 = 64.0;
 const R: f64 = 14.0;
 const T: f64 = 26.0;
 const B: f64 = 34.0;
-
-pub(crate) fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 /// A time in minutes as h:mm.
 pub(crate) fn hmm(t_s: f64) -> String {
@@ -84,7 +70,7 @@ fn open(out: &mut String, name: &str, title: &str, points: usize) {
         "<svg class=\"plot\" data-plot=\"{name}\" data-points=\"{points}\" viewBox=\"0 0 {W} {H}\" \
          width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{t}\" xmlns=\"http://www.w3.org/2000/svg\">\
          <text class=\"title\" x=\"{L}\" y=\"16\">{t}</text>",
-        t = esc(title)
+        t = Escaped(title)
     );
 }
 
@@ -132,7 +118,7 @@ fn frame(out: &mut String, a: &Axes, unit: &str, fmt: &dyn Fn(f64) -> String) {
         W - L - R,
         H - T - B,
         W - R,
-        esc(unit),
+        Escaped(unit),
         W - R,
         H - 4.0
     );
@@ -148,7 +134,7 @@ fn steps(out: &mut String, a: &Axes, steps: &[StepReport], label: bool) {
             "<line class=\"step\" x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{:.1}\"><title>step {} `{}` began at {} (journal line {})</title></line>",
             H - B,
             k + 1,
-            esc(&s.step),
+            Escaped(&s.step),
             hmm(t),
             s.source.first().copied().unwrap_or(0)
         );
@@ -303,8 +289,8 @@ pub(crate) fn activity(t: &TeamReport) -> String {
                     "<circle class=\"pt attack\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"4\"><title>step {} `{}` ({}) at {} (journal line {})</title></circle>",
                     a.x(tt),
                     i + 1,
-                    esc(&s.step),
-                    esc(&s.techniques.join(", ")),
+                    Escaped(&s.step),
+                    Escaped(&s.techniques.join(", ")),
                     hmm(tt),
                     s.source.first().copied().unwrap_or(0)
                 );
@@ -321,7 +307,7 @@ pub(crate) fn activity(t: &TeamReport) -> String {
                 "<circle class=\"pt {class}\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"2.5\"><title>{} {} (journal line {})</title></circle>",
                 a.x(it.t_s),
                 hmm(it.t_s),
-                esc(&it.text),
+                Escaped(&it.text),
                 it.source.first().copied().unwrap_or(0)
             );
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use exercise::{Answer, DefenderAction, Exercise, Unless};
+use exercise::{Answer, DefenderAction, Exercise, RunFigure, Unless};
 use gridsim::sim::SimTime;
 use range::journal::{Action, Entry, Outcome, Sender};
 use range::score;
@@ -337,20 +337,21 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
 }
 
 /// Where a figure of the run shows in the evidence (the default of a question's `evidence`).
-fn figure_evidence(figure: &str) -> &'static str {
+fn figure_evidence(figure: RunFigure) -> &'static str {
     match figure {
-        "customers_off_peak" => "the supply figures (evidence/supply.csv, customers_off): their peak",
-        "ens_mwh" => "the supply figures (evidence/supply.csv, ens_mwh): the last row",
-        "breakers_opened" => {
+        RunFigure::CustomersOffPeak => "the supply figures (evidence/supply.csv, customers_off): their peak",
+        RunFigure::EnsMwh => "the supply figures (evidence/supply.csv, ens_mwh): the last row",
+        RunFigure::BreakersOpened => {
             "the SCADA master's command log set against the HMI's journal (evidence/hmi.jsonl): the opens nobody in the control room gave"
         }
-        "first_command_station" => {
+        RunFigure::FirstCommandStation => {
             "the SCADA master's command log (evidence/hmi.jsonl) or the capture: the first command's common address"
         }
-        "attacker_address" => "the alerts and the capture: the source of the commands",
-        "vpn_source" => "the VPN concentrator's log (evidence/logs.jsonl): the login's source address",
-        "stations_commanded" => "the capture: the common addresses of the commands' ASDUs",
-        _ => "the run's figures",
+        RunFigure::AttackerAddress => "the alerts and the capture: the source of the commands",
+        RunFigure::VpnSource => {
+            "the VPN concentrator's log (evidence/logs.jsonl): the login's source address"
+        }
+        RunFigure::StationsCommanded => "the capture: the common addresses of the commands' ASDUs",
     }
 }
 
@@ -386,14 +387,14 @@ fn questions(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<QuestionReport> 
                 Answer::Regex(x) => x.split('|').map(str::trim).collect::<Vec<_>>().join(" or "),
                 Answer::Number { value, tolerance } => format!("{value} (± {tolerance})"),
                 Answer::Choice { correct, .. } => correct.clone(),
-                Answer::FromRun { figure, tolerance } => match score::run_figure(upto, figure) {
+                Answer::FromRun { figure, tolerance } => match score::run_figure(upto, *figure) {
                     Some(v) if *tolerance > 0.0 => format!("{v} (within {} %)", tolerance * 100.0),
                     Some(v) => v,
                     None => "(the run has no such figure)".into(),
                 },
             };
             let evidence = q.evidence.clone().unwrap_or_else(|| match &q.answer {
-                Answer::FromRun { figure, .. } => figure_evidence(figure).to_string(),
+                Answer::FromRun { figure, .. } => figure_evidence(*figure).to_string(),
                 _ => "(the exercise does not say)".to_string(),
             });
             let mut source: Vec<usize> = last.as_ref().map(|l| l.0 + 1).into_iter().collect();

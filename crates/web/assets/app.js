@@ -236,6 +236,9 @@ const pages = {
       }
       if (shelved) li(ul, `${shelved} shelved`, 'shelved');
     };
+    // The breakers' IOAs, as the server's point map names them (`data-breakers`: "a-b c-d").
+    const breakerRanges = (document.body.dataset.breakers || '').split(' ').filter(Boolean).map((r) => r.split('-').map(Number));
+    const isBreaker = (ioa) => breakerRanges.some(([a, b]) => ioa >= a && ioa <= b);
     const applyPoint = ([ca, ioa, v, stale]) => {
       const key = `${ca}:${ioa}`;
       const prev = points.get(key);
@@ -251,7 +254,7 @@ const pages = {
           el.textContent = `${Number(v).toFixed(1)} ${el.dataset.unit}`;
         }
       }
-      if (ioa >= 1001 && ioa < 1700 && ioa !== 1500 || ioa === 1500) {
+      if (isBreaker(ioa)) {
         if (prev && prev[0] === 2 && v === 1) setAlarm(`brk:${key}`, `Breaker ${ca}/${ioa} opened`, 2);
         if (v === 2) clearAlarm(`brk:${key}`);
       }

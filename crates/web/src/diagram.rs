@@ -12,6 +12,8 @@
 //! the RTU's point map in `devices::rtu`): the page fills them from the master's point
 //! database, never from the grid's truth.
 
+use devices::rtu::ioa;
+use report::escape::Escaped;
 use std::collections::VecDeque;
 use std::fmt::Write;
 
@@ -42,10 +44,6 @@ pub struct Diagram {
     pub width: f64,
     pub height: f64,
     pub svg: String,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -192,11 +190,11 @@ impl Diagram {
                 let along = 22.0f64.min(d / 3.0);
                 let (cx, cy) = (ax + (bx - ax) / d * along, ay + (by - ay) / d * along);
                 let ca = ca_of(bus);
-                let ioa = 1000 + slot;
+                let ioa = ioa::BRANCH_BREAKER - 1 + slot;
                 let _ = write!(
                     s,
                     r#"<rect class="brk" id="k{ca}-{ioa}" data-ca="{ca}" data-ioa="{ioa}" data-cmd="{}" x="{:.1}" y="{:.1}" width="9" height="9" tabindex="0"><title>Breaker of branch {} at bus {}</title></rect>"#,
-                    ioa + 1000,
+                    ioa + ioa::COMMAND_OFFSET,
                     cx - 4.5,
                     cy - 4.5,
                     k + 1,
@@ -213,28 +211,30 @@ impl Diagram {
                 x - 32.0,
                 x + 32.0,
                 y - 12.0,
-                esc(&g.label),
+                Escaped(&g.label),
                 y + 34.0
             );
             let gens = case.gens.iter().filter(|gg| gg.bus.get() == i).count();
             for j in 0..gens.min(3) {
                 let gx = x - 26.0 + j as f64 * 16.0;
-                let ioa = 1601 + j as u32;
+                let ioa = ioa::UNIT_BREAKER + j as u32;
                 let _ = write!(
                     s,
                     r#"<circle class="gen" cx="{gx:.1}" cy="{:.1}" r="6"/><rect class="brk" id="k{ca}-{ioa}" data-ca="{ca}" data-ioa="{ioa}" data-cmd="{}" x="{:.1}" y="{:.1}" width="7" height="7" tabindex="0"><title>Unit {} breaker at bus {}</title></rect>"#,
                     y - 34.0,
-                    ioa + 1000,
+                    ioa + ioa::COMMAND_OFFSET,
                     gx - 3.5,
                     y - 26.0,
                     j + 1,
                     case.buses[i].id.0
                 );
             }
+            let (feeder, feeder_cmd, load_mw) =
+                (ioa::LOAD_BREAKER, ioa::LOAD_BREAKER + ioa::COMMAND_OFFSET, ioa::LOAD_MW);
             if sim.dynamics().loads.iter().any(|l| l.bus.get() == i) {
                 let _ = write!(
                     s,
-                    r#"<rect class="brk" id="k{ca}-1500" data-ca="{ca}" data-ioa="1500" data-cmd="2500" x="{:.1}" y="{:.1}" width="8" height="8" tabindex="0"><title>Feeder breaker at bus {}</title></rect><path class="load" d="M{:.1} {:.1} l0 8 l-4 0 l4 6 l4 -6 l-4 0"/><text class="val" id="l{ca}" data-ca="{ca}" data-ioa="3002" data-unit="MW" x="{:.1}" y="{:.1}">–</text>"#,
+                    r#"<rect class="brk" id="k{ca}-{feeder}" data-ca="{ca}" data-ioa="{feeder}" data-cmd="{feeder_cmd}" x="{:.1}" y="{:.1}" width="8" height="8" tabindex="0"><title>Feeder breaker at bus {}</title></rect><path class="load" d="M{:.1} {:.1} l0 8 l-4 0 l4 6 l4 -6 l-4 0"/><text class="val" id="l{ca}" data-ca="{ca}" data-ioa="{load_mw}" data-unit="MW" x="{:.1}" y="{:.1}">–</text>"#,
                     x + 22.0,
                     y + 4.0,
                     case.buses[i].id.0,

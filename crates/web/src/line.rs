@@ -4,15 +4,12 @@
 //! sites, the safety controller's status registers), never the simulation between them; a
 //! site whose device does not answer shows NO VIEW instead.
 
+use report::escape::Escaped;
 use std::fmt::Write as _;
 
 use devices::pipeline::PipePlant;
 use pipesim::sim::PumpMode;
 use range::Range;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 const W: f64 = 1000.0;
 const H: f64 = 440.0;
@@ -46,7 +43,7 @@ pub fn profile(plant: &PipePlant) -> String {
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" class=\"line-profile\" font-family=\"sans-serif\" font-size=\"12\">"
     );
-    let _ = write!(s, "<title>{}: pressure along the line against MAOP</title>", esc(&p.name));
+    let _ = write!(s, "<title>{}: pressure along the line against MAOP</title>", Escaped(&p.name));
     // Axes: pressure every 10 bar, distance every 20 km.
     let mut bar = 0.0;
     while bar <= top_bar + 1e-9 {
@@ -135,7 +132,7 @@ pub fn profile(plant: &PipePlant) -> String {
         BOTTOM + 40.0,
         LEFT - 50.0,
         BOTTOM + 82.0,
-        esc(&p.origin.name)
+        Escaped(&p.origin.name)
     );
     let _ = write!(
         s,
@@ -144,7 +141,7 @@ pub fn profile(plant: &PipePlant) -> String {
         BOTTOM + 40.0,
         RIGHT + 40.0,
         BOTTOM + 82.0,
-        esc(&p.delivery.name)
+        Escaped(&p.delivery.name)
     );
     // Stations: a circle per pump (green turning, grey at rest, red tripped by the SIS).
     for st in &plant.stations {
@@ -162,9 +159,9 @@ pub fn profile(plant: &PipePlant) -> String {
             let _ = write!(
                 s,
                 "<circle data-pump=\"{}\" cx=\"{cx:.1}\" cy=\"{:.1}\" r=\"9\" fill=\"{colour}\" stroke=\"#263238\"><title>{} {:.0} rpm</title></circle>",
-                esc(&p.pumps[k].name),
+                Escaped(&p.pumps[k].name),
                 BOTTOM + 50.0 + 22.0 * i as f64,
-                esc(&p.pumps[k].name),
+                Escaped(&p.pumps[k].name),
                 ps.speed_rpm
             );
         }
@@ -172,7 +169,7 @@ pub fn profile(plant: &PipePlant) -> String {
             s,
             "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
             BOTTOM + 36.0,
-            esc(&st.station)
+            Escaped(&st.station)
         );
     }
     // Valves: a bow tie (green open, red closed, amber between).
@@ -191,12 +188,12 @@ pub fn profile(plant: &PipePlant) -> String {
         let _ = write!(
             s,
             "<path data-valve=\"{}\" d=\"M{:.1} {:.1} l14 8 v-16 z M{:.1} {:.1} l-14 8 v-16 z\" fill=\"{colour}\" stroke=\"#263238\"><title>{} {:.0} % open</title></path>",
-            esc(&v.name),
+            Escaped(&v.name),
             vx - 14.0,
             vy - 8.0 + 8.0,
             vx + 14.0,
             vy,
-            esc(&v.name),
+            Escaped(&v.name),
             open * 100.0
         );
     }
@@ -226,8 +223,8 @@ pub fn profile(plant: &PipePlant) -> String {
             sis.checksum(),
             if changed { " (not the commissioned one)" } else { "" },
             if sis.faulted().is_some() { "FAULTED" } else { "running" },
-            if tripped.is_empty() { "none".to_string() } else { esc(&tripped.join(", ")) },
-            if bypassed.is_empty() { "none".to_string() } else { esc(&bypassed.join(", ")) }
+            if tripped.is_empty() { "none".to_string() } else { Escaped(&tripped.join(", ")).to_string() },
+            if bypassed.is_empty() { "none".to_string() } else { Escaped(&bypassed.join(", ")).to_string() }
         );
     }
     let _ = write!(

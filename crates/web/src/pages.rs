@@ -5,26 +5,19 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use report::escape::Escaped;
 
 use crate::{ApiError, App};
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 fn page(title: &str, kind: &str, data: &[(&str, &str)], body: &str) -> Html<String> {
-    let attrs: String = data.iter().map(|(k, v)| format!(" data-{k}=\"{}\"", esc(v))).collect();
+    let attrs: String = data.iter().map(|(k, v)| format!(" data-{k}=\"{}\"", Escaped(v))).collect();
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{} · icsrange</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/style.css\">\
 <script type=\"module\" src=\"/assets/app.js\"></script></head><body data-page=\"{kind}\"{attrs}>\
 <header class=\"top\"><a href=\"/home\" class=\"brand\">icsrange</a><span id=\"who\"></span><span id=\"clock\"></span><button id=\"logout\" hidden>Sign out</button></header>\
 <main>{body}</main></body></html>",
-        esc(title)
+        Escaped(title)
     ))
 }
 
@@ -72,10 +65,10 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
 <section class=\"card\"><h2>Incident reports</h2><button type=\"button\" id=\"load-reports\">Show reports</button><div id=\"reports\"></div></section>\
 <section class=\"card\"><h2>Scoreboard</h2><table id=\"scoreboard\"><thead><tr><th>Team</th><th>t</th><th>Total</th><th>Components</th></tr></thead><tbody></tbody></table></section>\
 <section class=\"card\"><h2>Campaign and injects</h2><div id=\"steps\"></div><div id=\"injects\"></div></section>",
-            esc(&run.name),
-            esc(&run.exercise),
-            esc(run.status.as_str()),
-            esc(&run.id)
+            Escaped(&run.name),
+            Escaped(&run.exercise),
+            Escaped(run.status.as_str()),
+            Escaped(&run.id)
         ),
     )
     .into_response())
@@ -90,10 +83,12 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
         .or_else(|| app.ranges.get(&id).map(|t| t.diagram.svg.clone()))
         .unwrap_or_else(|| "<p>The run has not started.</p>".into());
     let line_attr = if pipeline { " data-line=\"1\"" } else { "" };
+    // Which IOAs are breakers, for the HMI's alarms (`devices::rtu::ioa`, not literals).
+    let breakers: Vec<String> = devices::rtu::ioa::BREAKERS.iter().map(|(a, b)| format!("{a}-{b}")).collect();
     Ok(page(
         &team.name,
         "team",
-        &[("team", &team.id)],
+        &[("team", &team.id), ("breakers", &breakers.join(" "))],
         &format!(
             "<nav class=\"tabs\"><button data-tab=\"hmi\" class=\"on\">HMI</button><button data-tab=\"detect\">Detection</button>\
 <button data-tab=\"respond\">Response</button><button data-tab=\"questions\">Questions</button><button data-tab=\"inbox\">Injects</button>\

@@ -167,14 +167,16 @@ impl Loader<'_> {
             return Some(Answer::Choice { options, correct: correct.value });
         }
         if let Some(fig) = f.opt_string(self.e, "from_run") {
-            if !RUN_FIGURES.contains(&fig.value.as_str()) {
+            let Some(figure) = RunFigure::from_name(&fig.value) else {
+                let names: Vec<&str> = RunFigure::ALL.iter().map(|f| f.as_str()).collect();
                 self.e.0.push(fig.error(format!(
                     "`from_run` is one of {}, not `{}`",
-                    RUN_FIGURES.join(", "),
+                    names.join(", "),
                     fig.value
                 )));
-            }
-            return Some(Answer::FromRun { figure: fig.value, tolerance });
+                return None;
+            };
+            return Some(Answer::FromRun { figure, tolerance });
         }
         self.e.at(
             f.span(),
