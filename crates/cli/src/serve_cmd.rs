@@ -120,8 +120,16 @@ async fn stop_signal() {
     }
 }
 
+/// The server's runtime. Ranges step on the blocking pool (a power flow never runs on an async
+/// worker), so the pool is kept to a few threads per core: a step is short, and every thread
+/// that allocates costs the process an allocator arena (with tokio's default of 512 threads,
+/// 50 teams doubled the server's resident memory).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads((2 * cores).max(4))
+        .enable_all()
+        .build()?)
 }
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
