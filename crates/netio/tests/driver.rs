@@ -1,7 +1,8 @@
 //! The driver on tokio's paused clock (time advances only when every task waits, so pacing
 //! is checked exactly, without sleeping in real time): pause stops simulated time for the
 //! grid, the campaign and the devices; resume and speed changes take effect; a subscriber
-//! that never reads does not hold the range back; 50 drivers run in one process.
+//! that never reads does not hold the range back; 50 drivers run in one process; the view the
+//! pages read follows the range without its lock.
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
@@ -167,4 +168,32 @@ async fn a_request_that_arrives_while_paused_is_answered_on_resume() {
     // a's request and b's open, applied at the instant the run resumed at; b's request after.
     assert!(live_t.len() >= 3, "{live_t:?}");
     assert_eq!(live_t[..2], [before.hmi.t, before.hmi.t]);
+}
+
+/// What the pages read (`View`) is the range's own journal, time and HMI points as of its last
+/// step, and reading it takes no lock the range holds while it steps: here it is read from
+/// inside the range's own lock (where a step runs), and it answers.
+#[tokio::test(start_paused = true)]
+async fn the_view_follows_the_range_and_needs_not_its_lock() {
+    let (_, range) = ukraine();
+    let (h, _task) = driver::spawn(range, Pace::Times(10.0), false, None);
+    // 700 s of simulated time: the campaign has begun opening breakers.
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    let view = h.view();
+    assert!(view.snapshot().t > SimTime(0));
+    let entries = h
+        .read(|r| {
+            view.read(|journal, snapshot| {
+                assert_eq!(journal, r.journal(), "the view's journal is the range's");
+                assert_eq!(snapshot.t, r.time());
+                assert_eq!(snapshot.finished, r.is_finished());
+                assert_eq!(snapshot.points, journal_format::evidence::points(r));
+                journal.len()
+            })
+        })
+        .unwrap();
+    assert!(entries > 1, "the view follows the journal past its start entry: {entries}");
+    let t = view.snapshot().t;
+    assert!((SimTime::from_secs(699.0)..=SimTime::from_secs(701.0)).contains(&t), "{t}");
+    assert!(!view.snapshot().points.is_empty(), "the HMI's points");
 }
