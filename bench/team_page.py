@@ -14,7 +14,7 @@ binaries one after another (so the figures are side by side):
   asks for B's on 8 keep-alive connections. It prints p50, p99 and max of A's latencies and
   how many requests B completed meanwhile, and one JSON line per binary.
 
-  python3 bench/team_page.py --bin /tmp/baseline/icsrange --bin target/release/icsrange
+  python3 bench/team_page.py --bin OLD/icsrange --bin target/release/icsrange
 
 Python 3.11 standard library only.
 """
