@@ -123,11 +123,13 @@ async fn stop_signal() {
 /// The server's runtime. Ranges step on the blocking pool (a power flow never runs on an async
 /// worker), so the pool is kept to a few threads per core: a step is short, and every thread
 /// that allocates costs the process an allocator arena (with tokio's default of 512 threads,
-/// 50 teams doubled the server's resident memory).
+/// 50 teams doubled the server's resident memory). Long jobs there are bounded (two password
+/// checks, `web::auth`; two exercise loads or reports, `web::platform::HEAVY_SLOTS`), so steps
+/// always find at least half the pool free.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     Ok(tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads((2 * cores).max(4))
+        .max_blocking_threads((4 * cores).max(8))
         .enable_all()
         .build()?)
 }

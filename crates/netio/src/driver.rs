@@ -276,8 +276,10 @@ impl Handle {
             core.publish();
         } else {
             let _ = core.range.live(Live::Data { conn, bytes });
-            // The answer and the capture now; the journal and the state with the next step.
+            // The answer and the capture now, the journal to readers too (the persister reads
+            // it there); the state with the next step.
             core.deliver(Some((conn, &mut answer)));
+            core.publish_journal();
         }
         Some(answer)
     }
@@ -556,10 +558,21 @@ impl Core {
         }
     }
 
+    /// New journal entries to the view only (live traffic between steps: no device or SCADA
+    /// point moved, so the snapshot stands).
+    fn publish_journal(&mut self) {
+        self.view.publish(&self.range, self.viewed, false);
+        self.viewed = self.range.journal().len();
+    }
+
     /// New journal entries to subscribers, and the state.
     fn publish(&mut self) {
         let journal = self.range.journal();
-        let moved = self.state.borrow().hmi.t != self.range.time() || self.range.is_finished();
+        // The snapshot when time moved, or when entries came (an action through the SCADA
+        // master changes its points within an instant).
+        let moved = self.state.borrow().hmi.t != self.range.time()
+            || self.range.is_finished()
+            || journal.len() > self.viewed;
         self.view.publish(&self.range, self.viewed, moved);
         self.viewed = journal.len();
         if journal.len() > self.published {

@@ -197,3 +197,32 @@ async fn the_view_follows_the_range_and_needs_not_its_lock() {
     assert!((SimTime::from_secs(699.0)..=SimTime::from_secs(701.0)).contains(&t), "{t}");
     assert!(!view.snapshot().points.is_empty(), "the HMI's points");
 }
+
+/// An action within an instant (the run paused, a breaker operated through the SCADA master)
+/// reaches what the pages read before its outcome is known: its entries are in the view's
+/// journal, and the view's points are the range's (republished whenever entries came).
+#[tokio::test(start_paused = true)]
+async fn an_action_while_paused_reaches_the_view() {
+    let (_, range) = ukraine();
+    let (h, _task) = driver::spawn(range, Pace::Times(10.0), false, None);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(h.act(instructor(), Action::Pause).await, Some(Outcome::Accepted));
+    let view = h.view();
+    // A branch breaker the HMI shows, as a trainee would pick it.
+    let (station, ioa, ..) =
+        *view.snapshot().points.iter().find(|p| p.1 == devices::rtu::ioa::BRANCH_BREAKER).unwrap();
+    let before = view.len();
+    let operator = Actor::User { team: "blue".into(), user: "ana".into(), role: range::Role::Operator };
+    let open =
+        exercise::DefenderAction::Operate { point: exercise::CommandPoint { station, ioa }, close: false };
+    let outcome = h.act(operator, Action::Defend(open)).await.unwrap();
+    assert!(!matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
+    assert!(view.len() > before, "the action's entries are in the view");
+    h.read(|r| {
+        view.read(|journal, snapshot| {
+            assert_eq!(journal, r.journal());
+            assert_eq!(snapshot.points, journal_format::evidence::points(r));
+        })
+    })
+    .unwrap();
+}

@@ -399,6 +399,13 @@ impl Range {
                 let Some(q) = self.setup.ex.questions.iter().find(|q| q.id == question) else {
                     return Outcome::Refused(format!("no question `{question}`"));
                 };
+                // A team's tries are the range's rule (the web asks first, for its answer's
+                // status; two answers at once are decided here).
+                if let Actor::User { team, .. } = actor {
+                    if let Err(why) = may_answer(&self.setup.ex, &self.journal, team, &question) {
+                        return Outcome::Refused(why.to_string());
+                    }
+                }
                 let correct = crate::score::judge(&self.setup.ex, q, &value, &self.journal);
                 self.journal.push(Entry::Answer { t: self.agenda.now, question, value });
                 Outcome::Verdict { correct }

@@ -77,7 +77,11 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
 pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     // A pipeline run's HMI is the line's pressure profile (refreshed by the page's script).
-    let line = app.ranges.get(&id).and_then(|t| t.read_range(crate::line::svg).flatten());
+    let line = app
+        .ranges
+        .get(&id)
+        .filter(|t| t.ex.pipeline.is_some())
+        .and_then(|t| t.read_range(crate::line::svg).flatten());
     let pipeline = line.is_some();
     let svg = line
         .or_else(|| app.ranges.get(&id).map(|t| t.diagram.svg.clone()))

@@ -205,9 +205,18 @@ impl Exercises {
     }
 }
 
+/// Long jobs on the blocking pool (an exercise loaded, an after-action report built) at a
+/// time: the ranges step on that pool too, and must always find threads free there (the
+/// server caps the pool; password checks have their own two slots, `auth`).
+pub static HEAVY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// A run's exercise: loaded the first time it is asked for (on the blocking pool: loading
 /// checks the grid with a power flow), then read from memory.
 pub async fn exercise(app: &crate::App, run: &store::Run) -> Result<Arc<Exercise>, ApiError> {
+    if let Some(ex) = app.exercises.get(&run.id) {
+        return Ok(ex);
+    }
+    let _slot = HEAVY_SLOTS.acquire().await.map_err(|_| ApiError::Internal)?;
     if let Some(ex) = app.exercises.get(&run.id) {
         return Ok(ex);
     }

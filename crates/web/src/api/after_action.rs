@@ -45,6 +45,7 @@ async fn build(
     if runs.is_empty() {
         return Err(ApiError::Conflict("no team's run has started"));
     }
+    let _slot = platform::HEAVY_SLOTS.acquire().await.map_err(|_| ApiError::Internal)?;
     tokio::task::spawn_blocking(move || {
         let teams: Vec<report::TeamRun<'_>> =
             runs.iter().map(|(name, journal)| report::TeamRun { name, journal }).collect();

@@ -62,6 +62,9 @@ pub(super) async fn diagram(State(app): State<App>, Path(id): Path<String>) -> R
 
 pub(super) async fn line_svg(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
     let tr = team_range(&app, &id).await?;
+    if tr.ex.pipeline.is_none() {
+        return Err(ApiError::NotFound);
+    }
     let svg = tr.read_range(crate::line::svg).flatten().ok_or(ApiError::NotFound)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
