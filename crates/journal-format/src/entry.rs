@@ -5,8 +5,8 @@ use std::net::SocketAddrV4;
 use range::journal::{Entry, Live, Operation};
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::action::{ActionJson, ActorJson, OutcomeJson, action, actor, outcome};
-use crate::{Error, secs};
 
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -299,7 +299,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             demand_mw,
             customers,
         } => EntryJson::Start {
-            t: secs(*t),
+            t: t.secs(),
             format: *format,
             exercise,
             seed: *seed,
@@ -310,7 +310,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             customers: *customers,
         },
         Entry::Grid { event } => EntryJson::Grid {
-            t: secs(event.t),
+            t: event.t.secs(),
             event: event.kind.as_str(),
             element: event.element.to_string(),
             cause: event.cause.as_str(),
@@ -319,7 +319,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
         },
         Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh, f_hz, f_min_hz, f_max_hz } => {
             EntryJson::Supply {
-                t: secs(*t),
+                t: t.secs(),
                 served_mw: *served_mw,
                 demand_mw: *demand_mw,
                 customers_off: *customers_off,
@@ -341,7 +341,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             peak_maop_ratio,
             pressures_kpa,
         } => EntryJson::Line {
-            t: secs(*t),
+            t: t.secs(),
             flow_in_m3h: *flow_in_m3h,
             flow_out_m3h: *flow_out_m3h,
             delivered_m3: *delivered_m3,
@@ -353,7 +353,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             pressures_kpa,
         },
         Entry::Pipe { t, kind, subject, pressure_kpa, by_sis, what } => EntryJson::Pipe {
-            t: secs(*t),
+            t: t.secs(),
             event: kind.as_str(),
             subject,
             pressure_kpa: *pressure_kpa,
@@ -361,13 +361,13 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             what,
         },
         Entry::Attack { t, step, name, kind, techniques, on_wire } => {
-            EntryJson::Attack { t: secs(*t), step, name, action: kind, techniques, on_wire: *on_wire }
+            EntryJson::Attack { t: t.secs(), step, name, action: kind, techniques, on_wire: *on_wire }
         }
         Entry::AttackPrevented { t, step, reason } => {
-            EntryJson::AttackPrevented { t: secs(*t), step, reason }
+            EntryJson::AttackPrevented { t: t.secs(), step, reason }
         }
         Entry::It { t, step, event, host, account, src, artefact } => EntryJson::It {
-            t: secs(*t),
+            t: t.secs(),
             step,
             event,
             host,
@@ -377,7 +377,7 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
         },
         Entry::Command { t, protocol, src, dst, station, operation: op, by, step, outcome, frames } => {
             EntryJson::Command {
-                t: secs(*t),
+                t: t.secs(),
                 protocol: protocol.as_str(),
                 src: src.to_string(),
                 dst: dst.to_string(),
@@ -391,17 +391,17 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             }
         }
         Entry::Hmi { t, actor: a, point, close } => EntryJson::Hmi {
-            t: secs(*t),
+            t: t.secs(),
             actor: actor(a),
             station: point.station,
             ioa: point.ioa,
             close: *close,
         },
         Entry::Device { t, device, addr, change } => {
-            EntryJson::Device { t: secs(*t), device, addr: addr.to_string(), change: change.describe() }
+            EntryJson::Device { t: t.secs(), device, addr: addr.to_string(), change: change.describe() }
         }
         Entry::Alert { alert } => EntryJson::Alert {
-            t: secs(alert.t),
+            t: alert.t.secs(),
             rule: alert.rule,
             techniques: alert.techniques,
             src: alert.src.to_string(),
@@ -410,10 +410,10 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             message: &alert.message,
         },
         Entry::Act { t, actor: a, action: x, outcome: o } => {
-            EntryJson::Act { t: secs(*t), actor: actor(a), action: action(x), outcome: outcome(o) }
+            EntryJson::Act { t: t.secs(), actor: actor(a), action: action(x), outcome: outcome(o) }
         }
         Entry::Live { t, live, conn } => EntryJson::Live {
-            t: secs(*t),
+            t: t.secs(),
             live: match live {
                 Live::Open { client, server } => {
                     LiveJson::Open { client: *client, server: *server, conn: *conn }
@@ -423,21 +423,21 @@ fn to_json(e: &Entry) -> EntryJson<'_> {
             },
         },
         Entry::Crew { t, point, close, status } => EntryJson::Crew {
-            t: secs(*t),
+            t: t.secs(),
             station: point.station,
             ioa: point.ioa,
             close: *close,
             status: status.describe(),
         },
         Entry::Inject { t, id, channel, from, subject } => {
-            EntryJson::Inject { t: secs(*t), id, channel, from, subject }
+            EntryJson::Inject { t: t.secs(), id, channel, from, subject }
         }
-        Entry::Answer { t, question, value } => EntryJson::Answer { t: secs(*t), question, value },
+        Entry::Answer { t, question, value } => EntryJson::Answer { t: t.secs(), question, value },
         Entry::Hint { t, question, index, cost, text } => {
-            EntryJson::Hint { t: secs(*t), question, index: *index, cost: *cost, text }
+            EntryJson::Hint { t: t.secs(), question, index: *index, cost: *cost, text }
         }
-        Entry::Report { t, text } => EntryJson::Report { t: secs(*t), text },
-        Entry::End { t } => EntryJson::End { t: secs(*t) },
+        Entry::Report { t, text } => EntryJson::Report { t: t.secs(), text },
+        Entry::End { t } => EntryJson::End { t: t.secs() },
     }
 }
 

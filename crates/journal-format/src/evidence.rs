@@ -15,7 +15,6 @@ use range::{Entry, Range};
 use serde::Serialize;
 
 use crate::action::{ActionJson, OutcomeJson, action, outcome};
-use crate::secs;
 
 /// One piece of evidence: its journal index (`seq`, so a client resumes after the last it
 /// saw), its simulated time in seconds, and what it shows.
@@ -202,7 +201,7 @@ pub fn event(seq: usize, e: &Entry, team: Option<&str>, ex: &exercise::Exercise)
         Entry::End { .. } => Item::End { text: "the exercise has ended" },
         _ => return None,
     };
-    Some(Evidence { seq, t: secs(e.t()), item })
+    Some(Evidence { seq, t: e.t().secs(), item })
 }
 
 /// Evidence as one JSON line, its keys in sorted order (as the evidence files have always
@@ -226,7 +225,7 @@ pub struct Supply {
 pub fn supply(journal: &[Entry]) -> Option<Supply> {
     journal.iter().rev().find_map(|e| match e {
         Entry::Supply { t, served_mw, demand_mw, customers_off, ens_mwh, .. } => Some(Supply {
-            t: secs(*t),
+            t: t.secs(),
             served_mw: *served_mw,
             demand_mw: *demand_mw,
             customers_off: *customers_off,

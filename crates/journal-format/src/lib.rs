@@ -49,10 +49,3 @@ pub use entry::{entry, to_jsonl};
 pub use error::Error;
 pub use inputs::{Recorded, StartInfo, read_inputs};
 pub use score::score;
-
-use gridsim::sim::SimTime;
-
-/// Seconds, as the journal prints them (`SimTime::secs`, the one conversion).
-pub(crate) fn secs(t: SimTime) -> f64 {
-    t.secs()
-}

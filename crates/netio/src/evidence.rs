@@ -6,14 +6,8 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use gridsim::sim::SimTime;
 use journal_format::evidence::{Evidence, event, line, points};
 use range::{Entry, Range};
-
-/// Seconds, as the journal prints them (`SimTime::secs`, the one conversion).
-fn secs(t: SimTime) -> f64 {
-    t.secs()
-}
 
 /// The SCADA point history of a headless run: the point database sampled as it runs
 /// (`sample`), a CSV line per point whose value or staleness changed.
@@ -28,7 +22,7 @@ impl PointHistory {
         if self.csv.is_empty() {
             self.csv.push_str("t_s,station,ioa,value,stale\n");
         }
-        let t = secs(r.time());
+        let t = r.time().secs();
         for (ca, ioa, v, stale) in points(r) {
             if self.last.get(&(ca, ioa)) != Some(&(v, stale)) {
                 self.last.insert((ca, ioa), (v, stale));
@@ -88,7 +82,7 @@ pub fn write(dir: &Path, r: &Range, history: &PointHistory) -> io::Result<()> {
             let _ = writeln!(
                 supply,
                 "{},{served_mw:.3},{demand_mw:.3},{customers_off},{ens_mwh:.4},{f_hz:.4},{f_min_hz:.4},{f_max_hz:.4}",
-                secs(*t)
+                t.secs()
             );
         }
     }

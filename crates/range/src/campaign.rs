@@ -166,7 +166,7 @@ impl Range {
                 self.command_entry(
                     sid,
                     Sender::Attacker,
-                    Route { protocol: Protocol::Iec104, src, dst, station: Some(*station) },
+                    Route::station(src, dst, *station),
                     operation,
                     outcome,
                 );
@@ -207,7 +207,7 @@ impl Range {
                     self.command_entry(
                         sid,
                         Sender::Attacker,
-                        Route { protocol: Protocol::Udp, src, dst: addr, station: None },
+                        Route::device(Protocol::Udp, src, addr),
                         op,
                         outcome,
                     );
@@ -228,7 +228,7 @@ impl Range {
                 self.command_entry(
                     sid,
                     Sender::Attacker,
-                    Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                    Route::device(Protocol::Modbus, src, addr),
                     op,
                     outcome,
                 );
@@ -245,7 +245,7 @@ impl Range {
                 self.command_entry(
                     sid,
                     Sender::Attacker,
-                    Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                    Route::device(Protocol::Modbus, src, addr),
                     op,
                     outcome,
                 );
@@ -266,7 +266,7 @@ impl Range {
                 self.command_entry(
                     sid,
                     Sender::Attacker,
-                    Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                    Route::device(Protocol::Modbus, src, addr),
                     Operation::Restart,
                     outcome,
                 );
@@ -290,7 +290,7 @@ impl Range {
                     self.command_entry(
                         sid,
                         Sender::Attacker,
-                        Route { protocol: Protocol::Modbus, src, dst: u, station: None },
+                        Route::device(Protocol::Modbus, src, u),
                         op,
                         outcome,
                     );
@@ -341,13 +341,7 @@ impl Range {
             Ok(c) => c,
             Err(why) => {
                 let op = Operation::Interrogation;
-                self.command_entry(
-                    sid,
-                    Sender::Attacker,
-                    Route { protocol: Protocol::Iec104, src, dst, station: Some(station) },
-                    op,
-                    why,
-                );
+                self.command_entry(sid, Sender::Attacker, Route::station(src, dst, station), op, why);
                 return;
             }
         };
@@ -362,13 +356,7 @@ impl Range {
             let outcome =
                 if confirmed(&back, type_id::C_IC_NA_1) { Delivery::Confirmed } else { Delivery::Refused };
             let op = Operation::Interrogation;
-            self.command_entry(
-                sid,
-                Sender::Attacker,
-                Route { protocol: Protocol::Iec104, src, dst, station: Some(station) },
-                op,
-                outcome,
-            );
+            self.command_entry(sid, Sender::Attacker, Route::station(src, dst, station), op, outcome);
         }
         for &ioa in ioas {
             if !self.net.conns[c].open {
@@ -394,13 +382,7 @@ impl Range {
                 self.campaign.opened_by_attack.push(p);
             }
             let outcome = if ok { Delivery::Confirmed } else { Delivery::Refused };
-            self.command_entry(
-                sid,
-                Sender::Attacker,
-                Route { protocol: Protocol::Iec104, src, dst, station: Some(station) },
-                op,
-                outcome,
-            );
+            self.command_entry(sid, Sender::Attacker, Route::station(src, dst, station), op, outcome);
         }
         if self.net.conns[c].open {
             let mut stop = Vec::new();
@@ -447,13 +429,7 @@ impl Range {
                 }
                 let dst = self.station_addr(p.station);
                 let op = Operation::Breaker { ioa: p.ioa, close: *close, select: true };
-                self.command_entry(
-                    sid,
-                    Sender::Hijack,
-                    Route { protocol: Protocol::Iec104, src: master, dst, station: Some(p.station) },
-                    op,
-                    outcome,
-                );
+                self.command_entry(sid, Sender::Hijack, Route::station(master, dst, p.station), op, outcome);
             }
             StepAction::Iec104Commands { from, targets, close, select, .. } => {
                 let p = targets[target];
@@ -471,13 +447,7 @@ impl Range {
                 };
                 let dst = self.station_addr(p.station);
                 let op = Operation::Breaker { ioa: p.ioa, close: *close, select: *select };
-                self.command_entry(
-                    sid,
-                    Sender::Attacker,
-                    Route { protocol: Protocol::Iec104, src, dst, station: Some(p.station) },
-                    op,
-                    outcome,
-                );
+                self.command_entry(sid, Sender::Attacker, Route::station(src, dst, p.station), op, outcome);
             }
             _ => {}
         }
@@ -518,7 +488,7 @@ impl Range {
         self.command_entry(
             Some(&step.id),
             Sender::Attacker,
-            Route { protocol: Protocol::Iec104, src, dst, station: Some(*station) },
+            Route::station(src, dst, *station),
             Operation::Toggle { round, double: *double, on },
             Delivery::Sent,
         );
@@ -534,7 +504,7 @@ impl Range {
         self.command_entry(
             Some(step),
             Sender::Attacker,
-            Route { protocol: Protocol::Dnp3, src, dst: addr, station: None },
+            Route::device(Protocol::Dnp3, src, addr),
             op,
             outcome,
         );
@@ -551,7 +521,7 @@ impl Range {
                 self.command_entry(
                     Some(step),
                     Sender::Attacker,
-                    Route { protocol: Protocol::Http, src, dst: addr, station: None },
+                    Route::device(Protocol::Http, src, addr),
                     Operation::Firmware,
                     e,
                 );
@@ -582,7 +552,7 @@ impl Range {
         self.command_entry(
             Some(step),
             Sender::Attacker,
-            Route { protocol: Protocol::Http, src, dst: addr, station: None },
+            Route::device(Protocol::Http, src, addr),
             Operation::Firmware,
             Delivery::Accepted,
         );
@@ -611,13 +581,7 @@ impl Range {
         let fragment = proto_dnp3::app::crob_request(0, proto_dnp3::app::fc::DIRECT_OPERATE, index, code);
         let outcome = self.dnp3_to(src, d, &fragment);
         let op = Operation::Valve { index, open };
-        self.command_entry(
-            step,
-            by,
-            Route { protocol: Protocol::Dnp3, src, dst: addr, station: None },
-            op,
-            outcome,
-        );
+        self.command_entry(step, by, Route::device(Protocol::Dnp3, src, addr), op, outcome);
         outcome
     }
 
@@ -657,7 +621,7 @@ impl Range {
             self.command_entry(
                 step,
                 Sender::Attacker,
-                Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                Route::device(Protocol::Modbus, src, addr),
                 op,
                 outcome,
             );
@@ -708,7 +672,7 @@ impl Range {
             self.command_entry(
                 step,
                 Sender::Attacker,
-                Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                Route::device(Protocol::Modbus, src, addr),
                 op,
                 outcome,
             );

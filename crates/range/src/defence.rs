@@ -309,7 +309,7 @@ impl Range {
                 self.command_entry(
                     None,
                     Sender::Operator,
-                    Route { protocol: Protocol::Modbus, src, dst: u, station: None },
+                    Route::device(Protocol::Modbus, src, u),
                     op,
                     outcome,
                 );
@@ -477,7 +477,7 @@ impl Range {
             self.command_entry(
                 None,
                 Sender::Operator,
-                Route { protocol: Protocol::Iec104, src: master, dst, station: Some(p.station) },
+                Route::station(master, dst, p.station),
                 op,
                 Delivery::NoSession,
             );
@@ -488,13 +488,7 @@ impl Range {
         self.net.mark = self.net.packets;
         let outcome =
             if self.double_command(c, p, close, true) { Delivery::Confirmed } else { Delivery::Refused };
-        self.command_entry(
-            None,
-            Sender::Operator,
-            Route { protocol: Protocol::Iec104, src: master, dst, station: Some(p.station) },
-            op,
-            outcome,
-        );
+        self.command_entry(None, Sender::Operator, Route::station(master, dst, p.station), op, outcome);
         outcome
     }
 
@@ -580,7 +574,7 @@ impl Range {
             self.command_entry(
                 None,
                 Sender::Operator,
-                Route { protocol: Protocol::Modbus, src, dst: addr, station: None },
+                Route::device(Protocol::Modbus, src, addr),
                 op,
                 outcome,
             );

@@ -66,6 +66,18 @@ pub(crate) struct Route {
     pub station: Option<u16>,
 }
 
+impl Route {
+    /// To a device that has no IEC 104 station (Modbus, DNP3, HTTP, UDP).
+    pub(crate) fn device(protocol: Protocol, src: Ipv4Addr, dst: Ipv4Addr) -> Route {
+        Route { protocol, src, dst, station: None }
+    }
+
+    /// To an IEC 104 station.
+    pub(crate) fn station(src: Ipv4Addr, dst: Ipv4Addr, station: u16) -> Route {
+        Route { protocol: Protocol::Iec104, src, dst, station: Some(station) }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub id: ConnId,

@@ -32,7 +32,6 @@
 //! (rendering), `mitigations`.
 
 use exercise::Exercise;
-use gridsim::sim::SimTime;
 use range::journal::Entry;
 
 mod cohort;
@@ -54,11 +53,6 @@ pub struct TeamRun<'a> {
     pub journal: &'a [Entry],
 }
 
-/// Seconds, as the journal prints them (`SimTime::secs`, the one conversion).
-pub(crate) fn secs(t: SimTime) -> f64 {
-    t.secs()
-}
-
 pub(crate) fn line(i: usize) -> Vec<usize> {
     vec![i + 1]
 }
@@ -74,7 +68,7 @@ pub fn build(ex: &Exercise, teams: &[TeamRun<'_>]) -> Report {
             title: ex.title.clone(),
             summary: ex.summary.clone(),
             grid: ex.grid.clone(),
-            duration_s: secs(ex.duration),
+            duration_s: ex.duration.secs(),
             sources: ex.sources.clone(),
             techniques: ex
                 .techniques

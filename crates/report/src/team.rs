@@ -33,7 +33,7 @@ pub(crate) fn team(ex: &Exercise, run: &TeamRun<'_>) -> TeamReport {
         seed,
         base: base.to_string(),
         ended: end.is_some(),
-        end_s: secs(end.unwrap_or_else(|| j.last().map_or(SimTime(0), Entry::t))),
+        end_s: end.unwrap_or_else(|| j.last().map_or(SimTime(0), Entry::t)).secs(),
         entries: j.len(),
         figures: figures(j, &s),
         score: breakdown(ex, j, &s, &questions),
@@ -55,7 +55,7 @@ fn series(j: &[Entry]) -> Series {
                 s.f0_hz = if (f_hz - 60.0).abs() < (f_hz - 50.0).abs() { 60.0 } else { 50.0 };
             }
             first = false;
-            s.t_s.push(secs(*t));
+            s.t_s.push(t.secs());
             s.f_hz.push(*f_hz);
             s.f_min_hz.push(*f_min_hz);
             s.f_max_hz.push(*f_max_hz);
@@ -82,7 +82,7 @@ fn figures(j: &[Entry], s: &score::Score) -> Figures {
     let none = || Figure { value: None, t_s: None, source: Vec::new() };
     let at = |x: &(usize, SimTime, u64, f64, f64, f64), v: f64| Figure {
         value: Some(v),
-        t_s: Some(secs(x.1)),
+        t_s: Some(x.1.secs()),
         source: line(x.0),
     };
     let ens = supply.last().map_or_else(none, |x| at(x, x.3));
@@ -108,9 +108,9 @@ fn figures(j: &[Entry], s: &score::Score) -> Figures {
             _ => Some(x),
         })
         .map_or_else(none, |x| at(x, x.5));
-    let first_off = supply.iter().find(|x| x.2 > 0).map_or_else(none, |x| at(x, secs(x.1)));
+    let first_off = supply.iter().find(|x| x.2 > 0).map_or_else(none, |x| at(x, x.1.secs()));
     let restored = match s.restored_at_s {
-        Some(r) => supply.iter().find(|x| (secs(x.1) - r).abs() < 1e-9).map_or_else(none, |x| at(x, r)),
+        Some(r) => supply.iter().find(|x| (x.1.secs() - r).abs() < 1e-9).map_or_else(none, |x| at(x, r)),
         None => none(),
     };
     let to_restore = match (restored.value, first_off.value) {
@@ -186,7 +186,7 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[Question
     let penalties: Vec<PenaltyItem> = score::penalties(ex, j)
         .into_iter()
         .map(|p| PenaltyItem {
-            t_s: secs(j[p.index].t()),
+            t_s: j[p.index].t().secs(),
             points: p.points,
             why: p.why.to_string(),
             source: line(p.index),
@@ -198,7 +198,7 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[Question
         .enumerate()
         .filter_map(|(i, e)| match e {
             Entry::Hint { t, question, cost, .. } => Some(HintCost {
-                t_s: secs(*t),
+                t_s: t.secs(),
                 question: question.clone(),
                 cost: *cost,
                 deducted: counted(question),
@@ -287,7 +287,7 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
             let detected = detections.get(&step.id).and_then(|d| {
                 let i = d.first_alert?;
                 Some(Detected {
-                    t_s: secs(j[i].t()),
+                    t_s: j[i].t().secs(),
                     after_s: d.ttd_s.unwrap_or(0.0),
                     rules: d.rules.clone(),
                     source: line(i),
@@ -311,8 +311,8 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                         _ => false,
                     };
                     cuts.then(|| Contained {
-                        t_s: secs(*t),
-                        after_s: secs(*t) - secs(t0),
+                        t_s: t.secs(),
+                        after_s: t.secs() - t0.secs(),
                         action: defend(d),
                         actor: actor(who),
                         source: line(i),
@@ -326,7 +326,7 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                 kind,
                 techniques: step.techniques.clone(),
                 on_wire,
-                began_s: began.map(|b| secs(b.1)),
+                began_s: began.map(|b| b.1.secs()),
                 prevented: prevented.as_ref().map(|p| p.1.clone()),
                 detected,
                 contained,
@@ -420,7 +420,7 @@ fn questions(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<QuestionReport> 
 fn timeline(j: &[Entry]) -> Vec<Item> {
     let mut out = Vec::new();
     for (i, e) in j.iter().enumerate() {
-        let t_s = secs(e.t());
+        let t_s = e.t().secs();
         let item = |kind: &'static str,
                     actor: Option<(&'static str, String)>,
                     text: String,
