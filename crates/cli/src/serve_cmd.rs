@@ -13,8 +13,8 @@ use crate::BadInput;
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// A TOML file with any of: bind, data, database, first_block, devices, tls_cert,
-    /// tls_key, header_timeout. Command-line options and ICSRANGE_* variables take precedence
-    /// over it.
+    /// tls_key, header_timeout, client_connections, trusted_proxy, runs_per_instructor,
+    /// teams_per_run. Command-line options and ICSRANGE_* variables take precedence over it.
     #[arg(long, env = "ICSRANGE_CONFIG")]
     config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080].
@@ -32,7 +32,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ICSRANGE_FIRST_BLOCK")]
     first_block: Option<u8>,
     /// Whether team ranges' device services listen on real loopback sockets (true/false)
-    /// [default: true].
+    /// [default: false]. Caveat: loopback is shared by every local process, so any program
+    /// on this machine reaches every team's devices and may use any source address in
+    /// 127.0.0.0/8 (posing as a team's SCADA master); turn it on only on a machine whose
+    /// users are the course's, until trainees have their own way into their range.
     #[arg(long, env = "ICSRANGE_DEVICES")]
     devices: Option<bool>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Cookies are then
@@ -46,6 +49,21 @@ pub struct ServeArgs {
     /// closed (slow-loris): seconds, or a duration such as 500ms, 30s, 2m [default: 30s].
     #[arg(long, env = "ICSRANGE_HEADER_TIMEOUT", value_parser = header_timeout)]
     header_timeout: Option<Duration>,
+    /// Connections one client address may hold on the web server at once (an organisation
+    /// behind one NAT counts as one) [default: 256].
+    #[arg(long, env = "ICSRANGE_CLIENT_CONNECTIONS")]
+    client_connections: Option<usize>,
+    /// The address of a reverse proxy (a TLS terminator) in front of the server: its
+    /// connections carry everyone's, and its X-Forwarded-For names the client for the
+    /// sign-in limits. Without it X-Forwarded-For is ignored.
+    #[arg(long, env = "ICSRANGE_TRUSTED_PROXY")]
+    trusted_proxy: Option<std::net::IpAddr>,
+    /// Runs not yet ended that one instructor may have created [default: 10].
+    #[arg(long, env = "ICSRANGE_RUNS_PER_INSTRUCTOR")]
+    runs_per_instructor: Option<usize>,
+    /// Teams in one run at most [default: 40].
+    #[arg(long, env = "ICSRANGE_TEAMS_PER_RUN")]
+    teams_per_run: Option<usize>,
 }
 
 /// `--header-timeout`: the duration grammar of the command line, more than 0, at most an hour.
@@ -69,6 +87,10 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     /// As `--header-timeout`: "30s", "500ms", "2" (seconds).
     header_timeout: Option<String>,
+    client_connections: Option<usize>,
+    trusted_proxy: Option<std::net::IpAddr>,
+    runs_per_instructor: Option<usize>,
+    teams_per_run: Option<usize>,
 }
 
 fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
@@ -97,15 +119,37 @@ fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
         })?,
         (None, None) => web::tls::DEFAULT_HEADER_TIMEOUT,
     };
+    let per_client =
+        args.client_connections.or(file.client_connections).unwrap_or(web::tls::DEFAULT_PER_CLIENT);
+    let quotas = web::Quotas {
+        runs_per_instructor: args
+            .runs_per_instructor
+            .or(file.runs_per_instructor)
+            .unwrap_or(web::Quotas::default().runs_per_instructor),
+        teams_per_run: args
+            .teams_per_run
+            .or(file.teams_per_run)
+            .unwrap_or(web::Quotas::default().teams_per_run),
+    };
+    if per_client == 0 || quotas.runs_per_instructor == 0 || quotas.teams_per_run == 0 {
+        return Err(
+            BadInput("client_connections, runs_per_instructor and teams_per_run: at least 1".into()).into()
+        );
+    }
     Ok(web::Config {
         bind: args.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         data_dir: args.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from(default_data)),
         database_url: args.database.clone().or(file.database),
-        listen_devices: args.devices.or(file.devices).unwrap_or(true),
+        listen_devices: args.devices.or(file.devices).unwrap_or(false),
         first_block,
         secure_cookies: tls.is_some(),
         tls,
-        header_timeout,
+        limits: web::tls::Limits {
+            header_timeout,
+            per_client,
+            trusted_proxy: args.trusted_proxy.or(file.trusted_proxy),
+        },
+        quotas,
     })
 }
 
@@ -191,7 +235,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         first_block: args.first_block,
         secure_cookies: false,
         tls: None,
-        header_timeout: web::tls::DEFAULT_HEADER_TIMEOUT,
+        limits: web::tls::Limits::default(),
+        quotas: web::Quotas::default(),
     };
     crate::init_log();
     runtime()?.block_on(async {
@@ -234,8 +279,9 @@ pub fn admin(cmd: &AdminCommand) -> anyhow::Result<ExitCode> {
     let AdminCommand::Create { name, serve } = cmd;
     let cfg = config(serve, "icsrange-data")?;
     runtime()?.block_on(async {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .map_err(|e| BadInput(format!("{}: {e}", cfg.data_dir.display())))?;
+        let io = |e: std::io::Error| BadInput(format!("{}: {e}", cfg.data_dir.display()));
+        std::fs::create_dir_all(&cfg.data_dir).map_err(io)?;
+        web::private_dir(&cfg.data_dir).map_err(io)?;
         let url = cfg
             .database_url
             .clone()
@@ -252,6 +298,9 @@ pub fn admin(cmd: &AdminCommand) -> anyhow::Result<ExitCode> {
             disabled: false,
         };
         store.create_user(&user, web::now_s()).await.map_err(|e| BadInput(format!("`{name}`: {e}")))?;
+        for f in ["icsrange.db", "icsrange.db-wal", "icsrange.db-shm"] {
+            web::private_file(&cfg.data_dir.join(f)).map_err(io)?;
+        }
         out!("administrator {name}: password {password}");
         anyhow::Ok(ExitCode::SUCCESS)
     })
@@ -278,13 +327,16 @@ mod tests {
             assert!(header_timeout(bad).is_err(), "{bad}");
         }
         let set = Cmd::try_parse_from(["serve", "--header-timeout", "1s"]).map(|c| config(&c.serve, "d"));
-        assert_eq!(set.ok().and_then(Result::ok).map(|c| c.header_timeout), Some(Duration::from_secs(1)));
+        assert_eq!(
+            set.ok().and_then(Result::ok).map(|c| c.limits.header_timeout),
+            Some(Duration::from_secs(1))
+        );
         if std::env::var_os("ICSRANGE_HEADER_TIMEOUT").is_none()
             && std::env::var_os("ICSRANGE_CONFIG").is_none()
         {
             let default = Cmd::try_parse_from(["serve"]).map(|c| config(&c.serve, "d"));
             assert_eq!(
-                default.ok().and_then(Result::ok).map(|c| c.header_timeout),
+                default.ok().and_then(Result::ok).map(|c| c.limits.header_timeout),
                 Some(Duration::from_secs(30))
             );
         }

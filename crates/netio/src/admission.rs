@@ -38,9 +38,39 @@ pub fn raise_nofile_limit() -> usize {
     nofile()
 }
 
-/// Listeners and live connections open in the process.
+/// Listeners, live connections and the web server's connections open in the process.
 static LISTENERS: AtomicUsize = AtomicUsize::new(0);
 static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+static HTTP: AtomicUsize = AtomicUsize::new(0);
+
+/// A web server's connection, counted against the process's handles while it lives. The web
+/// server may hold at most half of the handles (`http_slot`), so the device services and the
+/// database always keep the other half, whoever floods the web port.
+#[derive(Debug)]
+pub struct HttpSlot(());
+
+/// A place for one more web connection, or `None` when the web server holds its share.
+pub fn http_slot() -> Option<HttpSlot> {
+    let cap = http_capacity();
+    let taken = HTTP.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1));
+    taken.is_ok().then_some(HttpSlot(()))
+}
+
+/// Web connections the process may hold at once: half its handles.
+pub fn http_capacity() -> usize {
+    (nofile() / 2).max(16)
+}
+
+/// Web connections open now.
+pub fn http_open() -> usize {
+    HTTP.load(Ordering::Relaxed)
+}
+
+impl Drop for HttpSlot {
+    fn drop(&mut self) {
+        HTTP.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// A listener counted against the budget while it lives.
 #[derive(Debug)]
@@ -113,7 +143,10 @@ impl Admission {
     /// A connection from `source` to `device`, counted until the ticket drops.
     pub fn admit(self: &Arc<Self>, source: Ipv4Addr, device: SocketAddrV4) -> Result<Ticket, Refusal> {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let in_use = LISTENERS.load(Ordering::Relaxed) + CONNECTIONS.load(Ordering::Relaxed) + RESERVE;
+        let in_use = LISTENERS.load(Ordering::Relaxed)
+            + CONNECTIONS.load(Ordering::Relaxed)
+            + HTTP.load(Ordering::Relaxed)
+            + RESERVE;
         if in_use >= nofile() {
             return Err(Refusal::Process);
         }

@@ -91,6 +91,8 @@ impl Capture {
         let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         let tmp = crate::files::temp_beside(path);
         let file = crate::files::create_new(&tmp).map_err(named)?;
+        // A capture holds a team's traffic: the owner's alone, whatever the umask.
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(named)?;
         // Large writes: under load a range captures tens of thousands of frames a second.
         let file = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, file)));
         let header = PcapHeader { datalink: DataLink::ETHERNET, ..PcapHeader::default() };
@@ -180,6 +182,37 @@ impl Capture {
             }
             _ => Err(io::Error::other("the capture is finished")),
         }
+    }
+
+    /// The capture so far as an open file and its length in whole frames: a download streams
+    /// that many bytes from it, whatever is written (or renamed) meanwhile, and never holds
+    /// the capture in memory nor its lock while it sends.
+    pub fn open_so_far(&self) -> io::Result<(File, u64)> {
+        let inner = self.lock();
+        match (&inner.file, &inner.paths) {
+            (Some(file), Some((tmp, _))) => {
+                let mut w = file.lock().unwrap_or_else(|p| p.into_inner());
+                w.flush()?;
+                let len = w.get_ref().metadata()?.len();
+                Ok((File::open(tmp)?, len))
+            }
+            _ => Err(io::Error::other("the capture is finished")),
+        }
+    }
+
+    /// Removes what killed processes left of captures in `dir` (their temporary files: a
+    /// capture of a process that died was never finished). Returns how many.
+    pub fn remove_leftovers(dir: &Path, name: &str) -> usize {
+        let prefix = format!(".{name}.");
+        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+        entries
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&prefix) && n.ends_with(".tmp")
+            })
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count()
     }
 
     /// The file header and the bytes from `offset` on (at least the header's length): what

@@ -15,6 +15,7 @@
 //! handles), and the range firewall decides who may connect at all.
 
 pub mod admission;
+pub mod budget;
 pub mod capture;
 pub mod carrier;
 pub mod driver;

@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::admission::{Admission, ListenerSlot, Throttle, Throttles};
+use crate::budget::{Budget, Limits, Verdict};
 
 use crate::driver::{Command, Handle, ToSocket};
 use crate::{IDLE_TIMEOUT, bind};
@@ -43,20 +44,60 @@ pub fn services(range: &Range) -> Vec<SocketAddrV4> {
     out
 }
 
-/// Binds every service and serves it through the driver until the tasks are dropped. The
-/// range's listeners share one `Admission`: limits per source, per device, and the process's
-/// budget of file handles.
-pub async fn listen(handle: &Handle, services: &[SocketAddrV4]) -> std::io::Result<Vec<Listener>> {
+/// A range's bound listeners: they accept until this is dropped (then their sockets close
+/// and the addresses are free; connections already open end with the range).
+#[derive(Debug)]
+pub struct Listeners {
+    list: Vec<Listener>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl std::ops::Deref for Listeners {
+    type Target = [Listener];
+    fn deref(&self) -> &[Listener] {
+        &self.list
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Binds every service and serves it through the driver until the `Listeners` are dropped,
+/// with no bound on live traffic (one user's own range: `icsrange live`, `icsrange devices`).
+pub async fn listen(handle: &Handle, services: &[SocketAddrV4]) -> std::io::Result<Listeners> {
+    listen_with(handle, services, Arc::new(Budget::new(Limits::NONE, 0))).await
+}
+
+/// As `listen`, within `budget` (a team range on the platform). The range's listeners share
+/// one `Admission` (limits per source, per device, and the process's budget of file handles)
+/// and one `Budget` (what its live traffic may put in the journal).
+pub async fn listen_with(
+    handle: &Handle,
+    services: &[SocketAddrV4],
+    budget: Arc<Budget>,
+) -> std::io::Result<Listeners> {
     crate::admission::raise_nofile_limit();
     let admission = Arc::new(Admission::new());
-    let mut out = Vec::new();
+    let mut bound = Vec::new();
     for &device in services {
         let listener = bind(*device.ip(), device.port()).await.map_err(|e| {
             std::io::Error::new(e.kind(), format!("{device}: {e} (another range on this --base?)"))
         })?;
         let Ok(SocketAddr::V4(local)) = listener.local_addr() else { continue };
-        out.push(Listener { local, device });
-        tokio::spawn(accept_loop(handle.clone(), listener, device, admission.clone()));
+        bound.push((Listener { local, device }, listener));
+    }
+    // Every address bound before any accepts: a failure leaves nothing listening.
+    let mut out = Listeners { list: Vec::new(), tasks: Vec::new() };
+    for (l, listener) in bound {
+        let task =
+            tokio::spawn(accept_loop(handle.clone(), listener, l.device, admission.clone(), budget.clone()));
+        out.tasks.push(task.abort_handle());
+        out.list.push(l);
     }
     Ok(out)
 }
@@ -64,7 +105,13 @@ pub async fn listen(handle: &Handle, services: &[SocketAddrV4]) -> std::io::Resu
 /// How often each listener may log a kind of trouble (the rest is counted).
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
-async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4, admission: Arc<Admission>) {
+async fn accept_loop(
+    handle: Handle,
+    listener: TcpListener,
+    device: SocketAddrV4,
+    admission: Arc<Admission>,
+    budget: Arc<Budget>,
+) {
     let _slot = ListenerSlot::take();
     let mut accept_failed = Throttle::new(LOG_EVERY);
     let mut refused = Throttles::new(LOG_EVERY);
@@ -85,6 +132,15 @@ async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4
         };
         backoff = Duration::from_millis(10);
         let SocketAddr::V4(peer) = peer else { continue };
+        if budget.refuses() {
+            drop(stream);
+            if let Some(left_out) = refused.allow("full", std::time::Instant::now()) {
+                let f = budget.figures();
+                tracing::warn!(%device, %peer, inputs = f.inputs, refused = f.refused, left_out,
+                    "connection refused: the run took as much live traffic as it may");
+            }
+            continue;
+        }
         let ticket = match admission.admit(*peer.ip(), device) {
             Ok(t) => t,
             Err(why) => {
@@ -98,8 +154,9 @@ async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4
         };
         let handle = handle.clone();
         let closed = closed.clone();
+        let budget = budget.clone();
         tokio::spawn(async move {
-            match connection(handle, stream, peer, device).await {
+            match connection(handle, stream, peer, device, &budget).await {
                 Ok(()) => tracing::debug!(%device, %peer, "closed"),
                 Err(reason) => {
                     let allowed = closed
@@ -116,13 +173,26 @@ async fn accept_loop(handle: Handle, listener: TcpListener, device: SocketAddrV4
     }
 }
 
+/// Waits until the budget takes one more input of `bytes` (`Err`: the run takes no more).
+async fn paced(budget: &Budget, bytes: usize) -> Result<(), Ended> {
+    loop {
+        match budget.take(bytes, std::time::Instant::now()) {
+            Verdict::Now => return Ok(()),
+            Verdict::After(d) => tokio::time::sleep(d).await,
+            Verdict::Full => return Err(Ended::Full),
+        }
+    }
+}
+
 async fn connection(
     handle: Handle,
     stream: TcpStream,
     peer: SocketAddrV4,
     device: SocketAddrV4,
+    budget: &Budget,
 ) -> Result<(), Ended> {
     let _ = stream.set_nodelay(true);
+    paced(budget, 0).await?;
     let (sink, mut from_range) = mpsc::unbounded_channel();
     let (reply, opened) = oneshot::channel();
     if !handle.send(Command::Open { client: peer, server: device, sink, reply }) {
@@ -147,6 +217,10 @@ async fn connection(
                 Ok(0) => break Ok(()),
                 Err(e) => break Err(Ended::Read(e)),
                 Ok(n) => {
+                    // A client faster than the budget waits here, its next bytes unread.
+                    if let Err(full) = paced(budget, n).await {
+                        break Err(full);
+                    }
                     last_rx = tokio::time::Instant::now();
                     // Applied here and now; the device answers right away (what the range
                     // sent this connection before is in `from_range`, and goes first).
@@ -191,6 +265,7 @@ async fn connection(
         }
     };
     handle.close(conn);
+    budget.closed();
     result
 }
 
@@ -224,4 +299,6 @@ enum Ended {
     ByDevice,
     #[error("idle for {} s", IDLE_TIMEOUT.as_secs())]
     Idle,
+    #[error("the run took as much live traffic as it may")]
+    Full,
 }

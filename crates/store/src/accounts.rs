@@ -175,9 +175,16 @@ impl Store {
         r.as_ref().map(Store::invite_of).transpose()
     }
 
-    /// Uses an invitation and creates its account in one transaction: a second use, an
-    /// expired invitation or a taken name change nothing.
-    pub async fn accept_invite(&self, token_hash: &str, now: i64, user: &User) -> Result<Option<Invite>> {
+    /// Uses an invitation and creates its account (and `new_org`, the organisation it names
+    /// when that is new) in one transaction: a second use, an expired invitation, a taken name
+    /// or a taken organisation name change nothing.
+    pub async fn accept_invite(
+        &self,
+        token_hash: &str,
+        now: i64,
+        user: &User,
+        new_org: Option<&Org>,
+    ) -> Result<Option<Invite>> {
         let mut tx = self.pool.begin().await?;
         let used =
             sqlx::query("UPDATE invites SET used = 1 WHERE token_hash = $1 AND used = 0 AND expires > $2")
@@ -193,6 +200,16 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let inv = Store::invite_of(&r)?;
+        if let Some(o) = new_org {
+            sqlx::query("INSERT INTO orgs (id, name, country, kind) VALUES ($1, $2, $3, $4)")
+                .bind(&o.id)
+                .bind(&o.name)
+                .bind(&o.country)
+                .bind(o.kind.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict)?;
+        }
         sqlx::query(
             "INSERT INTO users (id, name, org, hash, admin, staff, disabled, created) VALUES ($1, $2, $3, $4, 0, $5, 0, $6)",
         )

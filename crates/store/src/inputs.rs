@@ -42,6 +42,12 @@ impl Store {
             .collect()
     }
 
+    /// Forgets a team's kept lines (a start that a crash interrupted, begun again).
+    pub async fn clear_inputs(&self, team: &str) -> Result<()> {
+        sqlx::query("DELETE FROM inputs WHERE team = $1").bind(team).execute(&self.pool).await?;
+        Ok(())
+    }
+
     // ---- incident reports
 
     pub async fn create_report(&self, r: &Report) -> Result<()> {

@@ -35,8 +35,8 @@ mod runs;
 mod schema;
 
 pub use model::{
-    InputLine, Invite, Message, Org, OrgKind, Report, Run, RunRole, RunStatus, StaffRole, Team, TeamRole,
-    UnknownValue, User,
+    Block, InputLine, Invite, Message, Org, OrgKind, Report, Run, RunRole, RunStatus, StaffRole, Team,
+    TeamRole, UnknownValue, User,
 };
 pub use schema::MIGRATIONS;
 

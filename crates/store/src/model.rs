@@ -192,6 +192,17 @@ pub struct Team {
     pub base: String,
 }
 
+/// An address block held by a team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub base: String,
+    pub team: String,
+    pub team_name: String,
+    pub run: String,
+    pub run_name: String,
+    pub status: RunStatus,
+}
+
 /// One journal line kept: the start entry (seq 0) or an input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputLine {

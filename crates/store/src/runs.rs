@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Run, RunRole, RunStatus, StaffRole, Store, Team, TeamRole, conflict, word};
+use crate::{Block, Result, Run, RunRole, RunStatus, StaffRole, Store, Team, TeamRole, conflict, word};
 
 impl Store {
     // ---- runs
@@ -124,16 +124,115 @@ impl Store {
 
     // ---- teams
 
+    /// A new team holding its address block `t.base`, in one transaction: `Conflict` when the
+    /// run has a team of that name or another team holds the block (the caller picks another).
     pub async fn create_team(&self, t: &Team) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO teams (id, run, name, base) VALUES ($1, $2, $3, $4)")
             .bind(&t.id)
             .bind(&t.run)
             .bind(&t.name)
             .bind(&t.base)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(conflict)?;
+        sqlx::query("INSERT INTO blocks (base, team) VALUES ($1, $2)")
+            .bind(&t.base)
+            .bind(&t.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict)?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Whether the run has a team of that name.
+    pub async fn team_named(&self, run: &str, name: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM teams WHERE run = $1 AND name = $2")
+            .bind(run)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    /// Gives back the address blocks of a run's teams (its ranges have ended and their
+    /// listeners are closed).
+    pub async fn release_blocks(&self, run: &str) -> Result<()> {
+        sqlx::query("DELETE FROM blocks WHERE team IN (SELECT id FROM teams WHERE run = $1)")
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every block held: (block, team id, team name, run id, run name, run status).
+    pub async fn blocks(&self) -> Result<Vec<Block>> {
+        let rows = sqlx::query(
+            "SELECT b.base, t.id AS team, t.name AS team_name, r.id AS run, r.name AS run_name, r.status \
+             FROM blocks b JOIN teams t ON t.id = b.team JOIN runs r ON r.id = t.run ORDER BY b.base",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Block {
+                    base: r.try_get("base")?,
+                    team: r.try_get("team")?,
+                    team_name: r.try_get("team_name")?,
+                    run: r.try_get("run")?,
+                    run_name: r.try_get("run_name")?,
+                    status: word(r, "status")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a team of a draft run and everything of it (its members' accounts stay).
+    pub async fn delete_team(&self, team: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM blocks WHERE team = $1",
+            "DELETE FROM invites WHERE team = $1",
+            "DELETE FROM members WHERE team = $1",
+            "DELETE FROM inputs WHERE team = $1",
+            "DELETE FROM reports WHERE team = $1",
+            "DELETE FROM teams WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(team).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a draft run, its teams and everything of them (accounts stay).
+    pub async fn delete_run(&self, run: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM blocks WHERE team IN (SELECT id FROM teams WHERE run = $1)",
+            "DELETE FROM inputs WHERE team IN (SELECT id FROM teams WHERE run = $1)",
+            "DELETE FROM reports WHERE team IN (SELECT id FROM teams WHERE run = $1)",
+            "DELETE FROM invites WHERE run = $1",
+            "DELETE FROM members WHERE run = $1",
+            "DELETE FROM staff WHERE run = $1",
+            "DELETE FROM messages WHERE run = $1",
+            "DELETE FROM teams WHERE run = $1",
+            "DELETE FROM runs WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(run).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs a user created that have not ended.
+    pub async fn open_runs_by(&self, user: &str) -> Result<usize> {
+        let rows = sqlx::query("SELECT id FROM runs WHERE created_by = $1 AND status <> $2")
+            .bind(user)
+            .bind(RunStatus::Ended.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.len())
     }
 
     fn team_of(r: &AnyRow) -> Result<Team> {
@@ -161,12 +260,10 @@ impl Store {
         r.as_ref().map(Store::team_of).transpose()
     }
 
-    /// Address blocks held by teams of runs that have not ended.
+    /// Address blocks held (by teams of runs that have not ended, or whose listeners are
+    /// still being closed).
     pub async fn bases_in_use(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT t.base FROM teams t JOIN runs r ON r.id = t.run WHERE r.status <> $1")
-            .bind(RunStatus::Ended.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT base FROM blocks").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get("base")?)).collect()
     }
 

@@ -93,4 +93,15 @@ CREATE TABLE messages (
     PRIMARY KEY (run, seq)
 );
 "#,
+    // An address block is held by one team at a time: the primary key is the lock that makes
+    // two concurrent allocations of one block impossible. A row lives from the team's creation
+    // until its run has ended and its listeners are closed (or the team is deleted).
+    r#"
+CREATE TABLE blocks (
+    base TEXT PRIMARY KEY,
+    team TEXT NOT NULL UNIQUE REFERENCES teams(id)
+);
+INSERT INTO blocks (base, team)
+    SELECT t.base, MIN(t.id) FROM teams t JOIN runs r ON r.id = t.run WHERE r.status <> 'ended' GROUP BY t.base
+"#,
 ];

@@ -31,6 +31,19 @@ pub fn listening(url: &str) -> bool {
         .any(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok())
 }
 
+/// Runs every future to its end, concurrently.
+async fn futures_join_all<F: Future + Send + 'static>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
 async fn sqlx_admin(admin: &str, name: &str) -> Option<String> {
     let opened = if listening(admin) {
         Store::open(admin).await.map_err(|e| e.to_string())
@@ -146,8 +159,8 @@ async fn exercise_store(url: &str) {
         s.create_invite(hash, &inv).await.unwrap();
         assert_eq!(s.invite(hash, 400).await.unwrap().as_ref(), Some(&inv));
         let who = User { id: format!("u-{hash}"), name: format!("n-{hash}"), staff: false, ..u.clone() };
-        assert_eq!(s.accept_invite(hash, 400, &who).await.unwrap(), Some(inv));
-        assert_eq!(s.accept_invite(hash, 400, &who).await.unwrap(), None, "used once");
+        assert_eq!(s.accept_invite(hash, 400, &who, None).await.unwrap(), Some(inv));
+        assert_eq!(s.accept_invite(hash, 400, &who, None).await.unwrap(), None, "used once");
     }
     assert_eq!(s.membership("r1", "u-i1").await.unwrap(), Some(("t2".into(), TeamRole::Analyst)));
     assert_eq!(s.staff_role("r1", "u-i2").await.unwrap(), Some(StaffRole::Observer));
@@ -164,7 +177,62 @@ async fn exercise_store(url: &str) {
     // The words are stored as text, as they always were.
     s.exec_admin("UPDATE runs SET status = 'ended' WHERE id = 'r1'").await.unwrap();
     assert_eq!(s.run("r1").await.unwrap().map(|r| r.status), Some(RunStatus::Ended));
+    assert_eq!(s.bases_in_use().await.unwrap().len(), 2, "held until the listeners are closed");
+    s.release_blocks("r1").await.unwrap();
     assert!(s.bases_in_use().await.unwrap().is_empty(), "an ended run holds no address block");
+    // One block, one team: eight concurrent creations of teams on one block, one wins (M2).
+    let s2 = s.clone();
+    s2.create_run(&Run { id: "r2".into(), status: RunStatus::Draft, ..run.clone() }, 102).await.unwrap();
+    let tries = (0..8).map(|k| {
+        let s = s2.clone();
+        async move {
+            let t = Team {
+                id: format!("race{k}"),
+                run: "r2".into(),
+                name: format!("T{k}"),
+                base: "127.20.0.0".into(),
+            };
+            s.create_team(&t).await
+        }
+    });
+    let won: Vec<_> = futures_join_all(tries).await;
+    assert_eq!(won.iter().filter(|r| r.is_ok()).count(), 1, "{won:?}");
+    assert!(won.iter().all(|r| r.is_ok() || matches!(r, Err(store::Error::Conflict))));
+    let winner = won.iter().position(|r| r.is_ok()).unwrap();
+    assert_eq!(s.blocks().await.unwrap().len(), 1);
+    // Deleting the team gives its block back; deleting the draft run leaves nothing of it.
+    s.delete_team(&format!("race{winner}")).await.unwrap();
+    assert!(s.bases_in_use().await.unwrap().is_empty());
+    s.create_team(&Team { id: "t9".into(), run: "r2".into(), name: "Z".into(), base: "127.20.0.0".into() })
+        .await
+        .unwrap();
+    assert_eq!(s.open_runs_by("u1").await.unwrap(), 1, "r1 has ended");
+    s.delete_run("r2").await.unwrap();
+    assert!(s.run("r2").await.unwrap().is_none() && s.team("t9").await.unwrap().is_none());
+    assert!(s.bases_in_use().await.unwrap().is_empty());
+    // An invitation naming a new organisation whose name is taken changes nothing (L4).
+    let inv = Invite {
+        run: "r1".into(),
+        role: RunRole::Observer,
+        team: None,
+        team_role: TeamRole::Lead,
+        expires: 500,
+    };
+    s.create_invite("i3", &inv).await.unwrap();
+    let who =
+        User { id: "u-i3".into(), name: "n-i3".into(), staff: false, org: Some("o-new".into()), ..u.clone() };
+    let taken = Org {
+        id: "o-new".into(),
+        name: s.orgs().await.unwrap()[0].name.clone(),
+        country: "JP".into(),
+        kind: OrgKind::Participant,
+    };
+    assert!(matches!(s.accept_invite("i3", 400, &who, Some(&taken)).await, Err(store::Error::Conflict)));
+    assert!(s.user("u-i3").await.unwrap().is_none());
+    assert_eq!(s.invite("i3", 400).await.unwrap(), Some(inv.clone()), "still valid");
+    let fresh = Org { id: "o-new".into(), name: "Fresh Org".into(), ..taken };
+    assert_eq!(s.accept_invite("i3", 400, &who, Some(&fresh)).await.unwrap(), Some(inv));
+    assert_eq!(s.user("u-i3").await.unwrap().and_then(|u| u.org), Some("o-new".to_string()));
     // A word this build does not know is an error, not a panic.
     s.exec_admin("UPDATE runs SET status = 'archived' WHERE id = 'r1'").await.unwrap();
     assert!(matches!(s.run("r1").await, Err(store::Error::Value(_))));

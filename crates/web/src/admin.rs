@@ -86,14 +86,7 @@ pub async fn demo(app: &App, speed: Option<f64>) -> Result<Demo, AdminError> {
     let mut accounts = vec![("instructor".to_string(), instructor, ipw, format!("/runs/{}", run.id))];
     let mut teams = Vec::new();
     for name in ["Blue", "Red"] {
-        let base = platform::free_base(app).await.map_err(|_| AdminError::NoBlock)?;
-        let team = store::Team {
-            id: auth::token(8),
-            run: run.id.clone(),
-            name: name.into(),
-            base: base.to_string(),
-        };
-        app.store.create_team(&team).await?;
+        let team = platform::new_team(app, &run, name).await.map_err(|_| AdminError::NoBlock)?;
         let trainee = format!("{}1{suffix}", name.to_lowercase());
         let pw = create_user(app, &trainee, false, false).await?;
         let uid =

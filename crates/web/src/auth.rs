@@ -287,6 +287,19 @@ impl Limiter {
         true
     }
 
+    /// Takes back the last hit on `key` (an attempt that turned out right).
+    pub fn refund(&self, key: &str) {
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = hits.get_mut(key) {
+            v.pop();
+        }
+    }
+
+    /// Forgets every hit on `key`.
+    pub fn clear(&self, key: &str) {
+        self.hits.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
     /// Whether `key` is over its limit, without recording a hit.
     pub fn blocked(&self, key: &str, max: usize, window: Duration) -> bool {
         let now = Instant::now();

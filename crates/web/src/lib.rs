@@ -45,9 +45,26 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// How long a client may take to send a request's headers before its connection is
-    /// closed (default `tls::DEFAULT_HEADER_TIMEOUT`, 30 s).
-    pub header_timeout: std::time::Duration,
+    /// What a client of the web server may hold (header and body deadlines, connections per
+    /// address, the trusted proxy).
+    pub limits: tls::Limits,
+    /// What one instructor may take of the platform.
+    pub quotas: Quotas,
+}
+
+/// What one instructor may take of the platform (the address blocks are shared by all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Runs not yet ended that one instructor (not an administrator) may have created.
+    pub runs_per_instructor: usize,
+    /// Teams in one run.
+    pub teams_per_run: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Quotas {
+        Quotas { runs_per_instructor: 10, teams_per_run: 40 }
+    }
 }
 
 /// The server's shared state.
@@ -63,8 +80,12 @@ pub struct Inner {
     pub listen_devices: bool,
     pub first_block: u8,
     pub secure_cookies: bool,
-    /// `Config::header_timeout`, for `serve` and `serve_tls`.
-    pub header_timeout: std::time::Duration,
+    /// `Config::limits`, for `serve` and `serve_tls`, and the login limits (trusted proxy).
+    pub limits: tls::Limits,
+    pub quotas: Quotas,
+    /// Held while a run starts: two starts of one run (or a start and a team's deletion) never
+    /// interleave.
+    pub starting: tokio::sync::Mutex<()>,
     /// The last broadcast number per run, so live views ask the database only when there is
     /// something new.
     pub broadcasts: std::sync::Mutex<std::collections::HashMap<String, i64>>,
@@ -159,14 +180,22 @@ impl IntoResponse for ApiError {
 }
 
 /// Opens the database and the data directory, brings back the runs that had begun.
+///
+/// The data directory holds the exercise's answers, password hashes and every team's
+/// capture: it is the server's own (0700), its files 0600, whatever the umask.
 pub async fn open(cfg: &Config) -> anyhow_like::Result<App> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| anyhow_like::Error(format!("{}: {e}", cfg.data_dir.display())))?;
+    let io = |e: std::io::Error| anyhow_like::Error(format!("{}: {e}", cfg.data_dir.display()));
+    std::fs::create_dir_all(&cfg.data_dir).map_err(io)?;
+    private_dir(&cfg.data_dir).map_err(io)?;
     let url = match &cfg.database_url {
         Some(u) => u.clone(),
         None => format!("sqlite://{}?mode=rwc", cfg.data_dir.join("icsrange.db").display()),
     };
     let store = store::Store::open(&url).await.map_err(|e| anyhow_like::Error(e.to_string()))?;
+    // SQLite's files, made with the umask's modes (its WAL and shared memory too).
+    for f in ["icsrange.db", "icsrange.db-wal", "icsrange.db-shm"] {
+        private_file(&cfg.data_dir.join(f)).map_err(io)?;
+    }
     let app = App(Arc::new(Inner {
         store,
         data: cfg.data_dir.clone(),
@@ -175,7 +204,9 @@ pub async fn open(cfg: &Config) -> anyhow_like::Result<App> {
         listen_devices: cfg.listen_devices,
         first_block: cfg.first_block,
         secure_cookies: cfg.secure_cookies,
-        header_timeout: cfg.header_timeout,
+        limits: cfg.limits,
+        quotas: cfg.quotas,
+        starting: tokio::sync::Mutex::new(()),
         broadcasts: Default::default(),
         exercises: Default::default(),
     }));
@@ -186,14 +217,29 @@ pub async fn open(cfg: &Config) -> anyhow_like::Result<App> {
     Ok(app)
 }
 
+/// Makes a directory the server's own: 0700.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Makes a file, if it exists, the server's own: 0600.
+pub fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
+}
+
 /// Serves until `shutdown` completes.
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let header_timeout = app.header_timeout;
-    tls::serve(api::router(app), listener, None, header_timeout, shutdown).await
+    let limits = app.limits;
+    tls::serve(api::router(app), listener, None, limits, shutdown).await
 }
 
 /// Serves HTTPS until `shutdown` completes.
@@ -203,8 +249,8 @@ pub async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let header_timeout = app.header_timeout;
-    tls::serve(api::router(app), listener, Some(acceptor), header_timeout, shutdown).await
+    let limits = app.limits;
+    tls::serve(api::router(app), listener, Some(acceptor), limits, shutdown).await
 }
 
 /// A small error type for the shell (the binary turns it into its own).

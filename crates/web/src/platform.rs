@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use exercise::Exercise;
+use netio::budget::{Budget, Limits};
 use netio::capture::Capture;
 use netio::driver::{self, Handle, Pace};
+use netio::live::Listeners;
 use range::journal::{Action, Actor, Live, Outcome};
 use range::{Entry, Range, RunConfig};
 use tokio::sync::watch;
@@ -41,6 +43,11 @@ pub struct TeamRange {
     /// The scores (trainees', instructors') at a journal length: every live view asks each
     /// second, the journal changes less often.
     scores: Mutex<(usize, serde_json::Value, serde_json::Value)>,
+    /// What the team's live traffic may still put in the journal.
+    pub budget: Arc<Budget>,
+    /// Held from an answer's check of the tries left to its record: two answers at once are
+    /// judged one after the other.
+    pub answering: tokio::sync::Mutex<()>,
 }
 
 /// The capture's frames decoded so far (read incrementally from the capture file).
@@ -184,6 +191,10 @@ impl Ranges {
         self.teams.lock().unwrap_or_else(|p| p.into_inner()).get(team).cloned()
     }
 
+    fn remove(&self, team: &str) -> Option<Arc<TeamRange>> {
+        self.teams.lock().unwrap_or_else(|p| p.into_inner()).remove(team)
+    }
+
     fn insert(&self, t: Arc<TeamRange>) {
         self.teams.lock().unwrap_or_else(|p| p.into_inner()).insert(t.team.id.clone(), t);
     }
@@ -202,6 +213,10 @@ impl Exercises {
 
     fn insert(&self, run: &str, ex: Arc<Exercise>) {
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run.to_string(), ex);
+    }
+
+    fn remove(&self, run: &str) {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).remove(run);
     }
 }
 
@@ -300,6 +315,10 @@ pub async fn start_team(
     let dir = app.data.join("runs").join(&run.id).join(&team.id);
     std::fs::create_dir_all(&dir).map_err(|error| StartError::Io { path: dir.clone(), error })?;
     let capture_path = dir.join("capture.pcap");
+    let left = Capture::remove_leftovers(&dir, "capture.pcap");
+    if left > 0 {
+        tracing::info!(team = %team.name, files = left, "a killed process's capture files removed");
+    }
     let capture = Arc::new(
         Capture::create(&capture_path)
             .map_err(|error| StartError::Io { path: capture_path.clone(), error })?,
@@ -352,10 +371,14 @@ pub async fn start_team(
     let diagram = Arc::new(crate::diagram::Diagram::new(range.sim()));
     let pace = Pace::Times(run.speed.max(0.01));
     let services = netio::live::services(&range);
+    let budget = Arc::new(Budget::new(Limits::TEAM, live_inputs(range.journal())));
     let (handle, task) = driver::spawn(range, pace, true, Some(capture.clone()));
-    if app.listen_devices {
-        if let Err(e) = netio::live::listen(&handle, &services).await {
-            tracing::warn!(team = %team.name, error = %e, "device services not on real sockets");
+    // An ended run's range is its record: it listens no more (its block may be another's).
+    let mut listeners = None;
+    if app.listen_devices && !ended {
+        match netio::live::listen_with(&handle, &services, budget.clone()).await {
+            Ok(l) => listeners = Some(l),
+            Err(e) => tracing::warn!(team = %team.name, error = %e, "device services not on real sockets"),
         }
     }
     let (persisted_tx, persisted) = watch::channel(persisted_len);
@@ -372,6 +395,8 @@ pub async fn start_team(
         diagram,
         frames: Mutex::new(FrameIndex::default()),
         scores: Mutex::new((usize::MAX, serde_json::Value::Null, serde_json::Value::Null)),
+        budget,
+        answering: tokio::sync::Mutex::new(()),
     });
     tokio::spawn(persist(Persister {
         app: Arc::downgrade(&app.0),
@@ -383,6 +408,7 @@ pub async fn start_team(
         persisted: persisted_tx,
         cursor: persisted_len,
         ended,
+        listeners,
     }));
     app.ranges.insert(tr.clone());
     Ok(tr)
@@ -400,11 +426,13 @@ struct Persister {
     persisted: watch::Sender<usize>,
     cursor: usize,
     ended: Arc<Mutex<Option<Range>>>,
+    /// The range's device listeners: closed when the run ends, before its block is freed.
+    listeners: Option<Listeners>,
 }
 
 /// Writes a team's new inputs to the database as they are journaled, until the run ends.
 async fn persist(p: Persister) {
-    let Persister { app, run, store, team, handle, mut task, persisted, mut cursor, ended } = p;
+    let Persister { app, run, store, team, handle, mut task, persisted, mut cursor, ended, listeners } = p;
     let mut batches = handle.entries();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let write = |lines: Vec<store::InputLine>, len: usize| {
@@ -440,6 +468,8 @@ async fn persist(p: Persister) {
             persisted.send_replace(cursor);
         }
     };
+    // The run is over for this team: its addresses are free before anyone may reuse them.
+    drop(listeners);
     if let Some(r) = range {
         loop {
             let (lines, len) = collect(r.journal(), cursor);
@@ -458,6 +488,8 @@ async fn persist(p: Persister) {
                 if all {
                     if let Ok(Some(r)) = app.store.run(&run).await {
                         let _ = app.store.set_run_status(&run, store::RunStatus::Ended, r.speed).await;
+                        // Every team's listeners are closed by now.
+                        let _ = app.store.release_blocks(&run).await;
                     }
                 }
             }
@@ -482,15 +514,113 @@ pub async fn recover(app: &crate::App) -> Result<usize, store::Error> {
         if run.status == store::RunStatus::Running {
             app.store.set_run_status(&run.id, store::RunStatus::Paused, run.speed).await?;
         }
+        if run.status == store::RunStatus::Ended {
+            // Ended before a crash that came before its blocks were given back.
+            app.store.release_blocks(&run.id).await?;
+        }
     }
     Ok(n)
 }
 
-/// The lowest free address block 127.N.0.0 (N from the configuration's first block).
-pub async fn free_base(app: &crate::App) -> Result<Ipv4Addr, ApiError> {
-    let used = app.store.bases_in_use().await?;
-    (app.first_block..=250)
-        .map(|n| Ipv4Addr::new(127, n, 0, 0))
-        .find(|b| !used.contains(&b.to_string()))
-        .ok_or(ApiError::Conflict("no free address block for another team"))
+/// Live inputs in a journal (what a range brought back by replay has taken of its budget).
+fn live_inputs(journal: &[Entry]) -> u64 {
+    journal.iter().filter(|e| matches!(e, Entry::Live { .. }) && e.input().is_some()).count() as u64
+}
+
+/// A new team of `run` named `name` with the lowest free address block 127.N.0.0 (N from the
+/// configuration's first block): the one way a block is allocated. The database's key on
+/// blocks decides between concurrent requests; the loser tries the next free block.
+pub async fn new_team(app: &crate::App, run: &store::Run, name: &str) -> Result<store::Team, ApiError> {
+    if app.store.teams(&run.id).await?.len() >= app.quotas.teams_per_run {
+        return Err(ApiError::Conflict("the run has as many teams as it may (teams_per_run)"));
+    }
+    for _ in 0..32 {
+        let used = app.store.bases_in_use().await?;
+        let base = (app.first_block..=250)
+            .map(|n| Ipv4Addr::new(127, n, 0, 0))
+            .find(|b| !used.contains(&b.to_string()))
+            .ok_or(ApiError::Conflict("no free address block for another team"))?;
+        let team = store::Team {
+            id: crate::auth::token(8),
+            run: run.id.clone(),
+            name: name.to_string(),
+            base: base.to_string(),
+        };
+        match app.store.create_team(&team).await {
+            Ok(()) => return Ok(team),
+            Err(store::Error::Conflict) if app.store.team_named(&run.id, name).await? => {
+                return Err(ApiError::Conflict("already exists"));
+            }
+            Err(store::Error::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the address blocks are in demand; try again"))
+}
+
+/// Starts a draft run's teams' ranges, or none: a start that fails half-way (or that a crash
+/// interrupted: the draft's teams then have inputs kept) leaves the run a draft that starts
+/// again. One start at a time (`Inner::starting`).
+pub async fn start_run(
+    app: &crate::App,
+    run_id: &str,
+) -> Result<Vec<(store::Team, Arc<TeamRange>)>, ApiError> {
+    let _one = app.starting.lock().await;
+    let run = app.store.run(run_id).await?.ok_or(ApiError::NotFound)?;
+    if run.status != store::RunStatus::Draft {
+        return Err(ApiError::Conflict("the run has already started"));
+    }
+    let teams = app.store.teams(run_id).await?;
+    if teams.is_empty() {
+        return Err(ApiError::Conflict("add a team first"));
+    }
+    let mut started = Vec::new();
+    let mut failed = None;
+    for t in &teams {
+        // What an interrupted start kept of this draft is not a run's record.
+        if let Err(e) = app.store.clear_inputs(&t.id).await {
+            failed = Some(StartError::Store(e));
+            break;
+        }
+        match start_team(app, &run, t, &[], false).await {
+            Ok(tr) => started.push((t.clone(), tr)),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = failed {
+        tracing::error!(run = %run.id, error = %e, "run not started; rolled back");
+        for (t, tr) in started {
+            app.ranges.remove(&t.id);
+            let _ = tr.handle.stop().await;
+            let _ = app.store.clear_inputs(&t.id).await;
+        }
+        return Err(ApiError::Internal);
+    }
+    Ok(started)
+}
+
+/// Deletes a team of a draft run (its block is free again).
+pub async fn delete_team(app: &crate::App, team: &store::Team) -> Result<(), ApiError> {
+    let _one = app.starting.lock().await;
+    let run = app.store.run(&team.run).await?.ok_or(ApiError::NotFound)?;
+    if run.status != store::RunStatus::Draft {
+        return Err(ApiError::Conflict("only a draft run's teams can be deleted"));
+    }
+    app.store.delete_team(&team.id).await?;
+    Ok(())
+}
+
+/// Deletes a draft run, its teams and their blocks.
+pub async fn delete_run(app: &crate::App, run: &str) -> Result<(), ApiError> {
+    let _one = app.starting.lock().await;
+    let r = app.store.run(run).await?.ok_or(ApiError::NotFound)?;
+    if r.status != store::RunStatus::Draft {
+        return Err(ApiError::Conflict("only a draft run can be deleted"));
+    }
+    app.store.delete_run(run).await?;
+    app.exercises.remove(run);
+    Ok(())
 }

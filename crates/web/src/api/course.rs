@@ -2,6 +2,35 @@
 
 use super::*;
 
+/// ISO 3166-1's officially assigned alpha-2 codes (249), in order.
+pub const COUNTRIES: &[&str] = &[
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA",
+    "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV",
+    "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU",
+    "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES",
+    "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM",
+    "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IE",
+    "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI", "KM",
+    "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY",
+    "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT",
+    "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU",
+    "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA",
+    "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM",
+    "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL",
+    "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
+    "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+/// A country as ISO 3166-1 alpha-2 (upper case), or why not.
+pub(super) fn country(code: &str) -> Result<String> {
+    let code = code.trim();
+    if COUNTRIES.binary_search(&code).is_ok() {
+        Ok(code.to_string())
+    } else {
+        Err(ApiError::BadRequest("country: an ISO 3166-1 alpha-2 code such as JP, UA or PH".into()))
+    }
+}
+
 pub(super) async fn list_orgs(State(app): State<App>) -> Result<Json> {
     let v: Vec<Value> = app
         .store
@@ -23,12 +52,10 @@ pub(super) struct NewOrg {
 pub(super) async fn create_org(State(app): State<App>, raw: axum::body::Bytes) -> Result<Response> {
     let b: NewOrg = body(&raw)?;
     check_name(&b.name, "name")?;
-    if b.country.len() != 2 || !b.country.bytes().all(|c| c.is_ascii_uppercase()) {
-        return Err(ApiError::BadRequest("country: an ISO 3166 alpha-2 code such as JP, UA or PH".into()));
-    }
+    let country = country(&b.country)?;
     let kind: OrgKind =
         b.kind.parse().map_err(|_| ApiError::BadRequest("kind: host or participant".into()))?;
-    let o = store::Org { id: auth::token(8), name: b.name.trim().to_string(), country: b.country, kind };
+    let o = store::Org { id: auth::token(8), name: b.name.trim().to_string(), country, kind };
     app.store.create_org(&o).await?;
     Ok((
         StatusCode::CREATED,
@@ -49,12 +76,17 @@ pub(super) struct NewInvite {
 pub(super) async fn create_invite(
     State(app): State<App>,
     Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
     raw: axum::body::Bytes,
 ) -> Result<Response> {
     let b: NewInvite = body(&raw)?;
     run_of(&app, &id).await?;
     let role: RunRole =
         b.role.parse().map_err(|_| ApiError::BadRequest("role: trainee, observer or instructor".into()))?;
+    // An instructor is course staff (creates runs): only an administrator invites one.
+    if role == RunRole::Instructor && !c.user.admin {
+        return Err(ApiError::Forbidden("only an administrator invites instructors"));
+    }
     let team = match (role.staff(), &b.team) {
         (None, Some(t)) => Some(
             app.store
@@ -108,29 +140,28 @@ pub(super) async fn accept_invite(
     }
     let hash = auth::token_hash(&token);
     let pending = app.store.invite(&hash, crate::now_s()).await?.ok_or(ApiError::NotFound)?;
-    // Only a valid invitation may add an organisation.
+    // Everything is checked first, and the organisation, the account and the invitation's
+    // use are one transaction: a refused acceptance leaves nothing behind and the invitation
+    // valid. A taken name is told as any refusal is, with the same words for a taken
+    // organisation (no list of who exists).
+    let mut new_org = None;
     let org = match b.org.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         Some(name) => {
             check_name(name, "org")?;
-            Some(match app.store.org_by_name(name).await? {
-                Some(o) => o.id,
+            match app.store.org_by_name(name).await? {
+                Some(o) => Some(o.id),
                 None => {
-                    let country = b.country.clone().unwrap_or_default();
-                    if country.len() != 2 || !country.bytes().all(|c| c.is_ascii_uppercase()) {
-                        return Err(ApiError::BadRequest(
-                            "country: an ISO 3166 alpha-2 code such as JP".into(),
-                        ));
-                    }
                     let o = store::Org {
                         id: auth::token(8),
                         name: name.to_string(),
-                        country,
+                        country: country(b.country.as_deref().unwrap_or_default())?,
                         kind: OrgKind::Participant,
                     };
-                    app.store.create_org(&o).await?;
-                    o.id
+                    let id = o.id.clone();
+                    new_org = Some(o);
+                    Some(id)
                 }
-            })
+            }
         }
         None => None,
     };
@@ -143,7 +174,12 @@ pub(super) async fn accept_invite(
         staff: pending.role == RunRole::Instructor,
         disabled: false,
     };
-    let inv = app.store.accept_invite(&hash, crate::now_s(), &user).await?.ok_or(ApiError::NotFound)?;
+    let inv = match app.store.accept_invite(&hash, crate::now_s(), &user, new_org.as_ref()).await {
+        Ok(Some(inv)) => inv,
+        Ok(None) => return Err(ApiError::NotFound),
+        Err(store::Error::Conflict) => return Err(ApiError::Conflict("choose another name")),
+        Err(e) => return Err(e.into()),
+    };
     Ok((StatusCode::CREATED, axum::Json(json!({"name": user.name, "role": inv.role.as_str()})))
         .into_response())
 }
@@ -169,19 +205,27 @@ pub(super) async fn broadcast(
     Ok((StatusCode::CREATED, axum::Json(json!({"seq": seq}))).into_response())
 }
 
+/// Who a broadcast is from, as trainees see it: exercise control, never a login name.
+pub const EXERCISE_CONTROL: &str = "Exercise control";
+
 pub(super) async fn messages(
     State(app): State<App>,
     Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
     RawQuery(q): RawQuery,
 ) -> Result<Json> {
     let since = since_of(q)?.unwrap_or(0) as i64;
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let staff = is_staff(&app, &c, &team).await?;
     let m: Vec<Value> = app
         .store
         .messages(&team.run, since)
         .await?
         .into_iter()
-        .map(|m| json!({"seq": m.seq, "from": m.author, "text": m.body, "at": m.created}))
+        .map(|m| {
+            let from = if staff { m.author.as_str() } else { EXERCISE_CONTROL };
+            json!({"seq": m.seq, "from": from, "text": m.body, "at": m.created})
+        })
         .collect();
     Ok(axum::Json(json!(m)))
 }

@@ -111,7 +111,10 @@ pub(super) async fn live_loop(
                         "messages".into(),
                         json!(
                             m.iter()
-                                .map(|m| json!({"seq": m.seq, "from": m.author, "text": m.body}))
+                                .map(|m| {
+                                    let from = if staff { m.author.as_str() } else { EXERCISE_CONTROL };
+                                    json!({"seq": m.seq, "from": from, "text": m.body})
+                                })
                                 .collect::<Vec<_>>()
                         ),
                     );

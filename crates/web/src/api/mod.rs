@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, RawQuery, Re
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use range::journal::{Action, Actor, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,7 +61,7 @@ fn def(method: Method, path: &'static str, access: Access, summary: &'static str
 /// Every route of the server.
 pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
     use Access::*;
-    let (g, p) = (Method::GET, Method::POST);
+    let (g, p, d) = (Method::GET, Method::POST, Method::DELETE);
     vec![
         (def(g.clone(), "/", Public, "The sign-in page"), get(crate::pages::login)),
         (def(g.clone(), "/home", User, "The signed-in user's runs and teams"), get(crate::pages::home)),
@@ -212,7 +212,7 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
             ),
             get(me),
         ),
-        (def(g.clone(), "/api/exercises", User, "The built-in exercises"), get(exercises)),
+        (def(g.clone(), "/api/exercises", Staff, "The built-in exercises (course staff)"), get(exercises)),
         (
             def(
                 g.clone(),
@@ -233,6 +233,33 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
         (
             def(p.clone(), "/api/runs/{run}/teams", RunWrite, "Add a team (its range starts with the run)"),
             post(create_team),
+        ),
+        (
+            def(
+                d.clone(),
+                "/api/runs/{run}",
+                RunWrite,
+                "Delete a draft run, its teams and their address blocks",
+            ),
+            delete(delete_run),
+        ),
+        (
+            def(
+                d,
+                "/api/runs/{run}/teams/{team}",
+                RunWrite,
+                "Delete a team of a draft run (its address block is free again)",
+            ),
+            delete(delete_team),
+        ),
+        (
+            def(
+                g.clone(),
+                "/api/admin/blocks",
+                Admin,
+                "Address blocks in use: which team and run holds each, whether its range listens",
+            ),
+            get(list_blocks),
         ),
         (
             def(
@@ -354,15 +381,19 @@ pub fn router(app: App) -> Router {
         let mr = mr.layer(middleware::from_fn_with_state((app.clone(), d.access, d.path), auth::check));
         r = r.route(d.path, mr);
     }
+    let tls = app.secure_cookies;
     r.fallback(|| async { ApiError::NotFound })
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(move |req, next| security_headers(tls, req, next)))
         // An exercise with its grid files fits; nothing else comes near.
         .layer(DefaultBodyLimit::max(8 << 20))
         .with_state(app)
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+/// Headers on every answer. `tls`: served over HTTPS (itself or behind a TLS proxy).
+async fn security_headers(tls: bool, req: Request, next: Next) -> Response {
+    // The pages' JavaScript and CSS may be cached; nothing else: a signed-in page, a report
+    // or an answer of the API must not stay in a shared computer's cache.
+    let asset = req.uri().path().starts_with("/assets/");
     let mut r = next.run(req).await;
     let h = r.headers_mut();
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
@@ -381,8 +412,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "x-content-type-options", "nosniff");
     set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
-    if api {
+    if !asset {
         set(h, "cache-control", "no-store");
+    }
+    if tls {
+        set(h, "strict-transport-security", "max-age=31536000");
     }
     r
 }

@@ -50,6 +50,11 @@ pub(super) async fn create_run(
 ) -> Result<Response> {
     let b: NewRun = body(&raw)?;
     check_name(&b.name, "name")?;
+    if !c.user.admin && app.store.open_runs_by(&c.user.id).await? >= app.quotas.runs_per_instructor {
+        return Err(ApiError::Conflict(
+            "you have as many runs open as you may (runs_per_instructor): end or delete one",
+        ));
+    }
     let (name, text) = match (&b.exercise, &b.text) {
         (Some(n), None) => (
             n.clone(),
@@ -85,7 +90,8 @@ pub(super) async fn create_run(
         exercise: name,
         exercise_text: text,
         files,
-        seed: (b.seed.unwrap_or(1) & (i64::MAX as u64)) as i64,
+        // Random unless the instructor fixes it: a known seed lets a run be replayed offline.
+        seed: (b.seed.unwrap_or_else(random_seed) & (i64::MAX as u64)) as i64,
         speed,
         status: RunStatus::Draft,
         start_ms: netio_start_ms(),
@@ -93,6 +99,12 @@ pub(super) async fn create_run(
     };
     app.store.create_run(&run, crate::now_s()).await?;
     Ok((StatusCode::CREATED, axum::Json(run_json(&run))).into_response())
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    auth::fill(&mut b);
+    u64::from_le_bytes(b)
 }
 
 pub(super) fn netio_start_ms() -> i64 {
@@ -118,7 +130,9 @@ pub(super) async fn run_detail(
             .into_iter()
             .map(|(_, name, role)| json!({"name": name, "role": role.as_str()}))
             .collect();
-        teams.push(json!({"id": t.id, "name": t.name, "base": t.base, "members": members}));
+        // What the team's live traffic has taken of its budget (instructors see a flood).
+        let live = app.ranges.get(&t.id).map(|tr| json!(tr.budget.figures()));
+        teams.push(json!({"id": t.id, "name": t.name, "base": t.base, "members": members, "live": live}));
     }
     let ex = platform::exercise(&app, &run).await?;
     let role = if c.user.admin {
@@ -152,14 +166,7 @@ pub(super) async fn create_team(
     if run.status == RunStatus::Ended {
         return Err(ApiError::Conflict("the run has ended"));
     }
-    let base = platform::free_base(&app).await?;
-    let team = store::Team {
-        id: auth::token(8),
-        run: id.clone(),
-        name: b.name.trim().to_string(),
-        base: base.to_string(),
-    };
-    app.store.create_team(&team).await?;
+    let team = platform::new_team(&app, &run, b.name.trim()).await?;
     if run.status != RunStatus::Draft {
         // Joins a run that has begun: its range starts now, paused like the others were.
         let tr = platform::start_team(&app, &run, &team, &[], false).await.map_err(|e| {
@@ -195,6 +202,7 @@ pub(super) struct NewAccount {
 pub(super) async fn create_account(
     State(app): State<App>,
     Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
     raw: axum::body::Bytes,
 ) -> Result<Response> {
     let b: NewAccount = body(&raw)?;
@@ -202,6 +210,10 @@ pub(super) async fn create_account(
     run_of(&app, &id).await?;
     let role: RunRole =
         b.role.parse().map_err(|_| ApiError::BadRequest("role: trainee, observer or instructor".into()))?;
+    // An instructor is course staff (creates runs): only an administrator makes one.
+    if role == RunRole::Instructor && !c.user.admin {
+        return Err(ApiError::Forbidden("only an administrator creates instructors"));
+    }
     let team = match (role.staff(), &b.team) {
         (None, Some(t)) => {
             let team = app
@@ -227,10 +239,11 @@ pub(super) async fn create_account(
             match app.store.org_by_name(name).await? {
                 Some(o) => Some(o.id),
                 None => {
+                    let country = country(b.country.as_deref().unwrap_or_default())?;
                     let o = store::Org {
                         id: auth::token(8),
                         name: name.clone(),
-                        country: b.country.clone().unwrap_or_default(),
+                        country,
                         kind: OrgKind::Participant,
                     };
                     app.store.create_org(&o).await?;
@@ -287,18 +300,7 @@ pub(super) async fn control(
     let need_id = || b.id.clone().ok_or_else(|| ApiError::BadRequest("`id` names the inject or step".into()));
     let (action, status, speed) = match b.op.as_str() {
         "start" => {
-            if run.status != RunStatus::Draft {
-                return Err(ApiError::Conflict("the run has already started"));
-            }
-            if teams.is_empty() {
-                return Err(ApiError::Conflict("add a team first"));
-            }
-            for t in &teams {
-                platform::start_team(&app, &run, t, &[], false).await.map_err(|e| {
-                    tracing::error!(error = %e, "team range");
-                    ApiError::Internal
-                })?;
-            }
+            platform::start_run(&app, &id).await?;
             (Action::Resume, RunStatus::Running, run.speed)
         }
         "pause" => (Action::Pause, RunStatus::Paused, run.speed),
@@ -353,4 +355,37 @@ pub(super) async fn scoreboard(State(app): State<App>, Path(id): Path<String>) -
         rows.push(json!({"team": t.id, "name": t.name, "t": t_s, "score": score}));
     }
     Ok(axum::Json(json!({"run": run_json(&run), "teams": rows})))
+}
+
+/// Deletes a draft run (its teams, their blocks and accounts' parts in it).
+pub(super) async fn delete_run(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
+    platform::delete_run(&app, &id).await?;
+    Ok(axum::Json(json!({"deleted": id})))
+}
+
+/// Deletes a team of a draft run (its block is free again).
+pub(super) async fn delete_team(
+    State(app): State<App>,
+    Path((run, team)): Path<(String, String)>,
+) -> Result<Json> {
+    let t = app.store.team(&team).await?.filter(|t| t.run == run).ok_or(ApiError::NotFound)?;
+    platform::delete_team(&app, &t).await?;
+    Ok(axum::Json(json!({"deleted": team})))
+}
+
+/// Every address block held, by whom (the platform's administrator).
+pub(super) async fn list_blocks(State(app): State<App>) -> Result<Json> {
+    let v: Vec<Value> = app
+        .store
+        .blocks()
+        .await?
+        .into_iter()
+        .map(|b| {
+            let listening = app.ranges.get(&b.team).is_some_and(|tr| !tr.has_ended());
+            json!({"block": b.base, "team": b.team, "team_name": b.team_name, "run": b.run,
+                   "run_name": b.run_name, "status": b.status.as_str(), "range": listening})
+        })
+        .collect();
+    let first = app.first_block;
+    Ok(axum::Json(json!({"blocks": v, "free": (first..=250).count().saturating_sub(v.len())})))
 }

@@ -8,20 +8,50 @@ pub(super) struct Login {
     password: String,
 }
 
+/// The client a request comes from: the peer, or behind the configured trusted proxy the
+/// address it appended last to `X-Forwarded-For` (what a client puts there itself comes
+/// before it, and is not believed).
+pub(super) fn client_of(app: &App, peer: SocketAddr, headers: &HeaderMap) -> std::net::IpAddr {
+    if Some(peer.ip()) != app.limits.trusted_proxy {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .next_back()
+        .unwrap_or(peer.ip())
+}
+
+/// Sign-in attempts per client address in `LOGIN_WINDOW` (right ones are given back).
+const PER_CLIENT: usize = 30;
+/// Wrong passwords for one account from one client address in `LOGIN_WINDOW`: a stranger's
+/// guesses lock out the stranger, never the account's owner elsewhere; a right password
+/// starts the count again.
+const PER_ACCOUNT_AND_CLIENT: usize = 10;
+const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+
 pub(super) async fn login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Result<Response> {
     let b: Login = body(&raw)?;
     if b.name.len() > 64 || b.password.len() > 1024 {
         return Err(ApiError::Unauthorised);
     }
-    let window = Duration::from_secs(300);
-    let (by_ip, by_name) = (format!("login-ip:{}", peer.ip()), format!("login-name:{}", b.name));
-    // Every attempt counts before the (costly) verification: parallel guesses cannot slip
-    // past the limit.
-    if !app.limiter.allow(&by_ip, 30, window) || !app.limiter.allow(&by_name, 10, window) {
+    let client = client_of(&app, peer, &headers);
+    let (by_client, by_account) = (format!("login-ip:{client}"), format!("login-fail:{client}:{}", b.name));
+    // Every attempt counts before the (costly) verification, so parallel guesses cannot slip
+    // past the limit; a right one is given back.
+    if !app.limiter.allow(&by_client, PER_CLIENT, LOGIN_WINDOW) {
+        return Err(ApiError::TooMany);
+    }
+    if !app.limiter.allow(&by_account, PER_ACCOUNT_AND_CLIENT, LOGIN_WINDOW) {
+        app.limiter.refund(&by_client);
         return Err(ApiError::TooMany);
     }
     let user = app.store.user_by_name(&b.name).await?;
@@ -34,6 +64,8 @@ pub(super) async fn login(
     let Some(user) = user.filter(|_| ok) else {
         return Err(ApiError::Unauthorised);
     };
+    app.limiter.refund(&by_client);
+    app.limiter.clear(&by_account);
     let token = auth::token(32);
     let csrf = auth::token(32);
     app.store

@@ -23,9 +23,14 @@ pub(super) async fn team_detail(
     let ex = platform::exercise(&app, &run).await?;
     let mut v = json!({
         "id": team.id, "name": team.name, "run": {"id": run.id, "name": run.name, "status": run.status.as_str()},
-        "title": ex.title, "summary": ex.summary, "role": role, "staff": staff,
-        "duration_s": ex.duration.0 / 1_000_000,
+        "role": role, "staff": staff, "duration_s": ex.duration.0 / 1_000_000,
     });
+    // The exercise's identity names the incident it replays: with it (and the seed) a trainee
+    // could play the run offline. Instructors and observers see it; trainees do not.
+    if staff {
+        v["title"] = json!(ex.title);
+        v["summary"] = json!(ex.summary);
+    }
     if let Some(tr) = app.ranges.get(&id) {
         let name = team.name.clone();
         let (score, questions, supply, t) = tr.read(|r| {
@@ -206,15 +211,25 @@ pub(super) async fn frames(
     Ok(axum::Json(json!({"frames": rows, "total": idx.decoded.len() + dropped})))
 }
 
+/// The capture so far, streamed from its file: a download holds neither the capture in
+/// memory nor its lock while it sends (a 100 MB capture costs a read buffer, not 100 MB).
 pub(super) async fn capture(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
+    use tokio::io::AsyncReadExt;
     let tr = team_range(&app, &id).await?;
-    let bytes = match tr.capture.snapshot() {
-        Ok(b) => b,
-        Err(_) => std::fs::read(&tr.capture_path).map_err(|_| ApiError::NotFound)?,
+    let (file, len) = match tr.capture.open_so_far() {
+        Ok(x) => x,
+        Err(_) => {
+            let f = std::fs::File::open(&tr.capture_path).map_err(|_| ApiError::NotFound)?;
+            let len = f.metadata().map_err(|_| ApiError::NotFound)?.len();
+            (f, len)
+        }
     };
+    let reader = tokio::fs::File::from_std(file).take(len);
+    let body = axum::body::Body::new(FileBody { reader, buf: vec![0; 64 * 1024].into_boxed_slice() });
     Ok((
         [
             (header::CONTENT_TYPE, "application/vnd.tcpdump.pcap".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!(
@@ -223,9 +238,46 @@ pub(super) async fn capture(State(app): State<App>, Path(id): Path<String>) -> R
                 ),
             ),
         ],
-        bytes,
+        body,
     )
         .into_response())
+}
+
+/// A file's bytes as a response body, 64 KiB at a time as the client takes them.
+struct FileBody {
+    reader: tokio::io::Take<tokio::fs::File>,
+    buf: Box<[u8]>,
+}
+
+impl http_body::Body for FileBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let mut rb = tokio::io::ReadBuf::new(&mut this.buf);
+        match tokio::io::AsyncRead::poll_read(std::pin::Pin::new(&mut this.reader), cx, &mut rb) {
+            Poll::Ready(Ok(())) if rb.filled().is_empty() => Poll::Ready(None),
+            Poll::Ready(Ok(())) => {
+                Poll::Ready(Some(Ok(http_body::Frame::data(axum::body::Bytes::copy_from_slice(rb.filled())))))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Hosts are named by the address a trainee sees (the VPN log's, the alerts'), never by the
+/// exercise's hidden id: an id is refused with the words an unknown host gets.
+fn host_by_address(ex: &exercise::Exercise, base: &str, named: &str) -> std::result::Result<String, String> {
+    let unknown = || format!("no host `{named}`");
+    let addr: std::net::Ipv4Addr = named.trim().parse().map_err(|_| unknown())?;
+    let base: std::net::Ipv4Addr = base.parse().map_err(|_| unknown())?;
+    ex.hosts.iter().find(|h| h.addr.in_block(base) == addr).map(|h| h.id.clone()).ok_or_else(unknown)
 }
 
 pub(super) async fn trainee_actor(app: &App, c: &Caller, team: &store::Team) -> Result<Actor> {
@@ -265,22 +317,44 @@ pub(super) async fn team_action(
             return Err(ApiError::BadRequest("report too long".into()));
         }
     }
+    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
+    let tr = team_range(&app, &id).await?;
+    let a = match a {
+        A::Block { host } => match host_by_address(&tr.ex, &team.base, &host) {
+            Ok(host) => A::Block { host },
+            Err(why) => {
+                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(why)))));
+            }
+        },
+        A::Clean { host } => match host_by_address(&tr.ex, &team.base, &host) {
+            Ok(host) => A::Clean { host },
+            Err(why) => {
+                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(why)))));
+            }
+        },
+        a => a,
+    };
     let action = journal_format::action_from(a.clone()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if action.is_control() {
         return Err(ApiError::Forbidden("an instructor's control"));
     }
-    let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
-    let tr = team_range(&app, &id).await?;
-    if let A::Answer { question, .. } = &a {
-        let name = team.name.clone();
-        match tr.read(|r| range::may_answer(&tr.ex, r.journal(), &name, question)) {
-            Err(range::Refusal::Answered) => {
-                return Err(ApiError::Conflict("this question is already answered"));
+    // An answer's tries are checked and used under one lock: answers sent at once are judged
+    // one after the other, and the last tries find none left.
+    let _answering = match &a {
+        A::Answer { question, .. } => {
+            let held = tr.answering.lock().await;
+            let name = team.name.clone();
+            match tr.read(|r| range::may_answer(&tr.ex, r.journal(), &name, question)) {
+                Err(range::Refusal::Answered) => {
+                    return Err(ApiError::Conflict("this question is already answered"));
+                }
+                Err(_) => return Err(ApiError::Conflict("no tries left for this question")),
+                Ok(()) => {}
             }
-            Err(_) => return Err(ApiError::Conflict("no tries left for this question")),
-            Ok(()) => {}
+            Some(held)
         }
-    }
+        _ => None,
+    };
     let actor = trainee_actor(&app, &c, &team).await?;
     let o = tr.act(actor, action).await?;
     Ok(axum::Json(json!(journal_format::outcome(&o))))
