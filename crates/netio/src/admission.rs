@@ -53,7 +53,8 @@ pub struct HttpSlot(());
 pub fn http_slot() -> Option<HttpSlot> {
     let cap = http_capacity();
     let taken = HTTP.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1));
-    taken.is_ok().then_some(HttpSlot(()))
+    // `then`, not `then_some`: a slot made and dropped here would give back one never taken.
+    taken.is_ok().then(|| HttpSlot(()))
 }
 
 /// Web connections the process may hold at once: half its handles.
@@ -285,6 +286,20 @@ mod tests {
         held.push(a.admit(Ipv4Addr::new(127, 99, 0, 2), dev).unwrap());
         held.remove(0);
         assert!(a.admit(src, dev).is_ok(), "a closed connection gives its place back");
+    }
+
+    #[test]
+    fn web_slots_stop_at_half_the_handles_and_a_refusal_gives_nothing_back() {
+        let cap = http_capacity();
+        let held: Vec<HttpSlot> = std::iter::from_fn(http_slot).take(cap + 10).collect();
+        assert_eq!(held.len(), cap);
+        for _ in 0..5 {
+            assert!(http_slot().is_none());
+        }
+        assert_eq!(http_open(), cap, "refusals leave the count as it was");
+        drop(held);
+        assert_eq!(http_open(), 0);
+        assert!(http_slot().is_some());
     }
 
     #[test]

@@ -85,12 +85,28 @@ pub fn profile(plant: &PipePlant) -> String {
         maop.trim_end()
     );
     // Pressures where the line has transmitters: stations (suction, discharge into the line)
-    // and valve sites (upstream, downstream).
-    let instrumented: Vec<usize> = (0..p.joints.len())
+    // and valve sites (upstream, downstream), from the sites whose device answers; a dark
+    // site shows NO VIEW, never the simulation's value.
+    let site_seen = |j: usize| {
+        plant.stations.iter().any(|st| st.joint == j && st.state.reachable())
+            || plant.rtus.iter().any(|rt| rt.joint == j && rt.state.reachable())
+    };
+    let dark: Vec<usize> = (0..p.joints.len())
         .filter(|&j| {
-            plant.stations.iter().any(|st| st.joint == j) || plant.rtus.iter().any(|rt| rt.joint == j)
+            let site =
+                plant.stations.iter().any(|st| st.joint == j) || plant.rtus.iter().any(|rt| rt.joint == j);
+            site && !site_seen(j)
         })
         .collect();
+    for &j in &dark {
+        let _ = write!(
+            s,
+            "<text data-dark-site=\"{j}\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#c62828\">NO VIEW</text>",
+            x(x_of_joint[j]),
+            TOP + 14.0
+        );
+    }
+    let instrumented: Vec<usize> = (0..p.joints.len()).filter(|&j| site_seen(j)).collect();
     let mut pts = String::new();
     let mut over = false;
     for &j in &instrumented {
@@ -147,8 +163,19 @@ pub fn profile(plant: &PipePlant) -> String {
     for st in &plant.stations {
         let cx = x(x_of_joint[st.joint]);
         let permits = sim.sis().is_none_or(|sis| sis.permits(st.joint));
+        let seen = st.state.reachable();
         for (i, &k) in st.pumps.iter().enumerate() {
             let ps = sim.pump(k);
+            if !seen {
+                let _ = write!(
+                    s,
+                    "<circle data-pump=\"{}\" data-view=\"none\" cx=\"{cx:.1}\" cy=\"{:.1}\" r=\"9\" fill=\"#fff\" stroke=\"#9e9e9e\" stroke-dasharray=\"3 2\"><title>{}: no view</title></circle>",
+                    Escaped(&p.pumps[k].name),
+                    BOTTOM + 50.0 + 22.0 * i as f64,
+                    Escaped(&p.pumps[k].name)
+                );
+                continue;
+            }
             let colour = if !permits {
                 "#c62828"
             } else if ps.mode == PumpMode::Running && ps.speed_rpm > 0.0 {
@@ -177,6 +204,21 @@ pub fn profile(plant: &PipePlant) -> String {
         let Some(j) = p.joints.iter().position(|jt| jt.valves.contains(&k)) else { continue };
         let vx = x(x_of_joint[j]) + if p.joints[j].pumps.is_empty() { 0.0 } else { 14.0 };
         let vy = TOP - 24.0;
+        let seen = plant.stations.iter().any(|st| st.valves.contains(&k) && st.state.reachable())
+            || plant.rtus.iter().any(|rt| rt.valves.contains(&k) && rt.state.reachable());
+        if !seen {
+            let _ = write!(
+                s,
+                "<path data-valve=\"{}\" data-view=\"none\" d=\"M{:.1} {:.1} l14 8 v-16 z M{:.1} {:.1} l-14 8 v-16 z\" fill=\"#fff\" stroke=\"#9e9e9e\" stroke-dasharray=\"3 2\"><title>{}: no view</title></path>",
+                Escaped(&v.name),
+                vx - 14.0,
+                vy,
+                vx + 14.0,
+                vy,
+                Escaped(&v.name)
+            );
+            continue;
+        }
         let open = sim.valve(k).open;
         let colour = if open >= 1.0 {
             "#2e7d32"
@@ -281,5 +323,34 @@ mod tests {
             .and_then(|c| c.split("</circle>").next())
             .unwrap_or_default();
         assert!(p201.contains("fill=\"#2e7d32\""), "P-201 turns: {p201}");
+        assert!(!svg.contains("NO VIEW") && !svg.contains("data-view=\"none\""), "every site answers");
+    }
+
+    /// L5: a site whose device does not answer shows no pressure, pump or valve state, only
+    /// NO VIEW (the display never shows the simulation between the devices).
+    #[test]
+    fn a_dark_site_shows_no_view_not_the_simulation() {
+        let text = exercise::catalogue::exercise("triton2017").unwrap_or_default();
+        let ex = exercise::load(text, &exercise::catalogue::Builtin).expect("the exercise loads");
+        let grid = exercise::build_grid(&exercise::catalogue::Builtin, &ex.grid).expect("its grid");
+        let r = Range::new(ex, grid, range::RunConfig::new(1, "none", Vec::new())).expect("a range");
+        let mut plant = r.devices().pipe.as_deref().expect("its plant").clone();
+        let all = 2 * (plant.stations.len() + plant.rtus.len());
+        plant.stations[1].state.powered = false;
+        let dark_joint = plant.stations[1].joint;
+        let pumps: Vec<String> =
+            plant.stations[1].pumps.iter().map(|&k| plant.sim.pipeline().pumps[k].name.clone()).collect();
+        let svg = profile(&plant);
+        assert!(svg.contains(&format!("data-dark-site=\"{dark_joint}\"")), "{svg:.400}");
+        let pressure = svg.split("data-series=\"pressure\"").nth(1).expect("the pressure line");
+        assert!(pressure.starts_with(&format!(" data-points=\"{}\"", all - 2)), "{pressure:.80}");
+        for name in pumps {
+            let circle = svg
+                .split(&format!("data-pump=\"{name}\""))
+                .nth(1)
+                .and_then(|c| c.split("</circle>").next())
+                .unwrap_or_default();
+            assert!(circle.contains("data-view=\"none\"") && circle.contains("no view"), "{name}: {circle}");
+        }
     }
 }

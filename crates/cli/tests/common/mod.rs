@@ -1,6 +1,8 @@
 //! Shared by the integration tests that run the binary and the protocol peers.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod platform;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -323,13 +323,17 @@ pub(super) async fn team_action(
         A::Block { host } => match host_by_address(&tr.ex, &team.base, &host) {
             Ok(host) => A::Block { host },
             Err(why) => {
-                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(why)))));
+                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(
+                    why
+                )))));
             }
         },
         A::Clean { host } => match host_by_address(&tr.ex, &team.base, &host) {
             Ok(host) => A::Clean { host },
             Err(why) => {
-                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(why)))));
+                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(
+                    why
+                )))));
             }
         },
         a => a,
