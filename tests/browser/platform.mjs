@@ -137,6 +137,23 @@ try {
   await inst.waitForFunction((s) => [...document.querySelectorAll('#scoreboard tbody tr')].some((r) => r.children[0].textContent === 'Green' && r.children[2].textContent === s), scoreAfter, { timeout: 15000 });
   await inst.screenshot({ path: join(out, 'scoreboard.png'), fullPage: true });
 
+  // The trainee blocks the source the VPN log named, by the address read off the page; the
+  // exercise's hidden host name is refused in the words an unknown host gets.
+  await tr.click('button[data-tab=respond]');
+  const respond = async (d, arg) => {
+    await tr.evaluate(() => { document.querySelector('#respond-out').textContent = ''; });
+    await tr.selectOption('#respond select[name=do]', d);
+    await tr.fill('#respond input[name=arg]', arg);
+    await tr.click('#respond button');
+    await tr.waitForFunction(() => document.querySelector('#respond-out').textContent !== '', null, { timeout: 15000 });
+    return tr.textContent('#respond-out');
+  };
+  const hidden = await respond('block', 'attacker');
+  check(hidden.includes('no host `attacker`'), `a hidden host name is refused as unknown: ${hidden}`);
+  const blocked = await respond('block', source);
+  check(blocked.includes('accepted'), `blocking the address the VPN log shows: ${blocked}`);
+  await tr.screenshot({ path: join(out, 'respond-block.png') });
+
   // The after-action report in the platform: the instructor's (every team and the cohort)
   // under its own policy (no script; its style allowed by hash, so a violation would be a
   // console error here); a trainee's own is refused while the run goes on.

@@ -428,6 +428,10 @@ fn https_with_its_own_certificate() {
     ]);
     let cookie = headers.lines().find(|l| l.to_lowercase().starts_with("set-cookie:")).unwrap_or_default();
     assert!(cookie.contains("; Secure"), "{headers}");
+    // L2: under TLS the browser is told to keep to HTTPS; no signed-in answer is cached.
+    let lower = headers.to_lowercase();
+    assert!(lower.contains("strict-transport-security: max-age="), "{headers}");
+    assert!(lower.contains("cache-control: no-store"), "{headers}");
     // Plain HTTP on the TLS port gets no answer (the handshake fails).
     let plain = Command::new("curl")
         .args(["-sS", "--max-time", "5", &format!("http://{}/", server.addr)])

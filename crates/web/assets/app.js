@@ -314,7 +314,7 @@ const pages = {
         if (m.frequency_hz) { trend.push(m.frequency_hz); if (trend.length > 120) trend.shift(); drawTrend(trend); }
       }
       (m.events || []).forEach((e) => { onEvent(e); lastSeq = e.seq; });
-      for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `Instructor ${b.from}: ${b.text}`); x.className = 'broadcast'; } }
+      for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `${b.from}: ${b.text}`); x.className = 'broadcast'; } }
       if (m.score) text($('#score'), m.score.total);
       if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), m.supply.customers_off); }
       if (m.paused !== undefined) $('#paused').hidden = !m.paused;
