@@ -634,6 +634,15 @@ impl Exercise {
     pub fn host(&self, id: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.id == id)
     }
+
+    /// A host by its id, or by its address in a run's block `base` (what a defender on the
+    /// platform names: the address the evidence shows, never the hidden id).
+    pub fn host_named(&self, named: &str, base: std::net::Ipv4Addr) -> Option<&Host> {
+        match named.trim().parse::<std::net::Ipv4Addr>() {
+            Ok(a) => self.hosts.iter().find(|h| h.addr.in_block(base) == a),
+            Err(_) => self.host(named),
+        }
+    }
 }
 
 /// The host names of the `{addr:HOST}` placeholders in a text, in order.

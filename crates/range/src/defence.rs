@@ -249,10 +249,12 @@ impl Range {
                 Outcome::Accepted
             }
             DefenderAction::Block { host } => {
-                if self.setup.ex.host(&host).is_none() {
+                // By id (a scripted defender) or by address (a trainee): the journal keeps the
+                // name as given.
+                let Some(h) = self.setup.ex.host_named(&host, self.setup.cfg.base) else {
                     return Outcome::Refused(format!("no host `{host}`"));
-                }
-                let addr = self.host_addr(&host);
+                };
+                let addr = h.addr.in_block(self.setup.cfg.base);
                 self.world
                     .firewall
                     .rules
@@ -274,11 +276,11 @@ impl Range {
                 Outcome::Accepted
             }
             DefenderAction::Clean { host } => {
-                if self.setup.ex.host(&host).is_none() {
+                let Some(h) = self.setup.ex.host_named(&host, self.setup.cfg.base) else {
                     return Outcome::Refused(format!("no host `{host}`"));
-                }
-                if !self.defence.cleaned.contains(&host) {
-                    self.defence.cleaned.push(host);
+                };
+                if !self.defence.cleaned.contains(&h.id) {
+                    self.defence.cleaned.push(h.id.clone());
                 }
                 Outcome::Accepted
             }

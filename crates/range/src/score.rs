@@ -247,13 +247,24 @@ pub fn withdrawn<'a>(ex: &'a Exercise, journal: &[Entry]) -> Vec<&'a str> {
         .collect()
 }
 
-/// The address of a host of the exercise in the run's block (from the start entry).
-fn host_address(ex: &Exercise, host: &str, journal: &[Entry]) -> Option<Ipv4Addr> {
-    let base = journal.iter().find_map(|e| match e {
+/// The run's address block (from the start entry).
+fn base_of(journal: &[Entry]) -> Option<Ipv4Addr> {
+    journal.iter().find_map(|e| match e {
         Entry::Start { base, .. } => Some(*base),
         _ => None,
-    })?;
-    Some(ex.host(host)?.addr.in_block(base))
+    })
+}
+
+/// The address of a host of the exercise in the run's block, the host named by its id or by
+/// that address.
+fn host_address(ex: &Exercise, host: &str, journal: &[Entry]) -> Option<Ipv4Addr> {
+    let base = base_of(journal)?;
+    Some(ex.host_named(host, base)?.addr.in_block(base))
+}
+
+/// The id of a host named by its id or its address.
+fn host_id<'e>(ex: &'e Exercise, host: &str, journal: &[Entry]) -> Option<&'e str> {
+    Some(ex.host_named(host, base_of(journal)?)?.id.as_str())
 }
 
 fn peak(journal: &[Entry]) -> u64 {
@@ -546,7 +557,8 @@ pub fn penalties(ex: &Exercise, journal: &[Entry]) -> Vec<Penalty> {
     };
     // What the evidence showed on a host before `t`: its log artefacts, or commands from it.
     let evidence_on = |host: &str, t: SimTime| {
-        journal.iter().take_while(|e| e.t() <= t).any(|e| matches!(e, Entry::It { host: h, .. } if h == host))
+        let id = host_id(ex, host, journal).unwrap_or(host);
+        journal.iter().take_while(|e| e.t() <= t).any(|e| matches!(e, Entry::It { host: h, .. } if h == id))
             || host_address(ex, host, journal).and_then(first_command_from).is_some_and(|c| c <= t)
     };
     let mut out = Vec::new();
@@ -559,7 +571,7 @@ pub fn penalties(ex: &Exercise, journal: &[Entry]) -> Vec<Penalty> {
                 outcome: Outcome::Accepted,
                 t,
                 ..
-            } if listed.contains(&host.as_str())
+            } if host_id(ex, host, journal).is_some_and(|id| listed.contains(&id))
                 && host_address(ex, host, journal).and_then(first_command_from).is_none_or(|c| c > *t) =>
             {
                 out.push(Penalty {

@@ -441,6 +441,21 @@ fn guesses_earn_nothing() {
     act(&mut r, exercise::DefenderAction::Block { host: "scada".into() });
     r.run_to_end();
     assert_eq!(score(&ex, r.journal()).penalties, 5.0);
+    // The same host named by its address (as a trainee names it, from the evidence): the
+    // same block, the same penalty, and the journal keeps the address as given.
+    let (ex, mut r) = start("industroyer2016");
+    step_to(&mut r, 60.0);
+    let addr =
+        ex.host("scada").unwrap().addr.in_block(RunConfig::new(1, "none", Vec::new()).base).to_string();
+    assert_eq!(act(&mut r, exercise::DefenderAction::Block { host: addr.clone() }), range::Outcome::Accepted);
+    assert!(matches!(
+        act(&mut r, exercise::DefenderAction::Block { host: "127.99.99.99".into() }),
+        range::Outcome::Refused(why) if why == "no host `127.99.99.99`"
+    ));
+    r.run_to_end();
+    assert_eq!(score(&ex, r.journal()).penalties, 5.0);
+    assert!(r.journal().iter().any(|e| matches!(e, range::Entry::Act {
+        action: range::Action::Defend(exercise::DefenderAction::Block { host }), .. } if *host == addr)));
     // The good defender blocks it after the commands came: no penalty.
     let good = run(&ex, "good", 1);
     assert_eq!(score(&ex, good.journal()).penalties, 0.0);

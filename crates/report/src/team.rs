@@ -272,7 +272,9 @@ fn through(j: &[Entry], step: &exercise::Step) -> Through {
 fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
     let detections: BTreeMap<String, score::Detection> =
         score::detections(j).into_iter().map(|d| (d.step.clone(), d)).collect();
-    let addr_of = |host: &str| ex.host(host).map(|h| h.addr.in_block(base));
+    // A host as a defender named it: its id (a scripted defender) or its address (a trainee).
+    let addr_of = |host: &str| ex.host_named(host, base).map(|h| h.addr.in_block(base));
+    let id_of = |host: &str| ex.host_named(host, base).map(|h| h.id.clone());
     ex.attack
         .iter()
         .map(|step| {
@@ -304,10 +306,14 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                     }
                     let cuts = match d {
                         DefenderAction::Block { host } => {
-                            th.block.contains(host) || addr_of(host).is_some_and(|a| th.addrs.contains(&a))
+                            th.block.contains(host)
+                                || id_of(host).is_some_and(|h| th.block.contains(&h))
+                                || addr_of(host).is_some_and(|a| th.addrs.contains(&a))
                         }
                         DefenderAction::DisableAccount { account } => th.accounts.contains(account),
-                        DefenderAction::Clean { host } => th.clean.contains(host),
+                        DefenderAction::Clean { host } => {
+                            th.clean.contains(host) || id_of(host).is_some_and(|h| th.clean.contains(&h))
+                        }
                         _ => false,
                     };
                     cuts.then(|| Contained {

@@ -599,6 +599,8 @@ pub async fn start_run(
         }
         return Err(ApiError::Internal);
     }
+    // No longer a draft before the lock is let go: a second start finds it begun.
+    app.store.set_run_status(&run.id, store::RunStatus::Paused, run.speed).await?;
     Ok(started)
 }
 

@@ -126,10 +126,11 @@ pub(super) async fn accept_invite(
     State(app): State<App>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Result<Response> {
     // Guessing tokens costs the same as guessing passwords.
-    let key = format!("invite-ip:{}", peer.ip());
+    let key = format!("invite-ip:{}", client_of(&app, peer, &headers));
     if !app.limiter.allow(&key, 20, Duration::from_secs(300)) {
         return Err(ApiError::TooMany);
     }

@@ -233,6 +233,10 @@ pub(super) async fn create_account(
         }
         None => TeamRole::Lead,
     };
+    // A taken name is refused before anything is made (no organisation left behind).
+    if app.store.user_by_name(b.name.trim()).await?.is_some() {
+        return Err(ApiError::Conflict("already exists"));
+    }
     let org = match &b.org {
         Some(name) => {
             check_name(name, "org")?;

@@ -272,12 +272,14 @@ impl http_body::Body for FileBody {
 }
 
 /// Hosts are named by the address a trainee sees (the VPN log's, the alerts'), never by the
-/// exercise's hidden id: an id is refused with the words an unknown host gets.
-fn host_by_address(ex: &exercise::Exercise, base: &str, named: &str) -> std::result::Result<String, String> {
-    let unknown = || format!("no host `{named}`");
-    let addr: std::net::Ipv4Addr = named.trim().parse().map_err(|_| unknown())?;
-    let base: std::net::Ipv4Addr = base.parse().map_err(|_| unknown())?;
-    ex.hosts.iter().find(|h| h.addr.in_block(base) == addr).map(|h| h.id.clone()).ok_or_else(unknown)
+/// exercise's hidden id: a name that is not an address is refused in the words an unknown
+/// host gets from the range (which resolves the address and journals it as given).
+fn address_only(named: &str) -> std::result::Result<String, String> {
+    let named = named.trim();
+    match named.parse::<std::net::Ipv4Addr>() {
+        Ok(a) => Ok(a.to_string()),
+        Err(_) => Err(format!("no host `{named}`")),
+    }
 }
 
 pub(super) async fn trainee_actor(app: &App, c: &Caller, team: &store::Team) -> Result<Actor> {
@@ -319,22 +321,18 @@ pub(super) async fn team_action(
     }
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     let tr = team_range(&app, &id).await?;
+    let refused = |why: String| {
+        let o = journal_format::outcome(&range::journal::Outcome::Refused(why));
+        Ok(axum::Json(json!(o)))
+    };
     let a = match a {
-        A::Block { host } => match host_by_address(&tr.ex, &team.base, &host) {
+        A::Block { host } => match address_only(&host) {
             Ok(host) => A::Block { host },
-            Err(why) => {
-                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(
-                    why
-                )))));
-            }
+            Err(why) => return refused(why),
         },
-        A::Clean { host } => match host_by_address(&tr.ex, &team.base, &host) {
+        A::Clean { host } => match address_only(&host) {
             Ok(host) => A::Clean { host },
-            Err(why) => {
-                return Ok(axum::Json(json!(journal_format::outcome(&range::journal::Outcome::Refused(
-                    why
-                )))));
-            }
+            Err(why) => return refused(why),
         },
         a => a,
     };
