@@ -14,7 +14,7 @@ use crate::BadInput;
 pub struct ServeArgs {
     /// A TOML file with any of: bind, data, database, first_block, devices, tls_cert,
     /// tls_key, header_timeout, client_connections, trusted_proxy, runs_per_instructor,
-    /// teams_per_run. Command-line options and ICSRANGE_* variables take precedence over it.
+    /// teams_per_run, blocks_per_instructor. Command-line options and ICSRANGE_* variables take precedence over it.
     #[arg(long, env = "ICSRANGE_CONFIG")]
     config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080].
@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Teams in one run at most [default: 40].
     #[arg(long, env = "ICSRANGE_TEAMS_PER_RUN")]
     teams_per_run: Option<usize>,
+    /// Address blocks the teams of one instructor's runs may hold at once (of about 240)
+    /// [default: 80].
+    #[arg(long, env = "ICSRANGE_BLOCKS_PER_INSTRUCTOR")]
+    blocks_per_instructor: Option<usize>,
 }
 
 /// `--header-timeout`: the duration grammar of the command line, more than 0, at most an hour.
@@ -91,6 +95,7 @@ struct FileConfig {
     trusted_proxy: Option<std::net::IpAddr>,
     runs_per_instructor: Option<usize>,
     teams_per_run: Option<usize>,
+    blocks_per_instructor: Option<usize>,
 }
 
 fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
@@ -130,11 +135,21 @@ fn config(args: &ServeArgs, default_data: &str) -> anyhow::Result<web::Config> {
             .teams_per_run
             .or(file.teams_per_run)
             .unwrap_or(web::Quotas::default().teams_per_run),
+        blocks_per_instructor: args
+            .blocks_per_instructor
+            .or(file.blocks_per_instructor)
+            .unwrap_or(web::Quotas::default().blocks_per_instructor),
     };
-    if per_client == 0 || quotas.runs_per_instructor == 0 || quotas.teams_per_run == 0 {
-        return Err(
-            BadInput("client_connections, runs_per_instructor and teams_per_run: at least 1".into()).into()
-        );
+    if per_client == 0
+        || quotas.runs_per_instructor == 0
+        || quotas.teams_per_run == 0
+        || quotas.blocks_per_instructor == 0
+    {
+        return Err(BadInput(
+            "client_connections, runs_per_instructor, teams_per_run and blocks_per_instructor: at least 1"
+                .into(),
+        )
+        .into());
     }
     Ok(web::Config {
         bind: args.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -256,7 +271,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             out!("  {what:<20} {name:<14} {password}   http://{local}{page}");
         }
         out!(
-            "Ctrl-C stops the server; `icsrange serve --data {}` brings the run back, paused.",
+            "Ctrl-C stops the server; `icsrange serve --data {} --devices true` brings the run back, paused.",
             cfg.data_dir.display()
         );
         out!("ready");

@@ -20,8 +20,8 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("web/src/api/openapi.rs", r#""kind": kinds"#, "the organisation schema's kind"),
     // Broadcast messages are numbered by the store (`seq`), not the journal.
     ("web/src/api/course.rs", r#"json!({"seq": seq})"#, "a new broadcast message's number"),
-    ("web/src/api/course.rs", r#""seq": m.seq, "from": m.author"#, "the run's broadcast messages"),
-    ("web/src/api/live.rs", r#""seq": m.seq, "from": m.author"#, "broadcast messages on the live socket"),
+    ("web/src/api/course.rs", r#""seq": m.seq, "from": from"#, "the run's broadcast messages"),
+    ("web/src/api/live.rs", r#""seq": m.seq, "from": from"#, "broadcast messages on the live socket"),
     // The capture's decoded frames, numbered by their place in the capture.
     ("web/src/api/teams.rs", r#""seq": i + dropped, "frame": d.frame"#, "a decoded capture frame"),
 ];

@@ -49,7 +49,21 @@ pub fn services(range: &Range) -> Vec<SocketAddrV4> {
 #[derive(Debug)]
 pub struct Listeners {
     list: Vec<Listener>,
-    tasks: Vec<tokio::task::AbortHandle>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Listeners {
+    /// Closes every listener and returns once their sockets are closed (their addresses may
+    /// be bound again at once).
+    pub async fn close(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
 }
 
 impl std::ops::Deref for Listeners {
@@ -96,7 +110,7 @@ pub async fn listen_with(
     for (l, listener) in bound {
         let task =
             tokio::spawn(accept_loop(handle.clone(), listener, l.device, admission.clone(), budget.clone()));
-        out.tasks.push(task.abort_handle());
+        out.tasks.push(task);
         out.list.push(l);
     }
     Ok(out)

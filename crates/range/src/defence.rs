@@ -251,7 +251,7 @@ impl Range {
             DefenderAction::Block { host } => {
                 // By id (a scripted defender) or by address (a trainee): the journal keeps the
                 // name as given.
-                let Some(h) = self.setup.ex.host_named(&host, self.setup.cfg.base) else {
+                let Some(h) = self.named_host(&host) else {
                     return Outcome::Refused(format!("no host `{host}`"));
                 };
                 let addr = h.addr.in_block(self.setup.cfg.base);
@@ -276,7 +276,7 @@ impl Range {
                 Outcome::Accepted
             }
             DefenderAction::Clean { host } => {
-                let Some(h) = self.setup.ex.host_named(&host, self.setup.cfg.base) else {
+                let Some(h) = self.named_host(&host) else {
                     return Outcome::Refused(format!("no host `{host}`"));
                 };
                 if !self.defence.cleaned.contains(&h.id) {

@@ -59,6 +59,10 @@ pub struct RunConfig {
     /// by address.
     pub local: Vec<Ipv4Addr>,
     pub bricked: Vec<Ipv4Addr>,
+    /// Whether `block` and `clean` take a host's address as well as its id (since the platform's
+    /// trainees name hosts by address). Off only to replay a run recorded before, in which an
+    /// address was refused as an unknown host.
+    pub hosts_by_address: bool,
 }
 
 impl RunConfig {
@@ -70,6 +74,7 @@ impl RunConfig {
             defender: defender.to_string(),
             rules,
             campaign: true,
+            hosts_by_address: true,
             start_ms_since_2000: 0,
             deny: Vec::new(),
             local: Vec::new(),
@@ -449,6 +454,16 @@ impl Range {
             f_min_hz: round6(f_min),
             f_max_hz: round6(f_max),
         });
+    }
+
+    /// The host a defender names: by id, or by its address in this run's block when the run's
+    /// rules take addresses (`RunConfig::hosts_by_address`).
+    fn named_host(&self, named: &str) -> Option<&exercise::Host> {
+        if self.setup.cfg.hosts_by_address {
+            self.setup.ex.host_named(named, self.setup.cfg.base)
+        } else {
+            self.setup.ex.host(named)
+        }
     }
 
     fn host_addr(&self, host: &str) -> Ipv4Addr {

@@ -456,6 +456,16 @@ fn guesses_earn_nothing() {
     assert_eq!(score(&ex, r.journal()).penalties, 5.0);
     assert!(r.journal().iter().any(|e| matches!(e, range::Entry::Act {
         action: range::Action::Defend(exercise::DefenderAction::Block { host }), .. } if *host == addr)));
+    // A run recorded before hosts could be named by address replays as it ran: refused.
+    let ex = exercise("industroyer2016");
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
+    let mut cfg = RunConfig::new(1, "none", Vec::new());
+    cfg.hosts_by_address = false;
+    let mut old = Range::new(ex.clone(), grid, cfg).unwrap();
+    assert!(matches!(
+        act(&mut old, exercise::DefenderAction::Block { host: addr.clone() }),
+        range::Outcome::Refused(why) if why == format!("no host `{addr}`")
+    ));
     // The good defender blocks it after the commands came: no penalty.
     let good = run(&ex, "good", 1);
     assert_eq!(score(&ex, good.journal()).penalties, 0.0);

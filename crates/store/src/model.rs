@@ -181,6 +181,14 @@ pub struct Run {
     /// a replay gives the same time tags.
     pub start_ms: i64,
     pub created_by: String,
+    /// The range's rules the run was made under (`Run::RULES` for a new run; 1: before hosts
+    /// could be named by address), so a run replays under the rules it was recorded with.
+    pub rules: i64,
+}
+
+impl Run {
+    /// The rules of a run made now: 2, hosts named by address.
+    pub const RULES: i64 = 2;
 }
 
 #[derive(Debug, Clone, PartialEq)]

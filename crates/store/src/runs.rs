@@ -12,8 +12,8 @@ impl Store {
     pub async fn create_run(&self, r: &Run, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO runs (id, name, exercise, exercise_text, files, seed, speed, status, start_ms, created_by, created) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO runs (id, name, exercise, exercise_text, files, seed, speed, status, start_ms, created_by, created, rules) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&r.id)
         .bind(&r.name)
@@ -26,6 +26,7 @@ impl Store {
         .bind(r.start_ms)
         .bind(&r.created_by)
         .bind(now)
+        .bind(r.rules)
         .execute(&mut *tx)
         .await
         .map_err(conflict)?;
@@ -51,11 +52,12 @@ impl Store {
             status: word(r, "status")?,
             start_ms: r.try_get("start_ms")?,
             created_by: r.try_get("created_by")?,
+            rules: r.try_get("rules")?,
         })
     }
 
     const RUN_COLUMNS: &'static str =
-        "id, name, exercise, exercise_text, files, seed, speed, status, start_ms, created_by";
+        "id, name, exercise, exercise_text, files, seed, speed, status, start_ms, created_by, rules";
 
     pub async fn run(&self, id: &str) -> Result<Option<Run>> {
         let q = format!("SELECT {} FROM runs WHERE id = $1", Store::RUN_COLUMNS);
@@ -223,6 +225,17 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Address blocks held by the teams of the runs a user created.
+    pub async fn blocks_held_by(&self, user: &str) -> Result<usize> {
+        let rows = sqlx::query(
+            "SELECT b.base FROM blocks b JOIN teams t ON t.id = b.team JOIN runs r ON r.id = t.run WHERE r.created_by = $1",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.len())
     }
 
     /// Runs a user created that have not ended.

@@ -104,4 +104,9 @@ CREATE TABLE blocks (
 INSERT INTO blocks (base, team)
     SELECT t.base, MIN(t.id) FROM teams t JOIN runs r ON r.id = t.run WHERE r.status <> 'ended' GROUP BY t.base
 "#,
+    // The range's rules a run was made under: runs made before hosts could be named by
+    // address replay under the old rules (1).
+    r#"
+ALTER TABLE runs ADD COLUMN rules BIGINT NOT NULL DEFAULT 1
+"#,
 ];

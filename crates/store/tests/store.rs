@@ -110,6 +110,7 @@ async fn exercise_store(url: &str) {
         status: RunStatus::Draft,
         start_ms: 123_456_789,
         created_by: "u1".into(),
+        rules: Run::RULES,
     };
     s.create_run(&run, 101).await.unwrap();
     assert_eq!(s.run("r1").await.unwrap().as_ref(), Some(&run));

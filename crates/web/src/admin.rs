@@ -81,6 +81,7 @@ pub async fn demo(app: &App, speed: Option<f64>) -> Result<Demo, AdminError> {
         status: store::RunStatus::Draft,
         start_ms: (crate::now_s() * 1000 - devices::recloser::DNP3_EPOCH_OFFSET_MS as i64).max(0),
         created_by: iid,
+        rules: store::Run::RULES,
     };
     app.store.create_run(&run, crate::now_s()).await?;
     let mut accounts = vec![("instructor".to_string(), instructor, ipw, format!("/runs/{}", run.id))];

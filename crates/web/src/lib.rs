@@ -59,11 +59,14 @@ pub struct Quotas {
     pub runs_per_instructor: usize,
     /// Teams in one run.
     pub teams_per_run: usize,
+    /// Address blocks held by the teams of the runs one instructor (not an administrator)
+    /// created: two courses' worth, of about 240 blocks in all.
+    pub blocks_per_instructor: usize,
 }
 
 impl Default for Quotas {
     fn default() -> Quotas {
-        Quotas { runs_per_instructor: 10, teams_per_run: 40 }
+        Quotas { runs_per_instructor: 10, teams_per_run: 40, blocks_per_instructor: 80 }
     }
 }
 

@@ -293,6 +293,8 @@ fn build(run: &store::Run, team: &store::Team) -> Result<(Exercise, Range), Star
     let mut cfg = RunConfig::new(run.seed as u64, "none", Vec::new());
     cfg.base = team.base.parse::<Ipv4Addr>().map_err(|_| StartError::Base(team.base.clone()))?;
     cfg.start_ms_since_2000 = run.start_ms as u64;
+    // A run recorded before hosts could be named by address replays under its own rules.
+    cfg.hosts_by_address = run.rules >= 2;
     let range = range::Setup { exercise: ex.clone(), grids: &bundle, cfg }.build()?;
     Ok((ex, range))
 }
@@ -469,7 +471,9 @@ async fn persist(p: Persister) {
         }
     };
     // The run is over for this team: its addresses are free before anyone may reuse them.
-    drop(listeners);
+    if let Some(l) = listeners {
+        l.close().await;
+    }
     if let Some(r) = range {
         loop {
             let (lines, len) = collect(r.journal(), cursor);
@@ -480,9 +484,11 @@ async fn persist(p: Persister) {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        // The last team to end ends the run (its address block is free again).
+        // The last team to end ends the run (its address block is free again); never while a
+        // team is being added (`starting`).
         if let Some(app) = app.upgrade() {
             let app = crate::App(app);
+            let _one = app.starting.lock().await;
             if let Ok(teams) = app.store.teams(&run).await {
                 let all = teams.iter().all(|t| app.ranges.get(&t.id).is_some_and(|tr| tr.has_ended()));
                 if all {
@@ -529,10 +535,19 @@ fn live_inputs(journal: &[Entry]) -> u64 {
 
 /// A new team of `run` named `name` with the lowest free address block 127.N.0.0 (N from the
 /// configuration's first block): the one way a block is allocated. The database's key on
-/// blocks decides between concurrent requests; the loser tries the next free block.
+/// blocks decides between concurrent requests; the loser tries the next free block. The
+/// caller holds `Inner::starting` (the quotas are then checked and used at once).
 pub async fn new_team(app: &crate::App, run: &store::Run, name: &str) -> Result<store::Team, ApiError> {
     if app.store.teams(&run.id).await?.len() >= app.quotas.teams_per_run {
         return Err(ApiError::Conflict("the run has as many teams as it may (teams_per_run)"));
+    }
+    let creator_is_admin = app.store.user(&run.created_by).await?.is_some_and(|u| u.admin);
+    if !creator_is_admin
+        && app.store.blocks_held_by(&run.created_by).await? >= app.quotas.blocks_per_instructor
+    {
+        return Err(ApiError::Conflict(
+            "the runs of this instructor hold as many address blocks as they may (blocks_per_instructor)",
+        ));
     }
     for _ in 0..32 {
         let used = app.store.bases_in_use().await?;
@@ -560,12 +575,11 @@ pub async fn new_team(app: &crate::App, run: &store::Run, name: &str) -> Result<
 
 /// Starts a draft run's teams' ranges, or none: a start that fails half-way (or that a crash
 /// interrupted: the draft's teams then have inputs kept) leaves the run a draft that starts
-/// again. One start at a time (`Inner::starting`).
+/// again. The caller holds `Inner::starting` (one start, team creation or deletion at a time).
 pub async fn start_run(
     app: &crate::App,
     run_id: &str,
 ) -> Result<Vec<(store::Team, Arc<TeamRange>)>, ApiError> {
-    let _one = app.starting.lock().await;
     let run = app.store.run(run_id).await?.ok_or(ApiError::NotFound)?;
     if run.status != store::RunStatus::Draft {
         return Err(ApiError::Conflict("the run has already started"));

@@ -173,8 +173,9 @@ pub async fn serve(
         };
         let (acceptor, router) = (acceptor.clone(), router.clone());
         let header_timeout = limits.header_timeout;
+        // The places go with the socket: an upgraded connection (a WebSocket) keeps them.
+        let tcp = Counted { io: tcp, _places: (client, slot) };
         tokio::spawn(async move {
-            let _counted = (client, slot);
             match acceptor {
                 Some(acceptor) => {
                     // A handshake that does not finish in 10 s costs only its own connection.
@@ -205,6 +206,50 @@ where
         .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
         .with_upgrades()
         .await;
+}
+
+/// A connection's socket with its places in the limits (per client, the web's share of
+/// handles): they are given back when the socket closes, whoever holds it then (hyper's
+/// connection, or the WebSocket it was upgraded to).
+struct Counted<I> {
+    io: I,
+    _places: (ClientSlot, netio::admission::HttpSlot),
+}
+
+impl<I: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<I: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counted<I> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
 }
 
 /// A request body that fails once it comes slower than `MIN_BODY_RATE` after a grace: by

@@ -360,3 +360,33 @@ fn the_data_directory_is_the_servers_own() {
     assert!(!leftover.exists(), "the leftover is removed when the run comes back");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A WebSocket counts against its client's connections for as long as it is open (the
+/// upgraded socket keeps the connection's places; after e115a6d it used to give them back at
+/// the upgrade, so one trainee could hold any number of live views and their handles).
+#[test]
+fn live_views_count_against_a_clients_connections() {
+    let data = temp_dir("floods-ws");
+    let server = serve_with(&data, None, 166, &["--client-connections", "20"]);
+    let w = world_of(&server, &data, None, 1.0, "colonial2021");
+    let cookie = w.a1.cookie.clone().unwrap();
+    let src = Ipv4Addr::new(127, 0, 6, 1);
+    let open_view = || -> Option<TcpStream> {
+        let mut s = connect_from(src, server.addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let req = format!(
+            "GET /api/teams/{}/live HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            w.team_a
+        );
+        s.write_all(req.as_bytes()).ok()?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).ok()?;
+        (&head[9..12] == b"101").then_some(s)
+    };
+    let views: Vec<TcpStream> = (0..30).filter_map(|_| open_view()).collect();
+    assert_eq!(views.len(), 20, "live views held by one client address");
+    drop(views);
+    assert!(until(Duration::from_secs(5), || open_view().is_some()), "closed views give their places back");
+    let _ = std::fs::remove_dir_all(&data);
+}

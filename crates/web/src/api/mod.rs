@@ -389,7 +389,7 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Headers on every answer. `tls`: served over HTTPS (itself or behind a TLS proxy).
+/// Headers on every answer. `tls`: the server serves HTTPS itself (its own certificate).
 async fn security_headers(tls: bool, req: Request, next: Next) -> Response {
     // The pages' JavaScript and CSS may be cached; nothing else: a signed-in page, a report
     // or an answer of the API must not stay in a shared computer's cache.

@@ -50,11 +50,6 @@ pub(super) async fn create_run(
 ) -> Result<Response> {
     let b: NewRun = body(&raw)?;
     check_name(&b.name, "name")?;
-    if !c.user.admin && app.store.open_runs_by(&c.user.id).await? >= app.quotas.runs_per_instructor {
-        return Err(ApiError::Conflict(
-            "you have as many runs open as you may (runs_per_instructor): end or delete one",
-        ));
-    }
     let (name, text) = match (&b.exercise, &b.text) {
         (Some(n), None) => (
             n.clone(),
@@ -96,7 +91,15 @@ pub(super) async fn create_run(
         status: RunStatus::Draft,
         start_ms: netio_start_ms(),
         created_by: c.user.id.clone(),
+        rules: store::Run::RULES,
     };
+    // Checked and used at once (`starting`): concurrent requests cannot both pass.
+    let _one = app.starting.lock().await;
+    if !c.user.admin && app.store.open_runs_by(&c.user.id).await? >= app.quotas.runs_per_instructor {
+        return Err(ApiError::Conflict(
+            "you have as many runs open as you may (runs_per_instructor): end or delete one",
+        ));
+    }
     app.store.create_run(&run, crate::now_s()).await?;
     Ok((StatusCode::CREATED, axum::Json(run_json(&run))).into_response())
 }
@@ -162,6 +165,9 @@ pub(super) async fn create_team(
 ) -> Result<Response> {
     let b: NewTeam = body(&raw)?;
     check_name(&b.name, "name")?;
+    // One at a time with starts, deletions and a run's end: the run's status read here holds
+    // until the team is made (and its range started, when the run has begun).
+    let _one = app.starting.lock().await;
     let run = run_of(&app, &id).await?;
     if run.status == RunStatus::Ended {
         return Err(ApiError::Conflict("the run has ended"));
@@ -298,6 +304,8 @@ pub(super) async fn control(
     raw: axum::body::Bytes,
 ) -> Result<Json> {
     let b: Control = body(&raw)?;
+    // A start holds `starting` until every range runs (no team added or deleted meanwhile).
+    let _starting = if b.op == "start" { Some(app.starting.lock().await) } else { None };
     let run = run_of(&app, &id).await?;
     let teams = app.store.teams(&id).await?;
     let who = instructor(&c.user.name);

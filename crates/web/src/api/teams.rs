@@ -216,6 +216,9 @@ pub(super) async fn frames(
 pub(super) async fn capture(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
     use tokio::io::AsyncReadExt;
     let tr = team_range(&app, &id).await?;
+    // The file a download holds open counts in the web's share of handles, as a connection.
+    let place = netio::admission::http_slot()
+        .ok_or(ApiError::Conflict("too many downloads at once; try again shortly"))?;
     let (file, len) = match tr.capture.open_so_far() {
         Ok(x) => x,
         Err(_) => {
@@ -225,7 +228,8 @@ pub(super) async fn capture(State(app): State<App>, Path(id): Path<String>) -> R
         }
     };
     let reader = tokio::fs::File::from_std(file).take(len);
-    let body = axum::body::Body::new(FileBody { reader, buf: vec![0; 64 * 1024].into_boxed_slice() });
+    let body =
+        axum::body::Body::new(FileBody { reader, buf: vec![0; 64 * 1024].into_boxed_slice(), _place: place });
     Ok((
         [
             (header::CONTENT_TYPE, "application/vnd.tcpdump.pcap".to_string()),
@@ -247,6 +251,7 @@ pub(super) async fn capture(State(app): State<App>, Path(id): Path<String>) -> R
 struct FileBody {
     reader: tokio::io::Take<tokio::fs::File>,
     buf: Box<[u8]>,
+    _place: netio::admission::HttpSlot,
 }
 
 impl http_body::Body for FileBody {
@@ -274,12 +279,8 @@ impl http_body::Body for FileBody {
 /// Hosts are named by the address a trainee sees (the VPN log's, the alerts'), never by the
 /// exercise's hidden id: a name that is not an address is refused in the words an unknown
 /// host gets from the range (which resolves the address and journals it as given).
-fn address_only(named: &str) -> std::result::Result<String, String> {
-    let named = named.trim();
-    match named.parse::<std::net::Ipv4Addr>() {
-        Ok(a) => Ok(a.to_string()),
-        Err(_) => Err(format!("no host `{named}`")),
-    }
+fn address_only(named: &str) -> Option<String> {
+    named.trim().parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string())
 }
 
 pub(super) async fn trainee_actor(app: &App, c: &Caller, team: &store::Team) -> Result<Actor> {
@@ -327,12 +328,12 @@ pub(super) async fn team_action(
     };
     let a = match a {
         A::Block { host } => match address_only(&host) {
-            Ok(host) => A::Block { host },
-            Err(why) => return refused(why),
+            Some(host) => A::Block { host },
+            None => return refused(format!("no host `{}`", host.trim())),
         },
         A::Clean { host } => match address_only(&host) {
-            Ok(host) => A::Clean { host },
-            Err(why) => return refused(why),
+            Some(host) => A::Clean { host },
+            None => return refused(format!("no host `{}`", host.trim())),
         },
         a => a,
     };
