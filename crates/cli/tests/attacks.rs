@@ -17,23 +17,6 @@ use std::time::{Duration, Instant};
 use common::platform::*;
 use serde_json::{Value, json};
 
-/// One answer read off the wire (status, headers, de-chunked body).
-fn parse_reply(buf: &[u8]) -> Reply {
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole HTTP answer");
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let mut lines = head.lines();
-    let status: u16 =
-        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .collect();
-    let mut body = buf[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
-        body = dechunk(&body);
-    }
-    Reply { status, headers, body }
-}
-
 /// POSTs each `(path, body)` as `c`, one connection each, the review's way of sending them at
 /// once: every request but its last byte first, then all the last bytes together. The answers,
 /// in the requests' order.
@@ -144,12 +127,6 @@ fn blocks(admin: &Client) -> (Vec<(String, String, String)>, u64) {
         })
         .collect();
     (held, v["free"].as_u64().expect("free"))
-}
-
-fn journal(c: &Client, team: &str) -> Vec<Value> {
-    let r = c.get(&format!("/api/teams/{team}/journal"));
-    assert_eq!(r.status, 200, "{}", text(&r));
-    r.json().as_array().cloned().unwrap_or_default()
 }
 
 /// M2 on `database`: eight `POST /api/runs/{run}/teams` released together.

@@ -234,12 +234,6 @@ fn every_route_checks_who_may_use_it() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-fn journal(c: &Client, team: &str) -> Vec<Value> {
-    let r = c.get(&format!("/api/teams/{team}/journal"));
-    assert_eq!(r.status, 200);
-    r.json().as_array().cloned().unwrap_or_default()
-}
-
 fn is_input(e: &Value) -> bool {
     matches!(e["kind"].as_str(), Some("act") | Some("live"))
 }

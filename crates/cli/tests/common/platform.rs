@@ -77,19 +77,7 @@ impl Client {
         s.write_all(req.as_bytes()).expect("send");
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole HTTP answer");
-        let head = String::from_utf8_lossy(&buf[..split]).to_string();
-        let mut lines = head.lines();
-        let status: u16 =
-            lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).expect("status");
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-            .collect();
-        let mut body = buf[split + 4..].to_vec();
-        if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
-            body = dechunk(&body);
-        }
-        Reply { status, headers, body }
+        parse_reply(&buf)
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -110,6 +98,30 @@ impl Client {
         c.csrf = r.json()["csrf"].as_str().map(str::to_string);
         c
     }
+}
+
+/// One answer read off the wire (status, headers, de-chunked body).
+pub fn parse_reply(buf: &[u8]) -> Reply {
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole HTTP answer");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut lines = head.lines();
+    let status: u16 =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Reply { status, headers, body }
+}
+
+/// A team's whole journal, as an instructor or observer reads it.
+pub fn journal(c: &Client, team: &str) -> Vec<Value> {
+    let r = c.get(&format!("/api/teams/{team}/journal"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json().as_array().cloned().unwrap_or_default()
 }
 
 pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
