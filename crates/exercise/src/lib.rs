@@ -86,6 +86,7 @@
 //!                                   # not_delivered_max_m3, released_max_m3
 //! ```
 
+pub mod answers;
 pub mod catalogue;
 mod grid;
 mod load;

@@ -330,9 +330,12 @@ pub enum InjectWhen {
 pub enum Answer {
     Exact(String),
     Regex(String),
+    /// A number within `tolerance`, in `unit` when it declares one (an answer in another unit
+    /// of the same dimension is converted: `90 bar` answers 9000 kPa).
     Number {
         value: f64,
         tolerance: f64,
+        unit: Option<&'static crate::answers::Unit>,
     },
     Choice {
         options: Vec<String>,
@@ -361,6 +364,15 @@ pub enum RunFigure {
 }
 
 impl RunFigure {
+    /// The unit the figure is in, when it has one (an answer in another unit of the same
+    /// dimension is converted).
+    pub fn unit(self) -> Option<&'static crate::answers::Unit> {
+        match self {
+            RunFigure::EnsMwh => crate::answers::unit("MWh"),
+            _ => None,
+        }
+    }
+
     pub const ALL: [RunFigure; 7] = [
         RunFigure::CustomersOffPeak,
         RunFigure::EnsMwh,

@@ -2,11 +2,12 @@
 //!
 //! Components, each 0 to 1, times the exercise's weights:
 //! - **service**: energy served over energy demanded, from the minute samples;
-//! - **detection**: per attack step on the wire, banded by time to detect (≤ 1 min: 1,
-//!   ≤ 5 min: 0.75, ≤ 15 min: 0.5, later: 0.25, never: 0), averaged. An alert detects a step
-//!   when its evidence cites a capture frame of the step's own exchanges (each command entry
-//!   records its frames), at or after the step's start and within a minute of its last
-//!   command;
+//! - **detection**: per attack step on the wire, banded by the team's time to detect (≤ 1 min:
+//!   1, ≤ 5 min: 0.75, ≤ 15 min: 0.5, later: 0.25, never: 0), averaged. An alert detects a
+//!   step when its evidence cites a capture frame of the step's own exchanges (each command
+//!   entry records its frames), at or after the step's start and within a minute of its last
+//!   command; the team has detected it when it first acted after that alert (acknowledged,
+//!   answered, reported or responded: `team_act`). An alert nobody acted on detects nothing;
 //! - **restoration**: half for the share of the peak's customers back on supply at the end,
 //!   half for how little of the time after the first outage customers were off;
 //! - **questions**: points of correct answers, less the hints taken for them, over the points
@@ -287,24 +288,33 @@ pub fn judge(ex: &Exercise, q: &Question, value: &str, journal: &[Entry]) -> boo
     if !q.requires.iter().all(|s| begun(s)) {
         return false;
     }
+    use exercise::answers::{in_unit, normalise, quantity, time_of_day};
     let v = value.trim();
+    // A number as typed ("225,000", "73.4 MWh", "90 bar") in the unit the question declares.
+    let number = |declared| quantity(v).and_then(|(n, u)| in_unit(n, u, declared));
+    // Text as typed: case, spaces, quotes and a final full stop aside; a time of day in any
+    // of its spellings.
+    let same_text =
+        |x: &str| normalise(v) == normalise(x) || time_of_day(x).is_some_and(|t| time_of_day(v) == Some(t));
     match &q.answer {
         Answer::Host(h) => {
             host_address(ex, h, journal).is_some_and(|a| v.parse::<Ipv4Addr>().is_ok_and(|given| given == a))
         }
-        Answer::Exact(x) => v.eq_ignore_ascii_case(x.trim()),
+        Answer::Exact(x) => same_text(x),
         // Without a regex engine in the pure core, a regex answer matches literally or as a
         // set of alternatives `a|b|c`.
-        Answer::Regex(x) => x.split('|').any(|alt| alt.trim().eq_ignore_ascii_case(v)),
-        Answer::Number { value, tolerance } => {
-            v.parse::<f64>().is_ok_and(|n| (n - value).abs() <= *tolerance)
+        Answer::Regex(x) => x.split('|').any(&same_text),
+        Answer::Number { value, tolerance, unit } => {
+            number(*unit).is_some_and(|n| (n - value).abs() <= *tolerance)
         }
-        Answer::Choice { correct, .. } => v == correct,
+        Answer::Choice { correct, .. } => same_text(correct),
         Answer::FromRun { figure, tolerance } => {
             let Some(truth) = run_figure(journal, *figure) else { return false };
-            match (truth.parse::<f64>(), v.parse::<f64>()) {
-                (Ok(t), Ok(n)) => (n - t).abs() <= tolerance * t.abs().max(1e-9),
-                _ => truth.eq_ignore_ascii_case(v),
+            match truth.parse::<f64>() {
+                Ok(t) => {
+                    number(figure.unit()).is_some_and(|n| (n - t).abs() <= tolerance * t.abs().max(1e-9))
+                }
+                _ => same_text(&truth),
             }
         }
     }
@@ -479,7 +489,13 @@ pub struct Detection {
     pub began: usize,
     /// The index of the first alert that detected it.
     pub first_alert: Option<usize>,
-    /// Seconds from the step's start to that alert.
+    /// Seconds from the step's start to that alert (the built-in IDS's time to detect).
+    pub alert_ttd_s: Option<f64>,
+    /// The index of the team's first act on it: its first action after that alert (an
+    /// acknowledgement, an answer, a report, a response); an alert nobody acted on detects
+    /// nothing for the team.
+    pub noticed: Option<usize>,
+    /// Seconds from the step's start to the team's act (the score's time to detect).
     pub ttd_s: Option<f64>,
     /// The rules whose alerts detected it, in the order they first did.
     pub rules: Vec<String>,
@@ -526,15 +542,33 @@ pub fn detections(journal: &[Entry]) -> Vec<Detection> {
                 }
             }
         }
+        let noticed = first.and_then(|(_, i)| (i + 1..journal.len()).find(|&k| team_act(&journal[k])));
         out.push(Detection {
             step: step.clone(),
             began,
             first_alert: first.map(|f| f.1),
-            ttd_s: first.map(|(f, _)| r4(f.secs() - start.secs())),
+            alert_ttd_s: first.map(|(f, _)| r4(f.secs() - start.secs())),
+            noticed,
+            ttd_s: noticed.map(|k| r4(journal[k].t().secs() - start.secs())),
             rules,
         });
     }
     out
+}
+
+/// Whether an entry is the team acting on what it sees: any action of its users or its
+/// scripted defender that was not refused, but a hint (asking is not noticing).
+fn team_act(e: &Entry) -> bool {
+    use crate::journal::{Action as A, Actor};
+    match e {
+        Entry::Act {
+            actor: Actor::User { .. } | Actor::Defender { .. },
+            action: A::Defend(d),
+            outcome,
+            ..
+        } => !matches!(d, DefenderAction::Hint { .. }) && !matches!(outcome, Outcome::Refused(_)),
+        _ => false,
+    }
 }
 
 /// A penalty: the journal entry it weighs, its points, and why.

@@ -220,6 +220,54 @@ fn ukraine_without_defender_is_the_blackout_of_the_reports() {
     );
 }
 
+/// The built-in IDS alerting is not the team detecting: a team that does nothing scores no
+/// detection though every step on the wire raised alerts; the good defender, who acts on
+/// them, detects each step within the bands.
+#[test]
+fn an_idle_team_detects_nothing() {
+    for name in ["ukraine2015", "industroyer2016", "industroyer2022"] {
+        let ex = exercise(name);
+        let s = score(&ex, run(&ex, "none", 1).journal());
+        assert!(!s.detected_by.is_empty(), "{name}: alerts detected the steps");
+        assert!(s.time_to_detect_s.values().all(Option::is_none), "{name}: {:?}", s.time_to_detect_s);
+        assert_eq!(s.components["detection"], 0.0, "{name}");
+    }
+    let ex = exercise("ukraine2015");
+    let s = score(&ex, run(&ex, "good", 1).journal());
+    assert!(s.components["detection"] > 0.5, "{s:#?}");
+}
+
+/// Answers are read as people type them: case, spaces, thousands separators, units (the
+/// figures from the run: 27 breakers; the ENS in MWh from the journal's last sample).
+#[test]
+fn answers_in_two_spellings_are_judged_alike() {
+    let ex = exercise("ukraine2015");
+    let r = run(&ex, "none", 1);
+    let j = r.journal();
+    let q = |id: &str| ex.questions.iter().find(|q| q.id == id).unwrap();
+    let judge = |id: &str, v: &str| range::score::judge(&ex, q(id), v, j);
+    let peak = range::score::run_figure(j, exercise::RunFigure::CustomersOffPeak).unwrap();
+    let peak: u64 = peak.parse().unwrap();
+    let grouped = format!("{},{:03}", peak / 1000, peak % 1000);
+    assert!(judge("customers", &peak.to_string()) && judge("customers", &grouped), "{grouped}");
+    assert!(judge("customers", &format!("{grouped} customers")));
+    let ens: f64 = range::score::run_figure(j, exercise::RunFigure::EnsMwh).unwrap().parse().unwrap();
+    assert!(judge("ens", &format!("{ens:.2}")) && judge("ens", &format!("{:.0} kWh", ens * 1000.0)));
+    assert!(!judge("ens", &format!("{ens:.2} MW")), "power is not energy");
+    assert!(!judge("ens", &format!("{:.2}", ens * 1.2)));
+    assert!(judge("account", "operator7") && judge("account", " Operator7 "));
+    assert!(!judge("account", "operater7"));
+    assert!(judge("why-manual", "The gateways and UPSs were disabled."));
+    assert!(judge("breakers", "27") && judge("breakers", "27 breakers") && !judge("breakers", "28"));
+    let tr = exercise("triton2017");
+    let limit = tr.questions.iter().find(|q| q.id == "limit").unwrap();
+    let started = run(&tr, "none", 1);
+    for v in ["9000", "9,000 kPa", "90 bar", "9 MPa"] {
+        assert!(range::score::judge(&tr, limit, v, started.journal()), "{v}");
+    }
+    assert!(!range::score::judge(&tr, limit, "90", started.journal()), "90 is read in the question's kPa");
+}
+
 /// The same exercise, seed and defender give the same journal, entry for entry. (That the
 /// score is a function of the journal alone is its signature; that the journal's written form
 /// replays to the same journal and score is `cli/tests/replay.rs`.)

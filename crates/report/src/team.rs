@@ -153,6 +153,7 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[Question
     for d in score::detections(j) {
         detection.push(d.began + 1);
         detection.extend(d.first_alert.map(|a| a + 1));
+        detection.extend(d.noticed.map(|a| a + 1));
     }
     let answers: Vec<usize> =
         questions.iter().filter(|q| !q.withdrawn).filter_map(|q| q.source.first().copied()).collect();
@@ -290,7 +291,7 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                 let i = d.first_alert?;
                 Some(Detected {
                     t_s: j[i].t().secs(),
-                    after_s: d.ttd_s.unwrap_or(0.0),
+                    after_s: d.alert_ttd_s.unwrap_or(0.0),
                     rules: d.rules.clone(),
                     source: line(i),
                 })
@@ -391,7 +392,10 @@ fn questions(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<QuestionReport> 
                 ),
                 Answer::Exact(x) => x.clone(),
                 Answer::Regex(x) => x.split('|').map(str::trim).collect::<Vec<_>>().join(" or "),
-                Answer::Number { value, tolerance } => format!("{value} (± {tolerance})"),
+                Answer::Number { value, tolerance, unit } => {
+                    let u = unit.map_or(String::new(), |u| format!(" {}", u.name));
+                    format!("{value}{u} (± {tolerance}{u})")
+                }
                 Answer::Choice { correct, .. } => correct.clone(),
                 Answer::FromRun { figure, tolerance } => match score::run_figure(upto, *figure) {
                     Some(v) if *tolerance > 0.0 => format!("{v} (within {} %)", tolerance * 100.0),

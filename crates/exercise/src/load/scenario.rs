@@ -142,7 +142,7 @@ impl Loader<'_> {
             self.e,
             n,
             "an answer",
-            &["exact", "regex", "number", "tolerance", "choice", "correct", "from_run", "host"],
+            &["exact", "regex", "number", "tolerance", "unit", "choice", "correct", "from_run", "host"],
         )?;
         if let Some(h) = f.opt_string(self.e, "host") {
             self.known_host(&h, hosts);
@@ -156,7 +156,19 @@ impl Loader<'_> {
         }
         let tolerance = f.opt_number(self.e, "tolerance").map_or(0.0, |t| t.value);
         if let Some(v) = f.opt_number(self.e, "number") {
-            return Some(Answer::Number { value: v.value, tolerance });
+            let unit = f.opt_string(self.e, "unit").and_then(|u| {
+                let found = crate::answers::unit(&u.value);
+                if found.is_none() {
+                    let names: Vec<&str> = crate::answers::UNITS.iter().map(|u| u.name).collect();
+                    self.e.0.push(u.error(format!(
+                        "`{}` is not a unit answers are read in ({})",
+                        u.value,
+                        names.join(", ")
+                    )));
+                }
+                found
+            });
+            return Some(Answer::Number { value: v.value, tolerance, unit });
         }
         if let Some(c) = f.get("choice") {
             let options: Vec<String> = strings(self.e, c, "choice").into_iter().map(|s| s.value).collect();
