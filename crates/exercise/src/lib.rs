@@ -31,8 +31,15 @@
 //! crew_delay: 25m                   # a field crew's travel and manual operation
 //! crews: 4                          # field crews (0, the default: as many as needed); one job
 //!                                   # at a time, 2 min for a further job on the same site
+//! clock: {start: "2015-12-23T15:26", zone: EET, utc_offset: "+02:00"}
+//!                                   # the incident's local date and time at t = 0: every
+//!                                   # page's scenario clock
+//! briefing: >                       # what teams read before the start and at any time:
+//!   You are the dispatch centre...  # situation, role, assets, actions, scoring
 //! zones: [{id: it, name: Corporate IT}, ...]
-//! hosts: [{id: scada, zone: control, addr: 200.10}, ...]   # addr: in the team's /16
+//! hosts: [{id: scada, zone: control, addr: 200.10, name: SCADA server}, ...]   # addr: in the team's /16;
+//!                                   # name: on the asset register (hosts of zone `internet`
+//!                                   # are not the utility's: on no register)
 //! accounts: [{id: operator7, host: vpn}]
 //! scada: {host: scada, stations: all, interrogation: 15m}  # or stations: [1004, 1010]
 //! allowlist: [scada]                # hosts allowed to operate devices (for detection)
@@ -59,7 +66,7 @@
 //!                                  # or instead of at: after: STEP | on_alert: RULE |
 //!                                  # customers_off_over: N, each with an optional delay
 //! questions:
-//!   - {id, text, points, answer: {exact: x} | {regex: x} | {number: 5, tolerance: 0.5}
+//!   - {id, text, points, answer: {exact: x} | {regex: x} | {number: 5, tolerance: 0.5, unit: kPa}
 //!       | {choice: [a, b], correct: b} | {from_run: customers_off_peak, tolerance: 0.05}
 //!         (figures: customers_off_peak, ens_mwh, breakers_opened, first_command_station,
 //!         attacker_address, vpn_source, stations_commanded)
@@ -69,7 +76,9 @@
 //!      requires: [step]}            # withdrawn with its points when a step did not happen
 //!                                   # (and a from_run one when the run ends without its
 //!                                   # figure); answers are judged on the figures as they
-//!                                   # stood when given
+//!                                   # stood when given, read as typed (`answers`: case,
+//!                                   # spaces, thousands separators, units converted to the
+//!                                   # declared one, times of day in any spelling)
 //! scoring: {service: 35, detection: 20, restoration: 20, questions: 10, reports: 15}
 //! defenders: {good: [{on_alert: ids.rule.id, do: disable_account, account: operator7}, ...]}
 //!                                   # do: operate, close_opened, dispatch_crew, block,

@@ -47,6 +47,17 @@ pub struct Host {
     pub id: String,
     pub zone: String,
     pub addr: Offset,
+    /// What the utility calls it (its asset register's name); hosts in the `internet` zone
+    /// are not the utility's and are on no register.
+    pub name: Option<String>,
+}
+
+impl Host {
+    /// Whether the host is the utility's own (on its asset register): not in the zone
+    /// `internet`.
+    pub fn on_file(&self) -> bool {
+        self.zone != "internet"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -450,6 +461,29 @@ pub enum Trigger {
     },
 }
 
+/// What an operator does to alarms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmOp {
+    Ack,
+    /// Hidden from the list for a while (the HMI shows how many are shelved).
+    Shelve,
+    Unshelve,
+}
+
+impl AlarmOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmOp::Ack => "ack",
+            AlarmOp::Shelve => "shelve",
+            AlarmOp::Unshelve => "unshelve",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlarmOp> {
+        [AlarmOp::Ack, AlarmOp::Shelve, AlarmOp::Unshelve].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 /// What a defender does (the typed API the web platform calls too).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DefenderAction {
@@ -492,6 +526,12 @@ pub enum DefenderAction {
         substation: String,
     },
     AckAlarms,
+    /// Alarms acknowledged, shelved or unshelved by their keys (ISA-18.2: one alarm or a
+    /// group; the HMI names each alarm's key: `ids:SEQ`, `brk:CA:IOA`, `comm:CA`).
+    Alarms {
+        op: AlarmOp,
+        keys: Vec<String>,
+    },
     /// A pipeline pump from the control room: run (start) or an orderly stop (its drive ramps
     /// it down).
     Pump {
@@ -605,6 +645,22 @@ pub struct Exercise {
     pub scoring: Weights,
     pub defenders: BTreeMap<String, Vec<DefenderRule>>,
     pub expect: Vec<Expect>,
+    /// The scenario's wall clock: where t = 0 sits in the incident's local time.
+    pub clock: Option<Clock>,
+    /// What the teams read before the start and at any time: the situation, their role,
+    /// their assets, what they may do, how they are scored.
+    pub briefing: Option<String>,
+}
+
+/// The scenario's clock: the local date and time at t = 0 and its zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clock {
+    /// Seconds from 1970-01-01 00:00 to the start, in local time (as if it were UTC).
+    pub start_local_s: i64,
+    /// The zone's abbreviation as the incident's reports give it (`EET`, `EEST`, `EDT`).
+    pub zone: String,
+    /// Local time minus UTC, in minutes.
+    pub utc_offset_min: i32,
 }
 
 impl Exercise {
@@ -640,6 +696,8 @@ impl Exercise {
             scoring: Weights::default(),
             defenders: BTreeMap::new(),
             expect: Vec::new(),
+            clock: None,
+            briefing: None,
         }
     }
 

@@ -69,6 +69,11 @@ pub enum ActionJson {
         substation: String,
     },
     AckAlarms,
+    /// `op`: ack, shelve or unshelve; `keys`: the HMI's alarm keys.
+    Alarms {
+        op: String,
+        keys: Vec<String>,
+    },
     Pump {
         pump: String,
         run: bool,
@@ -215,6 +220,9 @@ pub fn action(a: &Action) -> ActionJson {
             }
             DefenderAction::UpsOn { substation } => ActionJson::UpsOn { substation: substation.clone() },
             DefenderAction::AckAlarms => ActionJson::AckAlarms,
+            DefenderAction::Alarms { op, keys } => {
+                ActionJson::Alarms { op: op.as_str().into(), keys: keys.clone() }
+            }
             DefenderAction::Pump { pump, run } => ActionJson::Pump { pump: pump.clone(), run: *run },
             DefenderAction::Valve { valve, open } => ActionJson::Valve { valve: valve.clone(), open: *open },
             DefenderAction::SisKey { key } => ActionJson::SisKey { key: key.name().to_lowercase() },
@@ -265,6 +273,14 @@ pub fn action_from(a: ActionJson) -> Result<Action, Error> {
         ActionJson::RestoreFirmware { substation } => d(DefenderAction::RestoreFirmware { substation }),
         ActionJson::UpsOn { substation } => d(DefenderAction::UpsOn { substation }),
         ActionJson::AckAlarms => d(DefenderAction::AckAlarms),
+        ActionJson::Alarms { op, keys } => {
+            let op = exercise::AlarmOp::parse(&op)
+                .ok_or_else(|| Error::Alarms(format!("alarm op `{op}`: ack, shelve or unshelve")))?;
+            if keys.len() > 1000 || keys.iter().any(|k| k.len() > 64) {
+                return Err(Error::Alarms("at most 1000 alarm keys of 64 characters".into()));
+            }
+            d(DefenderAction::Alarms { op, keys })
+        }
         ActionJson::Pump { pump, run } => d(DefenderAction::Pump { pump, run }),
         ActionJson::Valve { valve, open } => d(DefenderAction::Valve { valve, open }),
         ActionJson::SisKey { key } => d(DefenderAction::SisKey {
@@ -329,6 +345,7 @@ mod tests {
             A::RestoreFirmware { substation: "north".into() },
             A::UpsOn { substation: "north".into() },
             A::AckAlarms,
+            A::Alarms { op: "ack".into(), keys: vec!["ids:3".into()] },
             A::Pump { pump: "P1".into(), run: true },
             A::Valve { valve: "V2".into(), open: false },
             A::SisKey { key: "program".into() },
@@ -356,6 +373,7 @@ mod tests {
                 | A::RestoreFirmware { .. }
                 | A::UpsOn { .. }
                 | A::AckAlarms
+                | A::Alarms { .. }
                 | A::Pump { .. }
                 | A::Valve { .. }
                 | A::SisKey { .. }

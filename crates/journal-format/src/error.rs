@@ -7,8 +7,10 @@ pub enum Error {
     Role(String),
     #[error("key `{0}`: run, program or remote")]
     Key(String),
-    #[error("device `{0}`: an offset such as 2.7")]
+    #[error("device `{0}`: an address in your range, such as the register shows")]
     Offset(String),
+    #[error("{0}")]
+    Alarms(String),
     #[error("odd number of hex digits")]
     OddHex,
     #[error("bad hex at {0}")]

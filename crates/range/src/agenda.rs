@@ -153,11 +153,12 @@ impl Range {
             Task::Toggle { step, round } => self.toggle(step, round),
             Task::Defender(i) => {
                 // A scripted defender's answers and reports name hosts as `{addr:HOST}`: their
-                // addresses in this run's block.
+                // addresses in this run's block; answers name the run's figures as
+                // `{run:FIGURE}`, as they stand.
                 let fill = |text: &str| self.fill(text);
                 let action = match self.setup.cfg.rules[i].action.clone() {
                     DefenderAction::AnswerQuestion { question, value } => {
-                        DefenderAction::AnswerQuestion { question, value: fill(&value) }
+                        DefenderAction::AnswerQuestion { question, value: self.fill_answer(&value) }
                     }
                     DefenderAction::Report { text } => DefenderAction::Report { text: fill(&text) },
                     other => other,

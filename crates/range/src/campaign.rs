@@ -66,7 +66,7 @@ impl Range {
                 }
                 Unless::Blocked(h) => {
                     let addr = self.host_addr(h);
-                    if self.defence.blocked.contains(&addr) {
+                    if self.defence.blocked.iter().any(|p| p.contains(addr)) {
                         return Some(format!("{h} ({addr}) is blocked at the firewall"));
                     }
                 }

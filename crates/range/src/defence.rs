@@ -17,8 +17,9 @@ use crate::network::Route;
 /// What the defenders did to the range: hosts blocked and cleaned, accounts disabled, crews.
 #[derive(Debug)]
 pub(crate) struct Defence {
-    /// Hosts blocked at the firewall by an action.
-    pub(crate) blocked: Vec<std::net::Ipv4Addr>,
+    /// Sources blocked at the firewall by an action (a host's address, or any prefix a
+    /// trainee typed).
+    pub(crate) blocked: Vec<Prefix>,
     /// Hosts the defenders cleaned.
     pub(crate) cleaned: Vec<String>,
     pub(crate) disabled: Vec<String>,
@@ -82,6 +83,7 @@ fn permitted(actor: &Actor, action: &Action) -> Result<(), Refusal> {
                     | DefenderAction::Local { .. }
                     | DefenderAction::Reboot { .. }
                     | DefenderAction::AckAlarms
+                    | DefenderAction::Alarms { .. }
             );
             let line = matches!(
                 d,
@@ -250,26 +252,30 @@ impl Range {
             }
             DefenderAction::Block { host } => {
                 // By id (a scripted defender) or by address (a trainee): the journal keeps the
-                // name as given.
-                let Some(h) = self.named_host(&host) else {
-                    return Outcome::Refused(format!("no host `{host}`"));
+                // name as given. A trainee's rule is a rule: any address or prefix they type.
+                let source = match self.named_host(&host) {
+                    Some(h) => Prefix { addr: h.addr.in_block(self.setup.cfg.base), len: 32 },
+                    None => match host.parse::<Prefix>() {
+                        Ok(p) if self.setup.cfg.hosts_by_address => p,
+                        _ => return Outcome::Refused(format!("no host `{host}`")),
+                    },
                 };
-                let addr = h.addr.in_block(self.setup.cfg.base);
-                self.world
-                    .firewall
-                    .rules
-                    .insert(0, Rule { source: Prefix { addr, len: 32 }, destination: None, allow: false });
-                if !self.defence.blocked.contains(&addr) {
-                    self.defence.blocked.push(addr);
+                self.world.firewall.rules.insert(0, Rule { source, destination: None, allow: false });
+                if !self.defence.blocked.contains(&source) {
+                    self.defence.blocked.push(source);
                 }
                 for c in 0..self.net.conns.len() {
-                    if self.net.conns[c].open && *self.net.conns[c].client.ip() == addr {
+                    if self.net.conns[c].open && source.contains(*self.net.conns[c].client.ip()) {
                         self.close(c, false);
                     }
                 }
                 Outcome::Accepted
             }
             DefenderAction::DisableAccount { account } => {
+                // Accounts on file only: a typo disables nothing and says so.
+                if !self.setup.ex.accounts.iter().any(|a| a.id == account) {
+                    return Outcome::Refused(format!("no account `{account}` on file"));
+                }
                 if !self.defence.disabled.contains(&account) {
                     self.defence.disabled.push(account);
                 }
@@ -317,7 +323,7 @@ impl Range {
                 );
                 Outcome::Command(outcome)
             }
-            DefenderAction::AckAlarms => Outcome::Accepted,
+            DefenderAction::AckAlarms | DefenderAction::Alarms { .. } => Outcome::Accepted,
             DefenderAction::Pump { pump, run } => self.line_command(Some(&pump), None, run),
             DefenderAction::Valve { valve, open } => self.line_command(None, Some(&valve), open),
             DefenderAction::SisKey { key } => match self.world.devices.pipe.as_mut() {

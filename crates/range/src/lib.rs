@@ -477,6 +477,21 @@ impl Range {
         })
     }
 
+    /// A scripted defender's answer: `{addr:HOST}` as in `fill`, and `{run:FIGURE}` the run's
+    /// figure as it stands now (what a good team reads off its displays at that moment).
+    fn fill_answer(&self, text: &str) -> String {
+        let mut out = self.fill(text);
+        while let Some(i) = out.find("{run:") {
+            let Some(j) = out[i..].find('}') else { break };
+            let name = &out[i + 5..i + j];
+            let value = exercise::RunFigure::from_name(name)
+                .and_then(|f| score::run_figure(&self.journal, f))
+                .unwrap_or_default();
+            out.replace_range(i..i + j + 1, &value);
+        }
+        out
+    }
+
     fn scada_addr(&self) -> Ipv4Addr {
         self.host_addr(&self.setup.ex.scada.host)
     }

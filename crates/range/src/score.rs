@@ -595,6 +595,17 @@ pub fn penalties(ex: &Exercise, journal: &[Entry]) -> Vec<Penalty> {
         journal.iter().take_while(|e| e.t() <= t).any(|e| matches!(e, Entry::It { host: h, .. } if h == id))
             || host_address(ex, host, journal).and_then(first_command_from).is_some_and(|c| c <= t)
     };
+    // The listed hosts' addresses a block covers (a host named, or any prefix typed).
+    let listed_blocked = |named: &str| -> Vec<Ipv4Addr> {
+        let prefix = match host_address(ex, named, journal) {
+            Some(a) => devices::Prefix { addr: a, len: 32 },
+            None => match named.parse::<devices::Prefix>() {
+                Ok(p) => p,
+                Err(_) => return Vec::new(),
+            },
+        };
+        listed.iter().filter_map(|h| host_address(ex, h, journal)).filter(|a| prefix.contains(*a)).collect()
+    };
     let mut out = Vec::new();
     for (index, e) in journal.iter().enumerate() {
         match e {
@@ -605,9 +616,7 @@ pub fn penalties(ex: &Exercise, journal: &[Entry]) -> Vec<Penalty> {
                 outcome: Outcome::Accepted,
                 t,
                 ..
-            } if host_id(ex, host, journal).is_some_and(|id| listed.contains(&id))
-                && host_address(ex, host, journal).and_then(first_command_from).is_none_or(|c| c > *t) =>
-            {
+            } if listed_blocked(host).into_iter().any(|a| first_command_from(a).is_none_or(|c| c > *t)) => {
                 out.push(Penalty {
                     index,
                     points: 5.0,

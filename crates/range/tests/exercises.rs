@@ -393,9 +393,9 @@ fn hints_cost_points_and_local_devices_refuse_remote_operations() {
     // The firmware step never happens: the question about it is withdrawn with its points.
     assert_eq!(s.withdrawn, ["why-manual"]);
     let total: f64 = ex.questions.iter().filter(|q| q.id != "why-manual").map(|q| q.points).sum();
-    // The good defender answers a 10-point question after its 3-point hint, and the VPN
-    // source (its address in this run's block) without one.
-    assert_eq!(s.components["questions"], ((10.0 - 3.0 + 10.0) / total * 1e4_f64).round() / 1e4);
+    // The good defender answers every question standing, one of them after its 3-point hint
+    // (the VPN source as its address in this run's block, the run's figures as they stood).
+    assert_eq!(s.components["questions"], ((total - 3.0) / total * 1e4_f64).round() / 1e4);
 
     let text = "exercise: 1
 id: local
@@ -496,9 +496,18 @@ fn guesses_earn_nothing() {
     let addr =
         ex.host("scada").unwrap().addr.in_block(RunConfig::new(1, "none", Vec::new()).base).to_string();
     assert_eq!(act(&mut r, exercise::DefenderAction::Block { host: addr.clone() }), range::Outcome::Accepted);
-    assert!(matches!(
+    // A rule is a rule: any address or prefix is blocked as typed; what is neither is refused.
+    assert_eq!(
         act(&mut r, exercise::DefenderAction::Block { host: "127.99.99.99".into() }),
-        range::Outcome::Refused(why) if why == "no host `127.99.99.99`"
+        range::Outcome::Accepted
+    );
+    assert_eq!(
+        act(&mut r, exercise::DefenderAction::Block { host: "10.0.0.0/8".into() }),
+        range::Outcome::Accepted
+    );
+    assert!(matches!(
+        act(&mut r, exercise::DefenderAction::Block { host: "attacker-ish".into() }),
+        range::Outcome::Refused(why) if why == "no host `attacker-ish`"
     ));
     r.run_to_end();
     assert_eq!(score(&ex, r.journal()).penalties, 5.0);

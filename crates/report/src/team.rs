@@ -310,6 +310,9 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                             th.block.contains(host)
                                 || id_of(host).is_some_and(|h| th.block.contains(&h))
                                 || addr_of(host).is_some_and(|a| th.addrs.contains(&a))
+                                || host
+                                    .parse::<devices::Prefix>()
+                                    .is_ok_and(|p| th.addrs.iter().any(|a| p.contains(*a)))
                         }
                         DefenderAction::DisableAccount { account } => th.accounts.contains(account),
                         DefenderAction::Clean { host } => {

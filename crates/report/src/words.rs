@@ -54,6 +54,7 @@ pub(crate) fn defend(d: &DefenderAction) -> String {
         DefenderAction::Reboot { device } => format!("reboot device x.x.{}.{}", device.0, device.1),
         DefenderAction::UpsOn { substation } => format!("switch {substation}'s UPS on"),
         DefenderAction::AckAlarms => "acknowledge alarms".into(),
+        DefenderAction::Alarms { op, keys } => format!("alarms {}: {}", op.as_str(), keys.join(", ")),
         DefenderAction::Pump { pump, run } => format!("{} pump {pump}", if *run { "start" } else { "stop" }),
         DefenderAction::Valve { valve, open } => {
             format!("{} valve {valve}", if *open { "open" } else { "close" })

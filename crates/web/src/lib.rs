@@ -27,6 +27,8 @@ pub mod diagram;
 pub mod line;
 pub mod pages;
 pub mod platform;
+pub mod register;
+pub mod reply;
 pub mod tls;
 pub mod views;
 

@@ -131,12 +131,8 @@ impl TeamRange {
         let mut c = self.scores.lock().unwrap_or_else(|p| p.into_inner());
         let len = r.journal().len();
         if c.0 != len {
-            let trainees = crate::views::trainee_score(&self.ex, r.journal());
-            *c = (
-                len,
-                serde_json::to_value(trainees).unwrap_or_default(),
-                crate::views::full_score(&self.ex, r.journal()),
-            );
+            let (trainees, staff) = crate::views::scores(&self.ex, r.journal());
+            *c = (len, trainees, staff);
         }
         if staff { c.2.clone() } else { c.1.clone() }
     }

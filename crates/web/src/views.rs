@@ -11,7 +11,6 @@
 
 use exercise::Exercise;
 use journal_format::evidence::{Evidence, Supply};
-use journal_format::score::TraineeScoreJson;
 use range::Entry;
 use range::journal::Actor;
 use serde_json::{Value, json};
@@ -48,15 +47,36 @@ pub fn supply(journal: &[Entry]) -> Option<Supply> {
     journal_format::evidence::supply(journal)
 }
 
-/// A team's score as its trainees see it (`range::score::Score::for_trainees`).
-pub fn trainee_score(ex: &Exercise, journal: &[Entry]) -> TraineeScoreJson {
-    journal_format::score::trainee(&range::score::score(ex, journal).for_trainees(ex))
-}
-
-/// The whole score (instructors), in its JSON form (`journal_format::score::ScoreJson`).
-pub fn full_score(ex: &Exercise, journal: &[Entry]) -> Value {
+/// One total for everyone (trainees' and instructors' views), with the part that waits for
+/// the instructors' grading shown as pending until the run ends: while it goes on, the total
+/// leaves the incident reports out (scored against the campaign's truth, their moving
+/// component would tell the attacker's address) and both views say how many points are
+/// pending; once it has ended, the total is the whole score for everyone. Each penalty comes
+/// with its reason and time.
+pub fn scores(ex: &Exercise, journal: &[Entry]) -> (Value, Value) {
+    let ended = journal.iter().rev().any(|e| matches!(e, Entry::End { .. }));
     let score = range::score::score(ex, journal);
-    serde_json::to_value(journal_format::score::view(&score)).unwrap_or_default()
+    let penalties: Vec<Value> = range::score::penalties(ex, journal)
+        .iter()
+        .map(|p| json!({"t": journal.get(p.index).map_or(0.0, |e| e.t().secs()), "points": p.points, "why": p.why}))
+        .collect();
+    let pending = if ended { 0.0 } else { range::score::Component::Reports.weight(ex) };
+    let mut trainee =
+        serde_json::to_value(journal_format::score::trainee(&score.for_trainees(ex))).unwrap_or_default();
+    let mut staff = serde_json::to_value(journal_format::score::view(&score)).unwrap_or_default();
+    if ended {
+        trainee["total"] = json!(score.total);
+        trainee["components"]["reports"] = json!(score.component(range::score::Component::Reports));
+    } else {
+        staff["graded_total"] = staff["total"].clone();
+        staff["total"] = trainee["total"].clone();
+    }
+    for v in [&mut trainee, &mut staff] {
+        v["pending"] = json!(pending);
+        v["penalty_list"] = json!(penalties);
+        v["ended"] = json!(ended);
+    }
+    (trainee, staff)
 }
 
 /// The team's questions: text, points, hints (cost always, text once taken), its answers and
@@ -101,14 +121,30 @@ pub fn questions(ex: &Exercise, journal: &[Entry], team: &str) -> Value {
                 .filter(|a| a.0 == q.id)
                 .map(|a| json!({"value": a.1, "correct": a.2}))
                 .collect();
+            // Choices in an order of the team's own (the right one is not always first).
             let choices = match &q.answer {
-                exercise::Answer::Choice { options, .. } => json!(options),
+                exercise::Answer::Choice { options, .. } => {
+                    let mut o: Vec<&String> = options.iter().collect();
+                    o.sort_by_key(|c| fnv(&[team, &q.id, c]));
+                    json!(o)
+                }
                 _ => Value::Null,
             };
             json!({"id": q.id, "text": q.text, "points": q.points, "choices": choices, "hints": hints, "answers": mine,
                    "withdrawn": withdrawn.contains(&q.id.as_str())})
         })
         .collect()
+}
+
+/// FNV-1a of some strings: a stable order that is not the file's.
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// The SCADA master's point database as the HMI shows it: `[ca, ioa, value, stale]`, with

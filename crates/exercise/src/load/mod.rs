@@ -95,6 +95,8 @@ const TOP: &[&str] = &[
     "scoring",
     "defenders",
     "expect",
+    "clock",
+    "briefing",
 ];
 
 /// Ids must be short words: letters, digits, `-`, `_`, `.`.
@@ -118,6 +120,8 @@ impl Loader<'_> {
         let id = self.id(&f, "id", "the exercise");
         let title = f.string(self.e, "title", "the exercise");
         let summary = f.opt_string(self.e, "summary");
+        let briefing = f.opt_string(self.e, "briefing").map(|s| s.value);
+        let clock = f.get("clock").and_then(|n| self.clock(n));
         let sources: Vec<String> = f
             .list(self.e, "sources")
             .iter()
@@ -281,7 +285,38 @@ impl Loader<'_> {
             scoring,
             defenders,
             expect,
+            clock,
+            briefing,
         })
+    }
+
+    /// `clock: {start: "2015-12-23T15:26", zone: EET, utc_offset: "+02:00"}`.
+    fn clock(&mut self, n: &Node) -> Option<Clock> {
+        let f = fields(self.e, n, "the clock", &["start", "zone", "utc_offset"])?;
+        let start = f.string(self.e, "start", "the clock")?;
+        let zone = f.string(self.e, "zone", "the clock")?;
+        let offset = f.string(self.e, "utc_offset", "the clock")?;
+        let Some(start_local_s) = local_seconds(&start.value) else {
+            self.e.0.push(start.error(format!(
+                "`start` is a local date and time `YYYY-MM-DDTHH:MM`, not `{}`",
+                start.value
+            )));
+            return None;
+        };
+        let Some(utc_offset_min) = utc_offset(&offset.value) else {
+            self.e
+                .0
+                .push(offset.error(format!("`utc_offset` is `+HH:MM` or `-HH:MM`, not `{}`", offset.value)));
+            return None;
+        };
+        if zone.value.is_empty()
+            || zone.value.len() > 8
+            || !zone.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-')
+        {
+            self.e.0.push(zone.error("`zone` is the zone's abbreviation (EET, EEST, EDT), up to 8 letters"));
+            return None;
+        }
+        Some(Clock { start_local_s, zone: zone.value, utc_offset_min })
     }
 
     /// The header's techniques are the steps' (legacy or v19 ids): a step's technique the
@@ -411,4 +446,61 @@ fn is_technique(s: &str) -> bool {
     main.len() == 4
         && main.chars().all(|c| c.is_ascii_digit())
         && (sub.is_empty() || (sub.len() == 3 && sub.chars().all(|c| c.is_ascii_digit())))
+}
+
+/// `YYYY-MM-DDTHH:MM` (or with `:SS`, or a space for `T`) as seconds since 1970 in local
+/// time (the civil-from-days algorithm of Howard Hinnant's date library).
+fn local_seconds(s: &str) -> Option<i64> {
+    let (date, time) = s.trim().split_once(['T', ' '])?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, i64, i64) =
+        (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let mut t = time.split(':');
+    let (hh, mm): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let ss: i64 = t.next().map_or(Some(0), |x| x.parse().ok())?;
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1900..=2100).contains(&y) || !(1..=12).contains(&m) || day < 1 || day > days_in[(m - 1) as usize] {
+        return None;
+    }
+    if !(0..24).contains(&hh) || !(0..60).contains(&mm) || !(0..60).contains(&ss) {
+        return None;
+    }
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// `+02:00`, `-04:00`, `+0530` as minutes.
+fn utc_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    let sign = match s.chars().next()? {
+        '+' => 1,
+        '-' => -1,
+        _ => return None,
+    };
+    let rest = &s[1..];
+    let (h, m) =
+        rest.split_once(':').unwrap_or_else(|| if rest.len() == 4 { rest.split_at(2) } else { (rest, "0") });
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
+}
+
+#[cfg(test)]
+mod clock_tests {
+    #[test]
+    fn local_dates_as_seconds() {
+        // 2015-12-23 15:26 as if UTC: `date -u -d '2015-12-23 15:26' +%s`.
+        assert_eq!(super::local_seconds("2015-12-23T15:26"), Some(1_450_884_360));
+        assert_eq!(super::local_seconds("2000-02-29 00:00:00"), Some(951_782_400));
+        assert_eq!(super::local_seconds("2015-02-29T00:00"), None);
+        assert_eq!(super::utc_offset("+02:00"), Some(120));
+        assert_eq!(super::utc_offset("-04:00"), Some(-240));
+        assert_eq!(super::utc_offset("02:00"), None);
+    }
 }

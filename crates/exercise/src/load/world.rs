@@ -53,7 +53,8 @@ impl Loader<'_> {
                 }
             }
         });
-        Some((Host { id: id?, zone: zone.clone()?.value, addr: addr? }, zone?))
+        let name = f.opt_string(self.e, "name").map(|s| s.value);
+        Some((Host { id: id?, zone: zone.clone()?.value, addr: addr?, name }, zone?))
     }
 
     /// `pipeline: {line: colonial, engineering: [ews], key: program}`.

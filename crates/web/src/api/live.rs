@@ -37,6 +37,7 @@ pub(super) async fn live_loop(
     let mut last_score = Value::Null;
     let mut last_supply = None;
     let mut last_paused = None;
+    let mut last_state = Value::Null;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let name = tr.team.name.clone();
@@ -70,11 +71,20 @@ pub(super) async fn live_loop(
         for p in &points {
             sent.insert((p.0, p.1), (p.2, p.3));
         }
-        let (paused, changed_ms) = {
+        let (paused, changed_ms, speed) = {
             let s = tr.handle.state();
             let s = s.borrow();
-            (s.paused, s.changed_at_ms)
+            let speed = match s.pace {
+                netio::driver::Pace::Times(f) => Some(f),
+                netio::driver::Pace::Max => None,
+            };
+            (s.paused, s.changed_at_ms, speed)
         };
+        // Where the run stands, for every page's banner.
+        let state = json!({
+            "state": if finished { "ended" } else if paused { "paused" } else { "running" },
+            "speed": speed,
+        });
         let mut msg = serde_json::Map::new();
         msg.insert("t".into(), json!(t));
         msg.insert("changed_ms".into(), json!(changed_ms));
@@ -100,6 +110,10 @@ pub(super) async fn live_loop(
         }
         if finished {
             msg.insert("ended".into(), json!(true));
+        }
+        if last_state != state {
+            msg.insert("run".into(), state.clone());
+            last_state = state;
         }
         let newest = app.broadcasts.lock().unwrap_or_else(|p| p.into_inner()).get(&tr.team.run).copied();
         if first || newest.is_some_and(|n| n > said) {

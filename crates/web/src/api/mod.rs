@@ -295,6 +295,15 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
         (
             def(
                 g.clone(),
+                "/api/teams/{team}/assets",
+                TeamRead,
+                "The team's asset register and network map: zones, hosts, accounts, devices, substations",
+            ),
+            get(assets),
+        ),
+        (
+            def(
+                g.clone(),
                 "/api/teams/{team}/hmi",
                 TeamRead,
                 "The SCADA master's point database as the HMI shows it",

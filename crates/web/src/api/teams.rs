@@ -31,6 +31,13 @@ pub(super) async fn team_detail(
         v["title"] = json!(ex.title);
         v["summary"] = json!(ex.summary);
     }
+    // The scenario clock and the briefing: every page's, from before the start.
+    if let Some(c) = &ex.clock {
+        v["clock"] =
+            json!({"start_local_s": c.start_local_s, "zone": c.zone, "utc_offset_min": c.utc_offset_min});
+    }
+    v["briefing"] = json!(ex.briefing);
+    v["state"] = json!(if run.status.as_str() == "draft" { "not_started" } else { run.status.as_str() });
     if let Some(tr) = app.ranges.get(&id) {
         let name = team.name.clone();
         let (score, questions, supply, t) = tr.read(|r| {
@@ -43,6 +50,10 @@ pub(super) async fn team_detail(
         v["supply"] = json!(supply);
         v["t"] = json!(t);
         v["paused"] = json!(tr.handle.state().borrow().paused);
+        v["started"] = json!(true);
+        if tr.has_ended() {
+            v["state"] = json!("ended");
+        }
     } else {
         v["questions"] = views::questions(&ex, &[], &team.name);
     }
@@ -276,11 +287,51 @@ impl http_body::Body for FileBody {
     }
 }
 
+/// The team's asset register and network map (`register`).
+pub(super) async fn assets(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
+    let tr = team_range(&app, &id).await?;
+    let base = block_base(&tr)?;
+    let reg = tr
+        .read_range(|r| crate::register::of(&tr.ex, r, base))
+        .ok_or(ApiError::Conflict("the run has not started"))?;
+    Ok(axum::Json(json!(reg)))
+}
+
+fn block_base(tr: &TeamRange) -> Result<std::net::Ipv4Addr> {
+    tr.team.base.parse().map_err(|_| ApiError::Conflict("the team has no address block"))
+}
+
+/// A device named as the pages show it (a full address in the team's block, or the offset
+/// `x.y` a script may use) as the range's offset.
+fn device_offset(named: &str, base: std::net::Ipv4Addr) -> std::result::Result<String, String> {
+    let t = named.trim();
+    if let Ok(a) = t.parse::<std::net::Ipv4Addr>() {
+        let [b0, b1, _, _] = base.octets();
+        let [a0, a1, a2, a3] = a.octets();
+        return if (a0, a1) == (b0, b1) {
+            Ok(format!("{a2}.{a3}"))
+        } else {
+            Err(format!("{a} is not in your range ({b0}.{b1}.0.0/16)"))
+        };
+    }
+    let ok = t.split_once('.').is_some_and(|(x, y)| x.parse::<u8>().is_ok() && y.parse::<u8>().is_ok());
+    if ok { Ok(t.to_string()) } else { Err(format!("`{t}` is not a device address")) }
+}
+
 /// Hosts are named by the address a trainee sees (the VPN log's, the alerts'), never by the
 /// exercise's hidden id: a name that is not an address is refused in the words an unknown
 /// host gets from the range (which resolves the address and journals it as given).
 fn address_only(named: &str) -> Option<String> {
     named.trim().parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string())
+}
+
+/// A firewall rule's source as typed: an address or a prefix `a.b.c.d/n` (normalised).
+fn address_or_prefix(named: &str) -> Option<String> {
+    let t = named.trim();
+    if let Some(a) = address_only(t) {
+        return Some(a);
+    }
+    t.parse::<devices::Prefix>().ok().map(|p| p.to_string())
 }
 
 pub(super) async fn trainee_actor(app: &App, c: &Caller, team: &store::Team) -> Result<Actor> {
@@ -323,13 +374,31 @@ pub(super) async fn team_action(
     let team = app.store.team(&id).await?.ok_or(ApiError::NotFound)?;
     let tr = team_range(&app, &id).await?;
     let refused = |why: String| {
-        let o = journal_format::outcome(&range::journal::Outcome::Refused(why));
-        Ok(axum::Json(json!(o)))
+        let out = range::journal::Outcome::Refused(why);
+        let mut o = json!(journal_format::outcome(&out));
+        o["text"] = json!(crate::reply::sentence(
+            &tr.ex,
+            &Action::Defend(exercise::DefenderAction::AckAlarms),
+            &out,
+            std::net::Ipv4Addr::UNSPECIFIED
+        ));
+        Ok(axum::Json(o))
     };
+    let base = block_base(&tr)?;
     let a = match a {
-        A::Block { host } => match address_only(&host) {
+        A::Block { host } => match address_or_prefix(&host) {
             Some(host) => A::Block { host },
-            None => return refused(format!("no host `{}`", host.trim())),
+            None => {
+                return refused(format!("`{}` is not an address or a prefix such as 10.0.0.0/8", host.trim()));
+            }
+        },
+        A::Local { device } => match device_offset(&device, base) {
+            Ok(device) => A::Local { device },
+            Err(why) => return refused(why),
+        },
+        A::Reboot { device } => match device_offset(&device, base) {
+            Ok(device) => A::Reboot { device },
+            Err(why) => return refused(why),
         },
         A::Clean { host } => match address_only(&host) {
             Some(host) => A::Clean { host },
@@ -359,8 +428,10 @@ pub(super) async fn team_action(
         _ => None,
     };
     let actor = trainee_actor(&app, &c, &team).await?;
-    let o = tr.act(actor, action).await?;
-    Ok(axum::Json(json!(journal_format::outcome(&o))))
+    let o = tr.act(actor, action.clone()).await?;
+    let mut out = json!(journal_format::outcome(&o));
+    out["text"] = json!(crate::reply::sentence(&tr.ex, &action, &o, base));
+    Ok(axum::Json(out))
 }
 
 #[derive(Deserialize)]
