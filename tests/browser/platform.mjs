@@ -103,7 +103,10 @@ try {
   check((await tr.textContent('#operate-text')).startsWith('OPEN'), 'the dialog asks to open');
   await tr.click('#operate-ok');
   await tr.waitForFunction(() => document.querySelector('#k2-1001').classList.contains('open'), null, { timeout: 30000 });
-  await tr.waitForFunction(() => [...document.querySelectorAll('#alarms li')].some((l) => l.textContent.includes('2/1001')), null, { timeout: 15000 });
+  // The operator's own command is an event in the command log, not an alarm.
+  const cmdIoa = await brk.getAttribute('data-cmd');
+  await tr.waitForFunction((c) => [...document.querySelectorAll('#cmdlog li')].some((l) => l.textContent.includes(`station 2 IOA ${c}`)), cmdIoa, { timeout: 15000 });
+  check(!(await tr.textContent('#alarms')).includes('2/1001'), 'no alarm for the operator\'s own command');
   await tr.screenshot({ path: join(out, 'hmi-breaker-open.png') });
   // Questions: a hint (its cost shown first), then an answer.
   await tr.click('button[data-tab=questions]');
@@ -114,8 +117,8 @@ try {
   // The VPN concentrator's log in the evidence names the source of the login: the answer to
   // `source`, read off the page as a trainee would.
   await tr.click('button[data-tab=detect]');
-  await tr.waitForFunction(() => [...document.querySelectorAll('#events tbody tr')].some((r) => r.textContent.includes('VPN log')), null, { timeout: 60000 });
-  const vpnLine = await tr.evaluate(() => [...document.querySelectorAll('#events tbody tr')].find((r) => r.textContent.includes('VPN log')).textContent);
+  await tr.waitForFunction(() => [...document.querySelectorAll('#events tbody tr.k-log')].some((r) => r.textContent.includes('VPN log')), null, { timeout: 60000 });
+  const vpnLine = await tr.evaluate(() => [...document.querySelectorAll('#events tbody tr.k-log')].find((r) => r.textContent.includes('VPN log')).textContent);
   const source = (vpnLine.match(/from (\d+\.\d+\.\d+\.\d+)/) || [])[1];
   check(source, `an address in the VPN log: ${vpnLine}`);
   await tr.click('button[data-tab=questions]');
@@ -140,18 +143,17 @@ try {
   // The trainee blocks the source the VPN log named, by the address read off the page; the
   // exercise's hidden host name is refused in the words an unknown host gets.
   await tr.click('button[data-tab=respond]');
-  const respond = async (d, arg) => {
+  const respond = async (arg) => {
     await tr.evaluate(() => { document.querySelector('#respond-out').textContent = ''; });
-    await tr.selectOption('#respond select[name=do]', d);
-    await tr.fill('#respond input[name=arg]', arg);
-    await tr.click('#respond button');
+    await tr.fill('#block input[name=source]', arg);
+    await tr.click('#block button');
     await tr.waitForFunction(() => document.querySelector('#respond-out').textContent !== '', null, { timeout: 15000 });
     return tr.textContent('#respond-out');
   };
-  const hidden = await respond('block', 'attacker');
-  check(hidden.includes('no host `attacker`'), `a hidden host name is refused as unknown: ${hidden}`);
-  const blocked = await respond('block', source);
-  check(blocked.includes('accepted'), `blocking the address the VPN log shows: ${blocked}`);
+  const hidden = await respond('attacker');
+  check(hidden === 'Not done: `attacker` is not an address or a prefix such as 10.0.0.0/8.', `a hidden host name is refused in a sentence: ${hidden}`);
+  const blocked = await respond(source);
+  check(blocked.startsWith(`The firewall now drops everything from ${source}`), `blocking the address the VPN log shows: ${blocked}`);
   await tr.screenshot({ path: join(out, 'respond-block.png') });
 
   // The after-action report in the platform: the instructor's (every team and the cohort)

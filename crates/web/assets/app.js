@@ -12,10 +12,12 @@ async function api(path, opts = {}) {
   const ct = r.headers.get('content-type') || '';
   const data = ct.includes('json') ? await r.json() : await r.text();
   if (r.status === 401 && document.body.dataset.page !== 'login') { location.href = '/'; }
-  if (!r.ok) { const e = new Error(data.error || r.statusText); e.data = data; throw e; }
+  if (!r.ok) { const e = new Error(sentence(data.error || r.statusText)); e.data = data; throw e; }
   return data;
 }
 
+// A message as a sentence: a capital first, a full stop last.
+function sentence(m) { const s = String(m || '').trim(); if (!s) return s; const t = s[0].toUpperCase() + s.slice(1); return /[.!?]$/.test(t) ? t : `${t}.`; }
 function text(el, s) { if (el) el.textContent = s; }
 function li(parent, content, cls) { const e = document.createElement('li'); if (cls) e.className = cls; e.append(content); parent.append(e); return e; }
 function link(href, label) { const a = document.createElement('a'); a.href = href; a.textContent = label; return a; }
@@ -86,9 +88,10 @@ const pages = {
   async run() {
     await whoami();
     const id = document.body.dataset.run;
+    let showStatus = () => {};
     const refresh = async () => {
       const run = await api(`/api/runs/${id}`);
-      text($('#run-status'), run.status);
+      showStatus(run.status);
       const ul = $('#teams'); ul.replaceChildren();
       const sel = $('#team-select'); sel.replaceChildren();
       for (const t of run.teams) {
@@ -101,7 +104,7 @@ const pages = {
         const d = document.createElement('div'); d.textContent = `${s.id}: ${s.name} `;
         for (const op of ['trigger_step', 'skip_step']) {
           const b = document.createElement('button'); b.textContent = op === 'trigger_step' ? 'Fire' : 'Skip';
-          b.onclick = () => api(`/api/runs/${id}/control`, { method: 'POST', body: { op, id: s.id } }).catch((e) => alert(e.message));
+          b.onclick = () => control({ op, id: s.id });
           d.append(b);
         }
         steps.append(d);
@@ -110,15 +113,32 @@ const pages = {
       for (const i of run.injects) {
         const d = document.createElement('div'); d.textContent = `${i.id}: ${i.subject} `;
         const b = document.createElement('button'); b.textContent = 'Send';
-        b.onclick = () => api(`/api/runs/${id}/control`, { method: 'POST', body: { op: 'fire_inject', id: i.id } }).catch((e) => alert(e.message));
+        b.onclick = () => control({ op: 'fire_inject', id: i.id });
         d.append(b); inj.append(d);
       }
     };
-    $$('button[data-op]').forEach((b) => b.addEventListener('click', async () => {
-      try { await api(`/api/runs/${id}/control`, { method: 'POST', body: { op: b.dataset.op } }); } catch (e) { alert(e.message); }
-      refresh();
-    }));
-    $('#speed').addEventListener('change', (ev) => api(`/api/runs/${id}/control`, { method: 'POST', body: { op: 'speed', factor: Number(ev.target.value) } }).catch((e) => alert(e.message)));
+    // Where the run stands: the banner, the controls that make sense now, refusals in words.
+    const say = (m) => text($('#notice'), m ? (m.endsWith('.') ? m : `${m[0].toUpperCase()}${m.slice(1)}.`) : '');
+    const control = (body) => api(`/api/runs/${id}/control`, { method: 'POST', body }).then(() => say('')).catch((e) => say(e.message));
+    showStatus = (status, speed) => {
+      text($('#run-status'), status);
+      const words = { draft: 'Not started: add teams and accounts, then start.', running: `Running${speed ? ` at ${speed}× real time` : ''}`, paused: 'Paused', ended: 'Ended: the after-action report is final.' };
+      text($('#run-state'), words[status] || status);
+      $('#banner').className = `banner ${status === 'draft' ? 'not_started' : status}`;
+      const ended = status === 'ended';
+      $('button[data-op=start]').disabled = status !== 'draft';
+      $('button[data-op=pause]').disabled = status !== 'running';
+      $('button[data-op=resume]').disabled = status !== 'paused';
+      $('#speed').disabled = ended;
+      for (const b of $$('#steps button, #injects button, #broadcast button')) b.disabled = ended || status === 'draft';
+      if (typeof speed === 'number') {
+        const sel = $('#speed');
+        if (![...sel.options].some((o) => Number(o.value) === speed)) { const o = document.createElement('option'); o.textContent = String(speed); sel.append(o); }
+        sel.value = [...sel.options].find((o) => Number(o.value) === speed).value;
+      }
+    };
+    $$('button[data-op]').forEach((b) => b.addEventListener('click', async () => { await control({ op: b.dataset.op }); refresh(); }));
+    $('#speed').addEventListener('change', (ev) => control({ op: 'speed', factor: Number(ev.target.value) }));
     $('#add-team').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       try { await api(`/api/runs/${id}/teams`, { method: 'POST', body: { name: new FormData(ev.target).get('name') } }); ev.target.reset(); } catch (e) { alert(e.message); }
@@ -169,7 +189,9 @@ const pages = {
       for (const t of [...rows.values()].sort((a, b) => a.name.localeCompare(b.name))) {
         const tr = document.createElement('tr');
         const comps = t.score ? Object.entries(t.score.components || {}).map(([k, v]) => `${k} ${v}`).join(', ') : '';
-        for (const c of [t.name, t.t.toFixed(0), t.score ? t.score.total : '–', comps]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
+        const el = Math.floor(t.t); const two = (n) => String(n).padStart(2, '0');
+        const pen = t.score ? (t.score.penalty_list || []).map((p) => `−${p.points}: ${p.why}`).join('; ') : '';
+        for (const c of [t.name, `+${Math.floor(el / 3600)}:${two(Math.floor(el / 60) % 60)}:${two(el % 60)}`, t.score ? t.score.total : '–', t.score && t.score.pending ? `reports, up to ${t.score.pending}` : '', comps, pen]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
         tb.append(tr);
       }
     };
@@ -179,7 +201,7 @@ const pages = {
       ws.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
         for (const t of m.teams) rows.set(t.team, t);
-        if (m.status) text($('#run-status'), m.status);
+        if (m.status) showStatus(m.status, m.speed);
         drawBoard();
       };
       ws.onclose = () => { rows.clear(); setTimeout(board, 2000); };
@@ -188,57 +210,170 @@ const pages = {
   },
 
   async team() {
-    const me = await whoami();
+    await whoami();
     const id = document.body.dataset.team;
-    const team = await api(`/api/teams/${id}`);
+    let team = await api(`/api/teams/${id}`);
     const readOnly = !team.role;
-    $$('.tabs button').forEach((b) => b.addEventListener('click', () => {
-      $$('.tabs button').forEach((x) => x.classList.toggle('on', x === b));
-      $$('.tab').forEach((t) => { t.hidden = t.id !== `tab-${b.dataset.tab}`; });
-    }));
-    renderQuestions(id, team.questions || [], readOnly);
-    // The diagram opens on its middle (the largest generation sits at the top centre).
+    const clock = makeClock(team.clock);
+    $$('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
+    if (team.staff && readOnly) text($('#notice'), `You are viewing team ${team.name} as ${team.staff ? 'an instructor' : 'an observer'}: read only.`);
+    // The briefing: before the start and at any time.
+    const brief = $('#briefing');
+    const h = document.createElement('h2'); h.textContent = 'Briefing'; brief.append(h);
+    for (const para of (team.briefing || 'Your instructors will brief you.').split(/\n\s*\n/)) { const p = document.createElement('p'); p.textContent = para; brief.append(p); }
+    const scoring = document.createElement('p'); scoring.textContent = 'Your score counts what you see and do: a step of the attack is detected when you act on it (acknowledge its alarm, answer, report or respond), not when an alert appears.'; brief.append(scoring);
+    renderQuestions(id, team.questions || [], readOnly, false);
+    // The run's state: a banner on every page; forms close at the end.
+    let state = team.state;
+    let speed = null;
+    const setState = (s, sp) => {
+      if (s) state = s;
+      if (sp !== undefined) speed = sp;
+      const words = { not_started: 'Not started: the run begins when your instructors start it. Read the briefing meanwhile.', running: `Running${speed ? ` at ${speed}× real time` : ''}`, paused: 'Paused by the instructors', ended: 'Ended: the after-action report is ready.' };
+      text($('#run-state'), words[state] || state);
+      $('#banner').className = `banner ${state}`;
+      $('#report-link').hidden = state !== 'ended';
+      $('#paused').hidden = state !== 'paused';
+      if (state === 'ended') closeForms();
+    };
+    const closeForms = () => {
+      for (const el of $$('main form input, main form select, main form button, #restore, #ack, main table button, #questions button, #alarms button')) el.disabled = true;
+      document.body.classList.add('ended');
+    };
+    setState(team.state);
+    if (state === 'not_started') showTab('brief');
+    // Until the range exists, ask every 2 s; then load the display and go live, no reload.
+    while (!team.started) {
+      await new Promise((r) => setTimeout(r, 2000));
+      team = await api(`/api/teams/${id}`);
+      setState(team.state);
+    }
     const dg = $('#diagram');
+    if (!dg.querySelector('svg')) {
+      const line = await fetch(`/api/teams/${id}/line.svg`, { credentials: 'same-origin' });
+      if (line.ok) { dg.dataset.line = '1'; dg.innerHTML = await line.text(); }
+      else { const r = await fetch(`/api/teams/${id}/diagram.svg`, { credentials: 'same-origin' }); if (r.ok) dg.innerHTML = await r.text(); }
+    }
+    if (state === 'not_started') { setState('running'); showTab('hmi'); }
     dg.scrollLeft = Math.max(0, (dg.scrollWidth - dg.clientWidth) / 2);
-    // A pipeline: the pressure profile is drawn on the server; fetch it again every 2 s.
     if (dg.dataset.line) {
+      $('#grid-actions').hidden = true;
       setInterval(async () => {
+        if (state === 'ended') return;
         const r = await fetch(`/api/teams/${id}/line.svg`, { credentials: 'same-origin' });
         if (r.ok) dg.innerHTML = await r.text();
       }, 2000);
     }
-    if (team.score) text($('#score'), team.score.total);
+    renderQuestions(id, team.questions || [], readOnly, state === 'ended');
+    const showScore = (s) => {
+      if (!s) return;
+      text($('#score'), s.total);
+      text($('#score-note'), s.pending ? `+ up to ${s.pending} for incident reports, graded at the end` : '');
+      if (s.customers_off_peak !== undefined) text($('#peak'), Number(s.customers_off_peak).toLocaleString('en'));
+      const ul = $('#penalties'); ul.replaceChildren();
+      for (const p of s.penalty_list || []) li(ul, `${clock.at(p.t)}: −${p.points} points: ${p.why}`);
+      if (!(s.penalty_list || []).length) li(ul, 'None.');
+    };
+    showScore(team.score);
+    // The asset register: every response action picks its target from it.
+    const reg = await api(`/api/teams/${id}/assets`).catch(() => ({ hosts: [], accounts: [], devices: [], substations: [], zones: [] }));
+    const byAddr = new Map(reg.devices.map((d) => [d.addr, d]));
+    const hostByAddr = new Map(reg.hosts.map((x) => [x.addr, x]));
+    const hostByTag = new Map(reg.hosts.map((x) => [x.tag, x]));
+    const say = (s, bad) => { const o = $('#respond-out'); o.textContent = s; o.className = `reply ${bad ? 'bad' : 'ok'}`; };
+    const act = async (body, ask) => {
+      if (readOnly || state === 'ended') return;
+      if (ask && !confirm(ask)) return;
+      try { const o = await api(`/api/teams/${id}/actions`, { method: 'POST', body }); say(o.text || 'Done.', o.result === 'refused'); return o; }
+      catch (e) { say(e.message.endsWith('.') ? e.message : `${e.message[0].toUpperCase()}${e.message.slice(1)}.`, true); }
+    };
+    const button = (label, onclick, cls) => { const b = document.createElement('button'); b.type = 'button'; b.textContent = label; if (cls) b.className = cls; b.onclick = onclick; b.disabled = readOnly; return b; };
+    const row = (tbody, cells, actions) => {
+      const tr = document.createElement('tr');
+      for (const c of cells) { const td = document.createElement('td'); td.textContent = c ?? ''; tr.append(td); }
+      const td = document.createElement('td'); td.className = 'acts'; td.append(...actions); tr.append(td);
+      $(tbody).append(tr); return tr;
+    };
+    const block = (addr) => act({ do: 'block', host: addr }, `Block everything from ${addr} at the firewall?`);
+    const clean = (x) => act({ do: 'clean', host: x.addr }, `Take ${x.name} (${x.addr}) off line to clean it?`);
+    for (const x of reg.hosts) row('#reg-hosts tbody', [x.name, x.zone, x.addr], [button('Isolate', () => block(x.addr)), button('Clean', () => clean(x))]);
+    for (const a of reg.accounts) row('#reg-accounts tbody', [a.name, a.host], [button('Disable', () => act({ do: 'disable_account', account: a.name }, `Disable account ${a.name}?`))]);
+    for (const s of reg.substations) {
+      const acts = [];
+      if (s.ups) acts.push(button('Switch UPS on', () => act({ do: 'ups_on', substation: s.name })));
+      if (s.gateway) acts.push(button('Replace gateway (crew)', () => act({ do: 'restore_firmware', substation: s.name })));
+      row('#reg-subs tbody', [s.name, s.ups || '', s.gateway || ''], acts);
+    }
+    const local = (d) => act({ do: 'local', device: d.addr }, `Send a crew to put ${d.name} (${d.addr}) at LOCAL? It will refuse remote commands, yours included.`);
+    const reboot = (d) => act({ do: 'reboot', device: d.addr }, `Send a crew to reboot ${d.name} (${d.addr}) by hand?`);
+    for (const d of reg.devices) {
+      const tr = row('#reg-devices tbody', [d.name, d.kind, d.protocol || 'serial', d.addr, d.station ?? '', d.substation || ''], d.protocol ? [button('LOCAL', () => local(d)), button('Reboot (crew)', () => reboot(d))] : []);
+      tr.dataset.search = `${d.name} ${d.kind} ${d.addr} ${d.station ?? ''} ${d.substation || ''}`.toLowerCase();
+    }
+    $('#device-filter').addEventListener('input', (ev) => { const q = ev.target.value.toLowerCase(); for (const tr of $$('#reg-devices tbody tr')) tr.hidden = q && !tr.dataset.search.includes(q); });
+    $('#block').addEventListener('submit', async (ev) => { ev.preventDefault(); const v = new FormData(ev.target).get('source'); if (await block(v)) ev.target.reset(); });
+    $('#restore').addEventListener('click', () => act({ do: 'close_opened' }, 'Close every breaker that opened (crews where the station does not answer)?').then(() => showTab('respond')));
+    // Live state: points, alarms, events.
     const points = new Map();
     const alarms = new Map();
     const trend = [];
     let lastSeq = null;
     let lastMsg = 0;
+    let unread = 0;
+    const acked = new Set();
+    const shelved = new Map();
     let ackSeq = -1;
-    const events = [];
-    const setAlarm = (key, msg, prio, seq) => {
+    const mine = new Map();
+    const setAlarm = (key, group, msg, prio, t) => {
       const a = alarms.get(key);
-      if (!a || a.rtn) alarms.set(key, { msg, prio, seq, acked: false, rtn: false });
+      if (!a || a.rtn) alarms.set(key, { key, group, msg, prio, t, rtn: false });
+      if (a && a.rtn) acked.delete(key);
     };
     const clearAlarm = (key) => { const a = alarms.get(key); if (a) a.rtn = true; };
+    const alarmOp = (op, keys) => act({ do: 'alarms', op, keys });
     const renderAlarms = () => {
       const ul = $('#alarms'); ul.replaceChildren();
-      // ISA-18.2 states: unacknowledged (blinking), acknowledged, returned to normal
-      // unacknowledged, shelved (hidden for 10 minutes, counted), by priority.
-      let shelved = 0;
-      for (const [k, a] of [...alarms.entries()].sort((x, y) => x[1].prio - y[1].prio)) {
-        if (a.rtn && a.acked) { alarms.delete(k); continue; }
-        if (a.shelvedUntil && a.shelvedUntil > Date.now()) { shelved += 1; continue; }
-        const cls = `p${a.prio} ${a.acked ? 'ack' : 'unack'} ${a.rtn ? 'rtn' : ''}`;
-        const e = li(ul, `${a.msg}${a.rtn ? ' (returned to normal)' : ''} `, cls);
-        const b = document.createElement('button'); b.className = 'shelve'; b.textContent = 'Shelve';
-        b.onclick = () => { a.shelvedUntil = Date.now() + 600000; renderAlarms(); };
-        e.append(b);
+      // ISA-18.2: grouped (a station's breakers, an IDS rule's alerts) with counts; one alarm
+      // or a group acknowledged or shelved (journaled, so a reload keeps it).
+      const groups = new Map();
+      let nShelved = 0;
+      for (const a of alarms.values()) {
+        const isAcked = acked.has(a.key) || (a.seq !== undefined && a.seq <= ackSeq);
+        if (a.rtn && isAcked) { alarms.delete(a.key); continue; }
+        if (shelved.get(a.key)) { nShelved += 1; continue; }
+        if (!groups.has(a.group)) groups.set(a.group, []);
+        groups.get(a.group).push({ ...a, acked: isAcked });
       }
-      if (shelved) li(ul, `${shelved} shelved`, 'shelved');
+      const sorted = [...groups.entries()].sort((x, y) => Math.min(...x[1].map((a) => a.prio)) - Math.min(...y[1].map((a) => a.prio)));
+      let total = 0;
+      for (const [g, list] of sorted) {
+        total += list.length;
+        const un = list.filter((a) => !a.acked).length;
+        const prio = Math.min(...list.map((a) => a.prio));
+        const e = document.createElement('li'); e.className = `p${prio} ${un ? 'unack' : 'ack'}`; e.dataset.group = g;
+        const d = document.createElement('details');
+        const s = document.createElement('summary'); s.textContent = `${g} (${list.length}${un ? `, ${un} unacknowledged` : ''})`;
+        d.append(s);
+        const inner = document.createElement('ul');
+        for (const a of list.sort((x, y) => x.t - y.t)) {
+          const i = document.createElement('li'); i.className = `${a.acked ? 'ack' : 'unack'} ${a.rtn ? 'rtn' : ''}`;
+          i.textContent = `${clock.at(a.t)} ${a.msg}${a.rtn ? ' (returned to normal)' : ''} `;
+          if (!a.acked) i.append(button('Ack', () => alarmOp('ack', [a.key]), 'small'));
+          inner.append(i);
+        }
+        d.append(inner); e.append(d);
+        const keys = list.map((a) => a.key);
+        if (un) e.append(button('Acknowledge group', () => alarmOp('ack', keys.filter((k) => !acked.has(k))), 'small'));
+        e.append(button('Shelve', () => alarmOp('shelve', keys), 'small'));
+        ul.append(e);
+      }
+      if (nShelved) { const e = li(ul, `${nShelved} shelved `, 'shelved'); e.append(button('Unshelve', () => alarmOp('unshelve', [...shelved.keys()].filter((k) => shelved.get(k))), 'small')); }
+      text($('#alarm-count'), total ? `${total}` : '');
+      if (state === 'ended') for (const b of $$('#alarms button')) b.disabled = true;
     };
-    // The breakers' IOAs, as the server's point map names them (`data-breakers`: "a-b c-d").
     const breakerRanges = (document.body.dataset.breakers || '').split(' ').filter(Boolean).map((r) => r.split('-').map(Number));
     const isBreaker = (ioa) => breakerRanges.some(([a, b]) => ioa >= a && ioa <= b);
+    const tNow = { t: team.t || 0 };
     const applyPoint = ([ca, ioa, v, stale]) => {
       const key = `${ca}:${ioa}`;
       const prev = points.get(key);
@@ -247,6 +382,7 @@ const pages = {
         el.classList.toggle('stale', !!stale);
         if (el.classList.contains('brk')) {
           el.classList.toggle('open', v === 1);
+          el.setAttribute('aria-label', `Breaker ${ca}/${ioa} ${v === 1 ? 'open' : 'closed'}${stale ? ', not updated' : ''}`);
           if (prev && prev[0] !== v) el.classList.add('changed');
         } else if (el.classList.contains('bar')) {
           el.classList.toggle('dead', v === 0);
@@ -255,37 +391,71 @@ const pages = {
         }
       }
       if (isBreaker(ioa)) {
-        if (prev && prev[0] === 2 && v === 1) setAlarm(`brk:${key}`, `Breaker ${ca}/${ioa} opened`, 2);
+        // The team's own commands are events (the command log), not alarms.
+        const own = mine.get(key);
+        if (prev && prev[0] === 2 && v === 1 && !(own !== undefined && tNow.t - own < 120)) setAlarm(`brk:${key}`, `Station ${ca}: breakers opened`, `Breaker ${ca}/${ioa} opened`, 2, tNow.t);
+        if (!prev && v === 1 && tNow.t > 0) setAlarm(`brk:${key}`, `Station ${ca}: breakers open`, `Breaker ${ca}/${ioa} open`, 2, tNow.t);
         if (v === 2) clearAlarm(`brk:${key}`);
       }
-      if (stale) setAlarm(`comm:${ca}`, `Station ${ca}: no communication`, 2); else if (prev && prev[1]) clearAlarm(`comm:${ca}`);
+      if (stale) setAlarm(`comm:${ca}`, 'Stations not answering', `Station ${ca}: no communication`, 2, tNow.t); else if (prev && prev[1]) clearAlarm(`comm:${ca}`);
+    };
+    const addrsIn = (s) => [...new Set((s.match(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/g) || []))];
+    const rowActions = (e) => {
+      const acts = [];
+      if (readOnly) return acts;
+      const sources = e.kind === 'alert' ? [e.src] : e.kind === 'log' ? addrsIn(e.text) : [];
+      for (const a of sources) acts.push(button(`Block ${a}`, () => block(a), 'small'));
+      if (e.kind === 'alert' && byAddr.has(e.dst)) {
+        const d = byAddr.get(e.dst);
+        acts.push(button(`LOCAL ${e.dst}`, () => local(d), 'small'), button(`Reboot ${e.dst}`, () => reboot(d), 'small'));
+      }
+      const host = e.kind === 'log' ? hostByTag.get(e.host) : e.kind === 'alert' ? hostByAddr.get(e.src) : null;
+      if (host) acts.push(button(`Clean ${host.name} (${host.addr})`, () => clean(host), 'small'));
+      if (e.kind === 'log') {
+        for (const a of reg.accounts) if (new RegExp(`\\b${a.name}\\b`).test(e.text)) acts.push(button(`Disable ${a.name}`, () => act({ do: 'disable_account', account: a.name }, `Disable account ${a.name}?`), 'small'));
+      }
+      return acts;
+    };
+    const describe = (e) => {
+      if (e.kind === 'alert') return `${ruleName(e.rule)}: ${e.text} (${e.src} → ${e.dst}; rule ${e.rule})`;
+      if (e.kind === 'log') { const hst = hostByTag.get(e.host); return `${hst ? hst.name : e.host}: ${e.text}`; }
+      if (e.kind === 'command') return `${e.station !== null && e.station !== undefined ? `station ${e.station}: ` : ''}${e.text} (${e.outcome})`;
+      if (e.kind === 'action') return `${e.user}: ${actionWords(e.action)} → ${e.outcome.text || e.outcome.result}`;
+      if (e.kind === 'inject') return `${e.channel} from ${e.from}: ${e.subject} — ${e.text}`;
+      return e.text || '';
     };
     const onEvent = (e) => {
-      events.push(e);
-      if (e.kind === 'alert') setAlarm(`ids:${e.seq}`, `IDS ${e.rule}: ${e.src} → ${e.dst}`, 1, e.seq);
-      if (e.kind === 'action' && e.action && e.action.do === 'ack_alarms') ackSeq = Math.max(ackSeq, e.seq);
+      tNow.t = Math.max(tNow.t, e.t);
+      if (e.kind === 'alert') { const a = { key: `ids:${e.seq}`, group: ruleName(e.rule), msg: `${e.text} (${e.src} → ${e.dst})`, prio: 1, t: e.t, seq: e.seq, rtn: false }; if (!alarms.has(a.key)) alarms.set(a.key, a); }
+      if (e.kind === 'action' && e.action) {
+        if (e.action.do === 'ack_alarms') ackSeq = Math.max(ackSeq, e.seq);
+        if (e.action.do === 'alarms') for (const k of e.action.keys || []) { if (e.action.op === 'ack') acked.add(k); else shelved.set(k, e.action.op === 'shelve'); }
+        if (e.action.do === 'operate') mine.set(`${e.action.station}:${e.action.ioa}`, e.t);
+      }
+      if (e.kind === 'hmi' && e.user) mine.set(`${e.station}:${e.ioa}`, e.t);
       if (e.kind === 'command' || e.kind === 'hmi') {
         const x = document.createElement('li');
-        x.textContent = `${e.t.toFixed(0)} s ${e.text}${e.kind === 'hmi' && e.user ? ` (${e.user})` : ''}`;
+        x.textContent = `${clock.at(e.t)} ${e.kind === 'command' && e.station !== null && e.station !== undefined ? `station ${e.station}: ` : ''}${e.text}${e.kind === 'hmi' && e.user ? ` (${e.user})` : ''}`;
         $('#cmdlog').prepend(x);
       }
-      if (e.kind === 'inject') { const x = li($('#inbox'), `${e.t.toFixed(0)} s · ${e.channel} · ${e.from}: ${e.subject} — ${e.text}`); x.className = 'inject'; }
-      addEventRow(e);
-    };
-    const addEventRow = (e) => {
+      if (e.kind === 'inject') { const x = li($('#inbox'), `${clock.at(e.t)} · ${e.channel} · ${e.from}: ${e.subject} — ${e.text}`); x.className = 'inject'; notify(`New ${e.channel} from ${e.from}: ${e.subject}`); }
       const tr = document.createElement('tr');
-      const what = e.text || (e.action ? `${e.user}: ${e.action.do} → ${e.outcome.result}` : '');
-      for (const c of [e.t.toFixed(1), e.kind, what + (e.src ? ` (${e.src} → ${e.dst})` : '')]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
-      tr.dataset.search = JSON.stringify(e).toLowerCase();
+      tr.className = `k-${e.kind}`;
+      for (const c of [clock.at(e.t), clock.elapsed(e.t), kindWords(e.kind), describe(e)]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
+      const td = document.createElement('td'); td.className = 'acts'; td.append(...rowActions(e)); tr.append(td);
+      tr.dataset.search = `${JSON.stringify(e)} ${describe(e)}`.toLowerCase();
       $('#events tbody').prepend(tr);
-      filterEvents();
+    };
+    const notify = (s) => {
+      if ($('#tab-inbox').hidden) { unread += 1; const b = $('#inbox-badge'); b.hidden = false; b.textContent = unread; }
+      text($('#notice'), s);
     };
     const filterEvents = () => {
       const q = ($('#event-filter').value || '').toLowerCase();
       for (const tr of $$('#events tbody tr')) tr.hidden = q && !tr.dataset.search.includes(q);
     };
     $('#event-filter').addEventListener('input', filterEvents);
-    // The decoded frame list: the last 200 matching frames, newest first.
+    $('button[data-tab=inbox]').addEventListener('click', () => { unread = 0; $('#inbox-badge').hidden = true; });
     const loadFrames = async (ev) => {
       if (ev) ev.preventDefault();
       const f = new FormData($('#frame-filter'));
@@ -295,93 +465,139 @@ const pages = {
       try {
         const r = await api(`/api/teams/${id}/frames?${q}`);
         const tb = $('#frames tbody'); tb.replaceChildren();
+        text($('#frame-count'), `${r.frames.length} shown of ${r.total} captured`);
         for (const fr of r.frames.reverse()) {
           const tr = document.createElement('tr');
           if (fr.malformed) tr.className = 'malformed';
           for (const c of [fr.frame, fr.t.toFixed(3), fr.src, fr.dst, fr.proto, fr.info]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
           tb.append(tr);
         }
-      } catch (e) { text($('#frames tbody'), e.message); }
+      } catch (e) { text($('#frame-count'), e.message); }
     };
     $('#frame-filter').addEventListener('submit', loadFrames);
     $('button[data-tab=detect]').addEventListener('click', () => loadFrames());
-    const applyAcks = () => { for (const a of alarms.values()) if (a.seq === undefined || a.seq <= ackSeq) a.acked = a.acked || ackSeq >= 0 && (a.seq ?? -1) <= ackSeq; };
     const apply = (m) => {
-      if (m.t !== undefined) text($('#clock'), `t = ${Math.floor(m.t / 60)} min ${Math.floor(m.t % 60)} s`);
+      if (m.t !== undefined) { tNow.t = m.t; text($('#clock'), clock.full(m.t)); }
+      (m.events || []).forEach((e) => { onEvent(e); lastSeq = e.seq; });
       (m.points || []).forEach(applyPoint);
+      if (m.events) filterEvents();
       if (m.frequency_hz !== undefined) {
         text($('#freq'), m.frequency_hz ? m.frequency_hz.toFixed(3) : '–');
         if (m.frequency_hz) { trend.push(m.frequency_hz); if (trend.length > 120) trend.shift(); drawTrend(trend); }
       }
-      (m.events || []).forEach((e) => { onEvent(e); lastSeq = e.seq; });
-      for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `${b.from}: ${b.text}`); x.className = 'broadcast'; } }
-      if (m.score) text($('#score'), m.score.total);
-      if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), m.supply.customers_off); }
-      if (m.paused !== undefined) $('#paused').hidden = !m.paused;
+      for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `${b.from}: ${b.text}`); x.className = 'broadcast'; notify(`Message from ${b.from}: ${b.text}`); } }
+      if (m.score) showScore(m.score);
+      if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), Number(m.supply.customers_off).toLocaleString('en')); text($('#ens'), Number(m.supply.ens_mwh).toFixed(2)); }
+      if (m.run) setState(m.run.state, m.run.speed);
+      else if (m.paused !== undefined && state !== 'ended') setState(m.paused ? 'paused' : 'running');
+      if (m.ended) setState('ended');
       const dark = points.size > 0 && [...points.values()].every((p) => p[1]);
       $('#dark').hidden = !dark; document.body.classList.toggle('dark', dark);
-      applyAcks(); renderAlarms();
+      renderAlarms();
       if (m.events && m.events.some((e) => e.kind === 'action' && e.action && ['hint', 'answer'].includes(e.action.do))) {
-        api(`/api/teams/${id}`).then((t) => renderQuestions(id, t.questions || [], readOnly));
+        api(`/api/teams/${id}`).then((t) => renderQuestions(id, t.questions || [], readOnly, state === 'ended'));
       }
+      if (m.ended) api(`/api/teams/${id}`).then((t) => { renderQuestions(id, t.questions || [], readOnly, true); showScore(t.score); });
     };
     const connect = () => {
       const proto = location.protocol === 'https:' ? 'wss' : 'ws';
       const q = lastSeq === null ? '' : `?since=${lastSeq}`;
       const ws = new WebSocket(`${proto}://${location.host}/api/teams/${id}/live${q}`);
       ws.onmessage = (ev) => apply(JSON.parse(ev.data));
-      ws.onclose = () => setTimeout(connect, 2000);
+      ws.onclose = () => { if (state !== 'ended') setTimeout(connect, 2000); };
     };
     connect();
-    // Operating a breaker: select (click), confirm (the dialog), execute.
+    // Operating a breaker: select (click or Enter), confirm (the dialog), execute.
     const dlg = $('#operate');
     let selected = null;
-    $('#diagram').addEventListener('click', (ev) => {
-      const b = ev.target.closest('.brk');
-      if (!b || readOnly) return;
+    const choose = (b) => {
+      if (!b || readOnly || state === 'ended') return;
       selected = b;
       b.classList.add('selected');
       const p = points.get(`${b.dataset.ca}:${b.dataset.ioa}`);
       const close = p ? p[0] === 1 : false;
-      // A station that does not answer cannot be operated remotely: a crew goes instead.
       const crew = !p || p[1];
       selected.dataset.close = close;
       selected.dataset.crew = crew;
+      const where = b.closest('g[data-station]')?.dataset.station || `station ${b.dataset.ca}`;
       text($('#operate-text'), crew
-        ? `Station ${b.dataset.ca} is not answering. Dispatch a field crew to operate breaker IOA ${b.dataset.ioa} by hand (${close ? 'CLOSE' : 'OPEN'})?`
-        : `${close ? 'CLOSE' : 'OPEN'} breaker at station ${b.dataset.ca}, IOA ${b.dataset.ioa}?`);
-      text($('#operate-ok'), crew ? 'Dispatch crew' : 'Execute');
+        ? `${where} is not answering. Send a field crew to ${close ? 'CLOSE' : 'OPEN'} breaker ${b.dataset.ioa} by hand?`
+        : `${close ? 'CLOSE' : 'OPEN'} breaker ${b.dataset.ioa} at ${where} (station ${b.dataset.ca})?`);
+      text($('#operate-ok'), crew ? 'Send crew' : 'Execute');
       dlg.showModal();
-    });
+    };
+    dg.addEventListener('click', (ev) => choose(ev.target.closest('.brk')));
+    dg.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { const b = ev.target.closest('.brk'); if (b) { ev.preventDefault(); choose(b); } } });
     dlg.addEventListener('close', async () => {
       const b = selected; selected = null;
       if (!b) return;
       b.classList.remove('selected');
       if (dlg.returnValue !== 'ok') return;
-      try {
-        const what = b.dataset.crew === 'true' ? 'dispatch_crew' : 'operate';
-        await api(`/api/teams/${id}/actions`, { method: 'POST', body: { do: what, station: Number(b.dataset.ca), ioa: Number(b.dataset.cmd), close: b.dataset.close === 'true' } });
-      } catch (e) { alert(e.message); }
+      const what = b.dataset.crew === 'true' ? 'dispatch_crew' : 'operate';
+      mine.set(`${b.dataset.ca}:${b.dataset.ioa}`, tNow.t);
+      await act({ do: what, station: Number(b.dataset.ca), ioa: Number(b.dataset.cmd), close: b.dataset.close === 'true' });
     });
-    $('#ack').addEventListener('click', () => api(`/api/teams/${id}/actions`, { method: 'POST', body: { do: 'ack_alarms' } }).catch((e) => alert(e.message)));
-    $('#respond').addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      const f = new FormData(ev.target);
-      const d = f.get('do'); const arg = f.get('arg');
-      const body = { do: d };
-      if (d === 'block' || d === 'clean') body.host = arg; else if (d === 'disable_account') body.account = arg;
-      else if (d === 'restore_firmware' || d === 'ups_on') body.substation = arg; else if (d === 'local' || d === 'reboot') body.device = arg;
-      else if (d === 'dispatch_crew') { const [s, i, c] = arg.split(/[ /]/); Object.assign(body, { station: Number(s), ioa: Number(i), close: c === 'close' }); }
-      try { const o = await api(`/api/teams/${id}/actions`, { method: 'POST', body }); text($('#respond-out'), JSON.stringify(o)); } catch (e) { text($('#respond-out'), e.message); }
-    });
+    $('#ack').addEventListener('click', () => act({ do: 'ack_alarms' }));
     $('#report').addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const f = Object.fromEntries(new FormData(ev.target));
-      try { await api(`/api/teams/${id}/reports`, { method: 'POST', body: f }); text($('#report-out'), 'Filed.'); ev.target.reset(); } catch (e) { text($('#report-out'), e.message); }
+      try { await api(`/api/teams/${id}/reports`, { method: 'POST', body: f }); text($('#report-out'), 'Report filed: your instructors grade it; it counts at the end.'); ev.target.reset(); } catch (e) { text($('#report-out'), e.message); }
     });
-    void me;
   },
 };
+
+// The IDS's alarms in words (the rule id stays beside them).
+const RULE_NAMES = {
+  'corr.unexplained_command': 'Breaker command nobody in the control room gave',
+  'fw.transfer': 'Firmware upload to a serial gateway',
+  'modbus.write_unlisted': 'Modbus write from a host not allowed to',
+  'modbus.diagnostics': 'Modbus restart or listen-only command',
+  'modbus.scan': 'Modbus scan',
+  'dnp3.operate_unlisted': 'DNP3 operate from a host that is not a master',
+  'dnp3.restart': 'DNP3 restart or unsolicited reporting disabled',
+  'iec104.rogue_master': 'IEC 104 session or command from a host that is not the master',
+  'iec104.command_burst': 'Burst of IEC 104 commands',
+  'iec104.ioa_sweep': 'IEC 104 address sweep',
+  'iec104.toggle_loop': 'Breaker toggled back and forth',
+  'iec104.execute_without_select': 'IEC 104 execute without select',
+  'siprotec.dos': 'Relay denial-of-service packet (CVE-2015-5374)',
+  'sis.program_download': 'Program download to the safety controller',
+  'sis.program_upload': 'Program read from the safety controller',
+  'sis.write_unlisted': 'Write to the safety controller from a host not allowed to',
+  'sis.mode_change': 'Safety controller key switch moved',
+  'pipe.setpoint_range': 'Set point outside its engineering range',
+};
+const ruleName = (r) => RULE_NAMES[r] || r;
+const KINDS = { alert: 'alert', log: 'host log', inject: 'inject', hmi: 'HMI', command: 'SCADA command', action: 'your action', crew: 'crew', end: 'end' };
+const kindWords = (k) => KINDS[k] || k;
+function actionWords(a) {
+  const t = a.host || a.account || a.substation || a.device || a.question || '';
+  const names = { block: 'block', clean: 'clean', disable_account: 'disable account', ups_on: 'switch UPS on', restore_firmware: 'replace gateway', local: 'LOCAL', reboot: 'reboot', close_opened: 'restore (close what opened)', operate: `${a.close ? 'close' : 'open'} station ${a.station} IOA ${a.ioa}`, dispatch_crew: `crew to ${a.close ? 'close' : 'open'} station ${a.station} IOA ${a.ioa}`, ack_alarms: 'acknowledge all alarms', alarms: `${a.op} ${(a.keys || []).length} alarm(s)`, hint: 'take a hint', answer: `answer ${a.question}`, report: 'incident report' };
+  return `${names[a.do] || a.do}${t && !['operate', 'dispatch_crew', 'answer', 'hint'].includes(a.do) ? ` ${t}` : ''}`;
+}
+
+function showTab(tab) {
+  $$('.tabs button').forEach((x) => x.classList.toggle('on', x.dataset.tab === tab));
+  $$('.tab').forEach((t) => { t.hidden = t.id !== `tab-${tab}`; });
+}
+
+// The scenario clock: the exercise's local time and zone (and UTC), elapsed time beside it.
+function makeClock(c) {
+  const two = (n) => String(n).padStart(2, '0');
+  const hms = (d) => `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+  const elapsed = (t) => { const s = Math.max(0, Math.floor(t)); return `+${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`; };
+  if (!c) return { at: (t) => elapsed(t), elapsed, full: (t) => `elapsed ${elapsed(t)}` };
+  const local = (t) => new Date((c.start_local_s + Math.floor(t)) * 1000);
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  return {
+    at: (t) => `${hms(local(t))} ${c.zone}`,
+    elapsed,
+    full: (t) => {
+      const d = local(t); const u = new Date(d.getTime() - c.utc_offset_min * 60000);
+      return `${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${hms(d)} ${c.zone} (${two(u.getUTCHours())}:${two(u.getUTCMinutes())} UTC) · ${elapsed(t)}`;
+    },
+  };
+}
 
 function drawTrend(values) {
   const lo = Math.min(49.0, ...values), hi = Math.max(51.0, ...values);
@@ -389,27 +605,39 @@ function drawTrend(values) {
   $('#trend-line').setAttribute('points', pts);
 }
 
-function renderQuestions(team, qs, readOnly) {
+function renderQuestions(team, qs, readOnly, closed) {
   const ol = $('#questions'); ol.replaceChildren();
   for (const q of qs) {
     const item = document.createElement('li'); item.dataset.question = q.id;
-    const h = document.createElement('p'); h.textContent = `${q.text} (${q.points} points)`; item.append(h);
+    const h = document.createElement('p'); h.className = 'q'; h.textContent = `${q.text} (${q.points} points)`; item.append(h);
     if (q.withdrawn) { const p = document.createElement('p'); p.className = 'withdrawn'; p.textContent = 'Withdrawn: the way this run went made the question meaningless; its points do not count.'; item.append(p); }
-    for (const a of q.answers) { const p = document.createElement('p'); p.className = a.correct ? 'right' : 'wrong'; p.textContent = `Answered “${a.value}”: ${a.correct ? 'correct' : 'not correct'}`; item.append(p); }
+    for (const a of q.answers) { const p = document.createElement('p'); p.className = a.correct ? 'right' : 'wrong'; p.textContent = `Answered “${a.value}”: ${a.correct ? 'correct' : 'not correct'}.`; item.append(p); }
     for (const hint of q.hints) {
       if (hint.taken) { const p = document.createElement('p'); p.className = 'hint'; p.textContent = `Hint: ${hint.text}`; item.append(p); continue; }
-      if (readOnly) continue;
-      const b = document.createElement('button'); b.className = 'take-hint'; b.textContent = `Take hint ${hint.index + 1} (costs ${hint.cost} points)`;
-      b.onclick = async () => { if (!confirm(`This hint costs ${hint.cost} points. Take it?`)) return; try { await api(`/api/teams/${team}/actions`, { method: 'POST', body: { do: 'hint', question: q.id, index: hint.index } }); const t = await api(`/api/teams/${team}`); renderQuestions(team, t.questions, readOnly); } catch (e) { alert(e.message); } };
+      if (readOnly || closed) continue;
+      const b = document.createElement('button'); b.type = 'button'; b.className = 'take-hint'; b.textContent = `Take hint ${hint.index + 1} (costs ${hint.cost} points)`;
+      b.onclick = async () => { if (!confirm(`This hint costs ${hint.cost} points. Take it?`)) return; try { await api(`/api/teams/${team}/actions`, { method: 'POST', body: { do: 'hint', question: q.id, index: hint.index } }); const t = await api(`/api/teams/${team}`); renderQuestions(team, t.questions, readOnly, closed); } catch (e) { alert(e.message); } };
       item.append(b);
     }
-    if (!readOnly && !q.withdrawn && !q.answers.some((a) => a.correct)) {
+    if (!readOnly && !closed && !q.withdrawn && !q.answers.some((a) => a.correct)) {
       const f = document.createElement('form'); f.className = 'answer';
-      const inp = document.createElement('input'); inp.name = 'value'; inp.required = true; inp.placeholder = q.choices ? q.choices.join(' / ') : 'your answer';
-      const b = document.createElement('button'); b.textContent = 'Answer';
-      f.append(inp, b);
-      f.addEventListener('submit', async (ev) => { ev.preventDefault(); try { await api(`/api/teams/${team}/actions`, { method: 'POST', body: { do: 'answer', question: q.id, value: inp.value } }); const t = await api(`/api/teams/${team}`); renderQuestions(team, t.questions, readOnly); if (t.score) text($('#score'), t.score.total); } catch (e) { alert(e.message); } });
-      item.append(f);
+      if (q.choices) {
+        // A choice question: its choices, in this team's order.
+        const fs = document.createElement('fieldset'); const lg = document.createElement('legend'); lg.textContent = 'Choose one'; fs.append(lg);
+        q.choices.forEach((c, i) => { const l = document.createElement('label'); const r = document.createElement('input'); r.type = 'radio'; r.name = 'value'; r.value = c; r.required = true; r.id = `${q.id}-c${i}`; l.append(r, ` ${c}`); fs.append(l); });
+        f.append(fs);
+      } else {
+        const inp = document.createElement('input'); inp.name = 'value'; inp.required = true; inp.placeholder = 'your answer'; inp.setAttribute('aria-label', 'your answer'); f.append(inp);
+      }
+      const b = document.createElement('button'); b.textContent = 'Answer'; f.append(b);
+      const out = document.createElement('p'); out.className = 'verdict'; out.setAttribute('role', 'status');
+      f.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const value = new FormData(f).get('value');
+        try { await api(`/api/teams/${team}/actions`, { method: 'POST', body: { do: 'answer', question: q.id, value } }); const t = await api(`/api/teams/${team}`); renderQuestions(team, t.questions, readOnly, closed); if (t.score) text($('#score'), t.score.total); }
+        catch (e) { out.textContent = e.message.endsWith('.') ? e.message : `${e.message}.`; }
+      });
+      item.append(f, out);
     }
     ol.append(item);
   }

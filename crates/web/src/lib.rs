@@ -116,6 +116,8 @@ pub fn now_s() -> i64 {
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorised,
+    /// A sign-in with a wrong name or password (401, in those words).
+    WrongPassword,
     Forbidden(&'static str),
     NotFound,
     BadRequest(String),
@@ -130,7 +132,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorised => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorised | ApiError::WrongPassword => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -158,6 +160,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = match &self {
             ApiError::Unauthorised => "sign in first".to_string(),
+            ApiError::WrongPassword => "wrong name or password".to_string(),
             ApiError::Forbidden(m) | ApiError::Conflict(m) => m.to_string(),
             ApiError::NotFound => "not found".to_string(),
             ApiError::BadRequest(m) => m.clone(),

@@ -13,7 +13,7 @@ fn page(title: &str, kind: &str, data: &[(&str, &str)], body: &str) -> Html<Stri
     let attrs: String = data.iter().map(|(k, v)| format!(" data-{k}=\"{}\"", Escaped(v))).collect();
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{} · icsrange</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/style.css\">\
+<title>{} · icsrange</title><link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/assets/style.css\">\
 <script type=\"module\" src=\"/assets/app.js\"></script></head><body data-page=\"{kind}\"{attrs}>\
 <header class=\"top\"><a href=\"/home\" class=\"brand\">icsrange</a><span id=\"who\"></span><span id=\"clock\"></span><button id=\"logout\" hidden>Sign out</button></header>\
 <main>{body}</main></body></html>",
@@ -54,16 +54,17 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
         "run",
         &[("run", &run.id)],
         &format!(
-            "<section class=\"card\"><h1>{}</h1><p>Exercise <b>{}</b> · status <b id=\"run-status\">{}</b> · <a id=\"report-link\" href=\"/runs/{}/report\">After-action report</a></p>\
+            "<div id=\"banner\" class=\"banner\" role=\"status\" aria-live=\"polite\"><b id=\"run-state\"></b> <span id=\"notice\"></span></div>\
+<section class=\"card\"><h1>{}</h1><p>Exercise <b>{}</b> · status <b id=\"run-status\">{}</b> · <a id=\"report-link\" href=\"/runs/{}/report\">After-action report</a></p>\
 <div class=\"row\"><button data-op=\"start\">Start</button><button data-op=\"pause\">Pause</button><button data-op=\"resume\">Resume</button>\
-<label>Speed <select id=\"speed\"><option>1</option><option>10</option><option>60</option></select></label></div></section>\
+<label>Speed <select id=\"speed\"><option>1</option><option>3</option><option>10</option><option>30</option><option>60</option><option>120</option></select></label></div></section>\
 <section class=\"card\"><h2>Teams</h2><form id=\"add-team\"><input name=\"name\" placeholder=\"Team name\" required maxlength=\"64\"><button>Add team</button></form>\
 <form id=\"add-account\"><input name=\"name\" placeholder=\"Account name\" required maxlength=\"64\"><select name=\"role\"><option>trainee</option><option>observer</option><option>instructor</option></select>\
 <select name=\"team\" id=\"team-select\"></select><input name=\"org\" placeholder=\"Organisation\"><input name=\"country\" placeholder=\"Country\" maxlength=\"2\"><button>Create account</button></form>\
 <button type=\"button\" id=\"invite\">Invitation link instead</button><pre id=\"account-out\"></pre><ul id=\"teams\"></ul></section>\
 <section class=\"card\"><h2>Broadcast</h2><form id=\"broadcast\" class=\"row\"><input name=\"text\" required maxlength=\"2000\" size=\"60\" placeholder=\"Message to every team\"><button>Send</button></form></section>\
 <section class=\"card\"><h2>Incident reports</h2><button type=\"button\" id=\"load-reports\">Show reports</button><div id=\"reports\"></div></section>\
-<section class=\"card\"><h2>Scoreboard</h2><table id=\"scoreboard\"><thead><tr><th>Team</th><th>t</th><th>Total</th><th>Components</th></tr></thead><tbody></tbody></table></section>\
+<section class=\"card\"><h2>Scoreboard</h2><table id=\"scoreboard\"><thead><tr><th>Team</th><th>elapsed</th><th>Total</th><th>Pending</th><th>Components</th><th>Penalties</th></tr></thead><tbody></tbody></table></section>\
 <section class=\"card\"><h2>Campaign and injects</h2><div id=\"steps\"></div><div id=\"injects\"></div></section>",
             Escaped(&run.name),
             Escaped(&run.exercise),
@@ -94,24 +95,31 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
         "team",
         &[("team", &team.id), ("breakers", &breakers.join(" "))],
         &format!(
-            "<nav class=\"tabs\"><button data-tab=\"hmi\" class=\"on\">HMI</button><button data-tab=\"detect\">Detection</button>\
-<button data-tab=\"respond\">Response</button><button data-tab=\"questions\">Questions</button><button data-tab=\"inbox\">Injects</button>\
-<span class=\"score\">Score <b id=\"score\">–</b></span><a id=\"report-link\" href=\"/teams/{id}/report\" title=\"Yours once the run has ended\">After-action report</a></nav>\
+            "<div id=\"banner\" class=\"banner\" role=\"status\" aria-live=\"polite\"><b id=\"run-state\">…</b> <span id=\"notice\"></span></div>\
+<nav class=\"tabs\"><button data-tab=\"brief\">Briefing</button><button data-tab=\"hmi\" class=\"on\">HMI</button><button data-tab=\"detect\">Detection</button>\
+<button data-tab=\"respond\">Response</button><button data-tab=\"questions\">Questions</button><button data-tab=\"inbox\">Injects <span id=\"inbox-badge\" class=\"count\" hidden></span></button>\
+<span class=\"score\">Score <b id=\"score\">–</b> <small id=\"score-note\"></small></span><a id=\"report-link\" href=\"/teams/{id}/report\" hidden>After-action report</a></nav>\
+<section id=\"tab-brief\" class=\"tab\" hidden><div id=\"briefing\" class=\"card\"></div></section>\
 <section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
-<span>Customers off <b id=\"off\">–</b></span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
-<div class=\"hmi\"><div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div><aside><h3>Alarms</h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
-<h3>Command log</h3><ul id=\"cmdlog\" class=\"log\"></ul><h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
+<span>Customers off <b id=\"off\">–</b> (peak <b id=\"peak\">–</b>)</span><span>Energy not served <b id=\"ens\">–</b> MWh</span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
+<div class=\"row\" id=\"grid-actions\"><button type=\"button\" id=\"restore\">Restore: close every breaker that opened</button><small>breakers closed from here where the station answers, crews sent where it does not</small></div>\
+<div class=\"hmi\"><div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div><aside><h3>Alarms <small id=\"alarm-count\"></small></h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
+<h3>Command log</h3><ul id=\"cmdlog\" class=\"log\"></ul><h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\" role=\"img\" aria-label=\"Frequency trend\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
 <section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
-<h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>t (s)</th><th>kind</th><th>what</th></tr></thead><tbody></tbody></table>\
-<h3>Frames</h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option><option>udp</option></select>\
-<input name=\"addr\" placeholder=\"address\" size=\"14\"><input name=\"ioa\" placeholder=\"IOA\" size=\"6\"><input name=\"register\" placeholder=\"register\" size=\"6\"><input name=\"text\" placeholder=\"text\" size=\"12\"><button>Filter</button></form>\
-<table id=\"frames\"><thead><tr><th>frame</th><th>t (s)</th><th>source</th><th>destination</th><th>protocol</th><th>info</th></tr></thead><tbody></tbody></table></section>\
-<section id=\"tab-respond\" class=\"tab\" hidden><form id=\"respond\"><select name=\"do\"><option value=\"block\">Block a source</option><option value=\"disable_account\">Disable an account</option><option value=\"clean\">Clean a host (remove an implant)</option>\
-<option value=\"restore_firmware\">Restore a gateway's firmware</option><option value=\"ups_on\">Switch a UPS back on</option><option value=\"local\">Switch a device to LOCAL</option><option value=\"reboot\">Reboot a device by hand (crew)</option>\
-<option value=\"dispatch_crew\">Dispatch a crew (station/IOA)</option></select><input name=\"arg\" placeholder=\"address, account, substation or device\" required><button>Do it</button></form><p id=\"respond-out\"></p>\
-<h3>Incident report</h3><form id=\"report\"><input name=\"time\" placeholder=\"time\" required><input name=\"asset\" placeholder=\"asset\" required><input name=\"technique\" placeholder=\"technique (ATT&amp;CK id)\" required>\
-<input name=\"impact\" placeholder=\"impact\" required><input name=\"action\" placeholder=\"action taken\" required><button>File report</button></form><p id=\"report-out\"></p></section>\
+<h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>time</th><th>elapsed</th><th>kind</th><th>what</th><th>act</th></tr></thead><tbody></tbody></table>\
+<h3>Frames <small id=\"frame-count\"></small></h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\" aria-label=\"protocol\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option><option>udp</option></select>\
+<input name=\"addr\" placeholder=\"address\" size=\"14\" aria-label=\"address\"><input name=\"ioa\" placeholder=\"IOA\" size=\"6\" aria-label=\"IOA\"><input name=\"register\" placeholder=\"register\" size=\"6\" aria-label=\"register\"><input name=\"text\" placeholder=\"text\" size=\"12\" aria-label=\"text\"><button>Filter</button></form>\
+<table id=\"frames\"><thead><tr><th>frame</th><th>elapsed (s)</th><th>source</th><th>destination</th><th>protocol</th><th>info</th></tr></thead><tbody></tbody></table></section>\
+<section id=\"tab-respond\" class=\"tab\" hidden><p id=\"respond-out\" class=\"reply\" role=\"status\" aria-live=\"polite\"></p>\
+<h3>Firewall</h3><form id=\"block\" class=\"row\"><label>Block a source <input name=\"source\" required placeholder=\"an address or a prefix: 203.0.113.7, 10.0.0.0/8\" size=\"40\"></label><button>Block</button></form>\
+<h3>Hosts</h3><table id=\"reg-hosts\"><thead><tr><th>host</th><th>zone</th><th>address</th><th></th></tr></thead><tbody></tbody></table>\
+<h3>Accounts</h3><table id=\"reg-accounts\"><thead><tr><th>account</th><th>logs in on</th><th></th></tr></thead><tbody></tbody></table>\
+<h3>Substations</h3><table id=\"reg-subs\"><thead><tr><th>substation</th><th>UPS</th><th>serial gateway</th><th></th></tr></thead><tbody></tbody></table>\
+<h3>Devices</h3><label>Filter <input id=\"device-filter\" placeholder=\"name, address, station, substation\"></label><table id=\"reg-devices\"><thead><tr><th>device</th><th>kind</th><th>protocol</th><th>address</th><th>station</th><th>substation</th><th></th></tr></thead><tbody></tbody></table>\
+<h3>Incident report</h3><form id=\"report\" class=\"grid\"><label>When <input name=\"time\" required></label><label>Asset <input name=\"asset\" required></label><label>Technique (ATT&amp;CK id) <input name=\"technique\" required></label>\
+<label>Impact <input name=\"impact\" required></label><label>Action taken <input name=\"action\" required></label><button>File report</button></form><p id=\"report-out\" role=\"status\"></p>\
+<h3>Penalties</h3><ul id=\"penalties\"><li>None.</li></ul></section>\
 <section id=\"tab-questions\" class=\"tab\" hidden><ol id=\"questions\"></ol></section>\
 <section id=\"tab-inbox\" class=\"tab\" hidden><ul id=\"inbox\"></ul></section>",
         ),
@@ -139,11 +147,20 @@ pub async fn invite(State(app): State<App>, Path(token): Path<String>) -> Result
 
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
+/// A breaker symbol: an open square between two bars.
+const FAVICON_SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><rect width=\"32\" height=\"32\" rx=\"5\" fill=\"#3c3c3c\"/><path d=\"M16 3v8M16 21v8\" stroke=\"#eee\" stroke-width=\"3\"/><rect x=\"10\" y=\"11\" width=\"12\" height=\"10\" fill=\"#d10000\" stroke=\"#eee\" stroke-width=\"2\"/></svg>";
+
+/// `/favicon.ico`, for what asks for it by that name (a browser on a JSON answer).
+pub async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], FAVICON_SVG)
+        .into_response()
+}
 
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     let (ct, body) = match file.as_str() {
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "style.css" => ("text/css; charset=utf-8", STYLE_CSS),
+        "favicon.svg" => ("image/svg+xml", FAVICON_SVG),
         _ => return Err(ApiError::NotFound),
     };
     Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response())

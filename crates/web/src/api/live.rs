@@ -38,6 +38,7 @@ pub(super) async fn live_loop(
     let mut last_supply = None;
     let mut last_paused = None;
     let mut last_state = Value::Null;
+    let mut last_t = f64::NAN;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let name = tr.team.name.clone();
@@ -135,7 +136,12 @@ pub(super) async fn live_loop(
                 }
             }
         }
-        if msg.len() > 2 && socket.send(Message::Text(Value::Object(msg).to_string().into())).await.is_err() {
+        // The clock moves every second on every page, whatever else changed.
+        let moved = t != last_t;
+        last_t = t;
+        if (msg.len() > 2 || moved)
+            && socket.send(Message::Text(Value::Object(msg).to_string().into())).await.is_err()
+        {
             return;
         }
     }
@@ -158,6 +164,7 @@ pub(super) async fn scoreboard_loop(mut socket: WebSocket, app: App, run: String
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut checked = tokio::time::Instant::now();
+    let mut last_head = Value::Null;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -176,6 +183,14 @@ pub(super) async fn scoreboard_loop(mut socket: WebSocket, app: App, run: String
         let Ok(teams) = app.store.teams(&run).await else { continue };
         let status = app.store.run(&run).await.ok().flatten().map(|r| r.status.as_str()).unwrap_or_default();
         let mut rows = Vec::new();
+        // The pace the run goes at (its teams' drivers share it).
+        let speed = teams.iter().find_map(|t| app.ranges.get(&t.id)).map(|tr| {
+            match tr.handle.state().borrow().pace {
+                netio::driver::Pace::Times(f) => json!(f),
+                netio::driver::Pace::Max => json!("max"),
+            }
+        });
+        let head = json!({"status": status, "speed": speed});
         for t in teams {
             let (score, t_s) = app
                 .ranges
@@ -188,8 +203,9 @@ pub(super) async fn scoreboard_loop(mut socket: WebSocket, app: App, run: String
                 rows.push(row);
             }
         }
-        if !rows.is_empty() {
-            let msg = json!({"status": status, "teams": rows});
+        if !rows.is_empty() || last_head != head {
+            last_head = head.clone();
+            let msg = json!({"status": status, "speed": speed, "teams": rows});
             if socket.send(Message::Text(msg.to_string().into())).await.is_err() {
                 return;
             }

@@ -112,6 +112,7 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
             get(team_report_json),
         ),
         (def(g.clone(), "/assets/{file}", Public, "The pages' JavaScript and CSS"), get(crate::pages::asset)),
+        (def(g.clone(), "/favicon.ico", Public, "The icon (SVG)"), get(crate::pages::favicon)),
         (def(g.clone(), "/api/openapi.json", Public, "This API's OpenAPI document"), get(openapi_handler)),
         (
             def(p.clone(), "/api/login", Public, "Sign in: sets the session cookie, returns the CSRF token"),

@@ -41,7 +41,7 @@ pub(super) async fn login(
 ) -> Result<Response> {
     let b: Login = body(&raw)?;
     if b.name.len() > 64 || b.password.len() > 1024 {
-        return Err(ApiError::Unauthorised);
+        return Err(ApiError::WrongPassword);
     }
     let client = client_of(&app, peer, &headers);
     let (by_client, by_account) = (format!("login-ip:{client}"), format!("login-fail:{client}:{}", b.name));
@@ -62,7 +62,7 @@ pub(super) async fn login(
     };
     let ok = auth::verify_blocking(b.password, phc).await && user.as_ref().is_some_and(|u| !u.disabled);
     let Some(user) = user.filter(|_| ok) else {
-        return Err(ApiError::Unauthorised);
+        return Err(ApiError::WrongPassword);
     };
     app.limiter.refund(&by_client);
     app.limiter.clear(&by_account);

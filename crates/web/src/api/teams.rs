@@ -389,7 +389,10 @@ pub(super) async fn team_action(
         A::Block { host } => match address_or_prefix(&host) {
             Some(host) => A::Block { host },
             None => {
-                return refused(format!("`{}` is not an address or a prefix such as 10.0.0.0/8", host.trim()));
+                return refused(format!(
+                    "`{}` is not an address or a prefix such as 10.0.0.0/8",
+                    host.trim()
+                ));
             }
         },
         A::Local { device } => match device_offset(&device, base) {
