@@ -106,7 +106,10 @@ fn cause_name(c: u8) -> &'static str {
         9 => "deactcon",
         10 => "actterm",
         20 => "inrogen",
-        44..=47 => "unknown",
+        44 => "unknown type (44)",
+        45 => "unknown cause (45)",
+        46 => "unknown common address (46)",
+        47 => "unknown IOA (47)",
         _ => "cot",
     }
 }

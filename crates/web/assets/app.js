@@ -215,6 +215,7 @@ const pages = {
     let team = await api(`/api/teams/${id}`);
     const readOnly = !team.role;
     const clock = makeClock(team.clock);
+    text($('#clock'), clock.full(team.t || 0));
     $$('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
     if (team.staff && readOnly) text($('#notice'), `You are viewing team ${team.name} as ${team.staff ? 'an instructor' : 'an observer'}: read only.`);
     // The briefing: before the start and at any time.
@@ -243,6 +244,7 @@ const pages = {
     setState(team.state);
     if (state === 'not_started') showTab('brief');
     // Until the range exists, ask every 2 s; then load the display and go live, no reload.
+    const waited = !team.started;
     while (!team.started) {
       await new Promise((r) => setTimeout(r, 2000));
       team = await api(`/api/teams/${id}`);
@@ -250,11 +252,11 @@ const pages = {
     }
     const dg = $('#diagram');
     if (!dg.querySelector('svg')) {
-      const line = await fetch(`/api/teams/${id}/line.svg`, { credentials: 'same-origin' });
-      if (line.ok) { dg.dataset.line = '1'; dg.innerHTML = await line.text(); }
-      else { const r = await fetch(`/api/teams/${id}/diagram.svg`, { credentials: 'same-origin' }); if (r.ok) dg.innerHTML = await r.text(); }
+      const r = await fetch(`/api/teams/${id}/${team.pipeline ? 'line' : 'diagram'}.svg`, { credentials: 'same-origin' });
+      if (r.ok) { dg.innerHTML = await r.text(); if (team.pipeline) dg.dataset.line = '1'; }
     }
-    if (state === 'not_started') { setState('running'); showTab('hmi'); }
+    if (state === 'not_started') setState('running');
+    if (waited) { showTab('hmi'); text($('#notice'), 'The run has started.'); }
     dg.scrollLeft = Math.max(0, (dg.scrollWidth - dg.clientWidth) / 2);
     if (dg.dataset.line) {
       $('#grid-actions').hidden = true;
@@ -477,7 +479,7 @@ const pages = {
     $('#frame-filter').addEventListener('submit', loadFrames);
     $('button[data-tab=detect]').addEventListener('click', () => loadFrames());
     const apply = (m) => {
-      if (m.t !== undefined) { tNow.t = m.t; text($('#clock'), clock.full(m.t)); }
+      if (m.t !== undefined) { tNow.t = m.t; tick.base = m.t; tick.at = performance.now(); text($('#clock'), clock.full(m.t)); }
       (m.events || []).forEach((e) => { onEvent(e); lastSeq = e.seq; });
       (m.points || []).forEach(applyPoint);
       if (m.events) filterEvents();
@@ -487,7 +489,7 @@ const pages = {
       }
       for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `${b.from}: ${b.text}`); x.className = 'broadcast'; notify(`Message from ${b.from}: ${b.text}`); } }
       if (m.score) showScore(m.score);
-      if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), Number(m.supply.customers_off).toLocaleString('en')); text($('#ens'), Number(m.supply.ens_mwh).toFixed(2)); }
+      if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), Number(m.supply.customers_off).toLocaleString('en')); text($('#ens'), Number(m.supply.ens_mwh).toFixed(3)); }
       if (m.run) setState(m.run.state, m.run.speed);
       else if (m.paused !== undefined && state !== 'ended') setState(m.paused ? 'paused' : 'running');
       if (m.ended) setState('ended');
@@ -499,6 +501,14 @@ const pages = {
       }
       if (m.ended) api(`/api/teams/${id}`).then((t) => { renderQuestions(id, t.questions || [], readOnly, true); showScore(t.score); });
     };
+    // Between the server's messages (one a second) the clock runs on at the run's speed, never
+    // more than two seconds' worth ahead of the last one.
+    const tick = { base: null, at: 0 };
+    setInterval(() => {
+      if (tick.base === null || state !== 'running' || !speed) return;
+      const dt = Math.min((performance.now() - tick.at) / 1000, 2) * speed;
+      text($('#clock'), clock.full(tick.base + dt));
+    }, 100);
     const connect = () => {
       const proto = location.protocol === 'https:' ? 'wss' : 'ws';
       const q = lastSeq === null ? '' : `?since=${lastSeq}`;
@@ -606,7 +616,15 @@ function drawTrend(values) {
 }
 
 function renderQuestions(team, qs, readOnly, closed) {
-  const ol = $('#questions'); ol.replaceChildren();
+  const ol = $('#questions');
+  // What is being typed (or chosen) survives a redraw (a teammate's answer, a hint).
+  const typed = new Map();
+  for (const f of $$('form.answer', ol)) {
+    const q = f.closest('li').dataset.question;
+    const v = f.querySelector('input[type=radio]:checked')?.value ?? f.querySelector('input[name=value]:not([type=radio])')?.value;
+    if (v) typed.set(q, [v, f.contains(document.activeElement)]);
+  }
+  ol.replaceChildren();
   for (const q of qs) {
     const item = document.createElement('li'); item.dataset.question = q.id;
     const h = document.createElement('p'); h.className = 'q'; h.textContent = `${q.text} (${q.points} points)`; item.append(h);
@@ -638,8 +656,15 @@ function renderQuestions(team, qs, readOnly, closed) {
         catch (e) { out.textContent = e.message.endsWith('.') ? e.message : `${e.message}.`; }
       });
       item.append(f, out);
+      const was = typed.get(q.id);
+      if (was) {
+        const radio = [...f.querySelectorAll('input[type=radio]')].find((r) => r.value === was[0]);
+        if (radio) radio.checked = true; else if (f.querySelector('input[name=value]')) f.querySelector('input[name=value]').value = was[0];
+      }
     }
     ol.append(item);
+    const was = typed.get(q.id);
+    if (was && was[1]) item.querySelector('form.answer input')?.focus();
   }
 }
 

@@ -37,6 +37,7 @@ pub(super) async fn team_detail(
             json!({"start_local_s": c.start_local_s, "zone": c.zone, "utc_offset_min": c.utc_offset_min});
     }
     v["briefing"] = json!(ex.briefing);
+    v["pipeline"] = json!(ex.pipeline.is_some());
     v["state"] = json!(if run.status.as_str() == "draft" { "not_started" } else { run.status.as_str() });
     if let Some(tr) = app.ranges.get(&id) {
         let name = team.name.clone();
