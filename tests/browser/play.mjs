@@ -223,6 +223,8 @@ async function theEnd(p, who) {
   await p.waitForFunction(() => !document.querySelector('#score-note').textContent, null, { timeout: 30000 });
   check(await p.isVisible('#report-link'), `${who}: the report is offered at the end`);
   check(await p.isDisabled('#block button'), `${who}: the forms are closed at the end`);
+  await tab(p, 'hmi');
+  await p.evaluate(() => window.scrollTo(0, 0));
   const total = Number(await kpi(p, 'score'));
   const ens = Number(await kpi(p, 'ens'));
   return { total, ens };

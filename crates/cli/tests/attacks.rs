@@ -359,8 +359,9 @@ fn m5_answers_released_together_get_only_the_tries_left() {
 /// M6: `block`/`clean` take an address the trainee has seen, never the exercise's host ids: a
 /// hidden id (`attacker`) gets exactly the answer an unknown name gets, nothing is journaled,
 /// and an address read off the trainee's own frames (the SCADA master's, the client side of
-/// IEC 104) is blocked, journaled as given (the trainee's record names no hidden id); an
-/// address that is no host is refused and journaled (a sweep leaves a trace). Before e115a6d `block attacker` was accepted at once (before any
+/// IEC 104) is blocked, journaled as given (the trainee's record names no hidden id); any
+/// address is blocked as typed (issue 25: a rule is a rule), a clean of one that is no host is
+/// refused, both journaled. Before e115a6d `block attacker` was accepted at once (before any
 /// evidence named the attacker) while `block nosuchhost` said `no host`: an oracle for the
 /// host ids and a free block of the attacker.
 #[test]
@@ -380,8 +381,21 @@ fn m6_hosts_are_blocked_by_address_only() {
         let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
         assert_eq!(keys(&hidden), keys(&none), "{verb}: the same shape: {hidden} / {none}");
         assert_eq!(hidden["result"], none["result"], "{verb}");
-        assert_eq!(hidden["reason"], "no host `attacker`", "{verb}: {hidden}");
-        assert_eq!(none["reason"], "no host `nosuchhost`", "{verb}: {none}");
+        // A block takes an address or a prefix, a clean a host's address: a name is neither.
+        let (h, n) = if verb == "block" {
+            (
+                "`attacker` is not an address or a prefix such as 10.0.0.0/8",
+                "`nosuchhost` is not an address or a prefix such as 10.0.0.0/8",
+            )
+        } else {
+            ("no host `attacker`", "no host `nosuchhost`")
+        };
+        assert_eq!(hidden["reason"], h, "{verb}: {hidden}");
+        assert_eq!(none["reason"], n, "{verb}: {none}");
+        assert!(
+            hidden["text"].as_str().is_some_and(|t| t.starts_with("Not done: ") && t.ends_with('.')),
+            "{hidden}"
+        );
     }
     let defended = |j: &[Value]| -> Vec<Value> {
         j.iter()
@@ -427,11 +441,14 @@ fn m6_hosts_are_blocked_by_address_only() {
     // The trainee's own record of the action names the address, never the hidden id.
     let events = w.a1.get(&format!("/api/teams/{}/events", w.team_a)).json().to_string();
     assert!(events.contains(&master) && !events.contains("\"host\":\"scada\""), "{events}");
-    // An address that is no host is refused, and the instructors see the probe.
+    // A firewall rule is a rule: an address that is no host is blocked as typed (nothing to
+    // learn from the answer); cleaning it is refused; the instructors see both.
     let (_, o) = act(json!({"do": "block", "host": "127.99.0.1"}));
+    assert_eq!(o["result"], "accepted", "{o}");
+    let (_, o) = act(json!({"do": "clean", "host": "127.99.0.1"}));
     assert_eq!(o["reason"], "no host `127.99.0.1`", "{o}");
     let probes = defended(&journal(&w.instructor, &w.team_a));
-    assert!(probes.iter().any(|e| e["action"]["host"] == "127.99.0.1"), "{probes:?}");
+    assert_eq!(probes.iter().filter(|e| e["action"]["host"] == "127.99.0.1").count(), 2, "{probes:?}");
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -314,7 +314,7 @@ const pages = {
     }
     $('#device-filter').addEventListener('input', (ev) => { const q = ev.target.value.toLowerCase(); for (const tr of $$('#reg-devices tbody tr')) tr.hidden = q && !tr.dataset.search.includes(q); });
     $('#block').addEventListener('submit', async (ev) => { ev.preventDefault(); const v = new FormData(ev.target).get('source'); if (await block(v)) ev.target.reset(); });
-    $('#restore').addEventListener('click', () => act({ do: 'close_opened' }, 'Close every breaker that opened (crews where the station does not answer)?').then(() => showTab('respond')));
+    $('#restore').addEventListener('click', () => act({ do: 'close_opened' }, 'Close every breaker that opened (crews where the station does not answer)?').then(() => text($('#restore-out'), $('#respond-out').textContent)));
     // Live state: points, alarms, events.
     const points = new Map();
     const alarms = new Map();

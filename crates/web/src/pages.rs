@@ -102,7 +102,7 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <section id=\"tab-brief\" class=\"tab\" hidden><div id=\"briefing\" class=\"card\"></div></section>\
 <section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
 <span>Customers off <b id=\"off\">–</b> (peak <b id=\"peak\">–</b>)</span><span>Energy not served <b id=\"ens\">–</b> MWh</span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
-<div class=\"row\" id=\"grid-actions\"><button type=\"button\" id=\"restore\">Restore: close every breaker that opened</button><small>breakers closed from here where the station answers, crews sent where it does not</small></div>\
+<div class=\"row\" id=\"grid-actions\"><button type=\"button\" id=\"restore\">Restore: close every breaker that opened</button><small id=\"restore-out\" role=\"status\">breakers closed from here where the station answers, crews sent where it does not</small></div>\
 <div class=\"hmi\"><div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div><aside><h3>Alarms <small id=\"alarm-count\"></small></h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
 <h3>Command log</h3><ul id=\"cmdlog\" class=\"log\"></ul><h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\" role=\"img\" aria-label=\"Frequency trend\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
