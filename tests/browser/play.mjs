@@ -243,11 +243,33 @@ async function fileReport(p, fields) {
 }
 
 const UNEXPLAINED = 'nobody in the control room';
+
+// A wrong password: a sentence that says so.
+{
+  const p = await newPage('sign-in');
+  await p.goto(`${base}/`);
+  await p.fill('input[name=name]', 'instructor');
+  await p.fill('input[name=password]', 'not-the-password');
+  await p.click('button[type=submit]');
+  await p.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+  const e = await p.textContent('#login-error');
+  check(e === 'Wrong name or password.', `a wrong password is said in a sentence: ${e}`);
+  // (The browser logs the 401 that answered the attempt: the answer, not a fault.)
+  const i = problems.findIndex((x) => x === 'sign-in: console: Failed to load resource: the server responded with a status of 401 (Unauthorized)');
+  if (i >= 0) problems.splice(i, 1);
+  await p.close();
+}
 const results = [];
 
 // ---- Ukraine 2015: the HMI hijack.
 async function ukraine() {
   const run = await createRun('ukraine2015', 10, ['Dispatch', 'Analysts', 'Idle']);
+  // An observer of the run (one of the officials), and the instructor on a team's page.
+  await run.inst.fill('#add-account input[name=name]', 'ukraine2015-observer');
+  await run.inst.selectOption('#add-account select[name=role]', 'observer');
+  await run.inst.click('#add-account button');
+  await run.inst.waitForFunction(() => /ukraine2015-observer: \S+/.test(document.querySelector('#account-out').textContent));
+  const observerPw = (await run.inst.textContent('#account-out')).match(/ukraine2015-observer: (\S+)/)[1];
   const d = await trainee(run, 'Dispatch');
   const a = await trainee(run, 'Analysts');
   // Before the start: the briefing, a banner that says so; no reload after the start.
@@ -281,6 +303,17 @@ async function ukraine() {
   // The attack's later steps run in the other teams' ranges: the analysts wait for the wipe.
   await tab(a, 'detect');
   await until(a, 50 * 60);
+  // Watching: the observer and the instructor see the team's page, read only.
+  const obs = await newPage('observer');
+  await signIn(obs, 'ukraine2015-observer', observerPw);
+  await obs.goto(`${base}${run.teams.Dispatch.href}`);
+  await obs.waitForFunction(() => document.querySelector('#run-state').textContent.includes('viewed by an observer: read only'), null, { timeout: 15000 });
+  check(await obs.isDisabled('#block button') && await obs.isDisabled('#restore'), 'an observer cannot act');
+  await obs.screenshot({ path: join(out, 'ukraine-observer.png') });
+  const instTeam = await newPage('instructor on a team page');
+  await signIn(instTeam, 'instructor', accounts.instructor);
+  await instTeam.goto(`${base}${run.teams.Analysts.href}`);
+  await instTeam.waitForFunction(() => document.querySelector('#run-state').textContent.includes('viewed by an instructor: read only'), null, { timeout: 15000 });
   await pause(run);
   await d.waitForFunction(() => document.querySelector('#run-state').textContent.startsWith('Paused'), null, { timeout: 15000 });
   // Questions, read off each team's own pages; two spellings, one per team.
@@ -322,6 +355,17 @@ async function ukraine() {
   await setSpeed(run, 120);
   const end = await theEnd(d, 'ukraine Dispatch');
   await d.screenshot({ path: join(out, 'ukraine-end.png') });
+  // The report the banner offers, as a page.
+  await d.click('#report-link');
+  await d.waitForSelector('svg.plot', { timeout: 60000 });
+  await d.screenshot({ path: join(out, 'ukraine-team-report.png') });
+  // A page that does not exist: a page that says so, never a JSON body.
+  const before = problems.length;
+  await d.goto(`${base}/teams/0000000000000000`);
+  check((await d.textContent('h1')) === 'Not found' && isSentence(await d.textContent('main p')), 'an error is a page with a sentence');
+  // (That 404 was asked for: the browser's record of it is not a missing resource.)
+  const asked = (x) => x.includes('/teams/0000000000000000') || x === 'Dispatch: console: Failed to load resource: the server responded with a status of 404 (Not Found)';
+  for (let i = problems.length - 1; i >= before; i -= 1) if (asked(problems[i])) problems.splice(i, 1);
   // The idle team: alerts were raised in its range, nobody acted on them: no detection.
   await run.inst.waitForFunction(() => [...document.querySelectorAll('#scoreboard tbody tr')].some((r) => r.children[0].textContent === 'Idle' && /detection 0\b/.test(r.textContent)), null, { timeout: 30000 });
   await run.inst.screenshot({ path: join(out, 'ukraine-scoreboard.png'), fullPage: true });

@@ -89,7 +89,8 @@ fn reports_runs_and_refuses_broken_run_directories() {
         let ttd = score["time_to_detect_s"].as_object().unwrap();
         for step in team["steps"].as_array().unwrap() {
             if let Some(want) = ttd.get(step["step"].as_str().unwrap()) {
-                assert_eq!(step["detected"]["after_s"].as_f64(), want.as_f64(), "{}", step["step"]);
+                // The score's time to detect is the team's act after the alert.
+                assert_eq!(step["detected"]["noticed_after_s"].as_f64(), want.as_f64(), "{}", step["step"]);
             }
         }
         let alerts = std::fs::read_to_string(dir.join("alerts.jsonl")).unwrap().lines().count();

@@ -72,6 +72,7 @@ pub enum ActionJson {
     /// `op`: ack, shelve or unshelve; `keys`: the HMI's alarm keys.
     Alarms {
         op: String,
+        #[serde(default)]
         keys: Vec<String>,
     },
     Pump {
@@ -135,12 +136,14 @@ pub enum Field {
     Offset,
     /// A number; null or absent: none.
     OptionalNumber,
+    /// A list of texts (at most 1000, each at most 64 characters); absent: none.
+    TextList,
 }
 
 impl Field {
     /// Whether an action must carry the field (only an optional number may be left out).
     pub fn required(self) -> bool {
-        self != Field::OptionalNumber
+        !matches!(self, Field::OptionalNumber | Field::TextList)
     }
 }
 
@@ -176,6 +179,7 @@ impl ActionJson {
             form("restore_firmware", &[("substation", Field::Text)]),
             form("ups_on", &[("substation", Field::Text)]),
             form("ack_alarms", &[]),
+            form("alarms", &[("op", Field::Word(&["ack", "shelve", "unshelve"])), ("keys", Field::TextList)]),
             form("pump", &[("pump", Field::Text), ("run", Field::Bool)]),
             form("valve", &[("valve", Field::Text), ("open", Field::Bool)]),
             form("sis_key", &[("key", Field::Word(&["run", "program", "remote"]))]),
@@ -413,6 +417,7 @@ mod tests {
             Field::Word(words) => v.as_str().is_some_and(|w| words.contains(&w)),
             Field::Offset => v.as_str().is_some_and(|s| offset(s).is_ok()),
             Field::OptionalNumber => v.is_number() || v.is_null(),
+            Field::TextList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         }
     }
 

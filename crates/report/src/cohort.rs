@@ -23,7 +23,7 @@ pub(crate) fn cohort(ex: &Exercise, teams: &[TeamReport]) -> Cohort {
                 .iter()
                 .map(|s| {
                     let d = t.steps.iter().find(|r| r.step == s.id).and_then(|r| r.detected.as_ref());
-                    (s.id.clone(), d.map(|d| d.after_s))
+                    (s.id.clone(), d.and_then(|d| d.noticed_after_s))
                 })
                 .collect(),
         })

@@ -301,10 +301,14 @@ fn team(o: &mut String, k: usize, t: &TeamReport) {
         let detected = match (&s.detected, s.began_s, s.on_wire) {
             (Some(d), _, _) => {
                 format!(
-                    "after {} by {} {}",
+                    "alert after {} by {} {}; {}",
                     dur(Some(d.after_s)),
                     Escaped(&d.rules.join(", ")),
-                    src(&d.source)
+                    src(&d.source),
+                    match d.noticed_after_s {
+                        Some(n) => format!("the team acted after {}", dur(Some(n))),
+                        None => "<span class=\"no\">nobody acted on it</span>".into(),
+                    }
                 )
             }
             (None, Some(_), true) => "<span class=\"no\">not detected</span>".into(),

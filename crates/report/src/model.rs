@@ -145,7 +145,11 @@ pub struct StepReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Detected {
     pub t_s: f64,
+    /// From the step's start to the first alert that detected it (the built-in IDS).
     pub after_s: f64,
+    /// From the step's start to the team's first act after that alert (the score's time to
+    /// detect); `None`: nobody acted on it.
+    pub noticed_after_s: Option<f64>,
     pub rules: Vec<String>,
     /// The first alert that detected it.
     pub source: Vec<usize>,

@@ -292,6 +292,7 @@ fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
                 Some(Detected {
                     t_s: j[i].t().secs(),
                     after_s: d.alert_ttd_s.unwrap_or(0.0),
+                    noticed_after_s: d.ttd_s,
                     rules: d.rules.clone(),
                     source: line(i),
                 })

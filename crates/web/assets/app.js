@@ -213,11 +213,13 @@ const pages = {
     await whoami();
     const id = document.body.dataset.team;
     let team = await api(`/api/teams/${id}`);
+    // Only the team's trainees act; instructors and observers watch.
     const readOnly = !team.role;
     const clock = makeClock(team.clock);
     text($('#clock'), clock.full(team.t || 0));
     $$('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
-    if (team.staff && readOnly) text($('#notice'), `You are viewing team ${team.name} as ${team.staff ? 'an instructor' : 'an observer'}: read only.`);
+    const viewing = readOnly ? `Team ${team.name}, viewed by ${team.viewer === 'observer' ? 'an observer' : 'an instructor'}: read only. ` : '';
+    if (readOnly) document.body.classList.add('read-only');
     // The briefing: before the start and at any time.
     const brief = $('#briefing');
     const h = document.createElement('h2'); h.textContent = 'Briefing'; brief.append(h);
@@ -231,17 +233,20 @@ const pages = {
       if (s) state = s;
       if (sp !== undefined) speed = sp;
       const words = { not_started: 'Not started: the run begins when your instructors start it. Read the briefing meanwhile.', running: `Running${speed ? ` at ${speed}× real time` : ''}`, paused: 'Paused by the instructors', ended: 'Ended: the after-action report is ready.' };
-      text($('#run-state'), words[state] || state);
+      text($('#run-state'), `${viewing}${words[state] || state}`);
       $('#banner').className = `banner ${state}`;
       $('#report-link').hidden = state !== 'ended';
       $('#paused').hidden = state !== 'paused';
       if (state === 'ended') closeForms();
     };
+    // What acts on the range (the detection's filters stay open to everyone, at any time).
+    const ACTING = '#tab-respond input, #tab-respond button, #restore, #ack, #questions button, #questions input, #alarms button, #events button';
     const closeForms = () => {
-      for (const el of $$('main form input, main form select, main form button, #restore, #ack, main table button, #questions button, #alarms button')) el.disabled = true;
+      for (const el of $$(ACTING)) el.disabled = true;
       document.body.classList.add('ended');
     };
     setState(team.state);
+    if (readOnly) for (const el of $$(ACTING)) el.disabled = true;
     if (state === 'not_started') showTab('brief');
     // Until the range exists, ask every 2 s; then load the display and go live, no reload.
     const waited = !team.started;

@@ -21,6 +21,40 @@ fn page(title: &str, kind: &str, data: &[(&str, &str)], body: &str) -> Html<Stri
     ))
 }
 
+/// An error as a page: what happened in a sentence, and the way on.
+pub fn error_page(status: axum::http::StatusCode, message: &str) -> Html<String> {
+    let title = match status.as_u16() {
+        401 => "Sign in first",
+        403 => "Not yours to see",
+        404 => "Not found",
+        409 => "Not yet",
+        429 => "Too many requests",
+        _ => "Something went wrong",
+    };
+    let mut m = message.trim().to_string();
+    if let Some(c) = m.get(..1) {
+        m = c.to_uppercase() + &m[1..];
+    }
+    if !m.ends_with(['.', '!', '?']) {
+        m.push('.');
+    }
+    let back = if status.as_u16() == 401 {
+        "<a href=\"/\">Sign in</a>"
+    } else {
+        "<a href=\"/home\">Back to your runs</a>"
+    };
+    page(
+        title,
+        "error",
+        &[],
+        &format!(
+            "<section class=\"card narrow\"><h1>{}</h1><p>{}</p><p>{back}</p></section>",
+            Escaped(title),
+            Escaped(&m)
+        ),
+    )
+}
+
 pub async fn login() -> Html<String> {
     page(
         "Sign in",

@@ -393,10 +393,39 @@ pub fn router(app: App) -> Router {
     }
     let tls = app.secure_cookies;
     r.fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(html_errors))
         .layer(middleware::from_fn(move |req, next| security_headers(tls, req, next)))
         // An exercise with its grid files fits; nothing else comes near.
         .layer(DefaultBodyLimit::max(8 << 20))
         .with_state(app)
+}
+
+/// A browser that opens a page (not the API) and meets an error gets a page that says it in
+/// a sentence, with the way home; never a raw JSON body or the browser's own error page. The
+/// status stays; a script (which asks for JSON) gets the JSON answer as before.
+async fn html_errors(req: Request, next: Next) -> Response {
+    let wants_page = !req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    let r = next.run(req).await;
+    let json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if !wants_page || r.status().is_success() || !json {
+        return r;
+    }
+    let status = r.status();
+    let body = axum::body::to_bytes(r.into_body(), 64 * 1024).await.unwrap_or_default();
+    let message = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
+    (status, crate::pages::error_page(status, &message)).into_response()
 }
 
 /// Headers on every answer. `tls`: the server serves HTTPS itself (its own certificate).

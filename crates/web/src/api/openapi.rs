@@ -102,9 +102,13 @@ pub(super) fn action_schema() -> Value {
         Field::Word(words) => json!({"enum": words}),
         Field::Offset => {
             let byte = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-            json!({"type": "string", "pattern": format!("^{byte}\\.{byte}$")})
+            // A device's offset `x.y`, or its full address in the team's block.
+            json!({"type": "string", "pattern": format!("^({byte}\\.{byte}\\.)?{byte}\\.{byte}$")})
         }
         Field::OptionalNumber => json!({"type": ["number", "null"]}),
+        Field::TextList => {
+            json!({"type": "array", "maxItems": 1000, "items": {"type": "string", "maxLength": 64}})
+        }
     };
     let forms: Vec<_> = ActionJson::FORMS.iter().filter(|f| !f.control).collect();
     let one_of: Vec<Value> = forms
@@ -225,6 +229,7 @@ mod tests {
                         Some("integer") => json!(p["maximum"]),
                         Some("boolean") => json!(true),
                         Some("string") => json!("1.2"),
+                        Some("array") => json!([]),
                         _ => Value::Null,
                     }
                 };

@@ -20,10 +20,12 @@ pub(super) async fn team_detail(
     let run = run_of(&app, &team.run).await?;
     let staff = is_staff(&app, &c, &team).await?;
     let role = app.store.membership(&team.run, &c.user.id).await?.map(|m| m.1.as_str());
+    // Who is watching, when it is not one of the team: an instructor or an observer.
+    let viewer = app.store.staff_role(&team.run, &c.user.id).await?.map(|r| r.as_str()).or(c.user.admin.then_some("instructor"));
     let ex = platform::exercise(&app, &run).await?;
     let mut v = json!({
         "id": team.id, "name": team.name, "run": {"id": run.id, "name": run.name, "status": run.status.as_str()},
-        "role": role, "staff": staff, "duration_s": ex.duration.0 / 1_000_000,
+        "role": role, "staff": staff, "viewer": viewer, "duration_s": ex.duration.0 / 1_000_000,
     });
     // The exercise's identity names the incident it replays: with it (and the seed) a trainee
     // could play the run offline. Instructors and observers see it; trainees do not.
@@ -303,20 +305,25 @@ fn block_base(tr: &TeamRange) -> Result<std::net::Ipv4Addr> {
 }
 
 /// A device named as the pages show it (a full address in the team's block, or the offset
-/// `x.y` a script may use) as the range's offset.
-fn device_offset(named: &str, base: std::net::Ipv4Addr) -> std::result::Result<String, String> {
+/// `x.y` a script may use) as the range's offset; `None`: not a device's address here.
+fn device_offset(named: &str, base: std::net::Ipv4Addr) -> Option<String> {
     let t = named.trim();
     if let Ok(a) = t.parse::<std::net::Ipv4Addr>() {
         let [b0, b1, _, _] = base.octets();
         let [a0, a1, a2, a3] = a.octets();
-        return if (a0, a1) == (b0, b1) {
-            Ok(format!("{a2}.{a3}"))
-        } else {
-            Err(format!("{a} is not in your range ({b0}.{b1}.0.0/16)"))
-        };
+        return ((a0, a1) == (b0, b1)).then(|| format!("{a2}.{a3}"));
     }
     let ok = t.split_once('.').is_some_and(|(x, y)| x.parse::<u8>().is_ok() && y.parse::<u8>().is_ok());
-    if ok { Ok(t.to_string()) } else { Err(format!("`{t}` is not a device address")) }
+    ok.then(|| t.to_string())
+}
+
+/// Why `named` is no device of the team's, in words.
+fn not_a_device(named: &str, base: std::net::Ipv4Addr) -> String {
+    let [b0, b1, _, _] = base.octets();
+    match named.trim().parse::<std::net::Ipv4Addr>() {
+        Ok(a) => format!("{a} is not in your range ({b0}.{b1}.0.0/16)"),
+        Err(_) => format!("`{}` is not a device address", named.trim()),
+    }
 }
 
 /// Hosts are named by the address a trainee sees (the VPN log's, the alerts'), never by the
@@ -397,12 +404,12 @@ pub(super) async fn team_action(
             }
         },
         A::Local { device } => match device_offset(&device, base) {
-            Ok(device) => A::Local { device },
-            Err(why) => return refused(why),
+            Some(d) => A::Local { device: d },
+            None => return refused(not_a_device(&device, base)),
         },
         A::Reboot { device } => match device_offset(&device, base) {
-            Ok(device) => A::Reboot { device },
-            Err(why) => return refused(why),
+            Some(d) => A::Reboot { device: d },
+            None => return refused(not_a_device(&device, base)),
         },
         A::Clean { host } => match address_only(&host) {
             Some(host) => A::Clean { host },
