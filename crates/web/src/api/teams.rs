@@ -21,7 +21,12 @@ pub(super) async fn team_detail(
     let staff = is_staff(&app, &c, &team).await?;
     let role = app.store.membership(&team.run, &c.user.id).await?.map(|m| m.1.as_str());
     // Who is watching, when it is not one of the team: an instructor or an observer.
-    let viewer = app.store.staff_role(&team.run, &c.user.id).await?.map(|r| r.as_str()).or(c.user.admin.then_some("instructor"));
+    let viewer = app
+        .store
+        .staff_role(&team.run, &c.user.id)
+        .await?
+        .map(|r| r.as_str())
+        .or(c.user.admin.then_some("instructor"));
     let ex = platform::exercise(&app, &run).await?;
     let mut v = json!({
         "id": team.id, "name": team.name, "run": {"id": run.id, "name": run.name, "status": run.status.as_str()},
