@@ -6,8 +6,9 @@
 //!   1, ≤ 5 min: 0.75, ≤ 15 min: 0.5, later: 0.25, never: 0), averaged. An alert detects a
 //!   step when its evidence cites a capture frame of the step's own exchanges (each command
 //!   entry records its frames), at or after the step's start and within a minute of its last
-//!   command; the team has detected it when it first acted after that alert (acknowledged,
-//!   answered, reported or responded: `team_act`). An alert nobody acted on detects nothing;
+//!   command; the team has detected it when it first acted on it after that alert
+//!   (acknowledged its alarm, answered a question about the step, reported or responded:
+//!   `acts_on`). An alert nobody acted on detects nothing;
 //! - **restoration**: half for the share of the peak's customers back on supply at the end,
 //!   half for how little of the time after the first outage customers were off;
 //! - **questions**: points of correct answers, less the hints taken for them, over the points
@@ -355,7 +356,7 @@ pub fn score(ex: &Exercise, journal: &[Entry]) -> Score {
     let mut time_to_detect = BTreeMap::new();
     let mut detected_by = BTreeMap::new();
     let mut bands = Vec::new();
-    for d in detections(journal) {
+    for d in detections(ex, journal) {
         bands.push(match d.ttd_s {
             Some(x) if x <= 60.0 => 1.0,
             Some(x) if x <= 300.0 => 0.75,
@@ -505,7 +506,7 @@ pub struct Detection {
 /// detects a step when its evidence cites a capture frame of the step's own exchanges, at or
 /// after the step's start and within a minute of its last command (an alert without evidence
 /// counts when it is between the step's endpoints).
-pub fn detections(journal: &[Entry]) -> Vec<Detection> {
+pub fn detections(ex: &Exercise, journal: &[Entry]) -> Vec<Detection> {
     let mut out = Vec::new();
     for (began, e) in journal.iter().enumerate() {
         let Entry::Attack { t: start, step, on_wire: true, .. } = e else { continue };
@@ -542,7 +543,15 @@ pub fn detections(journal: &[Entry]) -> Vec<Detection> {
                 }
             }
         }
-        let noticed = first.and_then(|(_, i)| (i + 1..journal.len()).find(|&k| team_act(&journal[k])));
+        // The alerts that detected it: acknowledging one of them is acting on it.
+        let alerts: Vec<String> = journal
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a, Entry::Alert { alert } if rules.iter().any(|r| r == alert.rule)))
+            .map(|(i, _)| format!("ids:{i}"))
+            .collect();
+        let noticed = first
+            .and_then(|(_, i)| (i + 1..journal.len()).find(|&k| acts_on(ex, &journal[k], step, &alerts)));
         out.push(Detection {
             step: step.clone(),
             began,
@@ -556,18 +565,31 @@ pub fn detections(journal: &[Entry]) -> Vec<Detection> {
     out
 }
 
-/// Whether an entry is the team acting on what it sees: any action of its users or its
-/// scripted defender that was not refused, but a hint (asking is not noticing).
-fn team_act(e: &Entry) -> bool {
+/// Whether an entry is the team acting on an attack step after its alert: acknowledging that
+/// alarm (or all of them), answering a question about the step, filing a report, or a
+/// response to the incident (a block, a clean, an account disabled, a crew, LOCAL, a breaker
+/// operated); never a hint (asking is not noticing), a refused action, an answer about another
+/// step, or shelving the alarm away.
+fn acts_on(ex: &Exercise, e: &Entry, step: &str, alerts: &[String]) -> bool {
     use crate::journal::{Action as A, Actor};
-    match e {
-        Entry::Act {
-            actor: Actor::User { .. } | Actor::Defender { .. },
-            action: A::Defend(d),
-            outcome,
-            ..
-        } => !matches!(d, DefenderAction::Hint { .. }) && !matches!(outcome, Outcome::Refused(_)),
-        _ => false,
+    use exercise::AlarmOp;
+    let Entry::Act {
+        actor: Actor::User { .. } | Actor::Defender { .. }, action: A::Defend(d), outcome, ..
+    } = e
+    else {
+        return false;
+    };
+    if matches!(outcome, Outcome::Refused(_)) {
+        return false;
+    }
+    match d {
+        DefenderAction::Hint { .. } => false,
+        DefenderAction::Alarms { op: AlarmOp::Ack, keys } => keys.iter().any(|k| alerts.contains(k)),
+        DefenderAction::Alarms { .. } => false,
+        DefenderAction::AnswerQuestion { question, .. } => {
+            ex.questions.iter().any(|q| q.id == *question && q.requires.iter().any(|s| s == step))
+        }
+        _ => true,
     }
 }
 

@@ -237,6 +237,43 @@ fn an_idle_team_detects_nothing() {
     assert!(s.components["detection"] > 0.5, "{s:#?}");
 }
 
+/// Acting on a step is acting on it: after the hijack's first alert, an answer about another
+/// question, a hint or shelving its alarm detect nothing; acknowledging its alarm does (its
+/// time to detect is then the acknowledgement's).
+#[test]
+fn only_acting_on_a_step_detects_it() {
+    let lead = || range::Actor::User { team: "t".into(), user: "u".into(), role: range::Role::Lead };
+    let ex = exercise("ukraine2015");
+    let grid = exercise::build_grid(&Builtin, &ex.grid).unwrap();
+    let mut r = Range::new(ex.clone(), grid, RunConfig::new(1, "none", Vec::new())).unwrap();
+    let act = |r: &mut Range, a: exercise::DefenderAction| r.act(lead(), range::Action::Defend(a));
+    let alert = loop {
+        r.step();
+        let found = r.journal().iter().position(
+            |e| matches!(e, range::Entry::Alert { alert } if alert.rule == "corr.unexplained_command"),
+        );
+        if let Some(i) = found {
+            break i;
+        }
+    };
+    let key = format!("ids:{alert}");
+    use exercise::{AlarmOp, DefenderAction as D};
+    act(&mut r, D::AnswerQuestion { question: "source".into(), value: "10.0.0.1".into() });
+    act(&mut r, D::Hint { question: "account".into(), index: 0 });
+    act(&mut r, D::Alarms { op: AlarmOp::Shelve, keys: vec![key.clone()] });
+    act(&mut r, D::Alarms { op: AlarmOp::Ack, keys: vec!["ids:0".into()] });
+    let noticed = |r: &Range| {
+        range::score::detections(&ex, r.journal()).into_iter().find(|d| d.step == "hijack").unwrap().noticed
+    };
+    assert_eq!(noticed(&r), None, "nothing that acts on the hijack");
+    for _ in 0..10 {
+        r.step();
+    }
+    act(&mut r, D::Alarms { op: AlarmOp::Ack, keys: vec![key] });
+    let at = r.journal().len() - 1;
+    assert_eq!(noticed(&r), Some(at), "the acknowledgement of its alarm");
+}
+
 /// Answers are read as people type them: case, spaces, thousands separators, units (the
 /// figures from the run: 27 breakers; the ENS in MWh from the journal's last sample).
 #[test]

@@ -150,7 +150,7 @@ fn breakdown(ex: &Exercise, j: &[Entry], s: &score::Score, questions: &[Question
     };
     let supply = lines(&|e| matches!(e, Entry::Supply { .. }));
     let mut detection: Vec<usize> = Vec::new();
-    for d in score::detections(j) {
+    for d in score::detections(ex, j) {
         detection.push(d.began + 1);
         detection.extend(d.first_alert.map(|a| a + 1));
         detection.extend(d.noticed.map(|a| a + 1));
@@ -272,7 +272,7 @@ fn through(j: &[Entry], step: &exercise::Step) -> Through {
 
 fn steps(ex: &Exercise, j: &[Entry], base: Ipv4Addr) -> Vec<StepReport> {
     let detections: BTreeMap<String, score::Detection> =
-        score::detections(j).into_iter().map(|d| (d.step.clone(), d)).collect();
+        score::detections(ex, j).into_iter().map(|d| (d.step.clone(), d)).collect();
     // A host as a defender named it: its id (a scripted defender) or its address (a trainee).
     let addr_of = |host: &str| ex.host_named(host, base).map(|h| h.addr.in_block(base));
     let id_of = |host: &str| ex.host_named(host, base).map(|h| h.id.clone());
