@@ -9,42 +9,18 @@
 //
 // Usage: node platform.mjs OUT_DIR (ICSRANGE_BIN: the binary; default target/debug/icsrange)
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { check, fail, launch, signIn as signInAt, startDemo } from './harness.mjs';
 
 const out = resolve(process.argv[2] || 'browser-out');
 mkdirSync(out, { recursive: true });
 const bin = process.env.ICSRANGE_BIN || resolve('../../target/debug/icsrange');
 const data = mkdtempSync(join(tmpdir(), 'icsrange-browser-'));
 
-function fail(msg) { console.error(`FAIL: ${msg}`); process.exitCode = 1; throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-// The demo server: its address and accounts from what it prints.
-const server = spawn(bin, ['demo', '--data', data, '--bind', '127.0.0.1:0', '--speed', '10', '--first-block', '230'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const accounts = {};
-let base = null;
-await new Promise((res, rej) => {
-  const rl = createInterface({ input: server.stdout });
-  rl.on('line', (line) => {
-    const m = line.match(/^open (http:\/\/[^/]+)\//);
-    if (m) base = m[1];
-    const a = line.match(/^\s+(instructor|trainee, team \w+)\s+(\S+)\s+(\S+)\s+http/);
-    if (a) accounts[a[2]] = a[3];
-    if (line.trim() === 'ready') res();
-  });
-  server.on('exit', (c) => rej(new Error(`demo exited ${c}`)));
-});
-check(base && accounts.instructor, 'the demo printed its URL and passwords');
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { server, base, accounts } = await startDemo(bin, data, 230);
+const browser = await launch();
 const problems = [];
 async function newPage() {
   const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
@@ -55,13 +31,7 @@ async function newPage() {
   page.on('dialog', (d) => d.accept());
   return page;
 }
-async function signIn(page, name, password) {
-  await page.goto(`${base}/`);
-  await page.fill('input[name=name]', name);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${base}/home`);
-}
+const signIn = (page, name, password) => signInAt(page, base, name, password);
 
 try {
   // The instructor: a run, a team, a trainee, started.

@@ -18,12 +18,11 @@
 //
 // Usage: node play.mjs OUT_DIR (ICSRANGE_BIN: the binary; default target/debug/icsrange)
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { check, fail, launch, signIn as signInAt, startDemo } from './harness.mjs';
 
 const out = resolve(process.argv[2] || 'play-out');
 mkdirSync(out, { recursive: true });
@@ -32,29 +31,8 @@ const data = mkdtempSync(join(tmpdir(), 'icsrange-play-'));
 const t0 = Date.now();
 const log = (s) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 
-function fail(msg) { console.error(`FAIL: ${msg}`); process.exitCode = 1; throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-const server = spawn(bin, ['demo', '--data', data, '--bind', '127.0.0.1:0', '--speed', '10', '--first-block', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const accounts = {};
-let base = null;
-await new Promise((res, rej) => {
-  const rl = createInterface({ input: server.stdout });
-  rl.on('line', (line) => {
-    const m = line.match(/^open (http:\/\/[^/]+)\//);
-    if (m) base = m[1];
-    const a = line.match(/^\s+(instructor|trainee, team \w+)\s+(\S+)\s+(\S+)\s+http/);
-    if (a) accounts[a[2]] = a[3];
-    if (line.trim() === 'ready') res();
-  });
-  server.on('exit', (c) => rej(new Error(`demo exited ${c}`)));
-});
-check(base && accounts.instructor, 'the demo printed its URL and passwords');
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { server, base, accounts } = await startDemo(bin, data, 200);
+const browser = await launch();
 const problems = [];
 async function newPage(who) {
   const ctx = await browser.newContext({ viewport: { width: 1500, height: 950 } });
@@ -68,13 +46,7 @@ async function newPage(who) {
   page.on('dialog', (d) => d.accept());
   return page;
 }
-async function signIn(page, name, password) {
-  await page.goto(`${base}/`);
-  await page.fill('input[name=name]', name);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${base}/home`);
-}
+const signIn = (page, name, password) => signInAt(page, base, name, password);
 
 // A sentence: a capital first, a full stop last.
 const isSentence = (s) => /^[A-Z`"“]/.test(s.trim()) && /[.!?]$/.test(s.trim());

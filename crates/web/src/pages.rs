@@ -31,10 +31,7 @@ pub fn error_page(status: axum::http::StatusCode, message: &str) -> Html<String>
         429 => "Too many requests",
         _ => "Something went wrong",
     };
-    let mut m = message.trim().to_string();
-    if let Some(c) = m.get(..1) {
-        m = c.to_uppercase() + &m[1..];
-    }
+    let mut m = crate::reply::capitalised(message);
     if !m.ends_with(['.', '!', '?']) {
         m.push('.');
     }

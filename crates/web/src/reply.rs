@@ -25,18 +25,21 @@ fn delivery(d: Delivery) -> &'static str {
     }
 }
 
+/// A message with a capital first (the pages' sentences: replies, error pages).
+pub fn capitalised(s: &str) -> String {
+    let s = s.trim();
+    match s.get(..1) {
+        Some(c) => c.to_uppercase() + &s[1..],
+        None => s.to_string(),
+    }
+}
+
 /// `action`'s outcome in a sentence, with `block` the team's address block.
 pub fn sentence(ex: &Exercise, action: &Action, o: &Outcome, block: std::net::Ipv4Addr) -> String {
     let [b0, b1, _, _] = block.octets();
     let dev = |d: &exercise::Offset| format!("{b0}.{b1}.{}.{}", d.0, d.1);
     match (action, o) {
-        (_, Outcome::Refused(why)) => {
-            let mut w = why.clone();
-            if let Some(c) = w.get(..1) {
-                w = c.to_uppercase() + &w[1..];
-            }
-            format!("Not done: {w}.")
-        }
+        (_, Outcome::Refused(why)) => format!("Not done: {}.", capitalised(why)),
         (Action::Defend(d), o) => match (d, o) {
             (D::Block { host }, _) => {
                 format!("The firewall now drops everything from {host}; connections from it were closed.")
