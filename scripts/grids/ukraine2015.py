@@ -88,6 +88,10 @@ def main():
     buses = []      # (id, type, pd, qd, area, kv, name)
     branches = []   # (f, t, r, x, b, rate)
     loads = []      # (bus, customers, substation, feeder)
+    stations = []   # (name, buses, area): what the operators' displays show as one substation
+    ring_station = {1: "Burshtyn TPP 330", 4: "Dniester HPP 330", 5: "Khmelnytskyi 330"}
+    for bus, name in ring_station.items():
+        stations.append((name, [bus], 4))
     for bus, name in RING:
         buses.append([bus, 1, 0.0, 0.0, 4, 330, name])
     for f, t, km in RING_LINES:
@@ -100,6 +104,7 @@ def main():
         buses.append([hub, 1, 0.0, 0.0, area, 110, f"{towns[0]} 330/110 (110 kV side)"])
         for _ in range(2):
             branches.append((hv_bus, hub, *transformer(200), 200, 0.97))
+        stations.append((f"{towns[0]} 330/110", [hv_bus, hub], 4))
         # Customers per feeder around the company's average, summing exactly.
         weights = [rng.uniform(0.6, 1.4) for _ in range(27)]
         counts = [int(customers * w / sum(weights)) for w in weights]
@@ -108,6 +113,7 @@ def main():
 
         def feeders(sub_name, mv_bus):
             nonlocal feeder_no
+            fbs = []
             for k in range(3):
                 c = counts[feeder_no]
                 feeder_no += 1
@@ -117,6 +123,8 @@ def main():
                 buses.append([fb, 1, round(p, 3), round(q, 3), area, 10, f"{sub_name} feeder {k + 1}"])
                 branches.append((mv_bus, fb, *line(10, rng.uniform(1.5, 4), 0.25, 0.33, 0.0), 12, 0))
                 loads.append((fb, c, sub_name, f"{sub_name} F{k + 1}"))
+                fbs.append(fb)
+            return fbs
 
         mains = []
         for m in range(3):
@@ -128,7 +136,7 @@ def main():
             buses.append([b10, 1, 0.0, 0.0, area, 10, f"{sub} (10 kV)"])
             branches.append((b110, b35, *transformer(63), 63, 0.97))
             branches.append((b35, b10, *transformer(25), 25, 0.97))
-            feeders(sub, b10)
+            stations.append((sub, [b110, b35, b10] + feeders(sub, b10), area))
             mains.append((b110, b35))
         # 110 kV loop: hub - M1 - M3 - M2 - hub.
         for f, t, km in [(hub, mains[0][0], 15), (mains[0][0], mains[2][0], 20),
@@ -143,7 +151,7 @@ def main():
             buses.append([b10, 1, 0.0, 0.0, area, 10, f"{sub} (10 kV)"])
             branches.append((mains[s // 2][1], b35, *line(35, rng.uniform(5, 12), 0.20, 0.38, 2.9), 30, 0))
             branches.append((b35, b10, *transformer(16), 16, TAP))
-            feeders(sub, b10)
+            stations.append((sub, [b35, b10] + feeders(sub, b10), area))
 
     total_load = sum(b[2] for b in buses)
     # Units: (bus, pg, pmax, vg, name)
@@ -213,6 +221,8 @@ def main():
         d.append("")
     for bus, c, sub, feeder in loads:
         d += ["[[load]]", f"bus = {bus}", f"customers = {c}", f"substation = \"{sub}\"", f"feeder = \"{feeder}\"", ""]
+    for name, sbuses, area in stations:
+        d += ["[[station]]", f"name = \"{name}\"", f"buses = {sbuses}", f"area = {area}", ""]
     d += ["[protection]", "pickup = 1.0", "curve = \"iec_standard\"", "tms = 0.1", "instantaneous = 2.0",
           "gen_under_hz = 47.5", "gen_over_hz = 51.5", "gen_delay_s = 0.1", ""]
     (ROOT / "cases" / "ukraine2015.dyn.toml").write_text("\n".join(d))

@@ -123,11 +123,18 @@ pub struct BusRtu {
     next_event: u64,
 }
 
+/// The common address of a bus's RTU: the bus number, or its position where the number does
+/// not fit.
+pub fn common_address(case: &gridsim::Case, bus: BusIdx) -> u16 {
+    let id = case.bus(bus).id;
+    if id.0 < 0xFFFF { id.0 as u16 } else { (bus.get() + 1).min(0xFFFE) as u16 }
+}
+
 impl BusRtu {
     pub fn new(sim: &Sim, bus: BusIdx, addr: Ipv4Addr) -> BusRtu {
         let case = sim.case();
         let id = case.bus(bus).id;
-        let ca = if id.0 < 0xFFFF { id.0 as u16 } else { (bus.get() + 1).min(0xFFFE) as u16 };
+        let ca = common_address(case, bus);
         let mut station = Station::new(ca);
         let mut sources = Vec::new();
         let mut targets = Vec::new();

@@ -38,6 +38,11 @@
 //! name = "East"
 //! buses = [33, 34, 35]
 //!
+//! [[station]]             # a substation: buses the operators see as one (default: the
+//! name = "Kalush 110/35/10" # buses joined by transformers, named by their loads' substation)
+//! buses = [1014, 1015, 1016]
+//! area = 1                # default: the first bus's area
+//!
 //! [protection]
 //! pickup = 1.0            # × rating
 //! curve = "iec_standard"  # iec_standard | iec_very | iec_extremely | ieee_moderate | ieee_very | ieee_extremely
@@ -154,6 +159,17 @@ pub struct GenDynamics {
     pub pmax_mw: f64,
     /// Under/over-frequency protection of this unit is in service.
     pub freq_protection: bool,
+    /// Its name, where the sidecar gives one ("Burshtyn TPP unit 1").
+    pub name: Option<String>,
+}
+
+/// A substation as the sidecar names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Station {
+    pub name: String,
+    pub buses: Vec<BusIdx>,
+    /// Its area (default: the first bus's).
+    pub area: Option<u32>,
 }
 
 /// A load: the demand of one bus, fed through one breaker.
@@ -251,6 +267,9 @@ pub struct Dynamics {
     /// Area of each bus (the case's area column unless the sidecar regroups).
     pub bus_area: Vec<u32>,
     pub area_names: BTreeMap<u32, String>,
+    /// Substations the sidecar names (buses the operators see as one); buses in none are
+    /// grouped by the displays themselves.
+    pub stations: Vec<Station>,
     pub gen_under_hz: f64,
     pub gen_over_hz: f64,
     pub gen_delay_s: f64,
@@ -403,6 +422,7 @@ impl Dynamics {
             if let Some(v) = entry.freq_protection {
                 g.freq_protection = v;
             }
+            g.name.clone_from(&entry.name);
         }
 
         // Loads.
@@ -447,6 +467,35 @@ impl Dynamics {
                     None => err(b.span(), format!("bus {} is not in the case", b.get_ref())),
                 }
             }
+        }
+
+        // Stations: every bus in one at most.
+        let mut in_station = vec![false; case.buses.len()];
+        for entry in &file.station {
+            if entry.name.get_ref().trim().is_empty() {
+                err(entry.name.span(), "a station needs a name".into());
+            }
+            if entry.buses.get_ref().is_empty() {
+                err(entry.buses.span(), "a station needs at least one bus".into());
+            }
+            let mut buses = Vec::new();
+            for b in entry.buses.get_ref() {
+                match case.bus_idx(BusId(*b.get_ref())) {
+                    Some(idx) if in_station[idx.get()] => {
+                        err(b.span(), format!("bus {} is already in another station", b.get_ref()))
+                    }
+                    Some(idx) => {
+                        in_station[idx.get()] = true;
+                        buses.push(idx);
+                    }
+                    None => err(b.span(), format!("bus {} is not in the case", b.get_ref())),
+                }
+            }
+            r.d.stations.push(Station {
+                name: entry.name.get_ref().trim().to_string(),
+                buses,
+                area: entry.area,
+            });
         }
 
         // Protection.
@@ -583,6 +632,7 @@ impl Resolver {
                 pmin_mw: g.pmin_mw,
                 pmax_mw: g.pmax_mw,
                 freq_protection: true,
+                name: None,
             })
             .collect();
         let loads = case
@@ -618,6 +668,7 @@ impl Resolver {
                 relays,
                 bus_area: case.buses.iter().map(|b| b.area).collect(),
                 area_names: BTreeMap::new(),
+                stations: Vec::new(),
                 gen_under_hz: 47.5 * scale,
                 gen_over_hz: 51.5 * scale,
                 gen_delay_s: 0.1,
@@ -695,6 +746,8 @@ struct File {
     load: Vec<LoadEntry>,
     #[serde(default)]
     area: Vec<AreaEntry>,
+    #[serde(default)]
+    station: Vec<StationEntry>,
     protection: Option<ProtectionEntry>,
     ufls: Option<Vec<UflsEntry>>,
 }
@@ -729,7 +782,6 @@ struct GenEntry {
     pmin_mw: Option<Spanned<f64>>,
     mbase_mva: Option<Spanned<f64>>,
     freq_protection: Option<bool>,
-    #[allow(dead_code)]
     name: Option<String>,
 }
 
@@ -750,6 +802,14 @@ struct AreaEntry {
     name: Option<String>,
     #[serde(default)]
     buses: Vec<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StationEntry {
+    name: Spanned<String>,
+    buses: Spanned<Vec<Spanned<u32>>>,
+    area: Option<u32>,
 }
 
 #[derive(Deserialize)]

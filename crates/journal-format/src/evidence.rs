@@ -235,21 +235,45 @@ pub fn supply(journal: &[Entry]) -> Option<Supply> {
     })
 }
 
-/// The SCADA master's point database as the HMI shows it: `(ca, ioa, value, stale)`, double
-/// points as 0-3, floats rounded for display; a wiped master shows every value stale.
-pub fn points(r: &Range) -> Vec<(u16, u32, f64, bool)> {
+/// One point of the SCADA master's database as the HMI shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HmiPoint {
+    /// The station's common address.
+    pub ca: u16,
+    pub ioa: u32,
+    /// Double points as 0-3 (1 open, 2 closed, 0 and 3 indeterminate), singles as 0/1,
+    /// floats rounded for display.
+    pub value: f64,
+    /// The IEC 60870-5-104 quality bits as received (IV 0x80, NT 0x40, SB 0x20, BL 0x10,
+    /// OV 0x01), with NT set when the station's session is lost or the master is down.
+    pub quality: u8,
+    /// When the master received it, seconds of simulated time.
+    pub at_s: f64,
+}
+
+impl HmiPoint {
+    /// Not to be shown as live: invalid or not topical.
+    pub fn stale(&self) -> bool {
+        self.quality & (range::scada::IV | range::scada::NT) != 0
+    }
+}
+
+/// The SCADA master's point database as the HMI shows it, in (ca, ioa) order; a wiped
+/// master shows every value not topical.
+pub fn points(r: &Range) -> Vec<HmiPoint> {
     let alive = r.scada().alive();
     r.scada()
         .points()
         .iter()
         .filter(|((_, ioa), _)| devices::rtu::ioa::is_shown(*ioa))
         .map(|(&(ca, ioa), p)| {
-            let v = match p.value {
+            let value = match p.value {
                 range::scada::PointValue::Single(b) => f64::from(u8::from(b)),
                 range::scada::PointValue::Double(d) => f64::from(d),
                 range::scada::PointValue::Float(f) => (f64::from(f) * 100.0).round() / 100.0,
             };
-            (ca, ioa, v, p.stale() || !alive)
+            let quality = if alive { p.quality } else { p.quality | range::scada::NT };
+            HmiPoint { ca, ioa, value, quality, at_s: p.at.secs() }
         })
         .collect()
 }

@@ -154,7 +154,7 @@ pub struct Snapshot {
     pub finished: bool,
     /// The SCADA master's point database as the HMI shows it
     /// (`journal_format::evidence::points`).
-    pub points: Vec<(u16, u32, f64, bool)>,
+    pub points: Vec<journal_format::evidence::HmiPoint>,
 }
 
 impl View {

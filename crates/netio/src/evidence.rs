@@ -23,7 +23,8 @@ impl PointHistory {
             self.csv.push_str("t_s,station,ioa,value,stale\n");
         }
         let t = r.time().secs();
-        for (ca, ioa, v, stale) in points(r) {
+        for p in points(r) {
+            let (ca, ioa, v, stale) = (p.ca, p.ioa, p.value, p.stale());
             if self.last.get(&(ca, ioa)) != Some(&(v, stale)) {
                 self.last.insert((ca, ioa), (v, stale));
                 let _ = writeln!(self.csv, "{t},{ca},{ioa},{v},{}", u8::from(stale));

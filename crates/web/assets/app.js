@@ -218,6 +218,15 @@ const pages = {
     const clock = makeClock(team.clock);
     text($('#clock'), clock.full(team.t || 0));
     $$('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
+    // Tabs by keyboard (WAI-ARIA tabs): arrows move between them, Home and End to the ends.
+    $('[role=tablist]').addEventListener('keydown', (ev) => {
+      const tabs = $$('[role=tab]'); const i = tabs.indexOf(document.activeElement);
+      if (i < 0) return;
+      const j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+      if (j === undefined) return;
+      ev.preventDefault(); const t = tabs[(j + tabs.length) % tabs.length]; t.focus(); showTab(t.dataset.tab);
+    });
+    showTab('hmi');
     const viewing = readOnly ? `Team ${team.name}, viewed by ${team.viewer === 'observer' ? 'an observer' : 'an instructor'}: read only. ` : '';
     if (readOnly) document.body.classList.add('read-only');
     // The briefing: before the start and at any time.
@@ -257,14 +266,13 @@ const pages = {
     }
     const dg = $('#diagram');
     if (!dg.querySelector('svg')) {
-      const r = await fetch(`/api/teams/${id}/${team.pipeline ? 'line' : 'diagram'}.svg`, { credentials: 'same-origin' });
+      const r = await fetch(`/api/teams/${id}/${team.pipeline ? 'line' : 'overview'}.svg`, { credentials: 'same-origin' });
       if (r.ok) { dg.innerHTML = await r.text(); if (team.pipeline) dg.dataset.line = '1'; }
     }
     if (state === 'not_started') setState('running');
     if (waited) { showTab('hmi'); text($('#notice'), 'The run has started.'); }
-    dg.scrollLeft = Math.max(0, (dg.scrollWidth - dg.clientWidth) / 2);
     if (dg.dataset.line) {
-      $('#grid-actions').hidden = true;
+      $('#grid-actions').hidden = true; $('#levels').hidden = true; $('#legend').hidden = true;
       setInterval(async () => {
         if (state === 'ended') return;
         const r = await fetch(`/api/teams/${id}/line.svg`, { credentials: 'same-origin' });
@@ -378,34 +386,115 @@ const pages = {
       text($('#alarm-count'), total ? `${total}` : '');
       if (state === 'ended') for (const b of $$('#alarms button')) b.disabled = true;
     };
-    const breakerRanges = (document.body.dataset.breakers || '').split(' ').filter(Boolean).map((r) => r.split('-').map(Number));
-    const isBreaker = (ioa) => breakerRanges.some(([a, b]) => ioa >= a && ioa <= b);
     const tNow = { t: team.t || 0 };
-    const applyPoint = ([ca, ioa, v, stale]) => {
+    // The displays (ISA-101 levels): the overview, a station's one-line, its point list. The
+    // page tells the server which stations it shows; their points come live, the rest of the
+    // grid as each station's state.
+    const plant = dg.dataset.line ? { stations: [], areas: [], breakers: {} } : await api(`/api/teams/${id}/displays`).catch(() => ({ stations: [], areas: [], breakers: {} }));
+    const stationOf = new Map();
+    plant.stations.forEach((s, k) => { for (const ca of s.cas) stationOf.set(ca, k); });
+    const nameOf = (ca, ioa) => plant.breakers[`${ca}:${ioa}`] || `station ${ca}, IOA ${ioa}`;
+    const stationName = (ca) => (stationOf.has(ca) ? plant.stations[stationOf.get(ca)].name : `station ${ca}`);
+    const view = { level: 'overview', k: null, cas: [], list: [] };
+    let ws = null;
+    const tell = () => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ show: view.cas })); };
+    const QUALITY = [[0x80, 'invalid'], [0x40, 'not topical'], [0x20, 'substituted'], [0x10, 'blocked'], [0x01, 'overflow']];
+    const qualityWords = (q) => { const w = QUALITY.filter(([b]) => q & b).map(([, n]) => n); return w.length ? w.join(', ') : 'good'; };
+    const isStale = (q) => (q & 0xc0) !== 0;
+    const crumb = () => {
+      const s = view.k === null ? null : plant.stations[view.k];
+      text($('#crumb'), s ? ` › ${s.name}${view.level === 'points' ? ' › point list' : ''}` : '');
+      $('#to-overview').toggleAttribute('aria-current', view.level === 'overview');
+      $('#to-oneline').hidden = view.level !== 'points';
+      $('#to-points').hidden = view.level !== 'station';
+      $('#pointlist').hidden = view.level !== 'points';
+      dg.hidden = view.level === 'points';
+    };
+    const openOverview = async () => {
+      const r = await fetch(`/api/teams/${id}/overview.svg`, { credentials: 'same-origin' });
+      if (r.ok) dg.innerHTML = await r.text();
+      Object.assign(view, { level: 'overview', k: null, cas: [], list: [] });
+      crumb(); tell(); renderTiles();
+      if (location.hash) history.replaceState(null, '', location.pathname);
+    };
+    const openStation = async (k, level = 'station') => {
+      const d = await api(`/api/teams/${id}/displays/${k}`);
+      dg.innerHTML = d.svg;
+      Object.assign(view, { level, k, cas: d.cas, list: d.points });
+      crumb(); tell(); renderPoints();
+      history.replaceState(null, '', `#${level}=${k}`);
+      const first = level === 'station' ? $('#station .brk') : $('#points');
+      if (first && document.activeElement && document.activeElement.closest && document.activeElement.closest('#diagram, #levels')) first.focus();
+    };
+    const renderPoints = () => {
+      if (view.level !== 'points') return;
+      const tb = $('#points tbody'); tb.replaceChildren();
+      text($('#points-caption'), `${plant.stations[view.k].name}: every point in the SCADA master's database, with quality and time received`);
+      for (const [ca, ioa, name, unit] of view.list) {
+        const p = points.get(`${ca}:${ioa}`);
+        const v = !p ? '–' : unit ? `${Number(p[0]).toFixed(2)} ${unit}` : ioa === 500 ? (p[0] ? 'energised' : 'de-energised') : ({ 1: 'open', 2: 'closed' }[p[0]] ?? 'indeterminate');
+        const tr = document.createElement('tr');
+        if (p && isStale(p[1])) tr.className = 'stale';
+        for (const c of [name, `${v}${p && isStale(p[1]) ? ' ?' : ''}`, p ? qualityWords(p[1]) : 'no value yet', p ? clock.at(p[2]) : '', `station ${ca}, IOA ${ioa}`]) { const td = document.createElement('td'); td.textContent = c; tr.append(td); }
+        tb.append(tr);
+      }
+    };
+    const states = new Map();
+    const renderTiles = () => {
+      for (const [k, s] of states) {
+        const g = $(`#st${k}`); if (!g) continue;
+        g.setAttribute('class', `tile ${s.state}${s.comm ? '' : ' nocomm'}`);
+        const word = { energised: 'energised', partly: 'PARTLY DARK', dark: 'DARK' }[s.state] || 'no data';
+        text($(`#st${k}-s`), `${word}${s.comm ? '' : ' · NO COMM'}`);
+        const n = [...alarms.values()].filter((a) => a.station === k && !a.rtn).length;
+        text($(`#st${k}-o`), `${s.off ? `${Number(s.off).toLocaleString('en')} off` : 'all supplied'}${n ? ` · ${n} alarm${n > 1 ? 's' : ''}` : ''}`);
+        g.setAttribute('aria-label', `${plant.stations[k].name}: ${word}${s.comm ? '' : ', no communication'}, ${s.off ? `${s.off} customers off` : 'all supplied'}${n ? `, ${n} alarms` : ''}`);
+      }
+    };
+    const onStation = (s) => {
+      const prev = states.get(s.k);
+      states.set(s.k, s);
+      const name = plant.stations[s.k] ? plant.stations[s.k].name : `station ${s.k}`;
+      // Breakers that opened (not by the team's own command, which is in the command log).
+      const wasOpen = new Set(prev ? prev.open.map(([c, i]) => `${c}:${i}`) : []);
+      const isOpen = new Set(s.open.map(([c, i]) => `${c}:${i}`));
+      for (const key of isOpen) {
+        if (wasOpen.has(key)) continue;
+        const own = mine.get(key);
+        if (own !== undefined && tNow.t - own < 120) continue;
+        const [c, i] = key.split(':').map(Number);
+        if (prev || tNow.t > 0) { setAlarm(`brk:${key}`, `${name}: breakers opened`, `${nameOf(c, i)} opened`, 2, tNow.t); alarms.get(`brk:${key}`).station = s.k; }
+      }
+      for (const key of wasOpen) if (!isOpen.has(key)) clearAlarm(`brk:${key}`);
+      if (!s.comm && !(prev && !prev.comm)) { setAlarm(`comm:${s.k}`, 'Stations not answering', `${name}: no communication`, 2, tNow.t); alarms.get(`comm:${s.k}`).station = s.k; }
+      if (s.comm && prev && !prev.comm) clearAlarm(`comm:${s.k}`);
+    };
+    const applyPoint = ([ca, ioa, v, q, at]) => {
       const key = `${ca}:${ioa}`;
-      const prev = points.get(key);
-      points.set(key, [v, stale]);
-      for (const el of $$(`[data-ca="${ca}"][data-ioa="${ioa}"]`)) {
-        el.classList.toggle('stale', !!stale);
+      points.set(key, [v, q, at]);
+      const stale = isStale(q);
+      for (const el of $$(`[data-ca="${ca}"][data-ioa="${ioa}"]`, dg)) {
         if (el.classList.contains('brk')) {
-          el.classList.toggle('open', v === 1);
-          el.setAttribute('aria-label', `Breaker ${ca}/${ioa} ${v === 1 ? 'open' : 'closed'}${stale ? ', not updated' : ''}`);
-          if (prev && prev[0] !== v) el.classList.add('changed');
+          const st = v === 2 ? 'closed' : v === 1 ? 'open' : 'unknown';
+          el.setAttribute('class', `brk ${st}${stale ? ' stale' : ''}`);
+          el.setAttribute('aria-label', `${el.dataset.name}, ${st === 'unknown' ? 'state unknown' : st}${stale ? ', not topical' : ''}`);
         } else if (el.classList.contains('bar')) {
           el.classList.toggle('dead', v === 0);
         } else if (el.classList.contains('val')) {
-          el.textContent = `${Number(v).toFixed(1)} ${el.dataset.unit}`;
+          el.classList.toggle('stale', stale);
+          el.textContent = `${Number(v).toFixed(1)} ${el.dataset.unit}${stale ? ' ?' : ''}`;
         }
       }
-      if (isBreaker(ioa)) {
-        // The team's own commands are events (the command log), not alarms.
-        const own = mine.get(key);
-        if (prev && prev[0] === 2 && v === 1 && !(own !== undefined && tNow.t - own < 120)) setAlarm(`brk:${key}`, `Station ${ca}: breakers opened`, `Breaker ${ca}/${ioa} opened`, 2, tNow.t);
-        if (!prev && v === 1 && tNow.t > 0) setAlarm(`brk:${key}`, `Station ${ca}: breakers open`, `Breaker ${ca}/${ioa} open`, 2, tNow.t);
-        if (v === 2) clearAlarm(`brk:${key}`);
-      }
-      if (stale) setAlarm(`comm:${ca}`, 'Stations not answering', `Station ${ca}: no communication`, 2, tNow.t); else if (prev && prev[1]) clearAlarm(`comm:${ca}`);
     };
+    if (!dg.dataset.line) {
+      dg.addEventListener('click', (ev) => { const t = ev.target.closest('.tile'); if (t) openStation(Number(t.dataset.station)); });
+      dg.addEventListener('keydown', (ev) => { if (ev.key !== 'Enter' && ev.key !== ' ') return; const t = ev.target.closest('.tile'); if (t) { ev.preventDefault(); openStation(Number(t.dataset.station)); } });
+      $('#to-overview').addEventListener('click', openOverview);
+      $('#to-points').addEventListener('click', () => openStation(view.k, 'points'));
+      $('#to-oneline').addEventListener('click', () => openStation(view.k));
+      const m = location.hash.match(/^#(station|points)=(\d+)$/);
+      if (m && Number(m[2]) < plant.stations.length) openStation(Number(m[2]), m[1]);
+    }
     const addrsIn = (s) => [...new Set((s.match(/\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/g) || []))];
     const rowActions = (e) => {
       const acts = [];
@@ -423,10 +512,19 @@ const pages = {
       }
       return acts;
     };
+    // A command in words: the point it operates by name, the address secondary.
+    const commandWords = (e) => {
+      const st = e.station ?? null;
+      const m = String(e.text || '').match(/IOA (\d+)/);
+      if (st === null || !m) return `${st !== null ? `${stationName(st)}: ` : ''}${e.text}`;
+      const ioa = Number(m[1]);
+      const status = ioa >= 2000 && ioa < 2700 ? ioa - 1000 : ioa;
+      return `${nameOf(st, status)}: ${e.text} (station ${st})`;
+    };
     const describe = (e) => {
       if (e.kind === 'alert') return `${ruleName(e.rule)}: ${e.text} (${e.src} → ${e.dst}; rule ${e.rule})`;
       if (e.kind === 'log') { const hst = hostByTag.get(e.host); return `${hst ? hst.name : e.host}: ${e.text}`; }
-      if (e.kind === 'command') return `${e.station !== null && e.station !== undefined ? `station ${e.station}: ` : ''}${e.text} (${e.outcome})`;
+      if (e.kind === 'command') return `${commandWords(e)} (${e.outcome})`;
       if (e.kind === 'action') return `${e.user}: ${actionWords(e.action)} → ${e.outcome.text || e.outcome.result}`;
       if (e.kind === 'inject') return `${e.channel} from ${e.from}: ${e.subject} — ${e.text}`;
       return e.text || '';
@@ -442,7 +540,7 @@ const pages = {
       if (e.kind === 'hmi' && e.user) mine.set(`${e.station}:${e.ioa}`, e.t);
       if (e.kind === 'command' || e.kind === 'hmi') {
         const x = document.createElement('li');
-        x.textContent = `${clock.at(e.t)} ${e.kind === 'command' && e.station !== null && e.station !== undefined ? `station ${e.station}: ` : ''}${e.text}${e.kind === 'hmi' && e.user ? ` (${e.user})` : ''}`;
+        x.textContent = `${clock.at(e.t)} ${commandWords(e)}${e.kind === 'hmi' && e.user ? ` (${e.user})` : ''}`;
         $('#cmdlog').prepend(x);
       }
       if (e.kind === 'inject') { const x = li($('#inbox'), `${clock.at(e.t)} · ${e.channel} · ${e.from}: ${e.subject} — ${e.text}`); x.className = 'inject'; notify(`New ${e.channel} from ${e.from}: ${e.subject}`); }
@@ -487,6 +585,9 @@ const pages = {
       if (m.t !== undefined) { tNow.t = m.t; tick.base = m.t; tick.at = performance.now(); text($('#clock'), clock.full(m.t)); }
       (m.events || []).forEach((e) => { onEvent(e); lastSeq = e.seq; });
       (m.points || []).forEach(applyPoint);
+      (m.stations || []).forEach(onStation);
+      if (m.stations) renderTiles();
+      if (m.points) renderPoints();
       if (m.events) filterEvents();
       if (m.frequency_hz !== undefined) {
         text($('#freq'), m.frequency_hz ? m.frequency_hz.toFixed(3) : '–');
@@ -494,12 +595,11 @@ const pages = {
       }
       for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `${b.from}: ${b.text}`); x.className = 'broadcast'; notify(`Message from ${b.from}: ${b.text}`); } }
       if (m.score) showScore(m.score);
-      if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#off'), Number(m.supply.customers_off).toLocaleString('en')); text($('#ens'), Number(m.supply.ens_mwh).toFixed(3)); }
+      if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#demand'), Number(m.supply.demand_mw).toFixed(1)); text($('#off'), Number(m.supply.customers_off).toLocaleString('en')); text($('#ens'), Number(m.supply.ens_mwh).toFixed(3)); }
       if (m.run) setState(m.run.state, m.run.speed);
       else if (m.paused !== undefined && state !== 'ended') setState(m.paused ? 'paused' : 'running');
       if (m.ended) setState('ended');
-      const dark = points.size > 0 && [...points.values()].every((p) => p[1]);
-      $('#dark').hidden = !dark; document.body.classList.toggle('dark', dark);
+      if (m.dark !== undefined) { $('#dark').hidden = !m.dark; document.body.classList.toggle('dark', m.dark); }
       renderAlarms();
       if (m.events && m.events.some((e) => e.kind === 'action' && e.action && ['hint', 'answer'].includes(e.action.do))) {
         api(`/api/teams/${id}`).then((t) => renderQuestions(id, t.questions || [], readOnly, state === 'ended'));
@@ -517,7 +617,8 @@ const pages = {
     const connect = () => {
       const proto = location.protocol === 'https:' ? 'wss' : 'ws';
       const q = lastSeq === null ? '' : `?since=${lastSeq}`;
-      const ws = new WebSocket(`${proto}://${location.host}/api/teams/${id}/live${q}`);
+      ws = new WebSocket(`${proto}://${location.host}/api/teams/${id}/live${q}`);
+      ws.onopen = tell;
       ws.onmessage = (ev) => apply(JSON.parse(ev.data));
       ws.onclose = () => { if (state !== 'ended') setTimeout(connect, 2000); };
     };
@@ -530,14 +631,16 @@ const pages = {
       selected = b;
       b.classList.add('selected');
       const p = points.get(`${b.dataset.ca}:${b.dataset.ioa}`);
-      const close = p ? p[0] === 1 : false;
-      const crew = !p || p[1];
+      const cls = b.getAttribute('class') || '';
+      const close = p ? p[0] === 1 : cls.includes(' open');
+      const crew = p ? isStale(p[1]) : cls.includes('stale');
       selected.dataset.close = close;
       selected.dataset.crew = crew;
-      const where = b.closest('g[data-station]')?.dataset.station || `station ${b.dataset.ca}`;
+      const what = b.dataset.name || nameOf(b.dataset.ca, b.dataset.ioa);
+      const addr = `station ${b.dataset.ca}, IOA ${b.dataset.cmd}`;
       text($('#operate-text'), crew
-        ? `${where} is not answering. Send a field crew to ${close ? 'CLOSE' : 'OPEN'} breaker ${b.dataset.ioa} by hand?`
-        : `${close ? 'CLOSE' : 'OPEN'} breaker ${b.dataset.ioa} at ${where} (station ${b.dataset.ca})?`);
+        ? `${stationName(Number(b.dataset.ca))} is not answering. Send a field crew to ${close ? 'CLOSE' : 'OPEN'} ${what} by hand? (${addr})`
+        : `${close ? 'CLOSE' : 'OPEN'} ${what}? (${addr})`);
       text($('#operate-ok'), crew ? 'Send crew' : 'Execute');
       dlg.showModal();
     };
@@ -592,7 +695,7 @@ function actionWords(a) {
 }
 
 function showTab(tab) {
-  $$('.tabs button').forEach((x) => x.classList.toggle('on', x.dataset.tab === tab));
+  $$('.tabs button').forEach((x) => { x.classList.toggle('on', x.dataset.tab === tab); x.setAttribute('aria-selected', String(x.dataset.tab === tab)); x.tabIndex = x.dataset.tab === tab ? 0 : -1; });
   $$('.tab').forEach((t) => { t.hidden = t.id !== `tab-${tab}`; });
 }
 

@@ -10,7 +10,8 @@
 //!   instructors get the journal.
 //! - `platform`: runs and their team ranges, journal inputs written before an action is
 //!   acknowledged, recovery by replay at start.
-//! - `diagram`: the one-line diagram, laid out on the server.
+//! - `displays`: the grid operator's displays (overview, station one-lines, point names),
+//!   laid out on the server.
 //! - `pages`: the HTML pages and the embedded JavaScript and CSS.
 
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 pub mod admin;
 pub mod api;
 pub mod auth;
-pub mod diagram;
+pub mod displays;
 pub mod line;
 pub mod pages;
 pub mod platform;

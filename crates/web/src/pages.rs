@@ -115,8 +115,15 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
         .filter(|t| t.ex.pipeline.is_some())
         .and_then(|t| t.read_range(crate::line::svg).flatten());
     let pipeline = line.is_some();
+    // A grid run opens on its overview, drawn with the master's values now: the first paint
+    // shows the state, never a default.
     let svg = line
-        .or_else(|| app.ranges.get(&id).map(|t| t.diagram.svg.clone()))
+        .or_else(|| {
+            app.ranges.get(&id).map(|t| {
+                let v = t.read(|r| crate::displays::values(r.points()));
+                crate::displays::overview(&t.plant, &v).svg
+            })
+        })
         .unwrap_or_else(|| "<p>The run has not started.</p>".into());
     let line_attr = if pipeline { " data-line=\"1\"" } else { "" };
     // Which IOAs are breakers, for the HMI's alarms (`devices::rtu::ioa`, not literals).
@@ -127,22 +134,26 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
         &[("team", &team.id), ("breakers", &breakers.join(" "))],
         &format!(
             "<div id=\"banner\" class=\"banner\" role=\"status\" aria-live=\"polite\"><b id=\"run-state\">…</b> <span id=\"notice\"></span></div>\
-<nav class=\"tabs\"><button data-tab=\"brief\">Briefing</button><button data-tab=\"hmi\" class=\"on\">HMI</button><button data-tab=\"detect\">Detection</button>\
-<button data-tab=\"respond\">Response</button><button data-tab=\"questions\">Questions</button><button data-tab=\"inbox\">Injects <span id=\"inbox-badge\" class=\"count\" hidden></span></button>\
+<nav class=\"tabs\"><div role=\"tablist\" aria-label=\"Views\"><button role=\"tab\" id=\"tb-brief\" aria-controls=\"tab-brief\" data-tab=\"brief\">Briefing</button><button role=\"tab\" id=\"tb-hmi\" aria-controls=\"tab-hmi\" data-tab=\"hmi\" class=\"on\">HMI</button><button role=\"tab\" id=\"tb-detect\" aria-controls=\"tab-detect\" data-tab=\"detect\">Detection</button>\
+<button role=\"tab\" id=\"tb-respond\" aria-controls=\"tab-respond\" data-tab=\"respond\">Response</button><button role=\"tab\" id=\"tb-questions\" aria-controls=\"tab-questions\" data-tab=\"questions\">Questions</button><button role=\"tab\" id=\"tb-inbox\" aria-controls=\"tab-inbox\" data-tab=\"inbox\">Injects <span id=\"inbox-badge\" class=\"count\" hidden></span></button></div>\
 <span class=\"score\">Score <b id=\"score\">–</b> <small id=\"score-note\"></small></span><a id=\"report-link\" href=\"/teams/{id}/report\" hidden>After-action report</a></nav>\
-<section id=\"tab-brief\" class=\"tab\" hidden><div id=\"briefing\" class=\"card\"></div></section>\
-<section id=\"tab-hmi\" class=\"tab\"><div class=\"kpis\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> MW</span>\
+<section id=\"tab-brief\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-brief\" hidden><div id=\"briefing\" class=\"card\"></div></section>\
+<section id=\"tab-hmi\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-hmi\"><div class=\"kpis\" role=\"status\" aria-live=\"off\"><span>Frequency <b id=\"freq\">–</b> Hz</span><span>Served <b id=\"served\">–</b> of <b id=\"demand\">–</b> MW</span>\
 <span>Customers off <b id=\"off\">–</b> (peak <b id=\"peak\">–</b>)</span><span>Energy not served <b id=\"ens\">–</b> MWh</span><span id=\"paused\" class=\"badge\" hidden>PAUSED</span><span id=\"dark\" class=\"badge alarm\" hidden>NO VIEW</span></div>\
 <div class=\"row\" id=\"grid-actions\"><button type=\"button\" id=\"restore\">Restore: close every breaker that opened</button><small id=\"restore-out\" role=\"status\">breakers closed from here where the station answers, crews sent where it does not</small></div>\
-<div class=\"hmi\"><div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div><aside><h3>Alarms <small id=\"alarm-count\"></small></h3><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\"></ul>\
-<h3>Command log</h3><ul id=\"cmdlog\" class=\"log\"></ul><h3>Frequency</h3><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\" role=\"img\" aria-label=\"Frequency trend\"><polyline id=\"trend-line\" points=\"\"/></svg></aside></div>\
+<div class=\"hmi\"><aside><h2 class=\"h3\">Alarms <small id=\"alarm-count\"></small></h2><button id=\"ack\">Acknowledge all</button><ul id=\"alarms\" aria-live=\"polite\" aria-relevant=\"additions\"></ul>\
+<h2 class=\"h3\">Command log</h2><ul id=\"cmdlog\" class=\"log\" tabindex=\"0\" aria-label=\"Command log\"></ul><h2 class=\"h3\">Frequency</h2><svg id=\"trend\" viewBox=\"0 0 300 100\" width=\"300\" height=\"100\" role=\"img\" aria-label=\"Frequency trend\"><polyline id=\"trend-line\" points=\"\"/></svg></aside>\
+<div class=\"displays\"><nav id=\"levels\" class=\"row\" aria-label=\"Displays\"><button type=\"button\" id=\"to-overview\" aria-current=\"page\">Overview</button><span id=\"crumb\"></span><button type=\"button\" id=\"to-oneline\" hidden>One-line</button><button type=\"button\" id=\"to-points\" hidden>Point list</button></nav>\
+<div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div>\
+<section id=\"pointlist\" hidden><table id=\"points\"><caption id=\"points-caption\"></caption><thead><tr><th scope=\"col\">point</th><th scope=\"col\">value</th><th scope=\"col\">quality</th><th scope=\"col\">received</th><th scope=\"col\">address</th></tr></thead><tbody></tbody></table></section>\
+<p class=\"legend\" id=\"legend\">Breakers: <span class=\"sym closed\"></span> closed · <span class=\"sym open\"></span> open · <span class=\"sym unknown\"></span> state unknown. A value marked ? is not topical (its station does not answer, or the value is invalid): the last one received.</p></div></div>\
 <dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
-<section id=\"tab-detect\" class=\"tab\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
+<section id=\"tab-detect\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-detect\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
 <h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>time</th><th>elapsed</th><th>kind</th><th>what</th><th>act</th></tr></thead><tbody></tbody></table>\
 <h3>Frames <small id=\"frame-count\"></small></h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\" aria-label=\"protocol\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option><option>udp</option></select>\
 <input name=\"addr\" placeholder=\"address\" size=\"14\" aria-label=\"address\"><input name=\"ioa\" placeholder=\"IOA\" size=\"6\" aria-label=\"IOA\"><input name=\"register\" placeholder=\"register\" size=\"6\" aria-label=\"register\"><input name=\"text\" placeholder=\"text\" size=\"12\" aria-label=\"text\"><button>Filter</button></form>\
 <table id=\"frames\"><thead><tr><th>frame</th><th>elapsed (s)</th><th>source</th><th>destination</th><th>protocol</th><th>info</th></tr></thead><tbody></tbody></table></section>\
-<section id=\"tab-respond\" class=\"tab\" hidden><p id=\"respond-out\" class=\"reply\" role=\"status\" aria-live=\"polite\"></p>\
+<section id=\"tab-respond\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-respond\" hidden><p id=\"respond-out\" class=\"reply\" role=\"status\" aria-live=\"polite\"></p>\
 <h3>Firewall</h3><form id=\"block\" class=\"row\"><label>Block a source <input name=\"source\" required placeholder=\"an address or a prefix: 203.0.113.7, 10.0.0.0/8\" size=\"40\"></label><button>Block</button></form>\
 <h3>Hosts</h3><table id=\"reg-hosts\"><thead><tr><th>host</th><th>zone</th><th>address</th><th></th></tr></thead><tbody></tbody></table>\
 <h3>Accounts</h3><table id=\"reg-accounts\"><thead><tr><th>account</th><th>logs in on</th><th></th></tr></thead><tbody></tbody></table>\
@@ -151,8 +162,8 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <h3>Incident report</h3><form id=\"report\" class=\"grid\"><label>When <input name=\"time\" required></label><label>Asset <input name=\"asset\" required></label><label>Technique (ATT&amp;CK id) <input name=\"technique\" required></label>\
 <label>Impact <input name=\"impact\" required></label><label>Action taken <input name=\"action\" required></label><button>File report</button></form><p id=\"report-out\" role=\"status\"></p>\
 <h3>Penalties</h3><ul id=\"penalties\"><li>None.</li></ul></section>\
-<section id=\"tab-questions\" class=\"tab\" hidden><ol id=\"questions\"></ol></section>\
-<section id=\"tab-inbox\" class=\"tab\" hidden><ul id=\"inbox\"></ul></section>",
+<section id=\"tab-questions\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-questions\" hidden><ol id=\"questions\"></ol></section>\
+<section id=\"tab-inbox\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-inbox\" hidden><ul id=\"inbox\"></ul></section>",
         ),
     )
     .into_response())

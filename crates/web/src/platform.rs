@@ -37,7 +37,8 @@ pub struct TeamRange {
     ended: Arc<Mutex<Option<Range>>>,
     pub capture_path: PathBuf,
     pub capture: Arc<Capture>,
-    pub diagram: Arc<crate::diagram::Diagram>,
+    /// The grid as its displays show it (stations, areas, point names).
+    pub plant: Arc<crate::displays::Plant>,
     /// The capture decoded so far, for the analyst's frame list.
     pub frames: Mutex<FrameIndex>,
     /// The scores (trainees', instructors') at a journal length: every live view asks each
@@ -119,7 +120,7 @@ impl Now<'_> {
     }
 
     /// The SCADA master's points as the HMI shows them.
-    pub fn points(&self) -> &[(u16, u32, f64, bool)] {
+    pub fn points(&self) -> &[journal_format::evidence::HmiPoint] {
         &self.snapshot.points
     }
 }
@@ -366,7 +367,7 @@ pub async fn start_team(
             }
         }
     }
-    let diagram = Arc::new(crate::diagram::Diagram::new(range.sim()));
+    let plant = Arc::new(crate::displays::Plant::new(range.sim()));
     let pace = Pace::Times(run.speed.max(0.01));
     let services = netio::live::services(&range);
     let budget = Arc::new(Budget::new(Limits::TEAM, live_inputs(range.journal())));
@@ -390,7 +391,7 @@ pub async fn start_team(
         ended: ended.clone(),
         capture_path,
         capture,
-        diagram,
+        plant,
         frames: Mutex::new(FrameIndex::default()),
         scores: Mutex::new((usize::MAX, serde_json::Value::Null, serde_json::Value::Null)),
         budget,

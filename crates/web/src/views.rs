@@ -10,7 +10,7 @@
 //! came after the last number it saw and misses nothing.
 
 use exercise::Exercise;
-use journal_format::evidence::{Evidence, Supply};
+use journal_format::evidence::{Evidence, HmiPoint, Supply};
 use range::Entry;
 use range::journal::Actor;
 use serde_json::{Value, json};
@@ -149,13 +149,21 @@ fn fnv(parts: &[&str]) -> u64 {
 
 /// The SCADA master's point database as the HMI shows it: `[ca, ioa, value, stale]`, with
 /// double points as 0-3 and floats rounded for display.
-pub fn points(r: &crate::platform::Now<'_>) -> Vec<(u16, u32, f64, bool)> {
+pub fn points(r: &crate::platform::Now<'_>) -> Vec<HmiPoint> {
     r.points().to_vec()
 }
 
 /// The run's frequency as the HMI shows it: the first topical frequency measurement.
-pub fn hmi_frequency(points: &[(u16, u32, f64, bool)]) -> Option<f64> {
-    points.iter().find(|p| p.1 == devices::rtu::ioa::FREQUENCY_HZ && !p.3 && p.2 > 0.0).map(|p| p.2)
+pub fn hmi_frequency(points: &[HmiPoint]) -> Option<f64> {
+    points
+        .iter()
+        .find(|p| p.ioa == devices::rtu::ioa::FREQUENCY_HZ && !p.stale() && p.value > 0.0)
+        .map(|p| p.value)
+}
+
+/// A point on the wire to the page: `[ca, ioa, value, quality bits, seconds received]`.
+pub fn point_json(p: &HmiPoint) -> Value {
+    json!([p.ca, p.ioa, p.value, p.quality, p.at_s])
 }
 
 /// The instructors' view of an entry: the journal line itself, with its index.

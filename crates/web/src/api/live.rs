@@ -17,8 +17,10 @@ pub(super) async fn live(
     Ok(ws.on_upgrade(move |socket| live_loop(socket, app, tr, staff, since, session)))
 }
 
-/// One view's live updates: every second at most, what changed (points, new evidence, score,
-/// supply, pause); the first message is a whole snapshot of the points.
+/// One view's live updates: every second at most, what changed (the stations' states, the
+/// points of the display the page shows, new evidence, score, supply, pause). The page says
+/// which stations it shows (`{"show": [common addresses]}`); their points come in full at
+/// once, then as they change. The first message is small: the stations' states, no points.
 pub(super) async fn live_loop(
     mut socket: WebSocket,
     app: App,
@@ -33,7 +35,11 @@ pub(super) async fn live_loop(
     // Broadcasts: all of them at first, then only when the run has a newer one.
     let mut said: i64 = 0;
     let mut first = true;
-    let mut sent: std::collections::HashMap<(u16, u32), (f64, bool)> = std::collections::HashMap::new();
+    let mut sent: std::collections::HashMap<(u16, u32), (f64, u8)> = std::collections::HashMap::new();
+    let mut shown: std::collections::HashSet<u16> = std::collections::HashSet::new();
+    let mut sent_states: Vec<Option<crate::displays::StationState>> = vec![None; tr.plant.stations.len()];
+    let mut last_freq = None;
+    let mut last_dark = None;
     let mut last_score = Value::Null;
     let mut last_supply = None;
     let mut last_paused = None;
@@ -47,6 +53,13 @@ pub(super) async fn live_loop(
             _ = tick.tick() => {}
             m = socket.recv() => match m {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(t))) => {
+                    // What the page shows: at most 256 stations' common addresses.
+                    let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
+                    let Some(list) = v.get("show").and_then(Value::as_array) else { continue };
+                    shown = list.iter().take(256).filter_map(Value::as_u64).filter_map(|c| u16::try_from(c).ok()).collect();
+                    sent.retain(|k, _| shown.contains(&k.0));
+                }
                 _ => continue,
             },
         }
@@ -66,12 +79,24 @@ pub(super) async fn live_loop(
         let (points, events, score, supply, t, finished) = snap;
         let changed: Vec<Value> = points
             .iter()
-            .filter(|p| sent.get(&(p.0, p.1)) != Some(&(p.2, p.3)))
-            .map(|p| json!([p.0, p.1, p.2, p.3]))
+            .filter(|p| shown.contains(&p.ca) && sent.get(&(p.ca, p.ioa)) != Some(&(p.value, p.quality)))
+            .map(views::point_json)
             .collect();
-        for p in &points {
-            sent.insert((p.0, p.1), (p.2, p.3));
+        for p in points.iter().filter(|p| shown.contains(&p.ca)) {
+            sent.insert((p.ca, p.ioa), (p.value, p.quality));
         }
+        let states = crate::displays::summary(&tr.plant, &crate::displays::values(&points));
+        let states_changed: Vec<Value> = states
+            .iter()
+            .enumerate()
+            .filter(|(k, s)| sent_states[*k].as_ref() != Some(*s))
+            .map(|(k, s)| s.json(k))
+            .collect();
+        for (k, s) in states.into_iter().enumerate() {
+            sent_states[k] = Some(s);
+        }
+        let freq = views::hmi_frequency(&points);
+        let dark = !points.is_empty() && points.iter().all(|p| p.stale());
         let (paused, changed_ms, speed) = {
             let s = tr.handle.state();
             let s = s.borrow();
@@ -91,7 +116,17 @@ pub(super) async fn live_loop(
         msg.insert("changed_ms".into(), json!(changed_ms));
         if !changed.is_empty() {
             msg.insert("points".into(), json!(changed));
-            msg.insert("frequency_hz".into(), json!(views::hmi_frequency(&points)));
+        }
+        if !states_changed.is_empty() {
+            msg.insert("stations".into(), json!(states_changed));
+        }
+        if first || freq != last_freq {
+            msg.insert("frequency_hz".into(), json!(freq));
+            last_freq = freq;
+        }
+        if last_dark != Some(dark) {
+            msg.insert("dark".into(), json!(dark));
+            last_dark = Some(dark);
         }
         if let Some(last) = events.last() {
             since = Some(last.seq);

@@ -312,8 +312,31 @@ pub fn routes() -> Vec<(RouteDef, MethodRouter<App>)> {
             get(hmi),
         ),
         (
-            def(g.clone(), "/api/teams/{team}/diagram.svg", TeamRead, "The team grid's one-line diagram"),
-            get(diagram),
+            def(
+                g.clone(),
+                "/api/teams/{team}/overview.svg",
+                TeamRead,
+                "The team grid's overview: every substation a tile in its area, with the SCADA master's values",
+            ),
+            get(overview_svg),
+        ),
+        (
+            def(
+                g.clone(),
+                "/api/teams/{team}/displays",
+                TeamRead,
+                "The grid's stations and areas as the displays show them, and every breaker's name in words",
+            ),
+            get(displays),
+        ),
+        (
+            def(
+                g.clone(),
+                "/api/teams/{team}/displays/{station}",
+                TeamRead,
+                "One station: its one-line (SVG, with the SCADA master's values) and its point list",
+            ),
+            get(station_display),
         ),
         (
             def(
@@ -397,6 +420,9 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn(move |req, next| security_headers(tls, req, next)))
         // An exercise with its grid files fits; nothing else comes near.
         .layer(DefaultBodyLimit::max(8 << 20))
+        // Pages, assets, displays and JSON gzipped for a browser that accepts it (a course's
+        // participants may be on slow links); the WebSocket upgrade and small answers pass.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(app)
 }
 

@@ -74,14 +74,39 @@ pub(super) async fn hmi(State(app): State<App>, Path(id): Path<String>) -> Resul
         tr.read(|r| (views::points(r), views::supply(r.journal()), r.time().0 as f64 / 1e6));
     Ok(axum::Json(json!({
         "t": t, "frequency_hz": views::hmi_frequency(&points), "supply": supply,
-        "points": points.iter().map(|p| json!([p.0, p.1, p.2, p.3])).collect::<Vec<_>>(),
+        "points": points.iter().map(views::point_json).collect::<Vec<_>>(),
         "paused": tr.handle.state().borrow().paused,
     })))
 }
 
-pub(super) async fn diagram(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
+/// The grid's overview (level 1) with the master's values now.
+pub(super) async fn overview_svg(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
     let tr = team_range(&app, &id).await?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], tr.diagram.svg.clone()).into_response())
+    let v = tr.read(|r| crate::displays::values(r.points()));
+    let svg = crate::displays::overview(&tr.plant, &v).svg;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// The stations and areas, and every breaker's name in words.
+pub(super) async fn displays(State(app): State<App>, Path(id): Path<String>) -> Result<Json> {
+    let tr = team_range(&app, &id).await?;
+    Ok(axum::Json(tr.plant.index()))
+}
+
+/// One station (level 2 and 3): its one-line with the master's values now and its point list.
+pub(super) async fn station_display(
+    State(app): State<App>,
+    Path((id, k)): Path<(String, String)>,
+) -> Result<Json> {
+    let tr = team_range(&app, &id).await?;
+    let k: usize = k.parse().ok().filter(|&k| k < tr.plant.stations.len()).ok_or(ApiError::NotFound)?;
+    let v = tr.read(|r| crate::displays::values(r.points()));
+    let s = &tr.plant.stations[k];
+    Ok(axum::Json(json!({
+        "k": k, "name": s.name, "area": tr.plant.areas[s.area].name, "cas": s.cas,
+        "svg": crate::displays::station(&tr.plant, k, &v).svg,
+        "points": tr.plant.station_points(k),
+    })))
 }
 
 pub(super) async fn line_svg(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
