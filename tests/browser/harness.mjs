@@ -8,10 +8,12 @@ import { chromium } from 'playwright-core';
 export function fail(msg) { console.error(`FAIL: ${msg}`); process.exitCode = 1; throw new Error(msg); }
 export function check(cond, msg) { if (!cond) fail(msg); }
 
-// `icsrange demo` on loopback: { server, base, accounts } once it says `ready`.
-export async function startDemo(bin, data, firstBlock) {
-  const server = spawn(bin, ['demo', '--data', data, '--bind', '127.0.0.1:0', '--speed', '10', '--first-block', String(firstBlock)], { stdio: ['ignore', 'pipe', 'inherit'] });
+// `icsrange demo` on loopback (its run at `speed`× real time): { server, base, accounts, links }
+// once it says `ready`.
+export async function startDemo(bin, data, firstBlock, speed = 10) {
+  const server = spawn(bin, ['demo', '--data', data, '--bind', '127.0.0.1:0', '--speed', String(speed), '--first-block', String(firstBlock)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const accounts = {};
+  const trainees = [];
   let base = null;
   await new Promise((res, rej) => {
     const rl = createInterface({ input: server.stdout });
@@ -19,13 +21,13 @@ export async function startDemo(bin, data, firstBlock) {
       const m = line.match(/^open (http:\/\/[^/]+)\//);
       if (m) base = m[1];
       const a = line.match(/^\s+(instructor|trainee, team \w+)\s+(\S+)\s+(\S+)\s+http/);
-      if (a) accounts[a[2]] = a[3];
+      if (a) { accounts[a[2]] = a[3]; if (a[1] !== 'instructor') trainees.push(a[2]); }
       if (line.trim() === 'ready') res();
     });
     server.on('exit', (c) => rej(new Error(`demo exited ${c}`)));
   });
   check(base && accounts.instructor, 'the demo printed its URL and passwords');
-  return { server, base, accounts };
+  return { server, base, accounts, trainees };
 }
 
 export function launch() {

@@ -65,18 +65,25 @@ try {
   await tr.waitForFunction((t) => document.querySelector('#clock').textContent !== t, t0, { timeout: 15000 });
   await tr.screenshot({ path: join(out, 'hmi.png'), fullPage: false });
   const scoreBefore = await tr.textContent('#score');
-  // Select the first branch breaker of station 2 (IOA 1001), confirm, execute.
-  const brk = tr.locator('#k2-1001');
-  check(!(await brk.getAttribute('class')).includes('open'), 'the breaker starts closed');
+  // The first station of the overview, as the page names it; its first closed breaker:
+  // select, confirm (the dialog names it in words), execute.
+  const tile = tr.locator('#overview .tile').first();
+  const stationName = await tile.getAttribute('data-name');
+  await tile.click();
+  await tr.waitForSelector('#station .brk.closed');
+  const brk = tr.locator('#station .brk.closed').first();
+  const brkId = await brk.getAttribute('id');
+  const brkName = await brk.getAttribute('data-name');
+  const brkCmd = await brk.getAttribute('data-cmd');
+  check(brkName.startsWith(`${stationName}, `), `the breaker is named in words: ${brkName}`);
   await brk.click();
   await tr.waitForSelector('#operate[open]');
-  check((await tr.textContent('#operate-text')).startsWith('OPEN'), 'the dialog asks to open');
+  check((await tr.textContent('#operate-text')).startsWith(`OPEN ${brkName}?`), 'the dialog asks to open the named breaker');
   await tr.click('#operate-ok');
-  await tr.waitForFunction(() => document.querySelector('#k2-1001').classList.contains('open'), null, { timeout: 30000 });
+  await tr.waitForFunction((id) => document.getElementById(id).classList.contains('open'), brkId, { timeout: 30000 });
   // The operator's own command is an event in the command log, not an alarm.
-  const cmdIoa = await brk.getAttribute('data-cmd');
-  await tr.waitForFunction((c) => [...document.querySelectorAll('#cmdlog li')].some((l) => l.textContent.includes(`station 2 IOA ${c}`)), cmdIoa, { timeout: 15000 });
-  check(!(await tr.textContent('#alarms')).includes('2/1001'), 'no alarm for the operator\'s own command');
+  await tr.waitForFunction((n) => [...document.querySelectorAll('#cmdlog li')].some((l) => l.textContent.includes(n)), brkName, { timeout: 15000 });
+  check(!(await tr.textContent('#alarms')).includes(brkName), 'no alarm for the operator\'s own command');
   await tr.screenshot({ path: join(out, 'hmi-breaker-open.png') });
   // Questions: a hint (its cost shown first), then an answer.
   await tr.click('button[data-tab=questions]');
@@ -99,9 +106,10 @@ try {
   const scoreAfter = await tr.textContent('#score');
   await tr.click('button[data-tab=detect]');
   await tr.waitForSelector('#events tbody tr');
-  // The decoded frame list, filtered to the command just given (IEC 104, IOA 2001).
+  // The decoded frame list, filtered to the command just given (IEC 104, its IOA as the
+  // breaker on the page carries it).
   await tr.selectOption('#frame-filter select[name=proto]', 'iec104');
-  await tr.fill('#frame-filter input[name=ioa]', '2001');
+  await tr.fill('#frame-filter input[name=ioa]', brkCmd);
   await tr.click('#frame-filter button');
   await tr.waitForFunction(() => [...document.querySelectorAll('#frames tbody tr')].some((r) => r.textContent.includes('C_DC_NA_1')), null, { timeout: 15000 });
   await tr.screenshot({ path: join(out, 'detection.png') });

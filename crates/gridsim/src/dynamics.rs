@@ -873,6 +873,24 @@ mod tests {
         }
     }
 
+    /// A station names buses of the case, each bus in one station at most; every problem is
+    /// reported with its line and column.
+    #[test]
+    fn stations_name_buses_of_the_case_once() {
+        let case = crate::matpower::parse(include_str!("../../../cases/case9.m")).unwrap();
+        let good = "[[station]]\nname = \"North\"\nbuses = [1, 4]\narea = 2\n";
+        let d = Dynamics::from_toml(&case, good).expect("a good station");
+        assert_eq!(d.stations.len(), 1);
+        assert_eq!(d.stations[0].name, "North");
+        assert_eq!(d.stations[0].buses, [BusIdx(0), BusIdx(3)]);
+        assert_eq!(d.stations[0].area, Some(2));
+        let bad = "[[station]]\nname = \"A\"\nbuses = [1, 4]\n\n[[station]]\nname = \" \"\nbuses = [4, 99]\n";
+        let err = Dynamics::from_toml(&case, bad).expect_err("refused").to_string();
+        assert!(err.contains("7:10") && err.contains("bus 4 is already in another station"), "{err}");
+        assert!(err.contains("7:13") && err.contains("bus 99 is not in the case"), "{err}");
+        assert!(err.contains("6:8") && err.contains("a station needs a name"), "{err}");
+    }
+
     #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));

@@ -209,8 +209,8 @@ async fn an_action_while_paused_reaches_the_view() {
     assert_eq!(h.act(instructor(), Action::Pause).await, Some(Outcome::Accepted));
     let view = h.view();
     // A branch breaker the HMI shows, as a trainee would pick it.
-    let (station, ioa, ..) =
-        *view.snapshot().points.iter().find(|p| p.1 == devices::rtu::ioa::BRANCH_BREAKER).unwrap();
+    let p = *view.snapshot().points.iter().find(|p| p.ioa == devices::rtu::ioa::BRANCH_BREAKER).unwrap();
+    let (station, ioa) = (p.ca, p.ioa);
     let before = view.len();
     let operator = Actor::User { team: "blue".into(), user: "ana".into(), role: range::Role::Operator };
     let open =

@@ -338,6 +338,7 @@ const pages = {
     const acked = new Set();
     const shelved = new Map();
     let ackSeq = -1;
+    let ackT = -1;
     const mine = new Map();
     const setAlarm = (key, group, msg, prio, t) => {
       const a = alarms.get(key);
@@ -353,7 +354,8 @@ const pages = {
       const groups = new Map();
       let nShelved = 0;
       for (const a of alarms.values()) {
-        const isAcked = acked.has(a.key) || (a.seq !== undefined && a.seq <= ackSeq);
+        // Acknowledge all: every alert up to its journal index, every other alarm up to its time.
+        const isAcked = acked.has(a.key) || (a.seq !== undefined ? a.seq <= ackSeq : a.t <= ackT);
         if (a.rtn && isAcked) { alarms.delete(a.key); continue; }
         if (shelved.get(a.key)) { nShelved += 1; continue; }
         if (!groups.has(a.group)) groups.set(a.group, []);
@@ -390,7 +392,10 @@ const pages = {
     // The displays (ISA-101 levels): the overview, a station's one-line, its point list. The
     // page tells the server which stations it shows; their points come live, the rest of the
     // grid as each station's state.
-    const plant = dg.dataset.line ? { stations: [], areas: [], breakers: {} } : await api(`/api/teams/${id}/displays`).catch(() => ({ stations: [], areas: [], breakers: {} }));
+    const noPlant = { stations: [], areas: [], breakers: {}, twins: {} };
+    const plant = dg.dataset.line ? noPlant : await api(`/api/teams/${id}/displays`).catch(() => noPlant);
+    // The team's own command: its breaker and the other end of its branch are not alarms.
+    const own = (key, t) => { mine.set(key, t); if (plant.twins[key]) mine.set(plant.twins[key], t); };
     const stationOf = new Map();
     plant.stations.forEach((s, k) => { for (const ca of s.cas) stationOf.set(ca, k); });
     const nameOf = (ca, ioa) => plant.breakers[`${ca}:${ioa}`] || `station ${ca}, IOA ${ioa}`;
@@ -448,7 +453,6 @@ const pages = {
         text($(`#st${k}-s`), `${word}${s.comm ? '' : ' · NO COMM'}`);
         const n = [...alarms.values()].filter((a) => a.station === k && !a.rtn).length;
         text($(`#st${k}-o`), `${s.off ? `${Number(s.off).toLocaleString('en')} off` : 'all supplied'}${n ? ` · ${n} alarm${n > 1 ? 's' : ''}` : ''}`);
-        g.setAttribute('aria-label', `${plant.stations[k].name}: ${word}${s.comm ? '' : ', no communication'}, ${s.off ? `${s.off} customers off` : 'all supplied'}${n ? `, ${n} alarms` : ''}`);
       }
     };
     const onStation = (s) => {
@@ -460,8 +464,8 @@ const pages = {
       const isOpen = new Set(s.open.map(([c, i]) => `${c}:${i}`));
       for (const key of isOpen) {
         if (wasOpen.has(key)) continue;
-        const own = mine.get(key);
-        if (own !== undefined && tNow.t - own < 120) continue;
+        const ours = mine.get(key);
+        if (ours !== undefined && tNow.t - ours < 120) continue;
         const [c, i] = key.split(':').map(Number);
         if (prev || tNow.t > 0) { setAlarm(`brk:${key}`, `${name}: breakers opened`, `${nameOf(c, i)} opened`, 2, tNow.t); alarms.get(`brk:${key}`).station = s.k; }
       }
@@ -533,11 +537,11 @@ const pages = {
       tNow.t = Math.max(tNow.t, e.t);
       if (e.kind === 'alert') { const a = { key: `ids:${e.seq}`, group: ruleName(e.rule), msg: `${e.text} (${e.src} → ${e.dst})`, prio: 1, t: e.t, seq: e.seq, rtn: false }; if (!alarms.has(a.key)) alarms.set(a.key, a); }
       if (e.kind === 'action' && e.action) {
-        if (e.action.do === 'ack_alarms') ackSeq = Math.max(ackSeq, e.seq);
+        if (e.action.do === 'ack_alarms') { ackSeq = Math.max(ackSeq, e.seq); ackT = Math.max(ackT, e.t); }
         if (e.action.do === 'alarms') for (const k of e.action.keys || []) { if (e.action.op === 'ack') acked.add(k); else shelved.set(k, e.action.op === 'shelve'); }
-        if (e.action.do === 'operate') mine.set(`${e.action.station}:${e.action.ioa}`, e.t);
+        if (e.action.do === 'operate') own(`${e.action.station}:${e.action.ioa - 1000}`, e.t);
       }
-      if (e.kind === 'hmi' && e.user) mine.set(`${e.station}:${e.ioa}`, e.t);
+      if (e.kind === 'hmi' && e.user) own(`${e.station}:${e.ioa - 1000}`, e.t);
       if (e.kind === 'command' || e.kind === 'hmi') {
         const x = document.createElement('li');
         x.textContent = `${clock.at(e.t)} ${commandWords(e)}${e.kind === 'hmi' && e.user ? ` (${e.user})` : ''}`;
@@ -652,7 +656,7 @@ const pages = {
       b.classList.remove('selected');
       if (dlg.returnValue !== 'ok') return;
       const what = b.dataset.crew === 'true' ? 'dispatch_crew' : 'operate';
-      mine.set(`${b.dataset.ca}:${b.dataset.ioa}`, tNow.t);
+      own(`${b.dataset.ca}:${b.dataset.ioa}`, tNow.t);
       await act({ do: what, station: Number(b.dataset.ca), ioa: Number(b.dataset.cmd), close: b.dataset.close === 'true' });
     });
     $('#ack').addEventListener('click', () => act({ do: 'ack_alarms' }));

@@ -459,7 +459,11 @@ impl Plant {
         } else if let Some(i) = slot(ioa::BRANCH_PROTECTION) {
             format!("{} protection", self.branch_words(b, *bus.branches.get(i)?))
         } else if io == ioa::LOAD_BREAKER {
-            format!("{} load breaker", bus.load.as_ref().map_or("feeder", |l| l.1.as_str()))
+            // A feeder's own bus already names it ("Kalush 110/35/10, F1").
+            match &bus.load {
+                Some((_, f)) if !at.ends_with(f.as_str()) => format!("{f} feeder breaker"),
+                _ => "feeder breaker".to_string(),
+            }
         } else if let Some(j) = slot(ioa::UNIT_BREAKER) {
             format!("{} breaker", bus.units.get(j)?)
         } else if io == ioa::VOLTAGE_KV {
@@ -467,7 +471,10 @@ impl Plant {
         } else if io == ioa::FREQUENCY_HZ {
             "frequency".to_string()
         } else if io == ioa::LOAD_MW {
-            format!("{} load", bus.load.as_ref().map_or("feeder", |l| l.1.as_str()))
+            match &bus.load {
+                Some((_, f)) if !at.ends_with(f.as_str()) => format!("{f} load"),
+                _ => "load".to_string(),
+            }
         } else if let Some(i) = slot(ioa::BRANCH_MW) {
             format!("{} flow", self.branch_words(b, *bus.branches.get(i)?))
         } else if let Some(j) = slot(ioa::UNIT_MW) {
@@ -541,12 +548,33 @@ impl Plant {
         m
     }
 
-    /// The stations and areas, for the page: names, areas, common addresses.
+    /// The breaker at the other end of each branch breaker's branch (`"ca:ioa"` → `"ca:ioa"`):
+    /// one branch, one status, reported by both ends' RTUs.
+    pub fn twins(&self) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        for (k, &(f, t, _)) in self.branches.iter().enumerate() {
+            let slot = |b: usize| {
+                self.buses[b].branches.iter().position(|&j| j == k).map(|i| i as u32 + ioa::BRANCH_BREAKER)
+            };
+            if let (Some(a), Some(b)) = (slot(f), slot(t))
+                && f != t
+            {
+                let (ka, kb) = (format!("{}:{a}", self.buses[f].ca), format!("{}:{b}", self.buses[t].ca));
+                m.insert(ka.clone(), json!(kb));
+                m.insert(kb, json!(ka));
+            }
+        }
+        m
+    }
+
+    /// The stations and areas, for the page: names, areas, common addresses; every breaker's
+    /// name and its branch's other end.
     pub fn index(&self) -> Value {
         json!({
             "areas": self.areas.iter().map(|a| json!({"name": a.name, "stations": a.stations})).collect::<Vec<_>>(),
             "stations": self.stations.iter().map(|s| json!({"name": s.name, "area": s.area, "cas": s.cas})).collect::<Vec<_>>(),
             "breakers": self.breaker_names(),
+            "twins": self.twins(),
         })
     }
 }
@@ -648,12 +676,12 @@ impl RangeOf for Values {
 
 // ---- Level 1: the overview ----
 
-const TILE_W: f64 = 158.0;
+const TILE_W: f64 = 176.0;
 const TILE_H: f64 = 80.0;
 const GAP: f64 = 8.0;
 const HEAD: f64 = 28.0;
 /// Characters of 12 px monospace a tile's line holds.
-const TILE_CHARS: usize = 19;
+const TILE_CHARS: usize = 22;
 
 fn state_words(s: &StationState) -> String {
     let state = match s.state {
@@ -741,22 +769,31 @@ pub fn overview(plant: &Plant, v: &Values) -> Drawing {
                 d.frames.push(Rect(tx, ty, tx + TILE_W, ty + TILE_H));
                 let _ = write!(
                     d.svg,
-                    r#"<g class="tile {}{}" id="st{k}" data-station="{k}" tabindex="0" role="link" aria-label="{}"><rect x="{tx:.1}" y="{ty:.1}" width="{TILE_W}" height="{TILE_H}" rx="3"/>"#,
+                    r#"<g class="tile {}{}" id="st{k}" data-station="{k}" data-name="{}" tabindex="0" role="link"><rect x="{tx:.1}" y="{ty:.1}" width="{TILE_W}" height="{TILE_H}" rx="3"/>"#,
                     st.state,
                     if st.comm { "" } else { " nocomm" },
                     Escaped(&s.name)
                 );
-                let lines = wrap(&s.name, TILE_CHARS);
+                // The town on the first line, the voltages on the second.
+                let lines = match s.name.rsplit_once(' ') {
+                    Some((town, kv))
+                        if (kv.contains('/') || kv.chars().all(|c| c.is_ascii_digit()))
+                            && town.chars().count() <= TILE_CHARS =>
+                    {
+                        vec![town.to_string(), kv.to_string()]
+                    }
+                    _ => wrap(&s.name, TILE_CHARS),
+                };
                 d.text(tx + 8.0, ty + LINE_H, "start", "name", "", &lines[0]);
                 if let Some(l2) = lines.get(1) {
                     d.text(tx + 8.0, ty + 2.0 * LINE_H, "start", "name2", "", l2);
                 }
                 let sw = state_words(st);
                 d.text(tx + 8.0, ty + 3.0 * LINE_H, "start", "state", &format!(r#" id="st{k}-s""#), &sw);
-                // The state line may grow ("PARTLY DARK · NO COMM"): its box is the longest.
+                // The state line may grow ("PARTLY DARK · NO COMM"), the next one too
+                // ("225,000 off · 12 alarms"): their boxes are a whole line's.
                 if let Some(last) = d.labels.last_mut() {
-                    last.0.2 =
-                        last.0.0 + "PARTLY DARK · NO COMM".chars().count().min(TILE_CHARS) as f64 * CHAR_W;
+                    last.0.2 = last.0.0 + TILE_CHARS as f64 * CHAR_W;
                 }
                 let ow = off_words(st);
                 d.text(tx + 8.0, ty + 4.0 * LINE_H, "start", "off", &format!(r#" id="st{k}-o""#), &ow);
@@ -951,9 +988,16 @@ fn layout_station(plant: &Plant, k: usize) -> StationLayout {
 fn breaker(d: &mut Drawing, plant: &Plant, v: &Values, ca: u16, io: u32, cx: f64, cy: f64) {
     let name = plant.point_name(ca, io).unwrap_or_default();
     let (state, q) = match v.get(&(ca, io)) {
-        Some(&(x, q)) if x == 2.0 => ("closed", q),
-        Some(&(x, q)) if x == 1.0 => ("open", q),
-        Some(&(_, q)) => ("unknown", q),
+        Some(&(x, q)) => (
+            if x == 2.0 {
+                "closed"
+            } else if x == 1.0 {
+                "open"
+            } else {
+                "unknown"
+            },
+            q,
+        ),
         None => ("unknown", 0),
     };
     let quality = if stale(q) { " stale" } else { "" };
@@ -987,7 +1031,9 @@ fn value_text(v: &Values, ca: u16, io: u32, unit: &str) -> (String, &'static str
     }
 }
 
-fn value(d: &mut Drawing, v: &Values, ca: u16, io: u32, unit: &str, x: f64, y: f64, anchor: &str) {
+/// A point's value at (x, y): `pt` is (common address, IOA, unit).
+fn value(d: &mut Drawing, v: &Values, pt: (u16, u32, &str), x: f64, y: f64, anchor: &str) {
+    let (ca, io, unit) = pt;
     let (t, q) = value_text(v, ca, io, unit);
     // The box of the longest such value ("-123.4 MW ?").
     let w = (unit.len() + 9) as f64 * CHAR_W;
@@ -1023,9 +1069,7 @@ fn end_item(d: &mut Drawing, plant: &Plant, v: &Values, b: usize, it: &Item, x: 
             value(
                 d,
                 v,
-                ca,
-                ioa::BRANCH_MW + slot,
-                "MW",
+                (ca, ioa::BRANCH_MW + slot, "MW"),
                 x - 8.0,
                 if dir < 0.0 { y - 40.0 } else { y + 46.0 },
                 "end",
@@ -1048,9 +1092,7 @@ fn end_item(d: &mut Drawing, plant: &Plant, v: &Values, b: usize, it: &Item, x: 
             value(
                 d,
                 v,
-                ca,
-                ioa::UNIT_MW + *j as u32,
-                "MW",
+                (ca, ioa::UNIT_MW + *j as u32, "MW"),
                 x - 16.0,
                 if dir < 0.0 { y - 40.0 } else { y + 46.0 },
                 "end",
@@ -1087,7 +1129,7 @@ pub fn station(plant: &Plant, k: usize, v: &Values) -> Drawing {
         );
         d.text(x1 - 8.0, y - 4.0, "end", "lbl", "", &kv_text(bus_kv));
         d.text(x1 - 8.0, y + 13.0, "end", "sub", "", &format!("bus {}", bus.id));
-        value(&mut d, v, ca, ioa::VOLTAGE_KV, "kV", x2 + 8.0, y + 4.0, "start");
+        value(&mut d, v, (ca, ioa::VOLTAGE_KV, "kV"), x2 + 8.0, y + 4.0, "start");
         // Up from a top bus: units and lines leaving.
         for (it, x) in &lay.up[b] {
             end_item(&mut d, plant, v, *b, it, *x, y, -1.0);
@@ -1107,7 +1149,7 @@ pub fn station(plant: &Plant, k: usize, v: &Values) -> Drawing {
                     );
                     d.symbols.push(Rect(x - 6.0, y + 40.0, x + 6.0, y + 50.0));
                     breaker(&mut d, plant, v, ca, ioa::LOAD_BREAKER, x, y + 18.0);
-                    value(&mut d, v, ca, ioa::LOAD_MW, "MW", x - 10.0, y + 50.0, "end");
+                    value(&mut d, v, (ca, ioa::LOAD_MW, "MW"), x - 10.0, y + 50.0, "end");
                     d.text(x, y + 70.0, "middle", "lbl", "", &wrap(&feeder, SLOT_CHARS)[0]);
                     d.text(x, y + 85.0, "middle", "sub", "", &format!("{} customers", thousands(customers)));
                 }
@@ -1123,7 +1165,7 @@ pub fn station(plant: &Plant, k: usize, v: &Values) -> Drawing {
                     breaker(&mut d, plant, v, ca, ioa::BRANCH_BREAKER + slot, x, y + 18.0);
                     let cslot = cbus.branches.iter().position(|j| j == br).unwrap_or(0) as u32;
                     breaker(&mut d, plant, v, cbus.ca, ioa::BRANCH_BREAKER + cslot, x, yc - 18.0);
-                    value(&mut d, v, ca, ioa::BRANCH_MW + slot, "MW", x - 10.0, y + 44.0, "end");
+                    value(&mut d, v, (ca, ioa::BRANCH_MW + slot, "MW"), x - 10.0, y + 44.0, "end");
                     let words = plant.branch_words(*b, *br);
                     if tx {
                         let my = y + ROW / 2.0;
@@ -1220,9 +1262,9 @@ mod tests {
         assert!(name.starts_with("Kalush 110/35/10, 110 kV: "), "{name}");
         let feeder = plant.stations[kalush].cas.iter().find_map(|&c| {
             let n = plant.point_name(c, ioa::LOAD_BREAKER)?;
-            n.contains("F1").then_some(n)
+            n.contains(", F1:").then_some(n)
         });
-        assert_eq!(feeder.as_deref(), Some("Kalush 110/35/10, F1: F1 load breaker"));
+        assert_eq!(feeder.as_deref(), Some("Kalush 110/35/10, F1: feeder breaker"));
     }
 
     #[test]

@@ -339,6 +339,7 @@ pub fn fill(path: &str, w: &World, team: &str) -> String {
         .replace("{team}", team)
         .replace("{file}", "app.js")
         .replace("{report}", "r0")
+        .replace("{station}", "0")
         .replace("{token}", &"0".repeat(64))
 }
 
