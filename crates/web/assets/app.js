@@ -332,6 +332,7 @@ const pages = {
     const points = new Map();
     const alarms = new Map();
     const trend = [];
+    let freqNow = null;
     let lastSeq = null;
     let lastMsg = 0;
     let unread = 0;
@@ -369,7 +370,10 @@ const pages = {
         const prio = Math.min(...list.map((a) => a.prio));
         const e = document.createElement('li'); e.className = `p${prio} ${un ? 'unack' : 'ack'}`; e.dataset.group = g;
         const d = document.createElement('details');
-        const s = document.createElement('summary'); s.textContent = `${g} (${list.length}${un ? `, ${un} unacknowledged` : ''})`;
+        // The priority in words as well as in colour.
+        const s = document.createElement('summary');
+        const pr = document.createElement('span'); pr.className = 'prio'; pr.textContent = { 1: 'HIGH', 2: 'MEDIUM' }[prio] || 'LOW';
+        s.append(pr, ` ${g} (${list.length}${un ? `, ${un} unacknowledged` : ''})`);
         d.append(s);
         const inner = document.createElement('ul');
         for (const a of list.sort((x, y) => x.t - y.t)) {
@@ -459,6 +463,10 @@ const pages = {
       const prev = states.get(s.k);
       states.set(s.k, s);
       const name = plant.stations[s.k] ? plant.stations[s.k].name : `station ${s.k}`;
+      // A station that changes state is said to a screen reader (a polite live region).
+      if (prev && (prev.state !== s.state || prev.comm !== s.comm)) {
+        text($('#announce'), `${name}: ${{ energised: 'energised', partly: 'partly dark', dark: 'dark' }[s.state] || s.state}${s.comm ? '' : ', no communication'}`);
+      }
       // Breakers that opened (not by the team's own command, which is in the command log).
       const wasOpen = new Set(prev ? prev.open.map(([c, i]) => `${c}:${i}`) : []);
       const isOpen = new Set(s.open.map(([c, i]) => `${c}:${i}`));
@@ -593,10 +601,9 @@ const pages = {
       if (m.stations) renderTiles();
       if (m.points) renderPoints();
       if (m.events) filterEvents();
-      if (m.frequency_hz !== undefined) {
-        text($('#freq'), m.frequency_hz ? m.frequency_hz.toFixed(3) : '–');
-        if (m.frequency_hz) { trend.push(m.frequency_hz); if (trend.length > 120) trend.shift(); drawTrend(trend); }
-      }
+      // The server says the frequency when it changes; the trend takes a sample every message.
+      if (m.frequency_hz !== undefined) { freqNow = m.frequency_hz; text($('#freq'), freqNow ? freqNow.toFixed(3) : '–'); }
+      if (freqNow && m.t !== undefined) { trend.push(freqNow); if (trend.length > 120) trend.shift(); drawTrend(trend); }
       for (const b of (m.messages || [])) { if (b.seq > lastMsg) { lastMsg = b.seq; const x = li($('#inbox'), `${b.from}: ${b.text}`); x.className = 'broadcast'; notify(`Message from ${b.from}: ${b.text}`); } }
       if (m.score) showScore(m.score);
       if (m.supply) { text($('#served'), Number(m.supply.served_mw).toFixed(1)); text($('#demand'), Number(m.supply.demand_mw).toFixed(1)); text($('#off'), Number(m.supply.customers_off).toLocaleString('en')); text($('#ens'), Number(m.supply.ens_mwh).toFixed(3)); }

@@ -778,6 +778,7 @@ pub fn overview(plant: &Plant, v: &Values) -> Drawing {
                 let lines = match s.name.rsplit_once(' ') {
                     Some((town, kv))
                         if (kv.contains('/') || kv.chars().all(|c| c.is_ascii_digit()))
+                            && town != "Bus"
                             && town.chars().count() <= TILE_CHARS =>
                     {
                         vec![town.to_string(), kv.to_string()]
@@ -1051,8 +1052,7 @@ fn value(d: &mut Drawing, v: &Values, pt: (u16, u32, &str), x: f64, y: f64, anch
 }
 
 /// A line leaving or a unit, drawn up (`dir` −1) or down (+1) from the bus at `y`.
-#[allow(clippy::too_many_arguments)]
-fn end_item(d: &mut Drawing, plant: &Plant, v: &Values, b: usize, it: &Item, x: f64, y: f64, dir: f64) {
+fn end_item(d: &mut Drawing, plant: &Plant, v: &Values, b: usize, it: &Item, (x, y): (f64, f64), dir: f64) {
     let bus = &plant.buses[b];
     let ca = bus.ca;
     // Label lines: baselines above (up) or below (down) the symbols.
@@ -1132,12 +1132,12 @@ pub fn station(plant: &Plant, k: usize, v: &Values) -> Drawing {
         value(&mut d, v, (ca, ioa::VOLTAGE_KV, "kV"), x2 + 8.0, y + 4.0, "start");
         // Up from a top bus: units and lines leaving.
         for (it, x) in &lay.up[b] {
-            end_item(&mut d, plant, v, *b, it, *x, y, -1.0);
+            end_item(&mut d, plant, v, *b, it, (*x, y), -1.0);
         }
         for (it, x) in &lay.down[b] {
             let x = *x;
             match it {
-                Item::Out(_) | Item::Unit(_) => end_item(&mut d, plant, v, *b, it, x, y, 1.0),
+                Item::Out(_) | Item::Unit(_) => end_item(&mut d, plant, v, *b, it, (x, y), 1.0),
                 Item::Load => {
                     let (customers, feeder) = bus.load.clone().unwrap_or_default();
                     let _ = write!(
@@ -1199,7 +1199,7 @@ pub fn station(plant: &Plant, k: usize, v: &Values) -> Drawing {
     d.height = height;
     let inner = std::mem::take(&mut d.svg);
     d.svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" id="station" class="display" data-station="{k}" viewBox="0 0 {width:.0} {height:.0}" role="group" aria-label="One-line of {}">{inner}</svg>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" id="station" class="display" data-station="{k}" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" role="group" aria-label="One-line of {}">{inner}</svg>"#,
         Escaped(&plant.stations[k].name)
     );
     d
@@ -1282,5 +1282,21 @@ mod tests {
         assert!(d.svg.contains("345.2 kV ?"), "the figure stays, with its quality mark");
         let s = summary(&plant, &v);
         assert!(!s[0].comm);
+    }
+}
+
+#[cfg(test)]
+mod dump {
+    #[test]
+    fn dump_svgs() {
+        let Ok(dir) = std::env::var("DUMP_SVG") else { return };
+        for (name, _, _) in exercise::catalogue::GRIDS {
+            let g = exercise::build_grid(&exercise::catalogue::Builtin, name).unwrap();
+            let p = super::Plant::new(&g.sim);
+            let v = super::Values::new();
+            std::fs::write(format!("{dir}/{name}-overview.svg"), super::overview(&p, &v).svg).unwrap();
+            let big = (0..p.stations.len()).max_by_key(|&k| p.stations[k].buses.len()).unwrap();
+            std::fs::write(format!("{dir}/{name}-station.svg"), super::station(&p, big, &v).svg).unwrap();
+        }
     }
 }

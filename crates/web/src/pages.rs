@@ -126,12 +126,10 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
         })
         .unwrap_or_else(|| "<p>The run has not started.</p>".into());
     let line_attr = if pipeline { " data-line=\"1\"" } else { "" };
-    // Which IOAs are breakers, for the HMI's alarms (`devices::rtu::ioa`, not literals).
-    let breakers: Vec<String> = devices::rtu::ioa::BREAKERS.iter().map(|(a, b)| format!("{a}-{b}")).collect();
     Ok(page(
         &team.name,
         "team",
-        &[("team", &team.id), ("breakers", &breakers.join(" "))],
+        &[("team", &team.id)],
         &format!(
             "<div id=\"banner\" class=\"banner\" role=\"status\" aria-live=\"polite\"><b id=\"run-state\">…</b> <span id=\"notice\"></span></div>\
 <nav class=\"tabs\"><div role=\"tablist\" aria-label=\"Views\"><button role=\"tab\" id=\"tb-brief\" aria-controls=\"tab-brief\" data-tab=\"brief\">Briefing</button><button role=\"tab\" id=\"tb-hmi\" aria-controls=\"tab-hmi\" data-tab=\"hmi\" class=\"on\">HMI</button><button role=\"tab\" id=\"tb-detect\" aria-controls=\"tab-detect\" data-tab=\"detect\">Detection</button>\
@@ -147,7 +145,7 @@ pub async fn team(State(app): State<App>, Path(id): Path<String>) -> Result<Resp
 <div class=\"diagram\" id=\"diagram\"{line_attr}>{svg}</div>\
 <section id=\"pointlist\" hidden><table id=\"points\"><caption id=\"points-caption\"></caption><thead><tr><th scope=\"col\">point</th><th scope=\"col\">value</th><th scope=\"col\">quality</th><th scope=\"col\">received</th><th scope=\"col\">address</th></tr></thead><tbody></tbody></table></section>\
 <p class=\"legend\" id=\"legend\">Breakers: <span class=\"sym closed\"></span> closed · <span class=\"sym open\"></span> open · <span class=\"sym unknown\"></span> state unknown. A value marked ? is not topical (its station does not answer, or the value is invalid): the last one received. <span id=\"restore-what\">Restore closes breakers from here where the station answers and sends crews where it does not.</span></p></div></div>\
-<dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
+<p id=\"announce\" class=\"sr-only\" aria-live=\"polite\"></p><dialog id=\"operate\"><form method=\"dialog\"><p id=\"operate-text\"></p><button value=\"cancel\">Cancel</button><button value=\"ok\" id=\"operate-ok\">Execute</button></form></dialog></section>\
 <section id=\"tab-detect\" class=\"tab\" role=\"tabpanel\" aria-labelledby=\"tb-detect\" hidden><p><a id=\"pcap\" href=\"/api/teams/{id}/capture.pcap\" download>Download capture (pcap)</a></p>\
 <h3>Events</h3><label>Filter <input id=\"event-filter\" placeholder=\"alert, 127.10.5.1, log…\"></label><table id=\"events\"><thead><tr><th>time</th><th>elapsed</th><th>kind</th><th>what</th><th>act</th></tr></thead><tbody></tbody></table>\
 <h3>Frames <small id=\"frame-count\"></small></h3><form id=\"frame-filter\" class=\"row\"><select name=\"proto\" aria-label=\"protocol\"><option value=\"\">any protocol</option><option>iec104</option><option>modbus</option><option>dnp3</option><option>http</option><option>udp</option></select>\

@@ -14,6 +14,8 @@ pub(super) async fn live(
     let tr = team_range(&app, &id).await?;
     let since = since_of(q)?;
     let session = c.token_hash.clone();
+    // The page sends only what it shows (a few hundred bytes): anything much larger is refused.
+    let ws = ws.max_message_size(16 << 10).max_frame_size(16 << 10);
     Ok(ws.on_upgrade(move |socket| live_loop(socket, app, tr, staff, since, session)))
 }
 
