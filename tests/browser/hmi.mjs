@@ -15,17 +15,15 @@
 //
 // Usage: node hmi.mjs OUT_DIR (ICSRANGE_BIN: the binary; default target/debug/icsrange)
 
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { check, fail, launch, signIn as signInAt, startDemo } from './harness.mjs';
+import { axeProblems, check, fail, launch, signIn as signInAt, startDemo } from './harness.mjs';
 
 const out = resolve(process.argv[2] || 'hmi-out');
 mkdirSync(out, { recursive: true });
 const bin = process.env.ICSRANGE_BIN || resolve('../../target/debug/icsrange');
 const data = mkdtempSync(join(tmpdir(), 'icsrange-hmi-'));
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const { server, base, accounts, trainees } = await startDemo(bin, data, 232, 30);
 const browser = await launch();
@@ -61,11 +59,7 @@ async function geometry(page, sel) {
 }
 
 async function axe(page, what) {
-  await page.evaluate(axeSource);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of bad) problems.push(`axe on ${what}: ${v.id} (${v.impact}): ${v.help}; ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
-  return r.violations.length;
+  problems.push(...(await axeProblems(page, what)));
 }
 
 try {
@@ -207,6 +201,15 @@ try {
   await inst.goto(`${base}${runHref}`);
   await inst.waitForSelector('#teams li');
   await axe(inst, 'the run console');
+  // An invitation's page, as its link opens for someone not signed in.
+  await inst.fill('#add-account input[name=name]', 'invitee');
+  await inst.click('#invite');
+  await inst.waitForFunction(() => /\/invite\/[0-9a-f]{64}/.test(document.querySelector('#account-out').textContent), null, { timeout: 15000 });
+  const invite = (await inst.textContent('#account-out')).match(/(\/invite\/[0-9a-f]{64})/)[1];
+  const guest = await newPage();
+  await guest.goto(`${base}${invite}`);
+  await guest.waitForSelector('#accept');
+  await axe(guest, 'an invitation');
   await inst.goto(`${base}${teamHref}`);
   await inst.waitForFunction(() => /read only/.test(document.querySelector('#run-state').textContent), null, { timeout: 15000 });
   await axe(inst, 'a team viewed by the instructor');

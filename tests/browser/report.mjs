@@ -1,7 +1,8 @@
 // The after-action report file in a real browser: Playwright (playwright-core) driving
 // Debian's chromium, headless, on a report written by `icsrange report` (file://).
 //
-// Checks: no console error and no request but the file itself; every plot has its data
+// Checks: no console error and no request but the file itself; no serious or critical
+// accessibility violation (axe-core); every plot has its data
 // points (one polyline vertex per sample, one marker per event); the timeline's filters hide
 // and show their kind of rows and nothing else; the report printed to PDF (pages rendered
 // with pdftoppm into the output folder) has every plot whole: each plot's title and its time
@@ -14,6 +15,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { axeProblems } from './harness.mjs';
 
 const file = resolve(process.argv[2] || 'report.html');
 const out = resolve(process.argv[3] || 'report-out');
@@ -35,6 +37,8 @@ try {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('request', (r) => { if (r.url() !== url) problems.push(`request: ${r.url()}`); });
   await page.goto(url);
+  // Accessible to everyone who reads it (axe-core: no serious or critical violation).
+  problems.push(...(await axeProblems(page, 'the after-action report')));
 
   // Every plot has data points, as many as it says, and is drawn with a size.
   const plots = await page.$$eval('svg.plot', (els) => els.map((e) => ({

@@ -68,7 +68,7 @@ fn src(lines: &[usize]) -> String {
 }
 
 fn fig(out: &mut String, name: &str, f: &Figure, text: String) {
-    let _ = write!(out, "<div><dt>{}</dt><dd>{text}</dd>{}</div>", Escaped(name), src(&f.source));
+    let _ = write!(out, "<div><dt>{}</dt><dd>{text}{}</dd></div>", Escaped(name), src(&f.source));
 }
 
 fn dur(s: Option<f64>) -> String {
