@@ -537,7 +537,12 @@ const pages = {
       if (e.kind === 'alert') return `${ruleName(e.rule)}: ${e.text} (${e.src} → ${e.dst}; rule ${e.rule})`;
       if (e.kind === 'log') { const hst = hostByTag.get(e.host); return `${hst ? hst.name : e.host}: ${e.text}`; }
       if (e.kind === 'command') return `${commandWords(e)} (${e.outcome})`;
-      if (e.kind === 'action') return `${e.user}: ${actionWords(e.action)} → ${e.outcome.text || e.outcome.result}`;
+      if (e.kind === 'hmi') return commandWords(e);
+      if (e.kind === 'action') {
+        const a = e.action || {};
+        const what = ['operate', 'dispatch_crew'].includes(a.do) ? `${nameOf(a.station, a.ioa - 1000)}: ` : '';
+        return `${e.user}: ${what}${actionWords(e.action)} → ${e.outcome.text || e.outcome.result}`;
+      }
       if (e.kind === 'inject') return `${e.channel} from ${e.from}: ${e.subject} — ${e.text}`;
       return e.text || '';
     };
