@@ -83,7 +83,8 @@ try {
   await slow.goto(`${base}${teamHref}`, { waitUntil: 'commit' });
   await slow.waitForFunction(() => {
     const tiles = [...document.querySelectorAll('#overview .tile')];
-    return tiles.length > 0 && tiles.every((t) => /energised|DARK|no data/.test(t.textContent)) && /^\d+\.\d{3}$/.test(document.querySelector('#freq').textContent);
+    const state = /^(energised|PARTLY DARK|DARK|no data|ok|PARTLY|NO DATA)( · NO COMM| NO COMM)?$/;
+    return tiles.length > 0 && tiles.every((t) => state.test(t.querySelector('.state').textContent)) && /^\d+\.\d{3}$/.test(document.querySelector('#freq').textContent);
   }, null, { timeout: 30000, polling: 50 });
   const valuesAt = (Date.now() - t0) / 1000;
   const pageBytes = bytes;

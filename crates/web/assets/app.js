@@ -450,9 +450,16 @@ const pages = {
     };
     const states = new Map();
     const renderTiles = () => {
+      // A large grid's tiles are compact: the name and the state in short words.
+      const compact = !!$('#overview.compact');
       for (const [k, s] of states) {
         const g = $(`#st${k}`); if (!g) continue;
         g.setAttribute('class', `tile ${s.state}${s.comm ? '' : ' nocomm'}`);
+        if (compact) {
+          const w = { energised: 'ok', partly: 'PARTLY', dark: 'DARK' }[s.state];
+          text($(`#st${k}-s`), w ? `${w}${s.comm ? '' : ' NO COMM'}` : 'NO DATA');
+          continue;
+        }
         const word = { energised: 'energised', partly: 'PARTLY DARK', dark: 'DARK' }[s.state] || 'no data';
         text($(`#st${k}-s`), `${word}${s.comm ? '' : ' · NO COMM'}`);
         const n = [...alarms.values()].filter((a) => a.station === k && !a.rtn).length;

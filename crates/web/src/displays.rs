@@ -676,14 +676,34 @@ impl RangeOf for Values {
 
 // ---- Level 1: the overview ----
 
-const TILE_W: f64 = 176.0;
-const TILE_H: f64 = 80.0;
 const GAP: f64 = 8.0;
 const HEAD: f64 = 28.0;
-/// Characters of 12 px monospace a tile's line holds.
-const TILE_CHARS: usize = 22;
+/// Above this many stations the overview's tiles are compact (name and state), so that a grid
+/// of a hundred stations still reads on one screen.
+const COMPACT_ABOVE: usize = 48;
 
-fn state_words(s: &StationState) -> String {
+/// A tile's size and the characters of 12 px monospace a line holds.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    w: f64,
+    h: f64,
+    chars: usize,
+    compact: bool,
+}
+
+const FULL: Tile = Tile { w: 176.0, h: 80.0, chars: 22, compact: false };
+const COMPACT: Tile = Tile { w: 112.0, h: 38.0, chars: 14, compact: true };
+
+fn state_words(s: &StationState, compact: bool) -> String {
+    if compact {
+        let state = match s.state {
+            "energised" => "ok",
+            "partly" => "PARTLY",
+            "dark" => "DARK",
+            _ => return "NO DATA".to_string(),
+        };
+        return if s.comm { state.to_string() } else { format!("{state} NO COMM") };
+    }
     let state = match s.state {
         "energised" => "energised",
         "partly" => "PARTLY DARK",
@@ -716,19 +736,20 @@ fn thousands(n: u32) -> String {
 /// The overview: every area a panel, every station a tile, sized to fit a 1000×600 box.
 pub fn overview(plant: &Plant, v: &Values) -> Drawing {
     let states = summary(plant, v);
+    let t = if plant.stations.len() > COMPACT_ABOVE { COMPACT } else { FULL };
     // Tiles per row in a panel and panels per row: what fits a 1000×600 box largest.
     let counts: Vec<usize> = plant.areas.iter().map(|a| a.stations.len().max(1)).collect();
     let most = counts.iter().copied().max().unwrap_or(1);
     let mut best = (0.0f64, 1usize, 1usize);
     for per_row in 1..=most.min(8) {
         for cols in 1..=counts.len() {
-            let pw = per_row as f64 * (TILE_W + GAP) + GAP;
+            let pw = per_row as f64 * (t.w + GAP) + GAP;
             let w = cols as f64 * (pw + GAP) + GAP;
             let h: f64 = counts
                 .chunks(cols)
                 .map(|row| {
                     row.iter()
-                        .map(|&n| HEAD + n.div_ceil(per_row) as f64 * (TILE_H + GAP) + GAP)
+                        .map(|&n| HEAD + n.div_ceil(per_row) as f64 * (t.h + GAP) + GAP)
                         .fold(0.0, f64::max)
                         + GAP
                 })
@@ -741,7 +762,7 @@ pub fn overview(plant: &Plant, v: &Values) -> Drawing {
         }
     }
     let (_, per_row, cols) = best;
-    let pw = per_row as f64 * (TILE_W + GAP) + GAP;
+    let pw = per_row as f64 * (t.w + GAP) + GAP;
     let width = cols as f64 * (pw + GAP) + GAP;
     let mut d = Drawing::default();
     let mut body = String::new();
@@ -750,7 +771,7 @@ pub fn overview(plant: &Plant, v: &Values) -> Drawing {
     for (r, row) in plant.areas.chunks(cols).enumerate() {
         let row_h = row
             .iter()
-            .map(|a| HEAD + a.stations.len().max(1).div_ceil(per_row) as f64 * (TILE_H + GAP) + GAP)
+            .map(|a| HEAD + a.stations.len().max(1).div_ceil(per_row) as f64 * (t.h + GAP) + GAP)
             .fold(0.0, f64::max);
         for (c, area) in row.iter().enumerate() {
             let ai = r * cols + c;
@@ -762,44 +783,59 @@ pub fn overview(plant: &Plant, v: &Values) -> Drawing {
             let title = wrap(&area.name, ((pw - 16.0) / CHAR_W) as usize)[0].clone();
             d.text(x0 + 8.0, y0 + 19.0, "start", "area-name", "", &title);
             for (i, &k) in area.stations.iter().enumerate() {
-                let tx = x0 + GAP + (i % per_row) as f64 * (TILE_W + GAP);
-                let ty = y0 + HEAD + (i / per_row) as f64 * (TILE_H + GAP);
+                let tx = x0 + GAP + (i % per_row) as f64 * (t.w + GAP);
+                let ty = y0 + HEAD + (i / per_row) as f64 * (t.h + GAP);
                 let s = &plant.stations[k];
                 let st = &states[k];
-                d.frames.push(Rect(tx, ty, tx + TILE_W, ty + TILE_H));
+                d.frames.push(Rect(tx, ty, tx + t.w, ty + t.h));
                 let _ = write!(
                     d.svg,
-                    r#"<g class="tile {}{}" id="st{k}" data-station="{k}" data-name="{}" tabindex="0" role="link"><rect x="{tx:.1}" y="{ty:.1}" width="{TILE_W}" height="{TILE_H}" rx="3"/>"#,
+                    r#"<g class="tile {}{}" id="st{k}" data-station="{k}" data-name="{}" tabindex="0" role="link"><rect x="{tx:.1}" y="{ty:.1}" width="{}" height="{}" rx="3"/>"#,
                     st.state,
                     if st.comm { "" } else { " nocomm" },
-                    Escaped(&s.name)
+                    Escaped(&s.name),
+                    t.w,
+                    t.h
                 );
                 // The town on the first line, the voltages on the second.
                 let lines = match s.name.rsplit_once(' ') {
+                    _ if t.compact => wrap(&s.name, t.chars)[..1].to_vec(),
                     Some((town, kv))
                         if (kv.contains('/') || kv.chars().all(|c| c.is_ascii_digit()))
                             && town != "Bus"
-                            && town.chars().count() <= TILE_CHARS =>
+                            && town.chars().count() <= t.chars =>
                     {
                         vec![town.to_string(), kv.to_string()]
                     }
-                    _ => wrap(&s.name, TILE_CHARS),
+                    _ => wrap(&s.name, t.chars),
                 };
                 d.text(tx + 8.0, ty + LINE_H, "start", "name", "", &lines[0]);
                 if let Some(l2) = lines.get(1) {
                     d.text(tx + 8.0, ty + 2.0 * LINE_H, "start", "name2", "", l2);
                 }
-                let sw = state_words(st);
-                d.text(tx + 8.0, ty + 3.0 * LINE_H, "start", "state", &format!(r#" id="st{k}-s""#), &sw);
+                let sw = state_words(st, t.compact);
+                let state_line = if t.compact { 2.0 } else { 3.0 };
+                d.text(
+                    tx + 8.0,
+                    ty + state_line * LINE_H,
+                    "start",
+                    "state",
+                    &format!(r#" id="st{k}-s""#),
+                    &sw,
+                );
                 // The state line may grow ("PARTLY DARK · NO COMM"), the next one too
                 // ("225,000 off · 12 alarms"): their boxes are a whole line's.
                 if let Some(last) = d.labels.last_mut() {
-                    last.0.2 = last.0.0 + TILE_CHARS as f64 * CHAR_W;
+                    last.0.2 = last.0.0 + t.chars as f64 * CHAR_W;
+                }
+                if t.compact {
+                    d.svg.push_str("</g>");
+                    continue;
                 }
                 let ow = off_words(st);
                 d.text(tx + 8.0, ty + 4.0 * LINE_H, "start", "off", &format!(r#" id="st{k}-o""#), &ow);
                 if let Some(last) = d.labels.last_mut() {
-                    last.0.2 = last.0.0 + TILE_CHARS as f64 * CHAR_W;
+                    last.0.2 = last.0.0 + t.chars as f64 * CHAR_W;
                 }
                 d.svg.push_str("</g>");
             }
@@ -812,7 +848,8 @@ pub fn overview(plant: &Plant, v: &Values) -> Drawing {
     d.height = height;
     let inner = std::mem::take(&mut d.svg);
     d.svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" id="overview" class="display" viewBox="0 0 {width:.0} {height:.0}" role="group" aria-label="Overview: every substation by area">{inner}</svg>"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" id="overview" class="display{}" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" role="group" aria-label="Overview: every substation by area">{inner}</svg>"#,
+        if t.compact { " compact" } else { "" }
     );
     let _ = body;
     d
@@ -1222,6 +1259,10 @@ mod tests {
             let o = overview(&plant, &v);
             assert_eq!(o.problems(), Vec::<String>::new(), "{name}: overview");
             assert_eq!(o.frames.len(), plant.stations.len(), "{name}: a tile per station");
+            // Readable on a 1366×768 screen: its display box (about 1000×600) shows the
+            // overview at no less than 0.8 of its size (12 px text at 9.6 px at least).
+            let scale = (1000.0 / o.width).min(600.0 / o.height);
+            assert!(scale >= 0.8, "{name}: the overview at {scale:.2} ({}×{})", o.width, o.height);
             // Every bus in exactly one station.
             let mut n = 0;
             for (k, s) in plant.stations.iter().enumerate() {
@@ -1282,21 +1323,5 @@ mod tests {
         assert!(d.svg.contains("345.2 kV ?"), "the figure stays, with its quality mark");
         let s = summary(&plant, &v);
         assert!(!s[0].comm);
-    }
-}
-
-#[cfg(test)]
-mod dump {
-    #[test]
-    fn dump_svgs() {
-        let Ok(dir) = std::env::var("DUMP_SVG") else { return };
-        for (name, _, _) in exercise::catalogue::GRIDS {
-            let g = exercise::build_grid(&exercise::catalogue::Builtin, name).unwrap();
-            let p = super::Plant::new(&g.sim);
-            let v = super::Values::new();
-            std::fs::write(format!("{dir}/{name}-overview.svg"), super::overview(&p, &v).svg).unwrap();
-            let big = (0..p.stations.len()).max_by_key(|&k| p.stations[k].buses.len()).unwrap();
-            std::fs::write(format!("{dir}/{name}-station.svg"), super::station(&p, big, &v).svg).unwrap();
-        }
     }
 }
