@@ -74,6 +74,12 @@ pub mod ioa {
             || (VOLTAGE_KV..=LOAD_MW).contains(&ioa)
             || (BRANCH_MW..BRANCH_MW + SPAN).contains(&ioa)
     }
+
+    /// Whether an IOA is one the operator's displays show: those of `is_shown` and the
+    /// units' outputs (the evidence's point history keeps `is_shown`'s set).
+    pub fn is_displayed(ioa: u32) -> bool {
+        is_shown(ioa) || (UNIT_MW..UNIT_MW + SPAN).contains(&ioa)
+    }
 }
 
 use std::collections::VecDeque;

@@ -265,7 +265,7 @@ pub fn points(r: &Range) -> Vec<HmiPoint> {
     r.scada()
         .points()
         .iter()
-        .filter(|((_, ioa), _)| devices::rtu::ioa::is_shown(*ioa))
+        .filter(|((_, ioa), _)| devices::rtu::ioa::is_displayed(*ioa))
         .map(|(&(ca, ioa), p)| {
             let value = match p.value {
                 range::scada::PointValue::Single(b) => f64::from(u8::from(b)),

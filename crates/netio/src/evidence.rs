@@ -23,7 +23,8 @@ impl PointHistory {
             self.csv.push_str("t_s,station,ioa,value,stale\n");
         }
         let t = r.time().secs();
-        for p in points(r) {
+        // The recorded history keeps the set it always had (no unit outputs).
+        for p in points(r).into_iter().filter(|p| devices::rtu::ioa::is_shown(p.ioa)) {
             let (ca, ioa, v, stale) = (p.ca, p.ioa, p.value, p.stale());
             if self.last.get(&(ca, ioa)) != Some(&(v, stale)) {
                 self.last.insert((ca, ioa), (v, stale));

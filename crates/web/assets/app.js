@@ -406,7 +406,12 @@ const pages = {
     const stationName = (ca) => (stationOf.has(ca) ? plant.stations[stationOf.get(ca)].name : `station ${ca}`);
     const view = { level: 'overview', k: null, cas: [], list: [] };
     let ws = null;
-    const tell = () => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ show: view.cas })); };
+    // The page says what it shows; values of stations it no longer shows are forgotten (the
+    // server stops sending them), and the shown ones come again whole.
+    const tell = () => {
+      for (const key of [...points.keys()]) if (!view.cas.includes(Number(key.split(':')[0]))) points.delete(key);
+      if (ws && ws.readyState === 1) ws.send(JSON.stringify({ show: view.cas }));
+    };
     const QUALITY = [[0x80, 'invalid'], [0x40, 'not topical'], [0x20, 'substituted'], [0x10, 'blocked'], [0x01, 'overflow']];
     const qualityWords = (q) => { const w = QUALITY.filter(([b]) => q & b).map(([, n]) => n); return w.length ? w.join(', ') : 'good'; };
     const isStale = (q) => (q & 0xc0) !== 0;
@@ -461,7 +466,7 @@ const pages = {
           continue;
         }
         const word = { energised: 'energised', partly: 'PARTLY DARK', dark: 'DARK' }[s.state] || 'no data';
-        text($(`#st${k}-s`), `${word}${s.comm ? '' : ' · NO COMM'}`);
+        text($(`#st${k}-s`), `${word}${s.comm || s.state === 'unknown' ? '' : ' · NO COMM'}`);
         const n = [...alarms.values()].filter((a) => a.station === k && !a.rtn).length;
         text($(`#st${k}-o`), `${s.off ? `${Number(s.off).toLocaleString('en')} off` : 'all supplied'}${n ? ` · ${n} alarm${n > 1 ? 's' : ''}` : ''}`);
       }
@@ -485,7 +490,9 @@ const pages = {
         if (prev || tNow.t > 0) { setAlarm(`brk:${key}`, `${name}: breakers opened`, `${nameOf(c, i)} opened`, 2, tNow.t); alarms.get(`brk:${key}`).station = s.k; }
       }
       for (const key of wasOpen) if (!isOpen.has(key)) clearAlarm(`brk:${key}`);
-      if (!s.comm && !(prev && !prev.comm)) { setAlarm(`comm:${s.k}`, 'Stations not answering', `${name}: no communication`, 2, tNow.t); alarms.get(`comm:${s.k}`).station = s.k; }
+      // A station never heard from (not polled, or before the first interrogation) is no data,
+      // not an alarm.
+      if (!s.comm && s.state !== 'unknown' && !(prev && !prev.comm && prev.state !== 'unknown')) { setAlarm(`comm:${s.k}`, 'Stations not answering', `${name}: no communication`, 2, tNow.t); alarms.get(`comm:${s.k}`).station = s.k; }
       if (s.comm && prev && !prev.comm) clearAlarm(`comm:${s.k}`);
     };
     const applyPoint = ([ca, ioa, v, q, at]) => {

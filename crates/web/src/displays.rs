@@ -308,8 +308,9 @@ impl Plant {
         let mut area_ids: Vec<u32> = Vec::new();
         let mut st: Vec<Station> = Vec::new();
         for (name, mut bs, area) in stations {
-            bs.sort_by(|&a, &b| case.buses[b].base_kv.total_cmp(&case.buses[a].base_kv).then(a.cmp(&b)));
+            // The sidecar's area, else its first bus's (a transformer group's: its lowest).
             let a = area.unwrap_or_else(|| area_id(bs[0]));
+            bs.sort_by(|&a, &b| case.buses[b].base_kv.total_cmp(&case.buses[a].base_kv).then(a.cmp(&b)));
             let ai = match area_ids.iter().position(|&x| x == a) {
                 Some(p) => p,
                 None => {
@@ -401,18 +402,21 @@ impl Plant {
         let o = if f == b { t } else { f };
         let (mine, other) = (&self.buses[b], &self.buses[o]);
         if mine.station != other.station {
-            let parallel = mine
+            // Several lines to one station are told apart by their order at this bus.
+            let parallel: Vec<usize> = mine
                 .branches
                 .iter()
-                .filter(|&&j| {
+                .copied()
+                .filter(|&j| {
                     let (a, c, _) = self.branches[j];
                     let x = if a == b { c } else { a };
                     self.buses[x].station == other.station
                 })
-                .count();
+                .collect();
             let to = &self.stations[other.station].name;
-            if parallel > 1 {
-                format!("line to {to} ({})", self.buses[o].id)
+            if parallel.len() > 1 {
+                let nth = parallel.iter().position(|&j| j == k).unwrap_or(0) + 1;
+                format!("line to {to} ({nth})")
             } else {
                 format!("line to {to}")
             }
@@ -520,6 +524,7 @@ impl Plant {
                 ioas.push(ioa::LOAD_MW);
             }
             ioas.extend((0..bus.branches.len() as u32).map(|i| ioa::BRANCH_MW + i));
+            ioas.extend((0..bus.units.len() as u32).map(|j| ioa::UNIT_MW + j));
             for io in ioas {
                 if let Some(name) = self.point_name(bus.ca, io) {
                     out.push(json!([bus.ca, io, name, Plant::unit(io)]));
@@ -708,7 +713,8 @@ fn state_words(s: &StationState, compact: bool) -> String {
         "energised" => "energised",
         "partly" => "PARTLY DARK",
         "dark" => "DARK",
-        _ => "no data",
+        // Never heard from: nothing to say of its communication either.
+        _ => return "no data".to_string(),
     };
     if s.comm { state.to_string() } else { format!("{state} · NO COMM") }
 }
@@ -1323,5 +1329,17 @@ mod tests {
         assert!(d.svg.contains("345.2 kV ?"), "the figure stays, with its quality mark");
         let s = summary(&plant, &v);
         assert!(!s[0].comm);
+        // A station never heard from is "no data", without a word on its communication.
+        let never = summary(&plant, &Values::new());
+        assert_eq!(never[0].state, "unknown");
+        assert_eq!(state_words(&never[0], false), "no data");
+        // A unit's output is on its station's point list.
+        let with_unit = (0..plant.stations.len())
+            .find(|&k| plant.stations[k].buses.iter().any(|&b| !plant.buses[b].units.is_empty()))
+            .expect("case9 has units");
+        assert!(
+            plant.station_points(with_unit).iter().any(|p| p[1] == json!(ioa::UNIT_MW)),
+            "unit output listed"
+        );
     }
 }

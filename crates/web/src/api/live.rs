@@ -41,6 +41,7 @@ pub(super) async fn live_loop(
     let mut shown: std::collections::HashSet<u16> = std::collections::HashSet::new();
     let mut sent_states: Vec<Option<crate::displays::StationState>> = vec![None; tr.plant.stations.len()];
     let mut last_freq = None;
+    let mut last_pass = tokio::time::Instant::now();
     let mut last_dark = None;
     let mut last_score = Value::Null;
     let mut last_supply = None;
@@ -60,11 +61,17 @@ pub(super) async fn live_loop(
                     let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
                     let Some(list) = v.get("show").and_then(Value::as_array) else { continue };
                     shown = list.iter().take(256).filter_map(Value::as_u64).filter_map(|c| u16::try_from(c).ok()).collect();
-                    sent.retain(|k, _| shown.contains(&k.0));
+                    // The page has redrawn: every shown point again, whole.
+                    sent.clear();
+                    // At most four passes a second, however fast a page says what it shows.
+                    if last_pass.elapsed() < Duration::from_millis(250) {
+                        continue;
+                    }
                 }
                 _ => continue,
             },
         }
+        last_pass = tokio::time::Instant::now();
         if checked.elapsed() >= Duration::from_secs(30) {
             checked = tokio::time::Instant::now();
             if !matches!(app.store.session(&session, crate::now_s()).await, Ok(Some(_))) {
